@@ -1,0 +1,1 @@
+"""The hub's HTTP endpoints, one router per OCPI module."""

@@ -1,0 +1,282 @@
+"""Async OCPI client over an injected httpx.AsyncClient.
+
+It sends the headers every OCPI request needs, unwraps envelopes into typed results, raises
+the typed errors of ocpi.errors (carrying the peer's OCPI status) and walks paginated lists by
+following `Link` headers. The transport is passed in, so tests can hand it an ASGITransport
+or MockTransport and services can share one pool per destination.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+import pydantic_core
+from pydantic import TypeAdapter, ValidationError
+
+from ocpi.envelope import Envelope
+from ocpi.errors import (
+    OcpiError,
+    PeerProtocolError,
+    PeerTimeout,
+    PeerUnreachable,
+    Unauthorized,
+    error_for_status,
+)
+from ocpi.headers import (
+    AUTHORIZATION,
+    LINK,
+    X_CORRELATION_ID,
+    X_LIMIT,
+    X_REQUEST_ID,
+    X_TOTAL_COUNT,
+    PartyRef,
+    RoutingHeaders,
+    encode_authorization,
+    new_request_id,
+)
+from ocpi.pagination import PageRequest, parse_link_header
+from ocpi.status import is_success
+from ocpi.v221.types import OcpiModel
+
+T = TypeVar("T")
+
+_ENVELOPE = TypeAdapter(Envelope)
+
+
+@dataclass(frozen=True)
+class OcpiResponse:
+    """A successful (1xxx) OCPI answer: the envelope's fields plus the HTTP details."""
+
+    http_status: int
+    status_code: int
+    status_message: str | None
+    data: Any
+    headers: httpx.Headers
+    request_id: str
+    correlation_id: str
+
+    def parse(self, type_: type[T] | TypeAdapter[T]) -> T:
+        """Validate `data` into a wire type; a mismatch is the peer's protocol error."""
+        adapter = type_ if isinstance(type_, TypeAdapter) else TypeAdapter(type_)
+        try:
+            return adapter.validate_python(self.data)
+        except ValidationError as exc:
+            raise PeerProtocolError(f"the peer's data is not valid: {_first_error(exc)}") from exc
+
+    @property
+    def next_url(self) -> str | None:
+        return parse_link_header(self.headers.get(LINK))
+
+    @property
+    def total_count(self) -> int | None:
+        return _int_header(self.headers, X_TOTAL_COUNT)
+
+    @property
+    def limit(self) -> int | None:
+        return _int_header(self.headers, X_LIMIT)
+
+
+class OcpiClient:
+    """Talks to one peer platform with one credentials token.
+
+    `raw_token` sends the token unencoded, for 2.1.1/2.2 peers that never adopted Base64.
+    `from_party` is put in the OCPI-from headers of functional-module requests by default.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        token: str,
+        *,
+        from_party: PartyRef | None = None,
+        raw_token: bool = False,
+    ) -> None:
+        self.http = http
+        self.token = token
+        self.from_party = from_party
+        self.raw_token = raw_token
+
+    def authorization(self) -> str:
+        return f"Token {self.token}" if self.raw_token else encode_authorization(self.token)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, str] | None = None,
+        to: PartyRef | None = None,
+        from_party: PartyRef | None = None,
+        routed: bool = True,
+        correlation_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout_seconds: float | None = None,
+    ) -> OcpiResponse:
+        """Send one request and return the 1xxx answer, or raise the matching OcpiError.
+
+        `routed=False` leaves the routing headers out (configuration modules: credentials,
+        versions, hubclientinfo, which the spec says SHALL NOT carry them).
+        """
+        request_id = new_request_id()
+        correlation_id = correlation_id or new_request_id()
+        out = {
+            AUTHORIZATION: self.authorization(),
+            X_REQUEST_ID: request_id,
+            X_CORRELATION_ID: correlation_id,
+        }
+        if routed:
+            sender = from_party or self.from_party
+            out.update(RoutingHeaders(to=to, from_=sender).to_headers())
+        if headers:
+            out.update(headers)
+        content: bytes | None = None
+        if json_body is not None:
+            content = _encode_body(json_body)
+            out["Content-Type"] = "application/json"
+        try:
+            response = await self.http.request(
+                method,
+                url,
+                content=content,
+                params=params,
+                headers=out,
+                timeout=(
+                    timeout_seconds if timeout_seconds is not None else httpx.USE_CLIENT_DEFAULT
+                ),
+            )
+        except httpx.TimeoutException as exc:
+            raise PeerTimeout(f"{method} {url}: no answer in time ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise PeerUnreachable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+        return _unwrap(response, method, url, request_id, correlation_id)
+
+    async def get(self, url: str, **kwargs: Any) -> OcpiResponse:
+        return await self.request("GET", url, **kwargs)
+
+    async def put(self, url: str, body: Any, **kwargs: Any) -> OcpiResponse:
+        return await self.request("PUT", url, json_body=body, **kwargs)
+
+    async def patch(self, url: str, body: Any, **kwargs: Any) -> OcpiResponse:
+        return await self.request("PATCH", url, json_body=body, **kwargs)
+
+    async def post(self, url: str, body: Any = None, **kwargs: Any) -> OcpiResponse:
+        return await self.request("POST", url, json_body=body, **kwargs)
+
+    async def delete(self, url: str, **kwargs: Any) -> OcpiResponse:
+        return await self.request("DELETE", url, **kwargs)
+
+    async def get_object(self, url: str, type_: type[T], **kwargs: Any) -> T:
+        """GET one object and validate it."""
+        return (await self.get(url, **kwargs)).parse(type_)
+
+    async def iter_pages(
+        self,
+        url: str,
+        item_type: type[T],
+        page: PageRequest | None = None,
+        *,
+        max_pages: int = 100_000,
+        **kwargs: Any,
+    ) -> AsyncIterator[list[T]]:
+        """Yield every page of a list endpoint, following `Link: <…>; rel="next"`.
+
+        The Link URL already carries the filters (spec), so only the first request sends
+        `page`'s parameters.
+        """
+        adapter = TypeAdapter(list[item_type])  # type: ignore[valid-type]
+        next_url: str | None = url
+        params: Mapping[str, str] | None = (page or PageRequest()).to_query()
+        seen: set[str] = set()
+        for _ in range(max_pages):
+            if next_url is None:
+                return
+            response = await self.get(next_url, params=params, **kwargs)
+            items: list[T] = response.parse(adapter)
+            yield items
+            params = None
+            following = response.next_url
+            if following is not None and following in seen:
+                raise PeerProtocolError(f"pagination loops: Link points back to {following}")
+            seen.add(next_url)
+            next_url = following if items else None
+        raise PeerProtocolError(f"pagination did not end after {max_pages} pages")
+
+    async def get_all(
+        self, url: str, item_type: type[T], page: PageRequest | None = None, **kwargs: Any
+    ) -> list[T]:
+        """Every object of a list endpoint, all pages concatenated."""
+        result: list[T] = []
+        async for items in self.iter_pages(url, item_type, page, **kwargs):
+            result.extend(items)
+        return result
+
+
+def _encode_body(body: Any) -> bytes:
+    if isinstance(body, OcpiModel):
+        return body.model_dump_json(exclude_none=True).encode()
+    if isinstance(body, bytes):
+        return body
+    return pydantic_core.to_json(body, exclude_none=True)
+
+
+def _unwrap(
+    response: httpx.Response, method: str, url: str, request_id: str, correlation_id: str
+) -> OcpiResponse:
+    where = f"{method} {url}"
+    try:
+        payload = json.loads(response.content) if response.content else None
+    except ValueError:
+        payload = None
+        if response.status_code < 400:
+            raise PeerProtocolError(
+                f"{where}: HTTP {response.status_code} with a body that is not JSON"
+            ) from None
+    envelope: Envelope | None = None
+    if isinstance(payload, dict) and "status_code" in payload:
+        try:
+            envelope = _ENVELOPE.validate_python(payload)
+        except ValidationError as exc:
+            raise PeerProtocolError(f"{where}: malformed envelope: {_first_error(exc)}") from exc
+    if envelope is None:
+        message = f"{where}: HTTP {response.status_code} without an OCPI envelope"
+        if response.status_code == 401:
+            raise Unauthorized(message, http_status=401)
+        raise PeerProtocolError(message, http_status=response.status_code)
+    if is_success(envelope.status_code) and response.status_code < 400:
+        return OcpiResponse(
+            http_status=response.status_code,
+            status_code=envelope.status_code,
+            status_message=envelope.status_message,
+            data=envelope.data,
+            headers=response.headers,
+            request_id=request_id,
+            correlation_id=correlation_id,
+        )
+    if response.status_code >= 500 and is_success(envelope.status_code):
+        raise PeerProtocolError(f"{where}: HTTP {response.status_code} with a success status")
+    error: OcpiError = error_for_status(
+        envelope.status_code,
+        envelope.status_message or f"{where}: status {envelope.status_code}",
+        http_status=response.status_code,
+        data=envelope.data,
+    )
+    raise error
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    location = ".".join(str(part) for part in err["loc"]) or "(root)"
+    return f"{location}: {err['msg']}"
+
+
+def _int_header(headers: httpx.Headers, name: str) -> int | None:
+    raw = headers.get(name)
+    try:
+        return int(raw) if raw is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,182 @@
+"""The async OCPI client: headers sent, envelopes unwrapped, errors raised, pages walked."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from ocpi.client import OcpiClient
+from ocpi.envelope import encode_envelope
+from ocpi.errors import (
+    InvalidParameters,
+    PeerProtocolError,
+    PeerTimeout,
+    PeerUnreachable,
+    Unauthorized,
+    UnknownReceiver,
+    UnknownToken,
+)
+from ocpi.headers import PartyRef, token_candidates
+from ocpi.pagination import PageRequest
+from ocpi.v221.types import DisplayText
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def _client(handler: Handler, **kwargs: Any) -> OcpiClient:
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    return OcpiClient(http, "secret-token", from_party=PartyRef("NL", "EMA"), **kwargs)
+
+
+def _ok(data: Any = None, **headers: str) -> httpx.Response:
+    return httpx.Response(200, content=encode_envelope(data), headers=headers)
+
+
+async def test_sends_base64_token_ids_and_routing_headers() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return _ok({"language": "en", "text": "hi"})
+
+    client = _client(handler)
+    text = await client.get_object(
+        "https://peer/x", DisplayText, to=PartyRef("DE", "CPB"), correlation_id="corr-1"
+    )
+    assert text == DisplayText(language="en", text="hi")
+    request = seen[0]
+    assert token_candidates(request.headers["Authorization"]) == ("secret-token",)
+    assert request.headers["X-Correlation-ID"] == "corr-1"
+    assert request.headers["X-Request-ID"]
+    assert request.headers["OCPI-to-country-code"] == "DE"
+    assert request.headers["OCPI-to-party-id"] == "CPB"
+    assert request.headers["OCPI-from-country-code"] == "NL"
+    assert request.headers["OCPI-from-party-id"] == "EMA"
+
+
+async def test_configuration_requests_carry_no_routing_headers() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return _ok([])
+
+    await _client(handler).get("https://peer/versions", routed=False)
+    assert not any(name.lower().startswith("ocpi-") for name in seen[0].headers)
+
+
+async def test_raw_token_switch_sends_the_token_unencoded() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return _ok()
+
+    await _client(handler, raw_token=True).get("https://peer/x")
+    assert seen[0].headers["Authorization"] == "Token secret-token"
+
+
+async def test_bodies_are_json_without_null_fields() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return _ok()
+
+    from ocpi.v221.types import Price
+
+    await _client(handler).put("https://peer/x", Price(excl_vat=1))  # type: ignore[arg-type]
+    assert seen[0].headers["Content-Type"] == "application/json"
+    assert json.loads(seen[0].content) == {"excl_vat": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("status", "http_status", "error"),
+    [
+        (2001, 200, InvalidParameters),
+        (2004, 404, UnknownToken),
+        (4001, 200, UnknownReceiver),
+        (2000, 401, Unauthorized),
+    ],
+)
+async def test_error_envelopes_raise_typed_errors_with_the_ocpi_status(
+    status: int, http_status: int, error: type[Exception]
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(http_status, content=encode_envelope(None, status, "nope"))
+
+    with pytest.raises(error) as caught:
+        await _client(handler).get("https://peer/x")
+    assert getattr(caught.value, "status_code", None) == status
+    assert getattr(caught.value, "http_status", None) == http_status
+    assert "nope" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("response", "message"),
+    [
+        (httpx.Response(200, content=b"<html>"), "not JSON"),
+        (httpx.Response(200, json={"hello": "world"}), "without an OCPI envelope"),
+        (httpx.Response(500, content=b"boom"), "HTTP 500 without an OCPI envelope"),
+        (httpx.Response(200, json={"status_code": "x", "timestamp": "t"}), "malformed envelope"),
+    ],
+)
+async def test_garbage_answers_are_protocol_errors(response: httpx.Response, message: str) -> None:
+    with pytest.raises(PeerProtocolError, match=message):
+        await _client(lambda _: response).get("https://peer/x")
+
+
+async def test_data_that_does_not_fit_the_model_is_a_protocol_error() -> None:
+    client = _client(lambda _: _ok({"language": "english", "text": "x"}))
+    with pytest.raises(PeerProtocolError, match="language"):
+        await client.get_object("https://peer/x", DisplayText)
+
+
+async def test_timeouts_and_refused_connections_are_told_apart() -> None:
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow", request=request)
+
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    with pytest.raises(PeerTimeout):
+        await _client(slow).get("https://peer/x")
+    with pytest.raises(PeerUnreachable):
+        await _client(down).get("https://peer/x")
+
+
+async def test_get_all_follows_link_headers_across_pages() -> None:
+    items = [{"language": "en", "text": str(i)} for i in range(7)]
+    requests: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(str(request.url))
+        offset = int(request.url.params.get("offset", "0"))
+        limit = min(int(request.url.params.get("limit", "3")), 3)
+        headers = {"X-Total-Count": "7", "X-Limit": "3"}
+        if offset + limit < len(items):
+            query = f"date_from=2024-01-01T00:00:00Z&offset={offset + limit}&limit={limit}"
+            next_url = f"https://peer/list?{query}"
+            headers["Link"] = f'<{next_url}>; rel="next"'
+        return _ok(items[offset : offset + limit], **headers)
+
+    from datetime import UTC, datetime
+
+    result = await _client(handler).get_all(
+        "https://peer/list", DisplayText, PageRequest(date_from=datetime(2024, 1, 1, tzinfo=UTC))
+    )
+    assert [t.text for t in result] == [str(i) for i in range(7)]
+    assert len(requests) == 3
+    assert "date_from=2024-01-01T00%3A00%3A00Z" in requests[0]
+
+
+async def test_a_link_that_loops_is_a_protocol_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return _ok([{"language": "en", "text": "x"}], Link='<https://peer/list>; rel="next"')
+
+    with pytest.raises(PeerProtocolError, match="loops"):
+        await _client(handler).get_all("https://peer/list", DisplayText)
