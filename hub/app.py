@@ -2,25 +2,46 @@
 
 from __future__ import annotations
 
-import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
+from hub.api.admin import admin_router
+from hub.api.credentials import credentials_router
+from hub.api.functional import functional_routes
+from hub.api.hubclientinfo import hubclientinfo_router
 from hub.api.versions import versions_router
+from hub.service import Hub, Principal
 from hub.settings import HubSettings
 from ocpi.server import TokenAuth, ocpi_app
 
 
-def create_app(settings: HubSettings) -> FastAPI:
-    """Build a hub. Each call is independent, so tests can run several side by side."""
+def create_app(settings: HubSettings, http: httpx.AsyncClient | None = None) -> FastAPI:
+    """Build a hub. `http` replaces the network (tests pass an ASGI-routing client).
 
-    async def lookup(token: str) -> str | None:
-        invite = settings.invite_token
-        if invite is not None and hmac.compare_digest(token.encode(), invite.encode()):
-            return "invite"
-        return None
+    The Hub object is at `app.state.hub`; its state loads from the database when the app
+    starts (lifespan) and is flushed when it stops.
+    """
+    hub = Hub(settings, http)
 
-    auth: TokenAuth[str] = TokenAuth(lookup)
-    app = ocpi_app(f"{settings.name} ({settings.country_code}/{settings.party_id})")
-    app.include_router(versions_router(settings, auth))
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+
+    auth: TokenAuth[Principal] = TokenAuth(hub.authenticate, accept_raw=settings.accept_raw_tokens)
+    app = ocpi_app(
+        f"{settings.name} ({settings.country_code}/{settings.party_id})", lifespan=lifespan
+    )
+    app.state.hub = hub
+    app.include_router(versions_router(hub, auth))
+    app.include_router(credentials_router(hub, auth))
+    app.include_router(hubclientinfo_router(hub, auth))
+    app.include_router(admin_router(hub))
+    app.router.routes.extend(functional_routes(hub))
     return app

@@ -1,4 +1,4 @@
-"""Hub configuration: where it listens, who it is, and where it keeps its state."""
+"""Hub configuration: where it listens, who it is, where it keeps its state, how patient it is."""
 
 from __future__ import annotations
 
@@ -15,8 +15,21 @@ class HubSettings(BaseModel):
     country_code: str = "EU"
     party_id: str = "HUB"
     name: str = "Roaming hub simulator"
-    invite_token: str | None = None
-    """A credentials token A the hub accepts on its versions endpoints (until onboarding lands)."""
+    database_url: str = "sqlite:///var/hub.db"
+    admin_token: str | None = None
+    """Bearer token of the admin API; when None one is generated and kept in the database."""
+    forward_timeout: float = Field(default=10.0, gt=0)
+    """Seconds the hub waits for a member before answering 4002."""
+    still_alive_after: float = Field(default=300.0, gt=0)
+    """Seconds of silence after which the hub checks a platform with GET versions (spec: 5 min)."""
+    still_alive_interval: float = Field(default=30.0, gt=0)
+    """How often the still-alive loop looks for silent platforms."""
+    page_limit: int = Field(default=100, ge=1)
+    """X-Limit of the hub's own paginated lists (GET-all, hubclientinfo)."""
+    accept_raw_tokens: bool = False
+    """Also accept unencoded tokens from 2.1.1/2.2-era peers (spec 2.2.1-d2 "Authorization")."""
+    log_flush_interval: float = Field(default=0.05, gt=0)
+    """The message log and object copies are written in batches at most this far apart."""
 
     @property
     def public_url(self) -> str:
@@ -25,3 +38,7 @@ class HubSettings(BaseModel):
     @property
     def versions_url(self) -> str:
         return f"{self.public_url}/ocpi/versions"
+
+    @property
+    def details_url(self) -> str:
+        return f"{self.public_url}/ocpi/2.2.1"

@@ -2,51 +2,168 @@
 
 from __future__ import annotations
 
-import secrets
+import json
+import sys
+from datetime import datetime
 from typing import Annotated
 
+import httpx
 import typer
 import uvicorn
 
+from hub.api.admin import create_invitation
 from hub.app import create_app
+from hub.copies import Copy
+from hub.db import make_engine
 from hub.settings import HubSettings
+from hub.settlement import settle, to_csv
+from hub.store import Store
+from ocpi.headers import PartyRef
+from ocpi.v221.types import Role, parse_datetime
+from ocpi.v221.versions import ModuleID
 
 hub_app = typer.Typer(help="Run and operate the OCPI roaming hub.", no_args_is_help=True)
+
+Host = Annotated[str, typer.Option(envvar="ROAM_HUB_HOST", help="Interface to bind.")]
+Port = Annotated[int, typer.Option(envvar="ROAM_HUB_PORT", help="TCP port.")]
+BaseUrl = Annotated[
+    str | None,
+    typer.Option(envvar="ROAM_HUB_BASE_URL", help="Public URL (default http://HOST:PORT)."),
+]
+DatabaseUrl = Annotated[
+    str,
+    typer.Option(
+        envvar="ROAM_HUB_DATABASE_URL",
+        help="SQLAlchemy URL: sqlite:///path.db (default) or postgresql://…",
+    ),
+]
+DEFAULT_DB = "sqlite:///var/hub.db"
+
+
+def _settings(host: str, port: int, base_url: str | None, database_url: str) -> HubSettings:
+    return HubSettings(host=host, port=port, base_url=base_url, database_url=database_url)
 
 
 @hub_app.command("serve")
 def serve(
-    host: Annotated[str, typer.Option(envvar="ROAM_HUB_HOST", help="Interface to bind.")] = (
-        "127.0.0.1"
-    ),
-    port: Annotated[int, typer.Option(envvar="ROAM_HUB_PORT", help="TCP port.")] = 8080,
-    base_url: Annotated[
+    host: Host = "127.0.0.1",
+    port: Port = 8080,
+    base_url: BaseUrl = None,
+    database_url: DatabaseUrl = DEFAULT_DB,
+    admin_token: Annotated[
         str | None,
-        typer.Option(envvar="ROAM_HUB_BASE_URL", help="Public URL (default http://HOST:PORT)."),
+        typer.Option(envvar="ROAM_HUB_ADMIN_TOKEN", help="Admin API token (default: stored)."),
     ] = None,
-    invite_token: Annotated[
-        str | None,
-        typer.Option(
-            envvar="ROAM_HUB_INVITE_TOKEN",
-            help="Credentials token A to accept (a random one is made and printed if absent).",
-        ),
-    ] = None,
+    forward_timeout: Annotated[
+        float, typer.Option(envvar="ROAM_HUB_FORWARD_TIMEOUT", help="Seconds before 4002.")
+    ] = 10.0,
 ) -> None:
-    """Serve the hub over HTTP until interrupted."""
-    settings = HubSettings(
-        host=host,
-        port=port,
-        base_url=base_url,
-        invite_token=invite_token or secrets.token_urlsafe(24),
+    """Serve the hub over HTTP until interrupted (state persists in the database)."""
+    settings = _settings(host, port, base_url, database_url).model_copy(
+        update={"admin_token": admin_token, "forward_timeout": forward_timeout}
     )
+    app = create_app(settings)
     typer.echo(f"OCPI hub {settings.country_code}/{settings.party_id} at {settings.versions_url}")
-    typer.echo(f"credentials token A: {settings.invite_token}")
+    typer.echo(f"database: {settings.database_url}")
+    typer.echo("invite a member with: roam hub invite  (same --database-url)")
     config = uvicorn.Config(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        access_log=False,
-        log_level="warning",
-        lifespan="on",
+        app, host=settings.host, port=settings.port, access_log=False, log_level="warning"
     )
     uvicorn.Server(config).run()
+
+
+def _parse_party(text: str) -> tuple[Role, PartyRef]:
+    role, _, party = text.partition(":")
+    try:
+        return Role(role.upper()), PartyRef.parse(party)
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"{text!r}: expected ROLE:CC/PID, e.g. CPO:NL/TNM ({exc})"
+        ) from None
+
+
+@hub_app.command("invite")
+def invite(
+    party: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--party", help="Limit the invitation to ROLE:CC/PID (repeatable), e.g. CPO:NL/TNM."
+        ),
+    ] = None,
+    note: Annotated[str, typer.Option(help="A note kept with the invitation.")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    host: Host = "127.0.0.1",
+    port: Port = 8080,
+    base_url: BaseUrl = None,
+    database_url: DatabaseUrl = DEFAULT_DB,
+) -> None:
+    """Create a one-time credentials token A for a new member and print it."""
+    parties = [_parse_party(p) for p in party or []]
+    settings = _settings(host, port, base_url, database_url)
+    store = Store(make_engine(settings.database_url))
+    result = create_invitation(store, settings, parties, note)
+    store.engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    typer.echo(f"versions URL: {result['versions_url']}")
+    typer.echo(f"token A:      {result['token']}")
+    if parties:
+        typer.echo("may register: " + ", ".join(result["parties"]))
+
+
+@hub_app.command("connect")
+def connect(
+    versions_url: Annotated[str, typer.Option(help="The member's versions URL.")],
+    token: Annotated[str, typer.Option(help="The token A the member gave the hub operator.")],
+    hub_url: Annotated[
+        str, typer.Option(envvar="ROAM_HUB_URL", help="The running hub.")
+    ] = "http://127.0.0.1:8080",
+    admin_token: Annotated[
+        str | None, typer.Option(envvar="ROAM_HUB_ADMIN_TOKEN", help="Admin API token.")
+    ] = None,
+    database_url: DatabaseUrl = DEFAULT_DB,
+) -> None:
+    """Hub-initiated handshake: the running hub registers itself at a member."""
+    if admin_token is None:
+        store = Store(make_engine(database_url))
+        admin_token = store.get_state("admin_token")
+        store.engine.dispose()
+    if not admin_token:
+        typer.echo("no admin token: pass --admin-token or start the hub once", err=True)
+        raise typer.Exit(2)
+    response = httpx.post(
+        f"{hub_url.rstrip('/')}/admin/connect",
+        json={"versions_url": versions_url, "token": token},
+        headers={"Authorization": f"Bearer {admin_token}"},
+        timeout=60,
+    )
+    body = response.json()
+    if body.get("status_code") != 1000:
+        typer.echo(f"failed: {body.get('status_code')} {body.get('status_message')}", err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps(body["data"]))
+
+
+def _when(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_datetime(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+@hub_app.command("settlement")
+def settlement(
+    since: Annotated[str | None, typer.Option(help="From (inclusive), OCPI DateTime.")] = None,
+    until: Annotated[str | None, typer.Option(help="Until (exclusive), OCPI DateTime.")] = None,
+    database_url: DatabaseUrl = DEFAULT_DB,
+) -> None:
+    """Print what each eMSP owes each CPO, as CSV, from the CDRs the hub routed."""
+    store = Store(make_engine(database_url))
+    cdrs: list[Copy] = [
+        item for item in store.load_copies() if item.module == ModuleID.CDRS and not item.deleted
+    ]
+    store.engine.dispose()
+    sys.stdout.write(to_csv(settle(cdrs, _when(since), _when(until))))

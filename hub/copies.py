@@ -1,0 +1,184 @@
+"""The hub's copies of the objects it saw: broadcast locations, tariffs and tokens; routed
+sessions and CDRs. Pure data structure, no I/O (the store persists what `apply` returns).
+
+Copies serve the hub's GET-all sender interfaces (spec: a hub stores broadcast data so it can
+answer GET All, maintainer guidance on issue #508), open routing (which CPO owns location
+LOC1? which eMSP issued token 123?) and settlement (from the CDRs routed).
+
+Updates follow the receiver rules of each module: PUT replaces, PATCH merges (Sessions PATCH
+appends `charging_periods`), a child PUT/PATCH under a Location also sets its parents'
+`last_updated`. The bodies forwarded to members are never touched: these are the hub's own.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ocpi.headers import PartyRef
+from ocpi.v221.types import parse_datetime
+from ocpi.v221.versions import ModuleID
+
+COPIED_MODULES = frozenset(
+    {ModuleID.LOCATIONS, ModuleID.TARIFFS, ModuleID.TOKENS, ModuleID.SESSIONS, ModuleID.CDRS}
+)
+
+
+@dataclass
+class Copy:
+    module: ModuleID
+    owner: PartyRef
+    object_id: str
+    body: dict[str, Any]
+    last_updated: datetime
+    receiver: PartyRef | None = None
+    deleted: bool = False
+
+    @property
+    def key(self) -> tuple[ModuleID, PartyRef, str]:
+        return (self.module, self.owner, self.object_id)
+
+
+def token_key(uid: str, token_type: str | None) -> str:
+    """Tokens are unique per (uid, type) within an eMSP; type defaults to RFID (spec)."""
+    return f"{uid}|{(token_type or 'RFID').upper()}"
+
+
+class Copies:
+    """All copies, with the indexes open routing needs."""
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[ModuleID, PartyRef, str], Copy] = {}
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def load(self, items: Iterable[Copy]) -> None:
+        for item in items:
+            self._items[item.key] = item
+
+    def get(self, module: ModuleID, owner: PartyRef, object_id: str) -> Copy | None:
+        found = self._items.get((module, owner, object_id))
+        return None if found is None or found.deleted else found
+
+    def owners_of(self, module: ModuleID, object_id: str) -> list[Copy]:
+        """Every live copy with this object id, whoever owns it (ids are unique per owner)."""
+        return [
+            item
+            for (mod, _, oid), item in self._items.items()
+            if mod == module and oid == object_id and not item.deleted
+        ]
+
+    def tokens_with_uid(self, uid: str, token_type: str | None) -> list[Copy]:
+        return self.owners_of(ModuleID.TOKENS, token_key(uid, token_type))
+
+    def listing(
+        self, module: ModuleID, visible: Callable[[Copy], bool] | None = None
+    ) -> list[Copy]:
+        """Live copies of a module in a stable order: oldest last_updated first, then key."""
+        items = [
+            item
+            for (mod, _, _), item in self._items.items()
+            if mod == module and not item.deleted and (visible is None or visible(item))
+        ]
+        items.sort(key=lambda c: (c.last_updated, str(c.owner), c.object_id))
+        return items
+
+    # --- updates -------------------------------------------------------------------------
+    def put(self, item: Copy) -> Copy:
+        self._items[item.key] = item
+        return item
+
+    def apply_location(
+        self, method: str, owner: PartyRef, ids: list[str], body: dict[str, Any]
+    ) -> Copy | None:
+        """PUT/PATCH at Location, EVSE or Connector depth (ids = location[, evse[, connector]])."""
+        stamp = _stamp(body)
+        if stamp is None:
+            return None
+        location_id = ids[0]
+        current = self.get(ModuleID.LOCATIONS, owner, location_id)
+        if len(ids) == 1:
+            if method == "PUT" or current is None:
+                if method != "PUT":
+                    return None  # a PATCH for a Location the hub never saw: nothing to merge into
+                return self.put(Copy(ModuleID.LOCATIONS, owner, location_id, dict(body), stamp))
+            merged = {**current.body, **body}
+            return self.put(Copy(ModuleID.LOCATIONS, owner, location_id, merged, stamp))
+        if current is None:
+            return None
+        location = copy.deepcopy(current.body)
+        evses: list[dict[str, Any]] = location.setdefault("evses", []) or []
+        location["evses"] = evses
+        evse = next((e for e in evses if str(e.get("uid")) == ids[1]), None)
+        if len(ids) == 2:
+            if method == "PUT" or evse is None:
+                if method != "PUT":
+                    return None
+                evses[:] = [e for e in evses if str(e.get("uid")) != ids[1]] + [dict(body)]
+            else:
+                evse.update(body)
+        else:
+            if evse is None:
+                return None
+            connectors: list[dict[str, Any]] = evse.setdefault("connectors", []) or []
+            evse["connectors"] = connectors
+            connector = next((c for c in connectors if str(c.get("id")) == ids[2]), None)
+            if method == "PUT" or connector is None:
+                if method != "PUT":
+                    return None
+                connectors[:] = [c for c in connectors if str(c.get("id")) != ids[2]]
+                connectors.append(dict(body))
+            else:
+                connector.update(body)
+            evse["last_updated"] = body["last_updated"]
+        location["last_updated"] = body["last_updated"]
+        return self.put(Copy(ModuleID.LOCATIONS, owner, location_id, location, stamp))
+
+    def apply_simple(
+        self,
+        module: ModuleID,
+        method: str,
+        owner: PartyRef,
+        object_id: str,
+        body: dict[str, Any] | None,
+        receiver: PartyRef | None = None,
+    ) -> Copy | None:
+        """Tariffs (PUT, DELETE), tokens (PUT, PATCH), sessions (PUT, PATCH), CDRs (POST)."""
+        current = self.get(module, owner, object_id)
+        if method == "DELETE":
+            if current is None:
+                return None
+            current.deleted = True
+            return current
+        if body is None:
+            return None
+        stamp = _stamp(body)
+        if stamp is None:
+            return None
+        if method == "PATCH":
+            if current is None:
+                return None
+            merged = {**current.body, **body}
+            if module == ModuleID.SESSIONS and body.get("charging_periods"):
+                # Spec mod_sessions PATCH: charging_periods in a PATCH are appended.
+                merged["charging_periods"] = list(
+                    current.body.get("charging_periods") or []
+                ) + list(body["charging_periods"])
+            return self.put(
+                Copy(module, owner, object_id, merged, stamp, receiver or current.receiver)
+            )
+        return self.put(Copy(module, owner, object_id, dict(body), stamp, receiver))
+
+
+def _stamp(body: dict[str, Any]) -> datetime | None:
+    raw = body.get("last_updated")
+    if not isinstance(raw, str):
+        return None
+    try:
+        return parse_datetime(raw)
+    except ValueError:
+        return None

@@ -1,0 +1,563 @@
+"""Handling of functional-module messages: authenticate, route, forward, relay, log.
+
+The decision is routing.py's (pure); this module does what it decides: forwards with a new
+X-Request-ID and the same X-Correlation-ID, rewrites the URLs that would let members talk
+past the hub (commands/chargingprofiles `response_url`, CDR `Location`, pagination `Link`),
+answers broadcasts itself and fans them out afterwards, serves GET-all from the copies, keeps
+the copies and the message log, and marks unreachable receivers OFFLINE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hub.clientinfo import set_platform_status
+from hub.copies import Copy, token_key
+from hub.directory import Platform
+from hub.forwarding import Answer, forward
+from hub.routing import (
+    FUNCTIONAL_MODULES,
+    Broadcast,
+    Forward,
+    HubList,
+    Message,
+    Target,
+    check_sender,
+    decide,
+)
+from hub.service import Hub, Invitee
+from hub.store import Callback
+from ocpi.errors import (
+    BadRequest,
+    ConnectionProblem,
+    InvalidParameters,
+    MethodNotAllowed,
+    NotFound,
+    OcpiError,
+    Unauthorized,
+)
+from ocpi.headers import (
+    AUTHORIZATION,
+    AuthorizationError,
+    PartyRef,
+    RoutingHeaders,
+    encode_authorization,
+    new_request_id,
+    token_candidates,
+)
+from ocpi.pagination import PageRequest, format_link, page_headers, paginate, parse_link_header
+from ocpi.server.errors import describe_errors
+from ocpi.server.responses import ocpi_response
+from ocpi.v221.hubclientinfo import ConnectionStatus
+from ocpi.v221.locations import EVSE, Connector, Location
+from ocpi.v221.patches import ConnectorPatch, EVSEPatch, LocationPatch, TokenPatch
+from ocpi.v221.tariffs import Tariff
+from ocpi.v221.tokens import Token
+from ocpi.v221.versions import InterfaceRole, ModuleID
+
+OCPI_BASE = "/ocpi/2.2.1"
+
+
+@dataclass
+class Context:
+    """One incoming message as the hub handles it."""
+
+    hub: Hub
+    request: Request
+    method: str
+    path: str
+    request_id: str
+    correlation_id: str
+    started: float = field(default_factory=time.perf_counter)
+    platform: Platform | None = None
+    routing: RoutingHeaders = field(default_factory=RoutingHeaders)
+    module: str = ""
+    to_party: PartyRef | None = None
+    note: str = ""
+
+    def log_inbound(self, ocpi_status: int | None, http_status: int) -> None:
+        self.hub.log_message(
+            hop="inbound",
+            method=self.method,
+            path=self.path,
+            module=self.module,
+            correlation_id=self.correlation_id,
+            request_id=self.request_id,
+            from_party=self.routing.from_,
+            to_party=self.to_party or self.routing.to,
+            platform_id=self.platform.id if self.platform else None,
+            ocpi_status=ocpi_status,
+            http_status=http_status,
+            latency_ms=(time.perf_counter() - self.started) * 1000,
+            note=self.note,
+        )
+
+
+def _context(hub: Hub, request: Request) -> Context:
+    request_id, correlation_id = request.scope["state"]["ocpi_ids"]
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return Context(hub, request, request.method, path, request_id, correlation_id)
+
+
+async def _authenticate(ctx: Context) -> Platform:
+    try:
+        candidates = token_candidates(
+            ctx.request.headers.get(AUTHORIZATION), accept_raw=ctx.hub.settings.accept_raw_tokens
+        )
+    except AuthorizationError as exc:
+        raise Unauthorized(str(exc)) from None
+    for token in candidates:
+        principal = await ctx.hub.authenticate(token)
+        if isinstance(principal, Platform) and principal.registered:
+            ctx.platform = principal
+            return principal
+        if isinstance(principal, Invitee):
+            raise Unauthorized(
+                "a credentials token A may only be used on versions and credentials: "
+                "complete the registration first"
+            )
+    raise Unauthorized("the credentials token is not known to this hub")
+
+
+async def _body(ctx: Context) -> tuple[bytes | None, Any]:
+    if ctx.method in ("GET", "DELETE"):
+        return None, None
+    raw = await ctx.request.body()
+    if not raw:
+        return raw, None
+    try:
+        return raw, json.loads(raw)
+    except ValueError:
+        raise BadRequest("the request body is not valid JSON") from None
+
+
+async def handle(hub: Hub, request: Request, interface: InterfaceRole) -> Response:
+    """Entry point for /ocpi/2.2.1/{sender|receiver}/{module}[/...]."""
+    ctx = _context(hub, request)
+    try:
+        response = await _handle(ctx, interface)
+    except OcpiError as exc:
+        ctx.note = exc.message
+        if ctx.routing.from_ is not None:
+            exc.headers.update(RoutingHeaders(to=ctx.routing.from_, from_=hub.ref).to_headers())
+        ctx.log_inbound(exc.status_code, exc.http_status)
+        raise
+    return response
+
+
+async def _handle(ctx: Context, interface: InterfaceRole) -> Response:
+    hub, request = ctx.hub, ctx.request
+    try:
+        module = ModuleID(request.path_params["module"])
+    except ValueError:
+        module = None
+    ctx.module = request.path_params["module"]
+    sender = await _authenticate(ctx)
+    try:
+        ctx.routing = RoutingHeaders.parse(request.headers)
+    except ValueError as exc:
+        raise InvalidParameters(str(exc)) from None
+    if module is None or module not in FUNCTIONAL_MODULES:
+        raise NotFound(f"the hub routes no module {ctx.module!r}")
+    rest = request.path_params.get("rest", "")
+    segments = tuple(part for part in rest.split("/") if part)
+    raw, body = await _body(ctx)
+    callback = _callback_for(hub, ctx.method, module, interface, segments)
+    if callback is not None:
+        return await _relay_callback(ctx, sender, callback, raw)
+    message = Message(
+        module=module,
+        interface=interface,
+        method=ctx.method,
+        segments=segments,
+        query=dict(request.query_params),
+        to=ctx.routing.to,
+        from_=ctx.routing.from_,
+        body=body,
+    )
+    sender_party = check_sender(message, sender)
+    route = decide(message, sender, sender_party, hub.directory, hub.copies, hub.ref)
+    if isinstance(route, HubList):
+        return _hub_list(ctx, message)
+    if isinstance(route, Broadcast):
+        return await _broadcast(ctx, message, route, raw)
+    return await _forward(ctx, message, route, raw, body)
+
+
+# --- forwarding a direct or open-routed message ---------------------------------------------
+async def _forward(
+    ctx: Context, message: Message, route: Forward, raw: bytes | None, body: Any
+) -> Response:
+    hub, target = ctx.hub, route.target
+    ctx.to_party = target.party.ref
+    sender = ctx.platform
+    assert sender is not None and message.from_ is not None
+    url = target.url
+    query = str(ctx.request.url.query)
+    if message.module in (ModuleID.COMMANDS, ModuleID.CHARGINGPROFILES):
+        raw, query = _rewrite_response_url(ctx, message, target, raw, body, query)
+    if query:
+        url = f"{url}?{query}"
+    # Direct requests pass the routing headers through unchanged; open-routed ones get the
+    # TO pair the hub chose (spec "Open Routing Request": hub -> receiver carries TO).
+    routing = RoutingHeaders(to=message.to or target.party.ref, from_=message.from_)
+    answer = await _send(ctx, target.platform, target.party.ref, url, routing, raw)
+    headers = dict(answer.headers)
+    if answer.ocpi_status < 2000:
+        _after_success(ctx, message, target, body)
+        location = headers.get("location")
+        if location and message.module == ModuleID.CDRS and ctx.method == "POST":
+            cb = hub.add_callback("cdr", location, target.platform, target.party.ref, message.from_)
+            headers["location"] = f"{hub.settings.public_url}{OCPI_BASE}/receiver/cdrs/{cb.uid}"
+    _rewrite_link(ctx, headers, target.platform, target.party.ref, message.from_)
+    ctx.log_inbound(answer.ocpi_status, answer.http_status)
+    return Response(answer.body, status_code=answer.http_status, headers=headers)
+
+
+async def _send(
+    ctx: Context,
+    platform: Platform,
+    party: PartyRef,
+    url: str,
+    routing: RoutingHeaders,
+    raw: bytes | None,
+    *,
+    method: str | None = None,
+) -> Answer:
+    """One outbound hop, logged; an unreachable receiver is marked OFFLINE."""
+    hub = ctx.hub
+    hop_id = new_request_id()
+    headers = {
+        "Authorization": encode_authorization(platform.token_to_member),
+        "X-Request-ID": hop_id,
+        "X-Correlation-ID": ctx.correlation_id,
+        **routing.to_headers(),
+    }
+    if raw:
+        headers["Content-Type"] = "application/json"
+    method = method or ctx.method
+    started = time.perf_counter()
+    try:
+        answer = await forward(hub.engine, method, url, headers, raw, hub.settings.forward_timeout)
+    except OcpiError as exc:
+        hub.log_message(
+            hop="outbound",
+            method=method,
+            path=url,
+            module=ctx.module,
+            correlation_id=ctx.correlation_id,
+            request_id=hop_id,
+            parent_request_id=ctx.request_id,
+            from_party=routing.from_,
+            to_party=party,
+            platform_id=platform.id,
+            ocpi_status=exc.status_code,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            note=exc.message,
+        )
+        if isinstance(exc, ConnectionProblem):
+            hub.spawn(set_platform_status(hub, platform, ConnectionStatus.OFFLINE), "offline")
+        raise
+    platform.last_seen = time.monotonic()
+    hub.log_message(
+        hop="outbound",
+        method=method,
+        path=url,
+        module=ctx.module,
+        correlation_id=ctx.correlation_id,
+        request_id=hop_id,
+        parent_request_id=ctx.request_id,
+        from_party=routing.from_,
+        to_party=party,
+        platform_id=platform.id,
+        ocpi_status=answer.ocpi_status,
+        http_status=answer.http_status,
+        latency_ms=answer.latency_ms,
+    )
+    return answer
+
+
+def _after_success(ctx: Context, message: Message, target: Target, body: Any) -> None:
+    """Keep copies of the sessions and CDRs the hub routed (for GET-all and settlement)."""
+    if not isinstance(body, dict):
+        return
+    copy: Copy | None = None
+    if (
+        message.module == ModuleID.SESSIONS
+        and message.interface == InterfaceRole.RECEIVER
+        and ctx.method in ("PUT", "PATCH")
+        and len(message.segments) == 3
+    ):
+        owner = PartyRef(message.segments[0], message.segments[1])
+        copy = ctx.hub.copies.apply_simple(
+            ModuleID.SESSIONS, ctx.method, owner, message.segments[2], body, target.party.ref
+        )
+    elif message.module == ModuleID.CDRS and ctx.method == "POST":
+        try:
+            owner = PartyRef(str(body.get("country_code")), str(body.get("party_id")))
+        except ValueError:
+            return
+        copy = ctx.hub.copies.apply_simple(
+            ModuleID.CDRS, "POST", owner, str(body.get("id")), body, target.party.ref
+        )
+    if copy is not None:
+        ctx.hub.writer.copy(copy)
+
+
+# --- URL rewriting ------------------------------------------------------------------------
+def _rewrite_response_url(
+    ctx: Context, message: Message, target: Target, raw: bytes | None, body: Any, query: str
+) -> tuple[bytes | None, str]:
+    """Replace a member's response_url (body or query) by a hub URL that routes back."""
+    hub, sender = ctx.hub, ctx.platform
+    assert sender is not None and message.from_ is not None
+    if message.module == ModuleID.COMMANDS:
+        command = message.segments[0].upper() if message.segments else "COMMAND"
+        path = f"{OCPI_BASE}/sender/commands/{command}"
+    else:
+        path = f"{OCPI_BASE}/sender/chargingprofiles"
+
+    requester: PartyRef = message.from_
+
+    def hub_url(original: str) -> str:
+        cb = hub.add_callback(message.module.value, original, sender, requester, target.party.ref)
+        return f"{hub.settings.public_url}{path}/{cb.uid}"
+
+    if isinstance(body, dict) and isinstance(body.get("response_url"), str):
+        body = {**body, "response_url": hub_url(body["response_url"])}
+        raw = json.dumps(body, separators=(",", ":")).encode()
+    if query and "response_url" in query:
+        pairs = [
+            (key, hub_url(value) if key == "response_url" else value)
+            for key, value in parse_qsl(query, keep_blank_values=True)
+        ]
+        query = urlencode(pairs)
+    return raw, query
+
+
+def _rewrite_link(
+    ctx: Context,
+    headers: dict[str, str],
+    owner: Platform,
+    owner_party: PartyRef,
+    caller: PartyRef | None,
+) -> None:
+    link = parse_link_header(headers.get("link"))
+    if link is None:
+        headers.pop("link", None)
+        return
+    if caller is None:
+        return
+    cb = ctx.hub.add_callback("page", link, owner, owner_party, caller)
+    headers["link"] = format_link(f"{ctx.hub.settings.public_url}{OCPI_BASE}/pages/{cb.uid}")
+
+
+def _callback_for(
+    hub: Hub, method: str, module: ModuleID, interface: InterfaceRole, segments: tuple[str, ...]
+) -> Callback | None:
+    """Is this a call to a URL the hub handed out in place of a member's?"""
+    uid: str | None = None
+    if interface == InterfaceRole.SENDER and method == "POST":
+        if module == ModuleID.COMMANDS and len(segments) == 2:
+            uid = segments[1]
+        elif module == ModuleID.CHARGINGPROFILES and len(segments) == 1:
+            uid = segments[0]
+    elif (
+        interface == InterfaceRole.RECEIVER
+        and method == "GET"
+        and module == ModuleID.CDRS
+        and len(segments) == 1
+    ):
+        uid = segments[0]
+    if uid is None:
+        return None
+    callback = hub.callbacks.get(uid)
+    if callback is None:
+        raise NotFound(f"the hub handed out no URL with id {uid} (or it has expired)")
+    return callback
+
+
+async def _relay_callback(
+    ctx: Context, sender: Platform, callback: Callback, raw: bytes | None
+) -> Response:
+    """CommandResult / charging profile result POST, or a GET of a CDR posted through the hub."""
+    hub = ctx.hub
+    if not sender.hosts(callback.caller_party):
+        raise NotFound("this URL was handed out to another party")
+    target = hub.directory.platforms.get(callback.target_platform_id)
+    if target is None or not target.registered:
+        raise ConnectionProblem(f"receiver {callback.target_party} is no longer registered")
+    ctx.to_party = callback.target_party
+    routing = RoutingHeaders(
+        to=ctx.routing.to or callback.target_party, from_=ctx.routing.from_ or callback.caller_party
+    )
+    answer = await _send(ctx, target, callback.target_party, callback.original_url, routing, raw)
+    headers = dict(answer.headers)
+    headers.pop("location", None)
+    _rewrite_link(ctx, headers, target, callback.target_party, callback.caller_party)
+    ctx.log_inbound(answer.ocpi_status, answer.http_status)
+    return Response(answer.body, status_code=answer.http_status, headers=headers)
+
+
+async def handle_page(hub: Hub, request: Request) -> Response:
+    """GET /ocpi/2.2.1/pages/{uid}: the next page of a member's paginated list."""
+    ctx = _context(hub, request)
+    try:
+        sender = await _authenticate(ctx)
+        try:
+            ctx.routing = RoutingHeaders.parse(request.headers)
+        except ValueError as exc:
+            raise InvalidParameters(str(exc)) from None
+        callback = hub.callbacks.get(request.path_params["uid"])
+        if callback is None or callback.kind != "page":
+            raise NotFound("no such page: the hub handed out no page URL with this id")
+        ctx.module = "pages"
+        return await _relay_callback(ctx, sender, callback, None)
+    except OcpiError as exc:
+        ctx.note = exc.message
+        ctx.log_inbound(exc.status_code, exc.http_status)
+        raise
+
+
+# --- broadcast ----------------------------------------------------------------------------
+def _broadcast_model(message: Message) -> tuple[type[BaseModel] | None, str | None]:
+    """The model a broadcast body must satisfy, and the body field holding the URL's id."""
+    depth = len(message.segments) - 2
+    if message.module == ModuleID.LOCATIONS and 1 <= depth <= 3:
+        if message.method == "PUT":
+            return ((Location, "id"), (EVSE, "uid"), (Connector, "id"))[depth - 1]
+        return ((LocationPatch, "id"), (EVSEPatch, "uid"), (ConnectorPatch, "id"))[depth - 1]
+    if depth != 1:
+        raise NotFound(
+            f"{message.module.value} receiver URLs are "
+            "{country_code}/{party_id}/{id}; got /" + "/".join(message.segments)
+        )
+    if message.module == ModuleID.TARIFFS:
+        return (Tariff, "id") if message.method == "PUT" else (None, None)
+    return (Token, "uid") if message.method == "PUT" else (TokenPatch, "uid")
+
+
+def _validate_broadcast(message: Message) -> None:
+    """The hub answers a broadcast itself, so it validates it as a receiver would."""
+    model, id_field = _broadcast_model(message)
+    if model is None:
+        return
+    if not isinstance(message.body, dict):
+        raise InvalidParameters(f"the body must be a JSON object ({model.__name__})")
+    try:
+        model.model_validate(message.body)
+    except ValidationError as exc:
+        raise InvalidParameters(
+            "Invalid or missing parameters: " + describe_errors(exc.errors())
+        ) from None
+    url_id = message.segments[-1]
+    body_id = message.body.get(id_field) if id_field else None
+    if body_id is not None and str(body_id) != url_id:
+        raise InvalidParameters(
+            f"{id_field} {body_id!r} in the body differs from {url_id!r} in the URL"
+        )
+    if message.method == "PUT" and len(message.segments) == 3:
+        for key, url_value in (
+            ("country_code", message.segments[0]),
+            ("party_id", message.segments[1]),
+        ):
+            value = message.body.get(key)
+            if isinstance(value, str) and value.upper() != url_value.upper():
+                raise InvalidParameters(
+                    f"{key} {value!r} in the body differs from the URL's {url_value!r}"
+                )
+
+
+async def _broadcast(
+    ctx: Context, message: Message, route: Broadcast, raw: bytes | None
+) -> Response:
+    hub = ctx.hub
+    if ctx.method in ("PUT", "PATCH") and not raw:
+        raise InvalidParameters(f"{ctx.method} needs a JSON body")
+    _validate_broadcast(message)
+    owner = PartyRef(message.segments[0], message.segments[1])
+    ids = list(message.segments[2:])
+    body = message.body if isinstance(message.body, dict) else None
+    existed: bool
+    copy: Copy | None
+    if message.module == ModuleID.LOCATIONS:
+        existed = hub.copies.get(ModuleID.LOCATIONS, owner, ids[0]) is not None
+        copy = hub.copies.apply_location(ctx.method, owner, ids, body or {})
+    else:
+        object_id = ids[0]
+        if message.module == ModuleID.TOKENS:
+            object_id = token_key(object_id, message.query.get("type"))
+        existed = hub.copies.get(message.module, owner, object_id) is not None
+        copy = hub.copies.apply_simple(message.module, ctx.method, owner, object_id, body)
+    if copy is not None:
+        hub.writer.copy(copy)
+    ctx.to_party = hub.ref
+    ctx.note = f"broadcast to {len(route.targets)} parties"
+    query = str(ctx.request.url.query)
+    hub.spawn(_fan_out(ctx, route.targets, raw, query), f"broadcast-{ctx.request_id}")
+    http_status = 201 if ctx.method == "PUT" and not existed and len(ids) == 1 else 200
+    ctx.log_inbound(1000, http_status)
+    return ocpi_response(
+        http_status=http_status,
+        headers=RoutingHeaders(to=message.from_, from_=hub.ref).to_headers(),
+    )
+
+
+async def _fan_out(
+    ctx: Context, targets: tuple[Target, ...], raw: bytes | None, query: str
+) -> None:
+    """Push to every receiver with FROM = the hub; their errors are logged, not relayed."""
+
+    async def one(target: Target) -> None:
+        url = f"{target.url}?{query}" if query else target.url
+        routing = RoutingHeaders(to=target.party.ref, from_=ctx.hub.ref)
+        # Logged by _send; the spec says recipients' errors are not relayed to the sender.
+        with contextlib.suppress(OcpiError):
+            await _send(ctx, target.platform, target.party.ref, url, routing, raw)
+
+    await asyncio.gather(*(one(target) for target in targets))
+
+
+# --- GET all via hub ----------------------------------------------------------------------
+def _hub_list(ctx: Context, message: Message) -> Response:
+    hub, sender = ctx.hub, ctx.platform
+    assert sender is not None and message.from_ is not None
+    if message.module not in (
+        ModuleID.LOCATIONS,
+        ModuleID.TARIFFS,
+        ModuleID.TOKENS,
+        ModuleID.SESSIONS,
+        ModuleID.CDRS,
+    ):
+        raise MethodNotAllowed(f"the {message.module.value} module has no list to GET")
+    try:
+        page = PageRequest.parse(message.query)
+    except ValueError as exc:
+        raise InvalidParameters(str(exc)) from None
+    own = {party.ref for party in sender.parties}
+
+    def visible(item: Copy) -> bool:
+        if message.module in (ModuleID.SESSIONS, ModuleID.CDRS):
+            # Party-specific data: only the owner and the party it was routed to see it.
+            return item.owner in own or (item.receiver is not None and item.receiver in own)
+        return True
+
+    items = hub.copies.listing(message.module, visible)
+    cut = paginate(
+        items, page, max_limit=hub.settings.page_limit, last_updated=lambda c: c.last_updated
+    )
+    headers = page_headers(cut, str(ctx.request.url))
+    headers.update(RoutingHeaders(to=message.from_, from_=hub.ref).to_headers())
+    ctx.to_party = hub.ref
+    ctx.log_inbound(1000, 200)
+    return ocpi_response([item.body for item in cut.items], headers=headers)

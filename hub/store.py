@@ -1,0 +1,425 @@
+"""Persistence of the hub's state (SQLModel over SQLite or PostgreSQL).
+
+The store is synchronous; the hub calls it through `asyncio.to_thread`. Registrations,
+invitations and party states are written at once (they are rare and must not be lost);
+the message log, object copies and callback mappings go through `BatchWriter`, which keeps
+the database off the forwarding path and writes in batches every few tens of milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, delete, select
+
+from hub.copies import Copy
+from hub.directory import Party, Platform
+from hub.records import (
+    CallbackRecord,
+    EndpointRecord,
+    HubStateRecord,
+    InvitationRecord,
+    MessageRecord,
+    ObjectRecord,
+    PartyRecord,
+    PlatformRecord,
+)
+from ocpi.headers import PartyRef
+from ocpi.v221.hubclientinfo import ConnectionStatus
+from ocpi.v221.types import Role
+from ocpi.v221.versions import InterfaceRole, ModuleID
+
+log = logging.getLogger("hub.store")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything the hub stores is UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Callback:
+    """A hub URL standing in for a member's URL (see CallbackRecord)."""
+
+    uid: str
+    kind: str
+    original_url: str
+    target_platform_id: int
+    target_party: PartyRef
+    caller_party: PartyRef
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class MessageFilter:
+    correlation_id: str | None = None
+    party: PartyRef | None = None
+    module: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 1000
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # --- hub state -----------------------------------------------------------------------
+    def get_state(self, key: str) -> str | None:
+        with Session(self.engine) as db:
+            record = db.get(HubStateRecord, key)
+            return record.value if record else None
+
+    def set_state(self, key: str, value: str) -> None:
+        with Session(self.engine) as db:
+            record = db.get(HubStateRecord, key) or HubStateRecord(key=key, value=value)
+            record.value = value
+            db.add(record)
+            db.commit()
+
+    # --- invitations ---------------------------------------------------------------------
+    def add_invitation(
+        self, token_hash: str, allowed: Sequence[tuple[Role, PartyRef]], note: str = ""
+    ) -> InvitationRecord:
+        record = InvitationRecord(
+            token_hash=token_hash,
+            allowed_parties=json.dumps(
+                [
+                    {"role": role.value, "country_code": ref.country_code, "party_id": ref.party_id}
+                    for role, ref in allowed
+                ]
+            ),
+            note=note,
+            created_at=utcnow(),
+        )
+        with Session(self.engine) as db:
+            db.add(record)
+            for role, ref in allowed:
+                if _party(db, role, ref) is None:
+                    db.add(
+                        PartyRecord(
+                            role=role.value,
+                            country_code=ref.country_code,
+                            party_id=ref.party_id,
+                            status=ConnectionStatus.PLANNED.value,
+                            last_updated=utcnow(),
+                        )
+                    )
+            db.commit()
+            db.refresh(record)
+            return record
+
+    def open_invitation(self, token_hash: str) -> InvitationRecord | None:
+        with Session(self.engine) as db:
+            record = db.exec(
+                select(InvitationRecord).where(InvitationRecord.token_hash == token_hash)
+            ).first()
+            return record if record is not None and record.used_at is None else None
+
+    @staticmethod
+    def allowed_parties(invitation: InvitationRecord) -> list[tuple[Role, PartyRef]]:
+        return [
+            (Role(item["role"]), PartyRef(item["country_code"], item["party_id"]))
+            for item in json.loads(invitation.allowed_parties)
+        ]
+
+    # --- platforms -----------------------------------------------------------------------
+    def register_platform(
+        self, platform: Platform, *, invitation_hash: str | None = None
+    ) -> Platform:
+        """Insert or replace a platform with its endpoints and parties; consume the invitation.
+
+        All in one transaction: a handshake either lands whole or not at all.
+        """
+        now = utcnow()
+        with Session(self.engine) as db:
+            record = db.get(PlatformRecord, platform.id) if platform.id > 0 else None
+            if record is None:
+                record = PlatformRecord(
+                    name=platform.name,
+                    versions_url=platform.versions_url,
+                    token_to_member=platform.token_to_member,
+                    token_from_member_hash=platform.token_hash,
+                    created_at=now,
+                    updated_at=now,
+                )
+            record.name = platform.name
+            record.versions_url = platform.versions_url
+            record.token_to_member = platform.token_to_member
+            record.token_from_member_hash = platform.token_hash
+            record.registered = platform.registered
+            record.updated_at = now
+            db.add(record)
+            db.flush()
+            assert record.id is not None
+            platform.id = record.id
+            db.exec(delete(EndpointRecord).where(col(EndpointRecord.platform_id) == record.id))
+            for (identifier, role), url in platform.endpoints.items():
+                db.add(
+                    EndpointRecord(platform_id=record.id, identifier=identifier, role=role, url=url)
+                )
+            for party in platform.parties:
+                party.platform_id = record.id
+                _save_party(db, party)
+            if invitation_hash is not None:
+                invitation = db.exec(
+                    select(InvitationRecord).where(InvitationRecord.token_hash == invitation_hash)
+                ).first()
+                if invitation is not None:
+                    invitation.used_at = now
+                    invitation.platform_id = record.id
+                    db.add(invitation)
+            db.commit()
+        return platform
+
+    def save_parties(self, parties: Sequence[Party]) -> None:
+        with Session(self.engine) as db:
+            for party in parties:
+                _save_party(db, party)
+            db.commit()
+
+    def load_platforms(self) -> list[Platform]:
+        with Session(self.engine) as db:
+            platforms = {
+                record.id: Platform(
+                    id=record.id,
+                    name=record.name,
+                    versions_url=record.versions_url,
+                    token_to_member=record.token_to_member,
+                    token_hash=record.token_from_member_hash,
+                    endpoints={},
+                    parties=[],
+                    registered=record.registered,
+                )
+                for record in db.exec(select(PlatformRecord)).all()
+                if record.id is not None
+            }
+            for endpoint in db.exec(select(EndpointRecord)).all():
+                if endpoint.platform_id in platforms:
+                    key = (endpoint.identifier, InterfaceRole(endpoint.role))
+                    platforms[endpoint.platform_id].endpoints[key] = endpoint.url
+            for record in db.exec(select(PartyRecord)).all():
+                if record.platform_id in platforms:
+                    platforms[record.platform_id].parties.append(_to_party(record))
+            return list(platforms.values())
+
+    def load_unhosted_parties(self) -> list[Party]:
+        """PLANNED parties: invited, never connected."""
+        with Session(self.engine) as db:
+            records = db.exec(select(PartyRecord).where(col(PartyRecord.platform_id).is_(None)))
+            return [_to_party(record) for record in records.all()]
+
+    # --- batches (copies, callbacks, message log) ----------------------------------------
+    def write_batch(
+        self,
+        messages: Sequence[MessageRecord],
+        copies: Sequence[Copy],
+        callbacks: Sequence[Callback],
+    ) -> None:
+        with Session(self.engine) as db:
+            for item in copies:
+                record = db.exec(
+                    select(ObjectRecord).where(
+                        ObjectRecord.module == item.module.value,
+                        ObjectRecord.country_code == item.owner.country_code,
+                        ObjectRecord.party_id == item.owner.party_id,
+                        ObjectRecord.object_id == item.object_id,
+                    )
+                ).first() or ObjectRecord(
+                    module=item.module.value,
+                    country_code=item.owner.country_code,
+                    party_id=item.owner.party_id,
+                    object_id=item.object_id,
+                    body="",
+                    last_updated=item.last_updated,
+                )
+                record.body = json.dumps(item.body, separators=(",", ":"))
+                record.last_updated = item.last_updated
+                record.receiver = str(item.receiver) if item.receiver else ""
+                record.deleted = item.deleted
+                db.add(record)
+            for callback in callbacks:
+                db.merge(
+                    CallbackRecord(
+                        uid=callback.uid,
+                        kind=callback.kind,
+                        original_url=callback.original_url,
+                        target_platform_id=callback.target_platform_id,
+                        target_party=str(callback.target_party),
+                        caller_party=str(callback.caller_party),
+                        created_at=callback.created_at,
+                    )
+                )
+            db.add_all(messages)
+            db.commit()
+
+    def load_copies(self) -> list[Copy]:
+        with Session(self.engine) as db:
+            return [
+                Copy(
+                    module=ModuleID(record.module),
+                    owner=PartyRef(record.country_code, record.party_id),
+                    object_id=record.object_id,
+                    body=json.loads(record.body),
+                    last_updated=_aware(record.last_updated),
+                    receiver=PartyRef.parse(record.receiver) if record.receiver else None,
+                    deleted=record.deleted,
+                )
+                for record in db.exec(select(ObjectRecord)).all()
+            ]
+
+    def load_callbacks(self) -> list[Callback]:
+        with Session(self.engine) as db:
+            return [
+                Callback(
+                    uid=record.uid,
+                    kind=record.kind,
+                    original_url=record.original_url,
+                    target_platform_id=record.target_platform_id,
+                    target_party=PartyRef.parse(record.target_party),
+                    caller_party=PartyRef.parse(record.caller_party),
+                    created_at=_aware(record.created_at),
+                )
+                for record in db.exec(select(CallbackRecord)).all()
+            ]
+
+    def messages(self, where: MessageFilter) -> list[MessageRecord]:
+        query = select(MessageRecord)
+        if where.correlation_id:
+            query = query.where(MessageRecord.correlation_id == where.correlation_id)
+        if where.party is not None:
+            label = str(where.party)
+            query = query.where(
+                (col(MessageRecord.from_party) == label) | (col(MessageRecord.to_party) == label)
+            )
+        if where.module:
+            query = query.where(MessageRecord.module == where.module)
+        if where.since is not None:
+            query = query.where(col(MessageRecord.timestamp) >= where.since)
+        if where.until is not None:
+            query = query.where(col(MessageRecord.timestamp) < where.until)
+        query = query.order_by(col(MessageRecord.timestamp), col(MessageRecord.id)).limit(
+            where.limit
+        )
+        with Session(self.engine) as db:
+            rows = list(db.exec(query).all())
+        for row in rows:
+            row.timestamp = _aware(row.timestamp)
+        return rows
+
+
+def _party(db: Session, role: Role, ref: PartyRef) -> PartyRecord | None:
+    return db.exec(
+        select(PartyRecord).where(
+            PartyRecord.role == role.value,
+            PartyRecord.country_code == ref.country_code,
+            PartyRecord.party_id == ref.party_id,
+        )
+    ).first()
+
+
+def _save_party(db: Session, party: Party) -> None:
+    record = _party(db, party.role, party.ref) or PartyRecord(
+        role=party.role.value,
+        country_code=party.ref.country_code,
+        party_id=party.ref.party_id,
+        status=party.status.value,
+        last_updated=party.last_updated,
+    )
+    record.platform_id = party.platform_id
+    record.status = party.status.value
+    record.last_updated = party.last_updated
+    record.business_details = json.dumps(party.business_details)
+    db.add(record)
+
+
+def _to_party(record: PartyRecord) -> Party:
+    return Party(
+        role=Role(record.role),
+        ref=PartyRef(record.country_code, record.party_id),
+        status=ConnectionStatus(record.status),
+        last_updated=_aware(record.last_updated),
+        platform_id=record.platform_id,
+        business_details=json.loads(record.business_details),
+    )
+
+
+class BatchWriter:
+    """Collects log lines, copies and callbacks; writes them in one transaction per interval.
+
+    Nothing waits on it in the forwarding path. `flush()` on shutdown writes what is left.
+    """
+
+    def __init__(self, store: Store, interval: float) -> None:
+        self.store = store
+        self.interval = interval
+        self._messages: list[MessageRecord] = []
+        self._copies: dict[tuple[ModuleID, PartyRef, str], Copy] = {}
+        self._callbacks: list[Callback] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    def log(self, message: MessageRecord) -> None:
+        self._messages.append(message)
+        self._wake.set()
+
+    def copy(self, item: Copy) -> None:
+        self._copies[item.key] = item
+        self._wake.set()
+
+    def callback(self, callback: Callback) -> None:
+        self._callbacks.append(callback)
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="hub-batch-writer")
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(self.interval)
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:  # keep the writer alive; the lines stay queued for a retry
+                log.exception("writing the message log failed; will retry")
+                await asyncio.sleep(1)
+                self._wake.set()
+
+    async def flush(self) -> None:
+        async with self._lock:
+            messages, self._messages = self._messages, []
+            copies, self._copies = list(self._copies.values()), {}
+            callbacks, self._callbacks = self._callbacks, []
+            if not (messages or copies or callbacks):
+                return
+            try:
+                await asyncio.to_thread(self.store.write_batch, messages, copies, callbacks)
+            except Exception:
+                # put them back in front, so a later flush writes them in order
+                self._messages[:0] = messages
+                for item in copies:
+                    self._copies.setdefault(item.key, item)
+                self._callbacks[:0] = callbacks
+                raise
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
