@@ -315,7 +315,7 @@ def _prefer(candidates: list[Party], message: Message) -> Party:
 def _target(message: Message, party: Party, directory: Directory) -> Target:
     platform = directory.platform_of(party)
     if party.status != ConnectionStatus.CONNECTED or platform is None or not platform.registered:
-        state = party.status.value if platform is not None else "not registered"
+        state = party.status.value if party.status != ConnectionStatus.CONNECTED else "gone"
         raise ConnectionProblem(f"receiver {party.ref} is {state}: the hub cannot deliver to it")
     base = platform.endpoint(message.module, message.interface)
     if base is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from roam.hub_cmd import hub_app
+from roam.tariff_cmd import tariff_app
 
 app = typer.Typer(
     name="roam",
@@ -13,6 +14,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(hub_app, name="hub")
+app.add_typer(tariff_app, name="tariff")
 
 
 def main() -> None:

@@ -1,0 +1,5 @@
+"""Test doubles: independent OCPI 2.2.1 member platforms for the hub's integration tests.
+
+`Member` (tests/doubles/member.py) plays one CPO or one eMSP written only against `ocpi/`;
+`factories` returns valid wire objects. Nothing here imports hub, cpo_mock, emsp_mock or roam.
+"""

@@ -1,0 +1,162 @@
+"""The hub's store on SQLite and on PostgreSQL: the same behaviour through either URL.
+
+PostgreSQL tests read the server URL from ROAM_TEST_POSTGRES_URL (CI sets it) and create and
+drop a database of their own; without the variable they skip, saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from hub.copies import Copy
+from hub.db import make_engine, normalise_url
+from hub.directory import Party, Platform, hash_token
+from hub.records import MessageRecord
+from hub.store import Callback, MessageFilter, Store
+from ocpi.headers import PartyRef
+from ocpi.v221.hubclientinfo import ConnectionStatus
+from ocpi.v221.types import Role
+from ocpi.v221.versions import InterfaceRole, ModuleID
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def _postgres_database() -> Iterator[str]:
+    server = os.environ.get("ROAM_TEST_POSTGRES_URL")
+    if not server:
+        pytest.skip("ROAM_TEST_POSTGRES_URL is not set: PostgreSQL store tests skipped")
+    import psycopg
+
+    name = f"roam_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = server.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield url
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        yield from _postgres_database()
+
+
+def _platform() -> Platform:
+    return Platform(
+        id=0,
+        name="Charge Co",
+        versions_url="http://cpo/versions",
+        token_to_member="token-b",
+        token_hash=hash_token("token-c"),
+        endpoints={("locations", InterfaceRole.SENDER): "http://cpo/locations"},
+        parties=[Party(Role.CPO, PartyRef("DE", "CPB"), ConnectionStatus.CONNECTED, T0)],
+    )
+
+
+def test_url_normalisation_picks_psycopg() -> None:
+    assert normalise_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_everything_written_comes_back_after_reopening(database_url: str) -> None:
+    store = Store(make_engine(database_url))
+    invitation = store.add_invitation(hash_token("token-a"), [(Role.EMSP, PartyRef("NL", "EMA"))])
+    platform = store.register_platform(_platform(), invitation_hash=invitation.token_hash)
+    copy = Copy(
+        ModuleID.CDRS,
+        PartyRef("DE", "CPB"),
+        "CDR1",
+        {"id": "CDR1", "x": [1]},
+        T0,
+        PartyRef("NL", "EMA"),
+    )
+    callback = Callback(
+        "cb1",
+        "commands",
+        "http://emsp/cb/1",
+        platform.id,
+        PartyRef("NL", "EMA"),
+        PartyRef("DE", "CPB"),
+        T0,
+    )
+    message = MessageRecord(
+        timestamp=T0,
+        correlation_id="corr-1",
+        hop="inbound",
+        method="PUT",
+        path="/x",
+        from_party="DE/CPB",
+        to_party="NL/EMA",
+        module="sessions",
+        ocpi_status=1000,
+        http_status=200,
+    )
+    store.write_batch([message], [copy], [callback])
+    store.engine.dispose()
+
+    reopened = Store(make_engine(database_url))
+    [loaded] = reopened.load_platforms()
+    assert loaded.name == "Charge Co"
+    assert loaded.token_hash == hash_token("token-c")
+    assert loaded.endpoint("locations", InterfaceRole.SENDER) == "http://cpo/locations"
+    assert [p.ref for p in loaded.parties] == [PartyRef("DE", "CPB")]
+    assert reopened.open_invitation(hash_token("token-a")) is None  # used up
+    [planned] = reopened.load_unhosted_parties()
+    assert (planned.ref, planned.status) == (PartyRef("NL", "EMA"), ConnectionStatus.PLANNED)
+    [copy_back] = reopened.load_copies()
+    assert copy_back.body == {"id": "CDR1", "x": [1]}
+    assert copy_back.last_updated == T0
+    assert copy_back.receiver == PartyRef("NL", "EMA")
+    assert reopened.load_callbacks() == [callback]
+    [logged] = reopened.messages(MessageFilter(correlation_id="corr-1"))
+    assert (logged.module, logged.ocpi_status, logged.timestamp) == ("sessions", 1000, T0)
+    reopened.engine.dispose()
+
+
+def test_copies_are_upserted_not_duplicated(database_url: str) -> None:
+    store = Store(make_engine(database_url))
+    owner = PartyRef("DE", "CPB")
+    store.write_batch([], [Copy(ModuleID.LOCATIONS, owner, "L1", {"v": 1}, T0)], [])
+    store.write_batch([], [Copy(ModuleID.LOCATIONS, owner, "L1", {"v": 2}, T0 + timedelta(1))], [])
+    [copy] = store.load_copies()
+    assert copy.body == {"v": 2}
+    store.engine.dispose()
+
+
+def test_message_filters(database_url: str) -> None:
+    store = Store(make_engine(database_url))
+    rows = [
+        MessageRecord(
+            timestamp=T0 + timedelta(minutes=i),
+            correlation_id=f"c{i % 2}",
+            hop="inbound",
+            method="GET",
+            path="/",
+            from_party="NL/EMA" if i < 2 else "FR/ELC",
+            to_party="DE/CPB",
+            module="locations" if i else "tokens",
+        )
+        for i in range(4)
+    ]
+    store.write_batch(rows, [], [])
+    assert len(store.messages(MessageFilter(correlation_id="c1"))) == 2
+    assert len(store.messages(MessageFilter(party=PartyRef("NL", "EMA")))) == 2
+    assert len(store.messages(MessageFilter(party=PartyRef("DE", "CPB")))) == 4
+    assert len(store.messages(MessageFilter(module="tokens"))) == 1
+    window = MessageFilter(since=T0 + timedelta(minutes=1), until=T0 + timedelta(minutes=3))
+    assert [m.timestamp for m in store.messages(window)] == [
+        T0 + timedelta(minutes=1),
+        T0 + timedelta(minutes=2),
+    ]
+    store.engine.dispose()

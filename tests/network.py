@@ -1,0 +1,38 @@
+"""An in-process "network": one httpx transport that delivers each request to the ASGI app
+registered for its host, so a hub and several members talk real HTTP semantics in one event
+loop (house style: federation tests wire everything through ASGITransport)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from starlette.types import ASGIApp
+
+
+class Network(httpx.AsyncBaseTransport):
+    """`network.add("hub.test", app)`; then http://hub.test/... reaches that app.
+
+    A host marked down answers like a closed port (ConnectError); a host given a delay
+    answers that much later (for timeout tests).
+    """
+
+    def __init__(self) -> None:
+        self._apps: dict[str, httpx.ASGITransport] = {}
+        self.down: set[str] = set()
+        self.delay: dict[str, float] = {}
+
+    def add(self, host: str, app: ASGIApp) -> None:
+        self._apps[host] = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        transport = self._apps.get(host)
+        if transport is None or host in self.down:
+            raise httpx.ConnectError(f"connection refused by {host}", request=request)
+        if host in self.delay:
+            await asyncio.sleep(self.delay[host])
+        return await transport.handle_async_request(request)
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=self, timeout=10)
