@@ -162,6 +162,9 @@ _BY_STATUS: dict[int, type[OcpiError]] = {
 }
 
 
+_BY_HTTP: dict[int, type[OcpiError]] = {400: BadRequest, 404: NotFound, 405: MethodNotAllowed}
+
+
 def error_for_status(
     status_code: int,
     message: str,
@@ -175,4 +178,7 @@ def error_for_status(
         cls = {2: ClientError, 3: ServerError, 4: HubError}.get(status_code // 1000, OcpiError)
     if http_status == 401:
         cls = Unauthorized
+    elif cls in (ClientError, OcpiError) and http_status in _BY_HTTP:
+        # A generic client error: the HTTP status says which (400, 404, 405).
+        cls = _BY_HTTP[http_status]
     return cls(message, status_code=status_code, http_status=http_status, data=data)

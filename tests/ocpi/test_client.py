@@ -13,6 +13,8 @@ from ocpi.client import OcpiClient
 from ocpi.envelope import encode_envelope
 from ocpi.errors import (
     InvalidParameters,
+    MethodNotAllowed,
+    NotFound,
     PeerProtocolError,
     PeerTimeout,
     PeerUnreachable,
@@ -101,6 +103,8 @@ async def test_bodies_are_json_without_null_fields() -> None:
         (2004, 404, UnknownToken),
         (4001, 200, UnknownReceiver),
         (2000, 401, Unauthorized),
+        (2000, 404, NotFound),
+        (2000, 405, MethodNotAllowed),
     ],
 )
 async def test_error_envelopes_raise_typed_errors_with_the_ocpi_status(
