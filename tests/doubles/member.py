@@ -1783,6 +1783,20 @@ async def _stop_session(member: Member, args: dict[str, Any]) -> Any:
     return {"uid": member.last_command_uid, "response": response.to_json()}
 
 
+@_control("get_all")
+async def _get_all(member: Member, args: dict[str, Any]) -> Any:
+    """GET a whole list through the hub, following Link: {module, interface?, to?}."""
+    module = ModuleID(str(args["module"]))
+    interface = InterfaceRole(str(args.get("interface", "SENDER")))
+    to = _to(args) or member.hub_party
+    client = member.client()
+    url = member.hub_endpoint(module, interface)
+    pages = []
+    async for page in client.iter_pages(url, dict, to=to):
+        pages.append(page)
+    return {"pages": pages}
+
+
 def _control_router(member: Member) -> APIRouter:
     """Plain-JSON endpoints (not OCPI) to drive a double in another process; loopback only."""
     router = APIRouter()

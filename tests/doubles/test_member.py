@@ -6,15 +6,9 @@ request the double makes. The double itself is reached in-process through ASGITr
 """
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -46,6 +40,7 @@ from tests.doubles.member import (
     object_key,
     token_key,
 )
+from tests.processes import free_port, running
 
 HUB = factories.HUB
 CPO = factories.CPO
@@ -795,54 +790,13 @@ async def test_received_requests_are_recorded_with_headers_query_and_body(emsp: 
 
 
 # --- as a separate process ----------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def served_cpo() -> Iterator[str]:
-    port = _free_port()
-    root = Path(__file__).resolve().parents[2]
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.doubles.member",
-            "--role",
-            "CPO",
-            "--party",
-            "DE/CPB",
-            "--port",
-            str(port),
-            "--token-a",
-            "token-a",
-        ],
-        cwd=root,
-        env={**os.environ, "PYTHONPATH": str(root)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                httpx.get(f"{base}/_control/state", timeout=0.5)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    output = process.stdout.read().decode() if process.stdout else ""
-                    pytest.fail(f"the double did not start:\n{output}")
-                time.sleep(0.1)
+    args = ["tests.doubles.member", "--role", "CPO", "--party", "DE/CPB", "--port", str(port)]
+    with running([*args, "--token-a", "token-a"], f"{base}/_control/state"):
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stdout:
-            process.stdout.close()
 
 
 def test_runs_as_a_process_driven_by_its_control_api(served_cpo: str) -> None:

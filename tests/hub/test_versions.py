@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +16,7 @@ from ocpi.envelope import Envelope
 from ocpi.headers import encode_authorization
 from ocpi.v221.versions import InterfaceRole, ModuleID, Version, VersionDetails, VersionNumber
 from tests.hub.conftest import invite
+from tests.processes import free_port, running
 
 
 async def test_versions_lists_2_2_1_for_an_invited_token(
@@ -68,56 +66,33 @@ async def test_versions_refuses_unknown_tokens(hub_client: tuple[Hub, httpx.Asyn
     assert response.status_code == 401
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _roam(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "roam", *args], cwd=cwd, capture_output=True, text=True, check=True
-    )
-
-
 @pytest.fixture
 def served_hub(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """`roam hub invite` then `roam hub serve` as separate processes on a free loopback port."""
-    port = _free_port()
+    port = str(free_port())
     db = f"sqlite:///{tmp_path / 'hub.db'}"
-    invitation = json.loads(
-        _roam(
-            "hub", "invite", "--json", "--port", str(port), "--database-url", db, cwd=tmp_path
-        ).stdout
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "roam", "hub", "serve", "--port", str(port), "--database-url", db],
-        env=dict(os.environ),
+    invited = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "roam",
+            "hub",
+            "invite",
+            "--json",
+            "--port",
+            port,
+            "--database-url",
+            db,
+        ],
         cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(url + "/ocpi/versions", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None:
-                    output = process.stdout.read().decode() if process.stdout else ""
-                    pytest.fail(f"roam hub serve exited early:\n{output}")
-                time.sleep(0.1)
-        else:
-            pytest.fail("roam hub serve did not start listening within 30 s")
-        yield url, invitation["token"]
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stdout:
-            process.stdout.close()
+    serve = ["roam", "hub", "serve", "--port", port, "--database-url", db]
+    with running(serve, url + "/ocpi/versions", cwd=tmp_path):
+        yield url, json.loads(invited.stdout)["token"]
 
 
 def test_served_hub_answers_versions_over_real_http(served_hub: tuple[str, str]) -> None:
