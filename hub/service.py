@@ -24,7 +24,6 @@ from hub.copies import Copies
 from hub.db import make_engine
 from hub.directory import Directory, Platform, hash_token
 from hub.forwarding import AiohttpEngine, Engine, HttpxEngine
-from hub.records import MessageRecord
 from hub.settings import HubSettings
 from hub.store import BatchWriter, Callback, Store, utcnow
 from ocpi.client import OcpiClient
@@ -164,23 +163,23 @@ class Hub:
         timestamp: datetime | None = None,
     ) -> None:
         self.writer.log(
-            MessageRecord(
-                timestamp=timestamp or utcnow(),
-                correlation_id=correlation_id[:100],
-                request_id=request_id[:100],
-                parent_request_id=parent_request_id[:100],
-                hop=hop,
-                from_party=str(from_party) if from_party else "",
-                to_party=str(to_party) if to_party else "",
-                platform_id=platform_id,
-                module=module[:24],
-                method=method[:8],
-                path=path,
-                ocpi_status=ocpi_status,
-                http_status=http_status,
-                latency_ms=round(latency_ms, 3) if latency_ms is not None else None,
-                note=note,
-            )
+            {
+                "timestamp": timestamp or utcnow(),
+                "correlation_id": correlation_id[:100],
+                "request_id": request_id[:100],
+                "parent_request_id": parent_request_id[:100],
+                "hop": hop,
+                "from_party": str(from_party) if from_party else "",
+                "to_party": str(to_party) if to_party else "",
+                "platform_id": platform_id,
+                "module": module[:24],
+                "method": method[:8],
+                "path": path,
+                "ocpi_status": ocpi_status,
+                "http_status": http_status,
+                "latency_ms": round(latency_ms, 3) if latency_ms is not None else None,
+                "note": note,
+            }
         )
 
     # --- callbacks -----------------------------------------------------------------------

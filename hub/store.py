@@ -15,7 +15,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select
 
@@ -46,6 +48,11 @@ def utcnow() -> datetime:
 def _aware(value: datetime) -> datetime:
     # SQLite hands back naive datetimes; everything the hub stores is UTC.
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+LogLine = dict[str, Any]
+"""One message-log row as column -> value (see MessageRecord); kept as a plain dict because
+building an ORM instance costs ~80 µs, twice per routed message."""
 
 
 @dataclass(frozen=True)
@@ -223,7 +230,7 @@ class Store:
     # --- batches (copies, callbacks, message log) ----------------------------------------
     def write_batch(
         self,
-        messages: Sequence[MessageRecord],
+        messages: Sequence[LogLine],
         copies: Sequence[Copy],
         callbacks: Sequence[Callback],
     ) -> None:
@@ -261,7 +268,9 @@ class Store:
                         created_at=callback.created_at,
                     )
                 )
-            db.add_all(messages)
+            if messages:
+                # Core executemany: ~20x cheaper than building ORM instances per line.
+                db.execute(insert(MessageRecord), list(messages))
             db.commit()
 
     def load_copies(self) -> list[Copy]:
@@ -364,14 +373,14 @@ class BatchWriter:
     def __init__(self, store: Store, interval: float) -> None:
         self.store = store
         self.interval = interval
-        self._messages: list[MessageRecord] = []
+        self._messages: list[LogLine] = []
         self._copies: dict[tuple[ModuleID, PartyRef, str], Copy] = {}
         self._callbacks: list[Callback] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
-    def log(self, message: MessageRecord) -> None:
+    def log(self, message: LogLine) -> None:
         self._messages.append(message)
         self._wake.set()
 

@@ -17,8 +17,7 @@ import pytest
 from hub.copies import Copy
 from hub.db import make_engine, normalise_url
 from hub.directory import Party, Platform, hash_token
-from hub.records import MessageRecord
-from hub.store import Callback, MessageFilter, Store
+from hub.store import Callback, LogLine, MessageFilter, Store
 from ocpi.headers import PartyRef
 from ocpi.v221.hubclientinfo import ConnectionStatus
 from ocpi.v221.types import Role
@@ -64,6 +63,12 @@ def _platform() -> Platform:
     )
 
 
+def _line(**values: object) -> LogLine:
+    line: LogLine = {"hop": "inbound", "method": "GET", "path": "/", "note": ""}
+    line.update(values)
+    return line
+
+
 def test_url_normalisation_picks_psycopg() -> None:
     assert normalise_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
@@ -90,7 +95,7 @@ def test_everything_written_comes_back_after_reopening(database_url: str) -> Non
         PartyRef("DE", "CPB"),
         T0,
     )
-    message = MessageRecord(
+    message = _line(
         timestamp=T0,
         correlation_id="corr-1",
         hop="inbound",
@@ -137,7 +142,7 @@ def test_copies_are_upserted_not_duplicated(database_url: str) -> None:
 def test_message_filters(database_url: str) -> None:
     store = Store(make_engine(database_url))
     rows = [
-        MessageRecord(
+        _line(
             timestamp=T0 + timedelta(minutes=i),
             correlation_id=f"c{i % 2}",
             hop="inbound",
