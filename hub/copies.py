@@ -52,13 +52,16 @@ class Copies:
 
     def __init__(self) -> None:
         self._items: dict[tuple[ModuleID, PartyRef, str], Copy] = {}
+        # Indexes: by module (GET-all) and by (module, object id) (open routing).
+        self._by_module: dict[ModuleID, dict[tuple[PartyRef, str], Copy]] = {}
+        self._by_id: dict[tuple[ModuleID, str], dict[PartyRef, Copy]] = {}
 
     def __len__(self) -> int:
         return len(self._items)
 
     def load(self, items: Iterable[Copy]) -> None:
         for item in items:
-            self._items[item.key] = item
+            self.put(item)
 
     def get(self, module: ModuleID, owner: PartyRef, object_id: str) -> Copy | None:
         found = self._items.get((module, owner, object_id))
@@ -66,11 +69,8 @@ class Copies:
 
     def owners_of(self, module: ModuleID, object_id: str) -> list[Copy]:
         """Every live copy with this object id, whoever owns it (ids are unique per owner)."""
-        return [
-            item
-            for (mod, _, oid), item in self._items.items()
-            if mod == module and oid == object_id and not item.deleted
-        ]
+        found = self._by_id.get((module, object_id), {})
+        return [item for item in found.values() if not item.deleted]
 
     def tokens_with_uid(self, uid: str, token_type: str | None) -> list[Copy]:
         return self.owners_of(ModuleID.TOKENS, token_key(uid, token_type))
@@ -81,8 +81,8 @@ class Copies:
         """Live copies of a module in a stable order: oldest last_updated first, then key."""
         items = [
             item
-            for (mod, _, _), item in self._items.items()
-            if mod == module and not item.deleted and (visible is None or visible(item))
+            for item in self._by_module.get(module, {}).values()
+            if not item.deleted and (visible is None or visible(item))
         ]
         items.sort(key=lambda c: (c.last_updated, str(c.owner), c.object_id))
         return items
@@ -90,6 +90,8 @@ class Copies:
     # --- updates -------------------------------------------------------------------------
     def put(self, item: Copy) -> Copy:
         self._items[item.key] = item
+        self._by_module.setdefault(item.module, {})[(item.owner, item.object_id)] = item
+        self._by_id.setdefault((item.module, item.object_id), {})[item.owner] = item
         return item
 
     def apply_location(
