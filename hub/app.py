@@ -12,6 +12,7 @@ from hub.api.admin import admin_router
 from hub.api.credentials import credentials_router
 from hub.api.functional import functional_routes
 from hub.api.hubclientinfo import hubclientinfo_router
+from hub.api.logging import ConfigurationLogMiddleware
 from hub.api.versions import versions_router
 from hub.service import Hub, Principal
 from hub.settings import HubSettings
@@ -44,4 +45,6 @@ def create_app(settings: HubSettings, http: httpx.AsyncClient | None = None) -> 
     app.include_router(hubclientinfo_router(hub, auth))
     app.include_router(admin_router(hub))
     app.router.routes.extend(functional_routes(hub))
+    # Reads the request ids OcpiHeadersMiddleware put in the scope once the answer is out.
+    app.add_middleware(ConfigurationLogMiddleware, hub=hub)
     return app

@@ -125,7 +125,7 @@ def admin_router(hub: Hub) -> APIRouter:
             party_ref = PartyRef.parse(party) if party else None
         except ValueError as exc:
             raise InvalidParameters(f"party: {exc}") from None
-        if module and module not in {m.value for m in ModuleID} | {"pages"}:
+        if module and module not in {m.value for m in ModuleID} | {"pages", "versions"}:
             raise InvalidParameters(f"module: {module!r} is not an OCPI module")
         where = MessageFilter(
             correlation_id=correlation_id,

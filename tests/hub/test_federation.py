@@ -142,6 +142,18 @@ async def test_token_a_is_dead_after_registration(fed: Federation, tmp_path: Pat
     await late.close()
 
 
+async def test_refused_configuration_requests_are_logged(fed: Federation) -> None:
+    async with fed.network.client() as client:
+        await client.get(
+            "http://hub.test/ocpi/versions",
+            headers={"Authorization": encode_authorization("wrong"), "X-Request-ID": "r-401"},
+        )
+    rows = await fed.admin("messages", module="versions")
+    [refused] = [row for row in rows if row["request_id"] == "r-401"]
+    assert (refused["http_status"], refused["ocpi_status"]) == (401, 2000)
+    assert "not known" in refused["note"]
+
+
 async def test_token_a_may_not_use_functional_modules(fed: Federation) -> None:
     async with fed.network.client() as client:
         response = await client.get(
