@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.databases import database_url  # noqa: F401 - shared fixture (SQLite and PostgreSQL)
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = Path(
     os.environ.get("OCPI_EXAMPLES_DIR", ROOT.parent / "shared" / "ocpi" / "examples")

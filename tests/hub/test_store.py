@@ -6,13 +6,7 @@ drop a database of their own; without the variable they skip, saying so.
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from hub.copies import Copy
 from hub.db import make_engine, normalise_url
@@ -24,31 +18,6 @@ from ocpi.v221.types import Role
 from ocpi.v221.versions import InterfaceRole, ModuleID
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-def _postgres_database() -> Iterator[str]:
-    server = os.environ.get("ROAM_TEST_POSTGRES_URL")
-    if not server:
-        pytest.skip("ROAM_TEST_POSTGRES_URL is not set: PostgreSQL store tests skipped")
-    import psycopg
-
-    name = f"roam_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = server.rsplit("/", 1)[0] + "/" + name
-    try:
-        yield url
-    finally:
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        yield from _postgres_database()
 
 
 def _platform() -> Platform:

@@ -1,0 +1,1 @@
+"""Thin HTTP endpoints of the mock CPO: OCPI modules (ocpi.py) and the control API (control.py)."""

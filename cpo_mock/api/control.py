@@ -1,0 +1,210 @@
+"""The control API (not OCPI): what scenarios and the demo do to the physical world and the
+clock, and what they read back. docs/cpo_mock.md lists every call.
+
+Answers are plain JSON; a refusal is `{"error": "..."}` with 400 (bad input), 404 (unknown
+location, EVSE, session or CDR) or 409 (not possible now). With `control_token` set, every
+call needs `Authorization: Bearer <control_token>`.
+
+No `from __future__ import annotations`: FastAPI resolves the local Annotated aliases.
+"""
+
+import hmac
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import JSONResponse
+from starlette.responses import Response
+
+from cpo_mock import charging
+from cpo_mock.model import EvseSim, FaultKind, SessionSim
+from cpo_mock.service import ControlError, Cpo
+from cpo_mock.store import CdrEntry
+from ocpi.errors import OcpiError
+from ocpi.v221.tokens import TokenType
+from ocpi.v221.types import format_datetime
+
+Args = Annotated[dict[str, Any], Body()]
+
+
+def _evse_json(cpo: Cpo, sim: EvseSim) -> dict[str, Any]:
+    data = sim.model_dump(mode="json", exclude_none=True)
+    running = cpo.sessions.get(sim.session_id or "")
+    if running is not None:
+        data["session"] = _session_json(cpo, running)
+    return data
+
+
+def _session_json(cpo: Cpo, sim: SessionSim) -> dict[str, Any]:
+    state = sim.charge.state() if sim.charge is not None else None
+    now = cpo.now()
+    live: dict[str, Any] = {}
+    if state is not None and sim.vehicle is not None and sim.open_state is not None:
+        ahead = charging.advance(
+            state, sim.vehicle, sim.limit_kw, sim.cdr_location.connector_power_type, now
+        )
+        live = {
+            "kw": round(ahead.kw(), 3),
+            "soc": round(min(ahead.soc_at(now, sim.vehicle), 1.0), 4),
+            "kwh": str(charging.meter_kwh(ahead.energy)),
+            "full_at": format_datetime(ahead.full_at) if ahead.full_at else None,
+        }
+    return {
+        "session": sim.session.to_json(),
+        "emsp": sim.emsp,
+        "tariff_id": sim.tariff.id if sim.tariff else None,
+        "vehicle": sim.vehicle.model_dump(mode="json") if sim.vehicle else None,
+        "state": sim.open_state.value if sim.open_state else None,
+        "periods": [p.model_dump(mode="json") for p in sim.periods],
+        "stop_reason": sim.stop_reason or None,
+        "live": live or None,
+    }
+
+
+def _cdr_json(entry: CdrEntry) -> dict[str, Any]:
+    return {
+        "cdr": entry.cdr.to_json(),
+        "emsp": entry.emsp,
+        "delivery": entry.delivery,
+        "attempts": entry.attempts,
+        "next_attempt_at": (
+            format_datetime(entry.next_attempt_at) if entry.next_attempt_at else None
+        ),
+        "last_error": entry.last_error or None,
+        "location_url": entry.location_url or None,
+    }
+
+
+def control_router(cpo: Cpo) -> APIRouter:
+    async def authorized(request: Request) -> None:
+        expected = cpo.settings.control_token
+        if expected is None:
+            return
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given, f"Bearer {expected}"):
+            raise ControlError("the control API needs Authorization: Bearer <control_token>", 401)
+
+    router = APIRouter(prefix="/control", dependencies=[Depends(authorized)])
+
+    @router.get("/state")
+    async def state() -> JSONResponse:
+        await cpo.advance()
+        return JSONResponse(cpo.snapshot())
+
+    @router.get("/clock")
+    async def clock() -> JSONResponse:
+        now = await cpo.advance()
+        return JSONResponse({"mode": cpo.clock.mode.value, "now": format_datetime(now)})
+
+    @router.post("/clock/advance")
+    async def advance(args: Args) -> JSONResponse:
+        seconds = args.get("seconds")
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+            raise ControlError('give the step as {"seconds": N}', 400)
+        now = await cpo.step(float(seconds))
+        return JSONResponse({"mode": cpo.clock.mode.value, "now": format_datetime(now)})
+
+    @router.post("/drain")
+    async def drain() -> JSONResponse:
+        """Wait until everything queued for the hub has been sent."""
+        await cpo.drain()
+        return JSONResponse({"outbox": cpo.outbox.pending})
+
+    @router.post("/register")
+    async def register() -> JSONResponse:
+        if cpo.registration.peer is not None:
+            raise ControlError("already registered with the hub")
+        try:
+            await cpo.register()
+        except (OcpiError, ValueError) as exc:
+            raise ControlError(f"registration failed: {exc}", 409) from None
+        return JSONResponse(cpo.snapshot())
+
+    @router.post("/publish")
+    async def publish() -> JSONResponse:
+        """Broadcast every tariff and location again (e.g. after the hub lost its copies)."""
+        cpo.publish_all()
+        return JSONResponse({"queued": len(cpo.tariffs) + len(cpo.locations)})
+
+    evse_path = "/evses/{location_id}/{evse_uid}"
+
+    @router.get(evse_path)
+    async def evse(location_id: str, evse_uid: str) -> JSONResponse:
+        await cpo.advance()
+        _, _, sim = cpo.evse_parts(location_id, evse_uid)
+        return JSONResponse(_evse_json(cpo, sim))
+
+    @router.post(evse_path + "/plug")
+    async def plug(location_id: str, evse_uid: str, args: Args) -> JSONResponse:
+        vehicle = args.get("vehicle")
+        if vehicle is not None and not isinstance(vehicle, dict):
+            raise ControlError('vehicle must be an object, e.g. {"preset": "sedan"}', 400)
+        sim = await cpo.plug(location_id, evse_uid, args.get("connector_id"), vehicle)
+        return JSONResponse(_evse_json(cpo, sim))
+
+    @router.post(evse_path + "/unplug")
+    async def unplug(location_id: str, evse_uid: str) -> JSONResponse:
+        sim = await cpo.unplug(location_id, evse_uid)
+        return JSONResponse(_evse_json(cpo, sim))
+
+    @router.post(evse_path + "/swipe")
+    async def swipe(location_id: str, evse_uid: str, args: Args) -> JSONResponse:
+        uid = args.get("uid")
+        if not isinstance(uid, str) or not uid:
+            raise ControlError('give the card as {"uid": "..."}', 400)
+        try:
+            kind = TokenType(args.get("type", "RFID"))
+        except ValueError:
+            raise ControlError(f"unknown token type {args.get('type')!r}", 400) from None
+        outcome = await cpo.swipe(location_id, evse_uid, uid, kind)
+        return JSONResponse(outcome.to_json())
+
+    @router.post(evse_path + "/fault")
+    async def fault(location_id: str, evse_uid: str, args: Args) -> JSONResponse:
+        try:
+            kind = FaultKind(args.get("kind", "OUTOFORDER"))
+        except ValueError:
+            known = ", ".join(k.value for k in FaultKind)
+            raise ControlError(f"unknown fault kind (known: {known})", 400) from None
+        sim = await cpo.fault(location_id, evse_uid, kind)
+        return JSONResponse(_evse_json(cpo, sim))
+
+    @router.post(evse_path + "/repair")
+    async def repair(location_id: str, evse_uid: str) -> JSONResponse:
+        sim = await cpo.repair(location_id, evse_uid)
+        return JSONResponse(_evse_json(cpo, sim))
+
+    @router.post(evse_path + "/remove")
+    async def remove(location_id: str, evse_uid: str) -> JSONResponse:
+        sim = await cpo.remove(location_id, evse_uid)
+        return JSONResponse(_evse_json(cpo, sim))
+
+    @router.get("/sessions")
+    async def sessions() -> JSONResponse:
+        await cpo.advance()
+        return JSONResponse([_session_json(cpo, sim) for sim in cpo.sessions.values()])
+
+    @router.get("/sessions/{session_id}")
+    async def session(session_id: str) -> JSONResponse:
+        await cpo.advance()
+        sim = cpo.sessions.get(session_id)
+        if sim is None:
+            raise ControlError(f"session {session_id} is not known here", 404)
+        return JSONResponse(_session_json(cpo, sim))
+
+    @router.get("/cdrs")
+    async def cdrs() -> JSONResponse:
+        return JSONResponse([_cdr_json(entry) for entry in cpo.cdrs.values()])
+
+    @router.get("/cdrs/{cdr_id}")
+    async def cdr(cdr_id: str) -> JSONResponse:
+        entry = cpo.cdrs.get(cdr_id)
+        if entry is None:
+            raise ControlError(f"CDR {cdr_id} is not known here", 404)
+        return JSONResponse(_cdr_json(entry))
+
+    return router
+
+
+async def control_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ControlError)
+    return JSONResponse({"error": exc.message}, status_code=exc.http_status)

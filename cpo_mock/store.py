@@ -1,0 +1,343 @@
+"""Persistence of the mock CPO (SQLModel over SQLite by default, PostgreSQL through a URL).
+
+The store is synchronous; the service calls it through `asyncio.to_thread`. Everything the
+CPO accepted or produced is written before it is announced: a restart loses no session, no
+CDR, no pending command result and no token.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session, create_engine, select
+
+from cpo_mock.model import EvseSim, SessionSim
+from cpo_mock.records import (
+    CdrRecord,
+    ClientInfoRecord,
+    CommandRecord,
+    CpoStateRecord,
+    CpoTable,
+    EvseRecord,
+    LocationRecord,
+    SessionRecord,
+    TariffRecord,
+    TokenRecord,
+)
+from ocpi.v221.cdrs import CDR
+from ocpi.v221.hubclientinfo import ClientInfo
+from ocpi.v221.locations import Location
+from ocpi.v221.tariffs import Tariff
+from ocpi.v221.tokens import Token
+
+
+def normalise_url(url: str) -> str:
+    """`postgresql://…` means psycopg 3 (the driver this project installs)."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the CPO's tables created; a SQLite file's folder is created if needed."""
+    url = normalise_url(url)
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {}
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if sqlite:
+        kwargs["connect_args"] = {"check_same_thread": False}
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    else:
+        kwargs["pool_pre_ping"] = True
+    engine = create_engine(url, **kwargs)
+    if sqlite:
+        event.listen(engine, "connect", _sqlite_pragmas)
+    CpoTable.metadata.create_all(engine)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+@dataclass
+class CdrEntry:
+    """A CDR with its delivery state."""
+
+    cdr: CDR
+    emsp: str
+    delivery: str = "pending"
+    """"pending" (retried with backoff), "delivered", "rejected" (the eMSP refused it)."""
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str = ""
+    location_url: str = ""
+
+
+@dataclass
+class PendingResult:
+    """A CommandResult to POST to the eMSP's response_url at `due_at`."""
+
+    id: str
+    command: str
+    response_url: str
+    requester: str
+    result: dict[str, Any]
+    due_at: datetime
+    state: str = "due"
+    note: str = ""
+
+
+@dataclass
+class KnownParty:
+    info: ClientInfo
+    offline_since: datetime | None = None
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # --- key/value -------------------------------------------------------------------------
+    def get_state(self, key: str) -> str | None:
+        with Session(self.engine) as db:
+            record = db.get(CpoStateRecord, key)
+            return record.value if record else None
+
+    def set_state(self, key: str, value: str | None) -> None:
+        with Session(self.engine) as db:
+            record = db.get(CpoStateRecord, key)
+            if value is None:
+                if record is not None:
+                    db.delete(record)
+            else:
+                record = record or CpoStateRecord(key=key, value=value)
+                record.value = value
+                db.add(record)
+            db.commit()
+
+    # --- locations and tariffs ---------------------------------------------------------------
+    def load_locations(self) -> list[Location]:
+        with Session(self.engine) as db:
+            rows = db.exec(select(LocationRecord).order_by(LocationRecord.seq)).all()  # type: ignore[arg-type]
+            return [Location.model_validate_json(row.body) for row in rows]
+
+    def add_locations(self, locations: Sequence[Location], first_seq: int) -> None:
+        with Session(self.engine) as db:
+            for seq, location in enumerate(locations, start=first_seq):
+                db.add(
+                    LocationRecord(
+                        id=location.id,
+                        seq=seq,
+                        body=location.model_dump_json(exclude_none=True),
+                        last_updated=location.last_updated,
+                    )
+                )
+            db.commit()
+
+    def save_location(self, location: Location) -> None:
+        with Session(self.engine) as db:
+            record = db.get(LocationRecord, location.id)
+            if record is None:
+                raise KeyError(location.id)
+            record.body = location.model_dump_json(exclude_none=True)
+            record.last_updated = location.last_updated
+            db.add(record)
+            db.commit()
+
+    def load_tariffs(self) -> list[Tariff]:
+        with Session(self.engine) as db:
+            rows = db.exec(select(TariffRecord).order_by(TariffRecord.seq)).all()  # type: ignore[arg-type]
+            return [Tariff.model_validate_json(row.body) for row in rows]
+
+    def add_tariffs(self, tariffs: Sequence[Tariff], first_seq: int) -> None:
+        with Session(self.engine) as db:
+            for seq, tariff in enumerate(tariffs, start=first_seq):
+                db.add(
+                    TariffRecord(
+                        id=tariff.id,
+                        seq=seq,
+                        body=tariff.model_dump_json(exclude_none=True),
+                        last_updated=tariff.last_updated,
+                    )
+                )
+            db.commit()
+
+    # --- tokens --------------------------------------------------------------------------------
+    def load_tokens(self) -> list[Token]:
+        with Session(self.engine) as db:
+            rows = db.exec(select(TokenRecord).order_by(TokenRecord.id)).all()  # type: ignore[arg-type]
+            return [Token.model_validate_json(row.body) for row in rows]
+
+    def save_token(self, token: Token) -> None:
+        with Session(self.engine) as db:
+            record = db.exec(
+                select(TokenRecord).where(
+                    TokenRecord.country_code == token.country_code.upper(),
+                    TokenRecord.party_id == token.party_id.upper(),
+                    TokenRecord.uid == token.uid,
+                    TokenRecord.type == token.type.value,
+                )
+            ).first() or TokenRecord(
+                country_code=token.country_code.upper(),
+                party_id=token.party_id.upper(),
+                uid=token.uid,
+                type=token.type.value,
+                body="",
+                last_updated=token.last_updated,
+            )
+            record.body = token.model_dump_json(exclude_none=True)
+            record.last_updated = token.last_updated
+            db.add(record)
+            db.commit()
+
+    # --- simulation state ------------------------------------------------------------------------
+    def load_evses(self) -> list[EvseSim]:
+        with Session(self.engine) as db:
+            return [
+                EvseSim.model_validate_json(row.sim) for row in db.exec(select(EvseRecord)).all()
+            ]
+
+    def save_evses(self, evses: Iterable[EvseSim]) -> None:
+        with Session(self.engine) as db:
+            for sim in evses:
+                record = db.get(EvseRecord, (sim.location_id, sim.evse_uid)) or EvseRecord(
+                    location_id=sim.location_id, evse_uid=sim.evse_uid, sim=""
+                )
+                record.sim = sim.model_dump_json(exclude_none=True)
+                db.add(record)
+            db.commit()
+
+    def load_sessions(self) -> list[tuple[int, SessionSim]]:
+        with Session(self.engine) as db:
+            rows = db.exec(select(SessionRecord).order_by(SessionRecord.seq)).all()  # type: ignore[arg-type]
+            return [(row.seq, SessionSim.model_validate_json(row.sim)) for row in rows]
+
+    def save_session(self, seq: int, sim: SessionSim) -> None:
+        session = sim.session
+        with Session(self.engine) as db:
+            record = db.get(SessionRecord, session.id) or SessionRecord(
+                id=session.id,
+                seq=seq,
+                emsp=sim.emsp,
+                status="",
+                body="",
+                sim="",
+                last_updated=session.last_updated,
+            )
+            record.status = session.status.value
+            record.body = session.model_dump_json(exclude_none=True)
+            record.sim = sim.model_dump_json(exclude_none=True)
+            record.last_updated = session.last_updated
+            db.add(record)
+            db.commit()
+
+    # --- CDRs ------------------------------------------------------------------------------------
+    def load_cdrs(self) -> list[CdrEntry]:
+        with Session(self.engine) as db:
+            rows = db.exec(select(CdrRecord).order_by(CdrRecord.seq)).all()  # type: ignore[arg-type]
+            return [
+                CdrEntry(
+                    cdr=CDR.model_validate_json(row.body),
+                    emsp=row.emsp,
+                    delivery=row.delivery,
+                    attempts=row.attempts,
+                    next_attempt_at=aware(row.next_attempt_at) if row.next_attempt_at else None,
+                    last_error=row.last_error,
+                    location_url=row.location_url,
+                )
+                for row in rows
+            ]
+
+    def save_cdr(self, seq: int, entry: CdrEntry) -> None:
+        with Session(self.engine) as db:
+            record = db.get(CdrRecord, entry.cdr.id) or CdrRecord(
+                id=entry.cdr.id,
+                seq=seq,
+                emsp=entry.emsp,
+                body=entry.cdr.model_dump_json(exclude_none=True),
+                last_updated=entry.cdr.last_updated,
+                delivery=entry.delivery,
+            )
+            record.delivery = entry.delivery
+            record.attempts = entry.attempts
+            record.next_attempt_at = entry.next_attempt_at
+            record.last_error = entry.last_error
+            record.location_url = entry.location_url
+            db.add(record)
+            db.commit()
+
+    # --- command results -------------------------------------------------------------------------
+    def load_results(self) -> list[PendingResult]:
+        with Session(self.engine) as db:
+            rows = db.exec(select(CommandRecord).where(CommandRecord.state == "due")).all()
+            return [
+                PendingResult(
+                    id=row.id,
+                    command=row.command,
+                    response_url=row.response_url,
+                    requester=row.requester,
+                    result=json.loads(row.result),
+                    due_at=aware(row.due_at),
+                    state=row.state,
+                    note=row.note,
+                )
+                for row in rows
+            ]
+
+    def save_result(self, item: PendingResult) -> None:
+        with Session(self.engine) as db:
+            record = db.get(CommandRecord, item.id) or CommandRecord(
+                id=item.id,
+                command=item.command,
+                response_url=item.response_url,
+                requester=item.requester,
+                result=json.dumps(item.result),
+                due_at=item.due_at,
+                state=item.state,
+            )
+            record.result = json.dumps(item.result)
+            record.due_at = item.due_at
+            record.state = item.state
+            record.note = item.note
+            db.add(record)
+            db.commit()
+
+    # --- HubClientInfo ---------------------------------------------------------------------------
+    def load_parties(self) -> list[KnownParty]:
+        with Session(self.engine) as db:
+            return [
+                KnownParty(
+                    ClientInfo.model_validate_json(row.body),
+                    aware(row.offline_since) if row.offline_since else None,
+                )
+                for row in db.exec(select(ClientInfoRecord)).all()
+            ]
+
+    def save_party(self, party: KnownParty) -> None:
+        info = party.info
+        key = (info.country_code.upper(), info.party_id.upper(), info.role.value)
+        with Session(self.engine) as db:
+            record = db.get(ClientInfoRecord, key) or ClientInfoRecord(
+                country_code=key[0], party_id=key[1], role=key[2], body=""
+            )
+            record.body = info.model_dump_json(exclude_none=True)
+            record.offline_since = party.offline_since
+            db.add(record)
+            db.commit()

@@ -1,0 +1,91 @@
+"""What a member platform knows about the platform it is connected to (its hub).
+
+`PeerState` holds both tokens of the connection (the one we send, the one we issued), the
+peer's versions URL, its 2.2.1 endpoints and its roles. A service persists it through a
+`PeerStore` of its own; `MemoryPeerStore` is the in-memory one for tests and scripts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ocpi.headers import PartyRef
+from ocpi.v221.credentials import CredentialsRole
+from ocpi.v221.types import Role
+from ocpi.v221.versions import Endpoint, InterfaceRole, ModuleID
+
+
+@dataclass
+class PeerState:
+    """One OCPI connection seen from our side."""
+
+    token: str
+    """The token we send when we call the peer (token C after a member-initiated handshake)."""
+    issued_token: str
+    """The token the peer sends when it calls us (token B, or the one we issued on its POST)."""
+    versions_url: str
+    endpoints: list[Endpoint]
+    roles: list[CredentialsRole]
+    credentials_url: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Service-specific facts kept with the connection (never interpreted here)."""
+
+    def endpoint(self, module: ModuleID | str, role: InterfaceRole | None = None) -> str | None:
+        """The peer's URL of one module interface, as its version details published it."""
+        for item in self.endpoints:
+            if item.identifier == module and (role is None or item.role is role):
+                return item.url
+        return None
+
+    @property
+    def hub_party(self) -> PartyRef | None:
+        """The peer's HUB role (digest §2.7: a hub's credentials list exactly that one role)."""
+        for entry in self.roles:
+            if entry.role is Role.HUB:
+                return PartyRef(entry.country_code, entry.party_id)
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "token": self.token,
+            "issued_token": self.issued_token,
+            "versions_url": self.versions_url,
+            "endpoints": [e.to_json() for e in self.endpoints],
+            "roles": [r.to_json() for r in self.roles],
+            "credentials_url": self.credentials_url,
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PeerState:
+        return cls(
+            token=str(data["token"]),
+            issued_token=str(data["issued_token"]),
+            versions_url=str(data["versions_url"]),
+            endpoints=[Endpoint.model_validate(e) for e in data["endpoints"]],
+            roles=[CredentialsRole.model_validate(r) for r in data["roles"]],
+            credentials_url=data.get("credentials_url"),
+            extra=dict(data.get("extra") or {}),
+        )
+
+
+class PeerStore(Protocol):
+    """Where a service keeps its PeerState (None: not connected)."""
+
+    async def load_peer(self) -> PeerState | None: ...
+
+    async def save_peer(self, state: PeerState | None) -> None: ...
+
+
+class MemoryPeerStore:
+    """A PeerStore that forgets everything when the process ends."""
+
+    def __init__(self, state: PeerState | None = None) -> None:
+        self.state = state
+
+    async def load_peer(self) -> PeerState | None:
+        return self.state
+
+    async def save_peer(self, state: PeerState | None) -> None:
+        self.state = state
