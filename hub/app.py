@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -30,6 +31,10 @@ def create_app(settings: HubSettings, http: httpx.AsyncClient | None = None) -> 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await hub.start()
+        # Objects alive after start-up live for the process: keep them out of full GC passes
+        # (measured: full collections went from ~70 ms to ~2 ms under load; perf finding 4).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
@@ -44,7 +49,8 @@ def create_app(settings: HubSettings, http: httpx.AsyncClient | None = None) -> 
     app.include_router(credentials_router(hub, auth))
     app.include_router(hubclientinfo_router(hub, auth))
     app.include_router(admin_router(hub))
-    app.router.routes.extend(functional_routes(hub))
+    # Routed messages are matched first: they are nearly all the traffic (~40 us saved).
+    app.router.routes[0:0] = functional_routes(hub)
     # Reads the request ids OcpiHeadersMiddleware put in the scope once the answer is out.
     app.add_middleware(ConfigurationLogMiddleware, hub=hub)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import httpx
@@ -21,6 +22,7 @@ from hub.store import Store
 from ocpi.headers import PartyRef
 from ocpi.v221.types import Role, parse_datetime
 from ocpi.v221.versions import ModuleID
+from roam.bench import BenchError, BenchOptions, format_report, run_bench
 
 hub_app = typer.Typer(help="Run and operate the OCPI roaming hub.", no_args_is_help=True)
 
@@ -167,3 +169,37 @@ def settlement(
     ]
     store.engine.dispose()
     sys.stdout.write(to_csv(settle(cdrs, _when(since), _when(until))))
+
+
+@hub_app.command("bench")
+def bench(
+    duration: Annotated[
+        float, typer.Option(min=0.1, help="Seconds of each measured run (4 per repetition).")
+    ] = 4.0,
+    rate: Annotated[
+        float, typer.Option(min=1, help="Requests per second of the paced latency runs.")
+    ] = 200.0,
+    connections: Annotated[
+        int, typer.Option(min=1, help="Connections of the closed-loop throughput runs.")
+    ] = 16,
+    reps: Annotated[int, typer.Option(min=1, help="Repetitions; the report shows medians.")] = 3,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Also write every run and the summary here.")
+    ] = None,
+) -> None:
+    """Measure what the hub adds: direct vs routed latency and throughput on loopback.
+
+    Starts a CPO, an eMSP and a hub as separate processes on 127.0.0.1 and prints latency
+    (p50/p99 at a paced rate) and throughput (closed loop) of the same GET sent directly and
+    through the hub, with a verdict per target. The verdicts are information: the exit status
+    is 0 unless the bench itself could not run.
+    """
+    options = BenchOptions(duration=duration, rate=rate, connections=connections, reps=reps)
+    try:
+        report = run_bench(options, progress=lambda line: typer.echo(line, err=True))
+    except BenchError as exc:
+        typer.echo(f"bench failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(format_report(report))
+    if json_file is not None:
+        json_file.write_text(json.dumps(report.to_json(), indent=2) + "\n")

@@ -1,0 +1,321 @@
+"""`roam hub bench` (roam/bench.py): the helpers, the members, the seeded hub, and one short
+real run. No timing assertions: the numbers depend on the machine; only their presence is
+checked."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from hub.app import create_app
+from hub.db import make_engine
+from hub.service import Hub
+from hub.settings import HubSettings
+from hub.store import Store
+from ocpi.headers import PartyRef, encode_authorization
+from ocpi.v221.locations import Location
+from ocpi.v221.types import Role
+from ocpi.v221.versions import InterfaceRole, ModuleID
+from roam import bench
+from roam.bench import (
+    BenchError,
+    BenchOptions,
+    BenchReport,
+    ClosedRun,
+    PacedRun,
+    Target,
+    Tokens,
+    format_report,
+    late_count,
+    location_bodies,
+    member_app,
+    percentile,
+    seed_hub,
+    timetable,
+)
+from roam.cli import app
+from tests.network import Network
+
+
+# --- helpers --------------------------------------------------------------------------------
+def test_percentile_interpolates_between_closest_ranks() -> None:
+    assert percentile([4.0, 1.0, 3.0, 2.0], 50) == 2.5
+    assert percentile([1.0, 2.0, 3.0, 4.0], 0) == 1.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 100) == 4.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 25) == pytest.approx(1.75)
+    assert percentile([7.0], 99) == 7.0
+    values = [float(i) for i in range(1, 101)]
+    assert percentile(values, 99) == pytest.approx(99.01)
+
+
+def test_percentile_refuses_nothing_and_out_of_range() -> None:
+    with pytest.raises(ValueError, match="no values"):
+        percentile([], 50)
+    with pytest.raises(ValueError, match="0-100"):
+        percentile([1.0], 101)
+
+
+def test_timetable_spaces_sends_evenly() -> None:
+    assert timetable(200, 4) == pytest.approx([0.0, 0.005, 0.010, 0.015])
+    assert timetable(1, 0) == []
+    with pytest.raises(ValueError, match="positive"):
+        timetable(0, 3)
+
+
+def test_late_count_counts_sends_beyond_the_threshold() -> None:
+    assert late_count([-0.0004, 0.0, 0.0009, 0.0011, 0.05]) == 2
+    assert late_count([0.002, 0.003], threshold=0.0025) == 1
+
+
+# --- the members ---------------------------------------------------------------------------
+def test_location_bodies_are_valid_2_2_1_locations_of_about_2_kb() -> None:
+    bodies = location_bodies()
+    assert len(bodies) == bench.N_LOCATIONS
+    assert bodies == location_bodies()  # the same bytes in every process
+    envelope = json.loads(bodies["LOC7"])
+    assert envelope["status_code"] == 1000
+    location = Location.model_validate(envelope["data"])
+    assert location.id == "LOC7"
+    assert len(location.evses or []) == 2
+    assert 1800 < len(bodies["LOC1"]) < 2600
+
+
+async def test_cpo_member_checks_the_token_and_reverses_the_routing_headers() -> None:
+    member = member_app(Role.CPO, frozenset({"right"}), "http://cpo.test")
+    routing = {
+        "OCPI-to-country-code": "NL",
+        "OCPI-to-party-id": "SPK",
+        "OCPI-from-country-code": "DE",
+        "OCPI-from-party-id": "MSP",
+    }
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=member), base_url="http://cpo.test"
+    ) as client:
+        url = "/ocpi/cpo/2.2.1/locations/LOC3"
+        ok = await client.get(
+            url, headers={"Authorization": encode_authorization("right"), **routing}
+        )
+        assert ok.status_code == 200
+        assert ok.content == location_bodies()["LOC3"]
+        assert ok.headers["OCPI-to-country-code"] == "DE"
+        assert ok.headers["OCPI-to-party-id"] == "MSP"
+        assert ok.headers["OCPI-from-country-code"] == "NL"
+        assert ok.headers["OCPI-from-party-id"] == "SPK"
+        wrong = await client.get(url, headers={"Authorization": encode_authorization("wrong")})
+        assert wrong.status_code == 401
+        missing = await client.get(
+            "/ocpi/cpo/2.2.1/locations/NOPE",
+            headers={"Authorization": encode_authorization("right")},
+        )
+        assert missing.json()["status_code"] == 2003
+
+
+async def test_seeded_hub_routes_the_bench_request(tmp_path: Path) -> None:
+    """The seeded registrations are what a handshake would leave: the hub routes with them."""
+    tokens = Tokens.generate()
+    database_url = f"sqlite:///{tmp_path / 'hub.db'}"
+    seed_hub(database_url, "http://cpo.test", "http://emsp.test", tokens)
+
+    store = Store(make_engine(database_url))
+    platforms = {p.name: p for p in store.load_platforms()}
+    store.engine.dispose()
+    cpo = platforms["bench CPO"]
+    assert cpo.endpoint(ModuleID.LOCATIONS, InterfaceRole.SENDER) == (
+        "http://cpo.test/ocpi/cpo/2.2.1/locations"
+    )
+    assert [(p.role, p.ref) for p in cpo.parties] == [(Role.CPO, PartyRef("NL", "SPK"))]
+    assert platforms["bench eMSP"].token_to_member == tokens.hub_to_emsp
+
+    network = Network()
+    network.add("cpo.test", member_app(Role.CPO, frozenset({tokens.hub_to_cpo}), "http://cpo.test"))
+    async with network.client() as http:
+        hub_app = create_app(
+            HubSettings(database_url=database_url, admin_token="admin", base_url="http://hub.test"),
+            http,
+        )
+        hub: Hub = hub_app.state.hub
+        await hub.start()
+        try:
+            routed = Target(
+                "routed",
+                "http://hub.test/ocpi/2.2.1/sender/locations",
+                encode_authorization(tokens.emsp_to_hub),
+            )
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=hub_app)) as client:
+                answer = await client.get(routed.url(0), headers=routed.headers())
+        finally:
+            await hub.stop()
+    assert answer.status_code == 200
+    assert answer.content == location_bodies()["LOC1"]
+    assert answer.headers["OCPI-from-party-id"] == "SPK"
+
+
+# --- the report -----------------------------------------------------------------------------
+def _paced(path: str, rep: int, p50: float, p99: float) -> PacedRun:
+    return PacedRun(path, rep, 200, 4, 800, 0, 0, 0.2, p50, p99, p99 + 1, p99 + 2, 4.0)
+
+
+def _closed(path: str, rep: int, rate: float, cpu_s: float) -> ClosedRun:
+    """A 4 s run; the server spends 80 % of `cpu_s` during it, the rest catching up."""
+    own = "cpo" if path == "direct" else "hub"
+    during = {"hub": 0.0, "cpo": 0.0, "emsp": 0.0, "loadgen": 1.0, own: cpu_s * 0.8}
+    return ClosedRun(
+        path=path,
+        rep=rep,
+        connections=16,
+        requests=int(rate * 4),
+        errors=0,
+        seconds=4.0,
+        req_per_s=rate,
+        p50_ms=2.0,
+        p99_ms=5.0,
+        cpu_s=during,
+        catch_up_s=0.5,
+        log_lines=None if path == "direct" else int(rate * 8),
+        log_pending=None if path == "direct" else int(rate * 2),
+        cpu_settled_s={**during, own: cpu_s},
+        machine_busy=0.9,
+        machine_steal=0.0,
+        machine_others=0.02,
+    )
+
+
+def test_summary_pairs_runs_within_a_repetition_and_takes_medians() -> None:
+    report = BenchReport(BenchOptions(), {"python": "3.11", "cpus": 2}, {}, 2193)
+    for rep, (d50, r50, d99, r99) in enumerate(
+        [(0.4, 1.4, 0.9, 2.9), (0.6, 1.2, 1.0, 12.5), (0.5, 3.5, 1.1, 3.1)]
+    ):
+        report.paced += [_paced("direct", rep, d50, d99), _paced("routed", rep, r50, r99)]
+        report.closed += [_closed("direct", rep, 10000, 4.0), _closed("routed", rep, 1500, 3.0)]
+    summary = report.summary()
+    assert summary["direct"]["p50_ms"] == 0.5
+    assert summary["routed"]["p50_ms"] == 1.4
+    assert summary["added"]["p50_ms"] == pytest.approx(1.0)  # median of 1.0, 0.6, 3.0
+    assert summary["added"]["p99_ms"] == pytest.approx(2.0)  # median of 2.0, 11.5, 2.0
+    assert summary["routed"]["cpu_us_per_request"] == pytest.approx(500)  # 3 s / 6000
+    assert summary["routed"]["cpu_us_per_request_during_run"] == pytest.approx(400)
+    assert summary["routed"]["catch_up_s"] == 0.5
+    assert summary["routed"]["log_pending_share"] == 0.25
+    assert summary["added"]["hub_one_core_req_per_s"] == pytest.approx(2000)
+    assert summary["added"]["throughput_ratio"] == pytest.approx(0.15)
+
+    text = format_report(report)
+    assert re.search(r"^direct\s+0\.50\s", text, re.MULTILINE)
+    assert re.search(r"^routed\s+1\.40\s", text, re.MULTILINE)
+    assert "added p50 1.00 ms (target <= 2 ms): met" in text
+    assert "added p99 2.00 ms (target <= 10 ms): met" in text
+    assert "routed throughput 1,500 req/s" in text and "): met" in text
+    assert "not onboarding" in text
+    assert "other work took CPU" not in text
+
+    report.closed = [_closed("direct", 0, 10000, 4.0), _closed("routed", 0, 900, 3.0)]
+    assert "(target >= 1,000 req/s): NOT met" in format_report(report)
+
+
+# --- processes ------------------------------------------------------------------------------
+def _children_of_this_process() -> list[int]:
+    me = str(os.getpid())
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        if stat[stat.rindex(")") + 2 :].split()[1] == me:
+            found.append(int(entry))
+    return found
+
+
+def _gone(pid: int) -> bool:
+    """Exited (a zombie waiting for init to reap it counts as exited)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rindex(")") + 2] == "Z"
+
+
+def test_server_arguments_survive_tokens_that_look_like_options() -> None:
+    parser = bench._child_parser()
+    tokens = ["-dash", "--double", "plain"]
+    member = parser.parse_args(bench.member_args(Role.CPO, tokens))
+    assert (member.kind, member.role, member.token) == ("member", "CPO", tokens)
+    hub = parser.parse_args(bench.hub_args("sqlite:///x.db", "-admin"))
+    assert (hub.kind, hub.database_url, hub.admin_token) == ("hub", "sqlite:///x.db", "-admin")
+
+
+def test_a_server_that_cannot_start_is_reported_and_reaped(tmp_path: Path) -> None:
+    child = bench._start_child("cpo", ["member", "--role", "NOBODY", "--token", "t"], tmp_path)
+    try:
+        with pytest.raises(BenchError, match=r"(?s)cpo exited with status 2 .*invalid choice"):
+            bench._wait_ready(child, within=30)
+    finally:
+        bench._stop_children([child])
+    assert _gone(child.pid)
+
+
+def test_bench_smoke_run_prints_both_paths_and_leaves_no_process(tmp_path: Path) -> None:
+    before = set(_children_of_this_process())
+    out = tmp_path / "bench.json"
+    args = ["hub", "bench", "--duration", "0.5", "--rate", "50", "--reps", "1"]
+    args += ["--connections", "4", "--json", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    number = r"[+-]?[\d,]+\.?\d*"
+    assert re.search(rf"^direct\s+{number}\s+{number}\s", result.stdout, re.MULTILINE)
+    assert re.search(rf"^routed\s+{number}\s+{number}\s", result.stdout, re.MULTILINE)
+    assert re.search(rf"^added\s+{number}\s+{number}\s", result.stdout, re.MULTILINE)
+    assert re.search(rf"added p50 {number} ms \(target <= 2 ms\): (met|NOT met)", result.stdout)
+    assert "routed throughput" in result.stdout
+    assert "hub CPU" in result.stdout.replace("Hub CPU", "hub CPU")
+
+    data = json.loads(out.read_text())
+    assert data["summary"]["routed"]["errors"] == 0
+    assert data["summary"]["direct"]["errors"] == 0
+    assert {run["path"] for run in data["paced_runs"]} == {"direct", "routed"}
+    assert all(run["requests"] > 0 for run in data["closed_runs"])
+    routed = [run for run in data["closed_runs"] if run["path"] == "routed"]
+    assert routed[0]["log_lines"] >= 2 * routed[0]["requests"]  # inbound + outbound hop
+    pids = data["processes"]
+    assert set(pids) == {"cpo", "emsp", "hub"}
+    assert all(_gone(pid) for pid in pids.values())
+    assert set(_children_of_this_process()) <= before
+
+
+def test_bench_refuses_options_it_cannot_run() -> None:
+    with pytest.raises(BenchError, match="positive"):
+        bench.run_bench(BenchOptions(duration=0))
+
+
+def test_children_stop_on_their_own_when_the_bench_dies(tmp_path: Path) -> None:
+    """A member whose parent is gone shuts down (no orphans even if the bench is killed)."""
+    # An intermediate process starts a member and dies at once without stopping it.
+    script = (
+        "import sys, pathlib; from roam import bench; "
+        "c = bench._start_child('cpo', ['member', '--role=CPO', '--token=t'], "
+        "pathlib.Path(sys.argv[1])); bench._wait_ready(c); print(c.pid, flush=True); "
+        "import os; os._exit(0)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    orphan = int(done.stdout.split()[0])
+    deadline = time.monotonic() + 15
+    while not _gone(orphan) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not _gone(orphan):
+        os.kill(orphan, signal.SIGKILL)
+        pytest.fail("the orphaned member did not stop on its own")
