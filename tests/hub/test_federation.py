@@ -554,3 +554,23 @@ async def test_restart_keeps_pending_command_callbacks(fed: Federation) -> None:
     uid = fed.emsp.last_command_uid
     assert uid is not None
     assert (await fed.emsp.wait_for_command_result(uid)).result.value == "ACCEPTED"
+
+
+async def test_chargingprofiles_response_url_in_the_query_is_rewritten(fed: Federation) -> None:
+    # The double implements no chargingprofiles module; give the hub an endpoint for it so the
+    # request reaches the CPO (which answers 404) and the rewritten query can be inspected.
+    [cpo_platform] = [p for p in fed.hub.directory.platforms.values() if p.hosts(CPO)]
+    cpo_platform.endpoints[("chargingprofiles", InterfaceRole.RECEIVER)] = (
+        "http://cpo.test/ocpi/cpo/2.2.1/chargingprofiles"
+    )
+    client = fed.emsp.client()
+    url = fed.emsp.hub_endpoint(ModuleID.CHARGINGPROFILES, InterfaceRole.RECEIVER) + "/S-1001"
+    original = "http://emsp.test/ocpi/emsp/2.2.1/chargingprofiles/result/77"
+    with pytest.raises(NotFound):
+        await client.get(url, to=CPO, params={"duration": "900", "response_url": original})
+    [received] = fed.cpo.find_received("GET", "/chargingprofiles/S-1001")
+    assert received.query["duration"] == "900"
+    rewritten = received.query["response_url"]
+    assert rewritten.startswith("http://hub.test/ocpi/2.2.1/sender/chargingprofiles/")
+    uid = rewritten.rsplit("/", 1)[1]
+    assert fed.hub.callbacks[uid].original_url == original
