@@ -521,9 +521,12 @@ async def _fan_out(
     async def one(target: Target) -> None:
         url = f"{target.url}?{query}" if query else target.url
         routing = RoutingHeaders(to=target.party.ref, from_=ctx.hub.ref)
+        # One lane per receiver: broadcasts reach each party in the order the hub accepted
+        # them (an EVSE PATCH must not overtake the PUT before it). asyncio.Lock is FIFO.
         # Logged by _send; the spec says recipients' errors are not relayed to the sender.
-        with contextlib.suppress(OcpiError):
-            await _send(ctx, target.platform, target.party.ref, url, routing, raw)
+        async with ctx.hub.lane(target.platform.id):
+            with contextlib.suppress(OcpiError):
+                await _send(ctx, target.platform, target.party.ref, url, routing, raw)
 
     await asyncio.gather(*(one(target) for target in targets))
 

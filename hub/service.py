@@ -61,6 +61,7 @@ class Hub:
         self.engine: Engine = HttpxEngine(http) if http is not None else AiohttpEngine()
         self.admin_token = settings.admin_token or ""
         self.background: set[asyncio.Task[None]] = set()
+        self._lanes: dict[int, asyncio.Lock] = {}
         self.pending: dict[str, Invitee] = {}
         """Tokens the hub handed a member during a hub-initiated handshake, by hash."""
         self._alive_task: asyncio.Task[None] | None = None
@@ -97,6 +98,13 @@ class Hub:
         if self._own_http:
             await self.http.aclose()
         self.store.engine.dispose()
+
+    def lane(self, platform_id: int) -> asyncio.Lock:
+        """The lock that keeps broadcast deliveries to one platform in order."""
+        lock = self._lanes.get(platform_id)
+        if lock is None:
+            lock = self._lanes[platform_id] = asyncio.Lock()
+        return lock
 
     def spawn(self, coro: Awaitable[None], name: str) -> None:
         """Run work after the answer has gone out (broadcast fan-out, ClientInfo pushes)."""

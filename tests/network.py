@@ -21,6 +21,8 @@ class Network(httpx.AsyncBaseTransport):
         self._apps: dict[str, httpx.ASGITransport] = {}
         self.down: set[str] = set()
         self.delay: dict[str, float] = {}
+        self.delay_next: dict[str, list[float]] = {}
+        """Per host, delays for the next requests, one used up per request."""
 
     def add(self, host: str, app: ASGIApp) -> None:
         self._apps[host] = httpx.ASGITransport(app=app, raise_app_exceptions=False)
@@ -30,7 +32,9 @@ class Network(httpx.AsyncBaseTransport):
         transport = self._apps.get(host)
         if transport is None or host in self.down:
             raise httpx.ConnectError(f"connection refused by {host}", request=request)
-        if host in self.delay:
+        if self.delay_next.get(host):
+            await asyncio.sleep(self.delay_next[host].pop(0))
+        elif host in self.delay:
             await asyncio.sleep(self.delay[host])
         return await transport.handle_async_request(request)
 

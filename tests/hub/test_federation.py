@@ -353,6 +353,20 @@ async def test_token_broadcast_reaches_the_cpo(fed: Federation) -> None:
     assert put.query == {"type": "RFID"}
 
 
+async def test_broadcasts_reach_a_receiver_in_the_order_the_hub_accepted_them(
+    fed: Federation,
+) -> None:
+    fed.network.delay_next["emsp.test"] = [0.2, 0.0]  # the first delivery is slow
+    await fed.cpo.push_location(f.location())
+    await fed.cpo.patch_evse_status("LOC1", "3256", Status.CHARGING)
+    await fed.settle()
+    deliveries = [r.method for r in fed.emsp.received if "/locations/DE/CPB/LOC1" in r.path]
+    assert deliveries == ["PUT", "PATCH"]
+    stored = fed.emsp.find_location("LOC1")
+    assert stored is not None
+    assert (stored.evses or [])[0].status == Status.CHARGING
+
+
 async def test_broadcast_recipient_errors_are_not_relayed(fed: Federation) -> None:
     fed.network.down.add("emsp.test")
     answer = await fed.cpo.push_tariff(f.tariff())

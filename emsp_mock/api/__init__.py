@@ -1,0 +1,1 @@
+"""Thin HTTP endpoints of the mock eMSP: OCPI modules and the driver app API."""

@@ -1,0 +1,300 @@
+"""The app API (not OCPI): what the driver's app, the demo and the scenarios call.
+docs/emsp_mock.md lists every call.
+
+Answers are plain JSON; a refusal is `{"error": "..."}` with 400 (bad input), 404 (unknown
+driver, location, EVSE, session, command or invoice), 409 (not possible now) or 503 (not
+connected to a hub). With `app_token` set, every call needs `Authorization: Bearer <token>`.
+
+No `from __future__ import annotations`: FastAPI resolves the local Annotated aliases.
+"""
+
+import hmac
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.responses import Response
+
+from emsp_mock.search import MapHit, MapQuery
+from emsp_mock.service import AppError, CommandState, Emsp
+from ocpi.errors import OcpiError
+from ocpi.pricing import PlannedSession
+from ocpi.pricing.quote import connector_max_power
+from ocpi.v221.locations import ConnectorType, Status
+
+Args = Annotated[Any, Body()]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class QuoteRequest(_Input):
+    country_code: str
+    party_id: str
+    location_id: str
+    evse_uid: str
+    connector_id: str
+    energy_kwh: Annotated[Decimal, Field(gt=0)]
+    charging_minutes: Annotated[Decimal, Field(gt=0)]
+    parking_minutes: Annotated[Decimal, Field(ge=0)] = Decimal(0)
+    start: datetime | None = None
+    """When charging starts (default: now)."""
+
+
+class StartRequest(_Input):
+    country_code: str
+    party_id: str
+    location_id: str
+    evse_uid: str
+    connector_id: str | None = None
+    wait: bool = False
+    """Answer only when the CommandResult (or the timeout) is in."""
+
+
+class StopRequest(_Input):
+    session_id: str
+    wait: bool = False
+
+
+def _parse(model: type[Any], body: Any) -> Any:
+    try:
+        return model.model_validate(body if body is not None else {})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise AppError(f"invalid request: {problems}", 400) from None
+
+
+def _float(query: dict[str, str], name: str) -> float | None:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise AppError(f"{name} must be a number, got {raw!r}", 400) from None
+
+
+def _enums(raw: str | None, kind: type[Any], name: str) -> frozenset[Any]:
+    if not raw:
+        return frozenset()
+    try:
+        return frozenset(kind(item.strip()) for item in raw.split(",") if item.strip())
+    except ValueError:
+        known = ", ".join(x.value for x in kind)
+        raise AppError(f"{name} {raw!r} is not known; use one of {known}", 400) from None
+
+
+def map_query(query: dict[str, str]) -> MapQuery:
+    """`lat`, `lon`, `radius_km`, `operator`, `connector` (comma-separated ConnectorTypes),
+    `min_power_kw`, `status` (comma-separated EVSE statuses), `limit`."""
+    limit = _float(query, "limit")
+    try:
+        return MapQuery(
+            latitude=_float(query, "lat"),
+            longitude=_float(query, "lon"),
+            radius_km=_float(query, "radius_km") or 25.0,
+            operator=query.get("operator") or None,
+            connector_types=_enums(query.get("connector"), ConnectorType, "connector"),
+            min_power_kw=_float(query, "min_power_kw"),
+            statuses=_enums(query.get("status"), Status, "status"),
+            limit=int(limit) if limit is not None else 50,
+        )
+    except ValueError as exc:
+        raise AppError(str(exc), 400) from None
+
+
+def hit_json(hit: MapHit) -> dict[str, Any]:
+    location = hit.location
+    return {
+        "country_code": location.country_code,
+        "party_id": location.party_id,
+        "id": location.id,
+        "name": location.name,
+        "address": location.address,
+        "city": location.city,
+        "country": location.country,
+        "coordinates": location.coordinates.to_json(),
+        "operator": location.operator.name if location.operator else None,
+        "time_zone": location.time_zone,
+        "distance_km": hit.distance_km,
+        "evses": [
+            {
+                "uid": evse.uid,
+                "evse_id": evse.evse_id,
+                "status": evse.status.value,
+                "capabilities": [c.value for c in evse.capabilities or []],
+                "connectors": [
+                    {
+                        "id": c.id,
+                        "standard": c.standard.value,
+                        "power_type": c.power_type.value,
+                        "max_power_kw": (
+                            None if (p := connector_max_power(c)) is None else float(round(p, 3))
+                        ),
+                        "tariff_ids": c.tariff_ids or [],
+                    }
+                    for c in evse.connectors
+                ],
+            }
+            for evse in hit.evses
+        ],
+    }
+
+
+def app_router(emsp: Emsp) -> APIRouter:
+    async def authorized(request: Request) -> None:
+        expected = emsp.settings.app_token
+        if expected is None:
+            return
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given, f"Bearer {expected}"):
+            raise AppError("the app API needs Authorization: Bearer <app_token>", 401)
+
+    router = APIRouter(prefix="/app", dependencies=[Depends(authorized)])
+
+    async def outcome(command: CommandState, wait: bool) -> JSONResponse:
+        if wait and not command.finished:
+            command = await emsp.wait_command(command.id)
+        return JSONResponse(command.to_json())
+
+    @router.get("/state")
+    async def state() -> JSONResponse:
+        return JSONResponse(emsp.snapshot())
+
+    @router.get("/map")
+    async def search_map(request: Request) -> JSONResponse:
+        query = map_query(dict(request.query_params))
+        started = time.perf_counter()
+        hits = emsp.search(query)
+        took = (time.perf_counter() - started) * 1000
+        return JSONResponse(
+            {
+                "count": len(hits),
+                "took_ms": round(took, 3),
+                "locations": [hit_json(hit) for hit in hits],
+            }
+        )
+
+    @router.get("/locations/{country_code}/{party_id}/{location_id}")
+    async def get_location(country_code: str, party_id: str, location_id: str) -> JSONResponse:
+        found = emsp.location(country_code, party_id, location_id)
+        if found is None:
+            raise AppError(f"location {country_code}/{party_id}/{location_id} is not known", 404)
+        return JSONResponse(found.to_json())
+
+    @router.post("/quote")
+    async def get_quote(body: Args) -> JSONResponse:
+        asked: QuoteRequest = _parse(QuoteRequest, body)
+        start = asked.start or datetime.now(UTC)
+        if start.tzinfo is None:
+            raise AppError("start needs a time zone (Z or an offset)", 400)
+        try:
+            plan = PlannedSession(
+                start_date_time=start,
+                energy=asked.energy_kwh,
+                charging_duration=timedelta(minutes=float(asked.charging_minutes)),
+                parking_duration=timedelta(minutes=float(asked.parking_minutes)),
+            )
+        except (ValidationError, InvalidOperation) as exc:
+            raise AppError(f"invalid plan: {exc}", 400) from None
+        found = emsp.quote(
+            asked.country_code,
+            asked.party_id,
+            asked.location_id,
+            asked.evse_uid,
+            asked.connector_id,
+            plan,
+        )
+        if found is None:
+            return JSONResponse(
+                {"tariff_id": None, "free": True, "price": {"excl_vat": 0, "incl_vat": 0}}
+            )
+        return JSONResponse({**found.to_json(), "free": False})
+
+    @router.get("/drivers/{driver_id}")
+    async def get_driver(driver_id: str) -> JSONResponse:
+        return JSONResponse(emsp.driver_json(driver_id))
+
+    @router.post("/drivers/{driver_id}/start")
+    async def start(driver_id: str, body: Args) -> JSONResponse:
+        asked: StartRequest = _parse(StartRequest, body)
+        command = await emsp.start_charging(
+            driver_id,
+            asked.country_code,
+            asked.party_id,
+            asked.location_id,
+            asked.evse_uid,
+            asked.connector_id,
+        )
+        return await outcome(command, asked.wait)
+
+    @router.post("/drivers/{driver_id}/stop")
+    async def stop(driver_id: str, body: Args) -> JSONResponse:
+        asked: StopRequest = _parse(StopRequest, body)
+        command = await emsp.stop_charging(driver_id, asked.session_id)
+        return await outcome(command, asked.wait)
+
+    @router.get("/commands/{command_id}")
+    async def get_command(command_id: str) -> JSONResponse:
+        return JSONResponse(emsp.command(command_id).to_json())
+
+    @router.get("/drivers/{driver_id}/sessions")
+    async def sessions(driver_id: str, request: Request) -> JSONResponse:
+        active = request.query_params.get("active") in ("1", "true")
+        found = emsp.driver_sessions(driver_id)
+        if active:
+            found = [s for s in found if s.status.value in ("ACTIVE", "PENDING", "RESERVATION")]
+        return JSONResponse([emsp.session_view(s) for s in found])
+
+    @router.get("/drivers/{driver_id}/sessions/{session_id}")
+    async def session(driver_id: str, session_id: str) -> JSONResponse:
+        return JSONResponse(emsp.session_view(emsp.driver_session(driver_id, session_id)))
+
+    @router.get("/drivers/{driver_id}/invoices")
+    async def invoices(driver_id: str) -> JSONResponse:
+        return JSONResponse([i.to_json() for i in emsp.driver_invoices(driver_id)])
+
+    @router.get("/invoices/{invoice_id}")
+    async def invoice(invoice_id: int) -> JSONResponse:
+        return JSONResponse(emsp.invoice(invoice_id).to_json())
+
+    @router.get("/review")
+    async def review() -> JSONResponse:
+        return JSONResponse([i.to_json() for i in emsp.invoices if i.status == "REVIEW"])
+
+    @router.post("/resync")
+    async def resync() -> JSONResponse:
+        try:
+            return JSONResponse(await emsp.resync())
+        except OcpiError as exc:
+            raise AppError(f"the hub could not be pulled: {exc}", 502) from None
+
+    @router.post("/register")
+    async def register() -> JSONResponse:
+        if emsp.registration.is_registered:
+            raise AppError("already registered with the hub")
+        try:
+            await emsp.register()
+        except (OcpiError, ValueError) as exc:
+            raise AppError(f"registration failed: {exc}", 502) from None
+        return JSONResponse(emsp.snapshot())
+
+    @router.post("/drain")
+    async def drain() -> JSONResponse:
+        await emsp.drain()
+        return JSONResponse({"drained": True})
+
+    return router
+
+
+async def app_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    return JSONResponse({"error": exc.message}, status_code=exc.http_status)

@@ -1,0 +1,201 @@
+"""Invoicing a CDR, pure: re-price the session actually delivered and compare with the CDR.
+
+Spec mod_cdrs: the CDR's `total_cost` is what the eMSP owes the CPO; the alliance promise is
+that the driver pays exactly that, with no added fee. Before billing, the eMSP prices the
+session the CDR describes (its charging periods: start times, ENERGY, TIME, PARKING_TIME,
+RESERVATION_TIME) against the tariff the CDR names (`tariffs`, else the stored tariff of the
+periods' `tariff_id`) with the shared engine (ocpi.pricing). Equal totals -> INVOICED at the
+CDR total; any difference, or a session that cannot be priced -> REVIEW, not billed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from ocpi.pricing import PricedSession, PricingError, SessionUsage, UsagePeriod, UsageState
+from ocpi.pricing import price_session as engine_price
+from ocpi.v221.cdrs import CDR, CdrDimensionType
+from ocpi.v221.tariffs import Tariff
+from ocpi.v221.types import Price
+
+HOUR_SECONDS = Decimal(3600)
+
+
+class InvoiceStatus(StrEnum):
+    INVOICED = "INVOICED"
+    """Billed to the driver: exactly the CDR's total_cost."""
+    REVIEW = "REVIEW"
+    """Not billed: the CDR disagrees with the re-priced session, or cannot be checked."""
+
+
+@dataclass(frozen=True)
+class InvoiceDraft:
+    """What the check decided; the service stores it with the CDR in one transaction."""
+
+    status: InvoiceStatus
+    currency: str
+    total: Price
+    """The CDR's total_cost: what the driver pays (when INVOICED)."""
+    expected: Price | None
+    """The re-priced session's total (None when it could not be priced)."""
+    tariff_id: str | None
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "currency": self.currency,
+            "total": self.total.to_json(),
+            "expected": None if self.expected is None else self.expected.to_json(),
+            "tariff_id": self.tariff_id,
+            "lines": self.lines,
+            "reason": self.reason,
+        }
+
+
+def _volume(period_dims: Mapping[CdrDimensionType, Decimal], kind: CdrDimensionType) -> Decimal:
+    return period_dims.get(kind, Decimal(0))
+
+
+def usage_from_cdr(cdr: CDR, time_zone: str) -> SessionUsage:
+    """The delivered session: one usage period per CDR charging period.
+
+    A period runs from its start_date_time to the next one's (the last to the CDR's
+    end_date_time); ENERGY or TIME makes it CHARGING, PARKING_TIME PARKING, RESERVATION_TIME
+    RESERVATION. The CDR carries no current, so `min_current`/`max_current` restrictions
+    are judged on nothing (PricingError: the CDR then goes to REVIEW).
+    """
+    periods = sorted(cdr.charging_periods, key=lambda p: p.start_date_time)
+    items: list[UsagePeriod] = []
+    for index, period in enumerate(periods):
+        end = periods[index + 1].start_date_time if index + 1 < len(periods) else cdr.end_date_time
+        dims: dict[CdrDimensionType, Decimal] = {}
+        for dimension in period.dimensions:
+            dims[dimension.type] = dims.get(dimension.type, Decimal(0)) + dimension.volume
+        if CdrDimensionType.RESERVATION_TIME in dims:
+            state = UsageState.RESERVATION
+        elif CdrDimensionType.PARKING_TIME in dims and not (
+            CdrDimensionType.ENERGY in dims or CdrDimensionType.TIME in dims
+        ):
+            state = UsageState.PARKING
+        else:
+            state = UsageState.CHARGING
+        energy = _volume(dims, CdrDimensionType.ENERGY) if state is UsageState.CHARGING else 0
+        items.append(
+            UsagePeriod(
+                state=state,
+                start_date_time=period.start_date_time,
+                end_date_time=end,
+                energy=Decimal(energy),
+            )
+        )
+    return SessionUsage(time_zone=time_zone, periods=items)
+
+
+def cdr_tariff(cdr: CDR, stored: Mapping[str, Tariff]) -> Tariff:
+    """The tariff the CDR was priced with: the one its periods name, from the CDR's own
+    `tariffs` (spec: the tariffs as at session start) or else from the stored ones."""
+    named = {p.tariff_id for p in cdr.charging_periods if p.tariff_id}
+    if len(named) > 1:
+        raise PricingError(
+            f"the charging periods use {len(named)} tariffs ({', '.join(sorted(named))}); "
+            "a session switching tariffs is checked by hand"
+        )
+    own = {t.id: t for t in cdr.tariffs or []}
+    if named:
+        (tariff_id,) = named
+        found = own.get(tariff_id) or stored.get(tariff_id)
+        if found is None:
+            raise PricingError(f"tariff {tariff_id} is neither in the CDR nor known here")
+        return found
+    if len(own) == 1:
+        return next(iter(own.values()))
+    raise PricingError("the CDR names no tariff (no tariff_id in its periods, no single tariff)")
+
+
+def invoice_lines(priced: PricedSession) -> list[dict[str, Any]]:
+    """One line per price component used, plus the min/max price adjustment if any."""
+    lines = [line.to_json(priced.currency) for line in priced.lines]
+    if priced.excl_vat_limit is not None or priced.incl_vat_limit is not None:
+        difference = priced.total - priced.subtotal
+        lines.append(
+            {
+                "category": "PRICE_LIMIT",
+                "dimension": None,
+                "cost": difference.rounded(priced.currency).to_json(),
+            }
+        )
+    return lines
+
+
+def check_cdr(cdr: CDR, stored_tariffs: Mapping[str, Tariff], time_zone: str) -> InvoiceDraft:
+    """Decide the invoice of a CDR (never raises: a CDR that cannot be checked is REVIEW)."""
+    total = cdr.total_cost
+    if cdr.credit:
+        return InvoiceDraft(
+            InvoiceStatus.REVIEW,
+            cdr.currency,
+            total,
+            None,
+            None,
+            reason=f"credit CDR for {cdr.credit_reference_id}: refunds are handled by hand",
+        )
+    try:
+        tariff = cdr_tariff(cdr, stored_tariffs)
+        priced = engine_price(tariff, usage_from_cdr(cdr, time_zone))
+    except PricingError as exc:
+        return InvoiceDraft(
+            InvoiceStatus.REVIEW,
+            cdr.currency,
+            total,
+            None,
+            None,
+            reason=f"the delivered session cannot be re-priced: {exc}",
+        )
+    expected = priced.total.rounded(priced.currency)
+    lines = invoice_lines(priced)
+    problems: list[str] = []
+    if priced.currency != cdr.currency:
+        problems.append(f"currency {cdr.currency} but tariff {tariff.id} is in {priced.currency}")
+    if expected.excl_vat != total.excl_vat:
+        problems.append(f"excl. VAT {total.excl_vat} but the session costs {expected.excl_vat}")
+    if total.incl_vat is not None and expected.incl_vat != total.incl_vat:
+        problems.append(f"incl. VAT {total.incl_vat} but the session costs {expected.incl_vat}")
+    if problems:
+        return InvoiceDraft(
+            InvoiceStatus.REVIEW,
+            cdr.currency,
+            total,
+            expected,
+            tariff.id,
+            lines,
+            reason="CDR total disagrees with the delivered session: " + "; ".join(problems),
+        )
+    return InvoiceDraft(InvoiceStatus.INVOICED, cdr.currency, total, expected, tariff.id, lines)
+
+
+def session_started(cdr: CDR) -> datetime:
+    return min((p.start_date_time for p in cdr.charging_periods), default=cdr.start_date_time)
+
+
+def tariff_for_connector(
+    tariff_ids: Sequence[str], tariffs: Mapping[str, Tariff], at: datetime
+) -> Tariff | None:
+    """The connector's tariff in force at `at`: REGULAR or untyped preferred (spec: at most one
+    active tariff per type; a driver without preferences gets the regular one)."""
+    valid = [
+        t
+        for t in (tariffs.get(i) for i in tariff_ids)
+        if t is not None
+        and (t.start_date_time is None or t.start_date_time <= at)
+        and (t.end_date_time is None or at < t.end_date_time)
+    ]
+    regular = [t for t in valid if t.type is None or t.type.value == "REGULAR"]
+    chosen = regular or valid
+    return chosen[0] if chosen else None

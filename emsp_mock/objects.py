@@ -1,0 +1,149 @@
+"""Receiver rules for CPO-owned objects, pure: PUT and PATCH of Location/EVSE/Connector,
+PATCH of a Session, and the re-sync diff after a complete pull.
+
+Spec mod_locations Receiver: a PUT or PATCH of an EVSE or Connector updates the parents'
+`last_updated` too; a PATCH cannot remove information (full objects are PUT). Spec
+mod_sessions Receiver: `charging_periods` in a PATCH are appended. A PATCH's changes are
+`patch.model_dump(exclude_unset=True)`; the merged object is validated in full again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from ocpi.v221.locations import EVSE, Connector, Location
+from ocpi.v221.sessions import Session
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class MissingParent(LookupError):
+    """The EVSE or Connector a PUT/PATCH names belongs to an object not known here."""
+
+
+def _later(a: datetime, b: datetime) -> datetime:
+    return a if a >= b else b
+
+
+def _merge(model: type[V], current: Any, changes: Mapping[str, Any]) -> V:
+    data = current.model_dump()
+    data.update(changes)
+    return model.model_validate(data)  # type: ignore[attr-defined, no-any-return]
+
+
+def _find_evse(location: Location, evse_uid: str) -> EVSE:
+    for evse in location.evses or []:
+        if evse.uid == evse_uid:
+            return evse
+    raise MissingParent(f"location {location.id} has no EVSE {evse_uid}")
+
+
+def _with_evse(location: Location, evse: EVSE) -> Location:
+    """The location with `evse` added or replaced; its last_updated at least the EVSE's."""
+    evses = list(location.evses or [])
+    for index, current in enumerate(evses):
+        if current.uid == evse.uid:
+            evses[index] = evse
+            break
+    else:
+        evses.append(evse)
+    stamp = _later(location.last_updated, evse.last_updated)
+    return location.model_copy(update={"evses": evses, "last_updated": stamp})
+
+
+def _with_connector(evse: EVSE, connector: Connector) -> EVSE:
+    connectors = list(evse.connectors)
+    for index, current in enumerate(connectors):
+        if current.id == connector.id:
+            connectors[index] = connector
+            break
+    else:
+        connectors.append(connector)
+    stamp = _later(evse.last_updated, connector.last_updated)
+    return evse.model_copy(update={"connectors": connectors, "last_updated": stamp})
+
+
+def put_evse(location: Location, evse: EVSE) -> Location:
+    return _with_evse(location, evse)
+
+
+def put_connector(location: Location, evse_uid: str, connector: Connector) -> Location:
+    return _with_evse(location, _with_connector(_find_evse(location, evse_uid), connector))
+
+
+def patch_location(location: Location, changes: Mapping[str, Any]) -> Location:
+    return _merge(Location, location, changes)
+
+
+def patch_evse(location: Location, evse_uid: str, changes: Mapping[str, Any]) -> Location:
+    evse: EVSE = _merge(EVSE, _find_evse(location, evse_uid), changes)
+    return _with_evse(location, evse)
+
+
+def patch_connector(
+    location: Location, evse_uid: str, connector_id: str, changes: Mapping[str, Any]
+) -> Location:
+    evse = _find_evse(location, evse_uid)
+    for connector in evse.connectors:
+        if connector.id == connector_id:
+            merged: Connector = _merge(Connector, connector, changes)
+            return _with_evse(location, _with_connector(evse, merged))
+    raise MissingParent(f"EVSE {evse_uid} has no connector {connector_id}")
+
+
+def find_connector(location: Location, evse_uid: str, connector_id: str) -> Connector:
+    for connector in _find_evse(location, evse_uid).connectors:
+        if connector.id == connector_id:
+            return connector
+    raise MissingParent(f"EVSE {evse_uid} has no connector {connector_id}")
+
+
+def find_evse(location: Location, evse_uid: str) -> EVSE:
+    return _find_evse(location, evse_uid)
+
+
+def patch_session(session: Session, changes: Mapping[str, Any]) -> Session:
+    """Spec mod_sessions PATCH: charging_periods are appended (absent or empty: no change)."""
+    changes = dict(changes)
+    added = changes.pop("charging_periods", None) or []
+    merged: Session = _merge(Session, session, changes)
+    if added:
+        periods = [*(session.charging_periods or []), *added]
+        merged = Session.model_validate({**merged.model_dump(), "charging_periods": periods})
+    return merged
+
+
+@dataclass(frozen=True)
+class SyncDiff(Generic[K, V]):
+    """What a complete pull changes: objects to store, keys gone (missing from the pull)."""
+
+    upserts: dict[K, V]
+    gone: frozenset[K]
+    unchanged: int
+
+
+def sync_diff(
+    stored: Mapping[K, tuple[datetime, V]], pulled: Mapping[K, tuple[datetime, V]]
+) -> SyncDiff[K, V]:
+    """Compare what we hold (key -> (last_updated, object)) with a complete pull.
+
+    An object the pull has is stored when it is new, newer than ours, or as old but different
+    (the hub's copy is the sender's latest word; two changes within one clock tick share a
+    stamp). Ours is kept only when strictly newer (a push that overtook the pull). An object
+    we hold that a complete pull does not return is gone (spec mod_locations: what a full GET
+    no longer returns is no longer valid for the receiver).
+    """
+    upserts: dict[K, V] = {}
+    unchanged = 0
+    for key, (stamp, value) in pulled.items():
+        known = stored.get(key)
+        if known is None or stamp > known[0] or (stamp == known[0] and value != known[1]):
+            upserts[key] = value
+        else:
+            unchanged += 1
+    gone = frozenset(key for key in stored if key not in pulled)
+    return SyncDiff(upserts, gone, unchanged)

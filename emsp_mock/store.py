@@ -1,0 +1,265 @@
+"""Persistence of the mock eMSP (SQLModel over SQLite by default, PostgreSQL through a URL).
+
+The store is synchronous; the service calls it through `asyncio.to_thread`. What the eMSP
+accepted is written before it answers: a CDR and its invoice in one transaction, so a CDR is
+never lost and never billed twice (the same CDR id again finds the stored one).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, create_engine, select
+
+from emsp_mock.records import (
+    CdrRecord,
+    ClientInfoRecord,
+    CommandRecord,
+    EmspStateRecord,
+    EmspTable,
+    InvoiceRecord,
+    ObjectRecord,
+)
+
+ObjectKey = tuple[str, str, str]
+"""(country_code, party_id, id) of a stored object of one kind."""
+
+
+def normalise_url(url: str) -> str:
+    """`postgresql://…` means psycopg 3 (the driver this project installs)."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the eMSP's tables created; a SQLite file's folder is created if needed."""
+    url = normalise_url(url)
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {}
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if sqlite:
+        kwargs["connect_args"] = {"check_same_thread": False}
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    else:
+        kwargs["pool_pre_ping"] = True
+    engine = create_engine(url, **kwargs)
+    if sqlite:
+        event.listen(engine, "connect", _sqlite_pragmas)
+    EmspTable.metadata.create_all(engine)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: ObjectKey
+    body: str
+    last_updated: datetime
+
+
+@dataclass(frozen=True)
+class StoredInvoice:
+    id: int
+    cdr_key: ObjectKey
+    driver_id: str
+    session_id: str
+    status: str
+    body: dict[str, Any]
+    created_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "cdr": {
+                "country_code": self.cdr_key[0],
+                "party_id": self.cdr_key[1],
+                "id": self.cdr_key[2],
+            },
+            "driver_id": self.driver_id or None,
+            "session_id": self.session_id or None,
+            "created_at": self.created_at.isoformat().replace("+00:00", "Z"),
+            **self.body,
+            "status": self.status,
+        }
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # --- key/value ---------------------------------------------------------------------------
+    def get_state(self, key: str) -> str | None:
+        with Session(self.engine) as db:
+            record = db.get(EmspStateRecord, key)
+            return record.value if record else None
+
+    def set_state(self, key: str, value: str | None) -> None:
+        with Session(self.engine) as db:
+            record = db.get(EmspStateRecord, key)
+            if value is None:
+                if record is not None:
+                    db.delete(record)
+            else:
+                record = record or EmspStateRecord(key=key, value=value)
+                record.value = value
+                db.add(record)
+            db.commit()
+
+    # --- objects -----------------------------------------------------------------------------
+    def load_objects(self, kind: str) -> list[StoredObject]:
+        with Session(self.engine) as db:
+            rows = db.exec(select(ObjectRecord).where(ObjectRecord.kind == kind)).all()
+            return [
+                StoredObject(
+                    (row.country_code, row.party_id, row.id), row.body, aware(row.last_updated)
+                )
+                for row in rows
+            ]
+
+    def save_objects(
+        self, kind: str, items: Iterable[StoredObject], gone: Sequence[ObjectKey] = ()
+    ) -> None:
+        """Insert or replace `items` and delete `gone`, in one transaction."""
+        with Session(self.engine) as db:
+            for item in items:
+                key = (kind, *item.key)
+                record = db.get(ObjectRecord, key) or ObjectRecord(
+                    kind=kind,
+                    country_code=item.key[0],
+                    party_id=item.key[1],
+                    id=item.key[2],
+                    body="",
+                    last_updated=item.last_updated,
+                )
+                record.body = item.body
+                record.last_updated = item.last_updated
+                db.add(record)
+            for cc, pid, id_ in gone:
+                db.execute(
+                    delete(ObjectRecord).where(
+                        col(ObjectRecord.kind) == kind,
+                        col(ObjectRecord.country_code) == cc,
+                        col(ObjectRecord.party_id) == pid,
+                        col(ObjectRecord.id) == id_,
+                    )
+                )
+            db.commit()
+
+    # --- CDRs and invoices ---------------------------------------------------------------------
+    def add_cdr(
+        self,
+        key: ObjectKey,
+        body: str,
+        received_at: datetime,
+        driver_id: str,
+        session_id: str,
+        status: str,
+        invoice: dict[str, Any],
+    ) -> bool:
+        """Store a CDR and its invoice together; False (nothing written) if the CDR is known."""
+        with Session(self.engine) as db:
+            if db.get(CdrRecord, key) is not None:
+                return False
+            db.add(
+                CdrRecord(
+                    country_code=key[0],
+                    party_id=key[1],
+                    id=key[2],
+                    body=body,
+                    received_at=received_at,
+                )
+            )
+            db.add(
+                InvoiceRecord(
+                    cdr_country_code=key[0],
+                    cdr_party_id=key[1],
+                    cdr_id=key[2],
+                    driver_id=driver_id,
+                    session_id=session_id,
+                    status=status,
+                    body=json.dumps(invoice),
+                    created_at=received_at,
+                )
+            )
+            try:
+                db.commit()
+            except IntegrityError:
+                # Another request stored the same CDR between our check and our commit.
+                db.rollback()
+                return False
+            return True
+
+    def load_cdrs(self) -> list[tuple[ObjectKey, str]]:
+        with Session(self.engine) as db:
+            rows = db.exec(select(CdrRecord).order_by(col(CdrRecord.received_at))).all()
+            return [((r.country_code, r.party_id, r.id), r.body) for r in rows]
+
+    def load_invoices(self) -> list[StoredInvoice]:
+        with Session(self.engine) as db:
+            rows = db.exec(select(InvoiceRecord).order_by(col(InvoiceRecord.id))).all()
+            return [
+                StoredInvoice(
+                    id=r.id or 0,
+                    cdr_key=(r.cdr_country_code, r.cdr_party_id, r.cdr_id),
+                    driver_id=r.driver_id,
+                    session_id=r.session_id,
+                    status=r.status,
+                    body=json.loads(r.body),
+                    created_at=aware(r.created_at),
+                )
+                for r in rows
+            ]
+
+    # --- commands ------------------------------------------------------------------------------
+    def save_command(
+        self, id: str, command: str, driver_id: str, body: dict[str, Any], deadline: datetime | None
+    ) -> None:
+        with Session(self.engine) as db:
+            record = db.get(CommandRecord, id) or CommandRecord(
+                id=id, command=command, driver_id=driver_id, body="", state=""
+            )
+            record.body = json.dumps(body)
+            record.state = str(body.get("state", ""))
+            record.deadline = deadline
+            db.add(record)
+            db.commit()
+
+    def load_commands(self) -> list[tuple[dict[str, Any], datetime | None]]:
+        with Session(self.engine) as db:
+            rows = db.exec(select(CommandRecord)).all()
+            return [(json.loads(r.body), aware(r.deadline) if r.deadline else None) for r in rows]
+
+    # --- HubClientInfo ---------------------------------------------------------------------------
+    def save_client_info(self, key: tuple[str, str, str], body: str) -> None:
+        with Session(self.engine) as db:
+            record = db.get(ClientInfoRecord, key) or ClientInfoRecord(
+                country_code=key[0], party_id=key[1], role=key[2], body=""
+            )
+            record.body = body
+            db.add(record)
+            db.commit()
+
+    def load_client_infos(self) -> list[str]:
+        with Session(self.engine) as db:
+            return [r.body for r in db.exec(select(ClientInfoRecord)).all()]

@@ -1,0 +1,120 @@
+"""A driver's whole journey through the hub, against the real mock CPO: map, quote, start,
+live session, stop, CDR, invoice — with invoice = CDR total = quote for what was delivered."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from tests.emsp_mock.conftest import Federation
+
+
+async def start(fed: Federation, evse_uid: str = "DC1", **extra: Any) -> dict[str, Any]:
+    body = {"country_code": "DE", "party_id": "CPB", "location_id": "LOC1", "evse_uid": evse_uid}
+    body.update(extra)
+    response = await fed.app("POST", "/drivers/alice/start", body)
+    assert response.status_code == 200, response.text
+    await fed.settle()
+    command: dict[str, Any] = (await fed.app("GET", f"/commands/{response.json()['id']}")).json()
+    return command
+
+
+async def test_map_shows_the_cpo_locations_broadcast_through_the_hub(fed: Federation) -> None:
+    response = await fed.app("GET", "/map?lat=52.52&lon=13.40&radius_km=5&status=AVAILABLE")
+    found = response.json()
+    assert response.status_code == 200
+    assert [x["id"] for x in found["locations"]] == ["LOC1", "LOC2"]
+    assert {e["uid"] for e in found["locations"][0]["evses"]} == {"DC1", "AC1", "PLAIN"}
+    fast = (await fed.app("GET", "/map?lat=52.52&lon=13.40&min_power_kw=100")).json()
+    assert {e["uid"] for x in fast["locations"] for e in x["evses"]} == {"DC1"}
+    far = (await fed.app("GET", "/map?lat=48.85&lon=2.35&radius_km=50")).json()
+    assert far["count"] == 0
+
+
+async def test_quote_start_update_stop_cdr_invoice(fed: Federation) -> None:
+    command = await start(fed, connector_id="1")
+    assert (command["state"], command["response"], command["result"]) == (
+        "ACCEPTED",
+        "ACCEPTED",
+        "ACCEPTED",
+    )
+    plugged = await fed.control("POST", "/evses/LOC1/DC1/plug", {"vehicle": {"preset": "sedan"}})
+    assert plugged.status_code == 200, plugged.text
+    await fed.settle()
+    await fed.step(600)
+    live = (await fed.app("GET", "/drivers/alice/sessions?active=true")).json()
+    assert len(live) == 1
+    session = live[0]
+    assert session["status"] == "ACTIVE" and session["kwh"] > 0
+    assert session["power_kw"] > 0 and Decimal(str(session["cost_so_far"]["excl_vat"])) > 0
+    # Live status: DC1 is taken (BLOCKED then CHARGING, both stamped at the same simulated
+    # instant), so it no longer shows among the AVAILABLE EVSEs.
+    map_now = (await fed.app("GET", "/map?lat=52.52&lon=13.40&status=AVAILABLE")).json()
+    assert {e["uid"] for e in map_now["locations"][0]["evses"]} == {"AC1", "PLAIN"}
+
+    stop = await fed.app("POST", "/drivers/alice/stop", {"session_id": session["id"]})
+    assert stop.status_code == 200, stop.text
+    await fed.settle()
+    await fed.step(60)
+    assert (await fed.app("GET", f"/commands/{stop.json()['id']}")).json()["result"] == "ACCEPTED"
+
+    invoices = (await fed.app("GET", "/drivers/alice/invoices")).json()
+    assert len(invoices) == 1
+    invoice = invoices[0]
+    cdr = next(iter(fed.emsp.cdrs.values()))
+    assert invoice["status"] == "INVOICED", invoice["reason"]
+    assert invoice["total"] == cdr.total_cost.to_json()
+    assert invoice["expected"] == invoice["total"]
+    assert {line["dimension"] for line in invoice["lines"]} >= {"FLAT", "ENERGY"}
+    # The quote for the session actually delivered (energy, charging and parking time) is
+    # exactly what the driver paid: no fee on top.
+    parking = Decimal(cdr.total_parking_time or 0)
+    asked = {
+        "country_code": "DE",
+        "party_id": "CPB",
+        "location_id": "LOC1",
+        "evse_uid": "DC1",
+        "connector_id": "1",
+        "energy_kwh": str(cdr.total_energy),
+        "charging_minutes": str((Decimal(cdr.total_time) - parking) * 60),
+        "parking_minutes": str(parking * 60),
+        "start": cdr.start_date_time.isoformat(),
+    }
+    quoted = (await fed.app("POST", "/quote", asked)).json()
+    assert quoted["price"] == invoice["total"] == cdr.total_cost.to_json()
+    history = (await fed.app("GET", "/drivers/alice/sessions")).json()
+    assert [s["status"] for s in history] == ["COMPLETED"]
+
+
+async def test_the_same_cdr_twice_gives_one_invoice(fed: Federation) -> None:
+    await start(fed)
+    await fed.control("POST", "/evses/LOC1/DC1/plug", {"vehicle": {"preset": "sedan"}})
+    await fed.step(300)
+    await fed.control("POST", "/evses/LOC1/DC1/unplug")
+    await fed.step(60)
+    assert len(fed.emsp.invoices) == 1
+    cdr = next(iter(fed.emsp.cdrs.values()))
+    assert not await fed.emsp.receive_cdr(cdr)
+    await fed.restart_emsp()  # from the database: still one CDR, one invoice
+    assert len(fed.emsp.cdrs) == 1 and len(fed.emsp.invoices) == 1
+
+
+async def test_start_refused_by_the_cpo_is_reported_to_the_driver(fed: Federation) -> None:
+    # PLAIN has no REMOTE_START_STOP_CAPABLE: the CPO answers, the driver is told.
+    command = await start(fed, evse_uid="PLAIN")
+    assert command["state"] not in ("PENDING", "SENDING", "ACCEPTED")
+    assert command["message"]
+
+
+async def test_app_api_refuses_unknown_drivers_and_evses(fed: Federation) -> None:
+    body = {"country_code": "DE", "party_id": "CPB", "location_id": "LOC1", "evse_uid": "DC1"}
+    response = await fed.app("POST", "/drivers/nobody/start", body)
+    assert response.status_code == 404 and "driver nobody" in response.json()["error"]
+    response = await fed.app("POST", "/drivers/alice/start", {**body, "evse_uid": "NOPE"})
+    assert response.status_code == 404 and "no EVSE NOPE" in response.json()["error"]
+    response = await fed.app("GET", "/drivers/alice/sessions/S404")
+    assert response.status_code == 404
+    response = await fed.app("GET", "/map?lat=91&lon=0")
+    assert response.status_code == 400 and "latitude" in response.json()["error"]
+    response = await fed.app("POST", "/drivers/alice/start", {"evse_uid": "DC1"})
+    assert response.status_code == 400 and "location_id" in response.json()["error"]

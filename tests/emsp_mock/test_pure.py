@@ -1,0 +1,152 @@
+"""The pure parts of the eMSP, without I/O: the map index, the invoice check, the receiver
+rules and the re-sync diff."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from emsp_mock import billing, objects
+from emsp_mock.search import MapIndex, MapQuery, distance_km
+from ocpi.v221 import ConnectorType, GeoLocation, Location, Price, Status
+from tests.cpo_mock.conftest import T0, location
+from tests.doubles import factories as f
+
+
+def at(id: str, lat: str, lon: str, operator: str = "Spark Test") -> Location:
+    loc = location(id)
+    return loc.model_copy(
+        update={
+            "coordinates": GeoLocation(latitude=lat, longitude=lon),
+            "operator": loc.operator.model_copy(update={"name": operator}),  # type: ignore[union-attr]
+        }
+    )
+
+
+def index() -> MapIndex:
+    return MapIndex.build(
+        [
+            at("BER", "52.520000", "13.405000"),  # Berlin
+            at("POT", "52.390000", "13.065000", "Volt"),  # Potsdam, ~27 km
+            at("PAR", "48.856600", "2.352200"),  # Paris
+            at("WRAP", "10.000000", "179.990000"),  # next to the antimeridian
+        ]
+    )
+
+
+def test_search_by_radius_is_nearest_first() -> None:
+    hits = index().search(MapQuery(latitude=52.52, longitude=13.40, radius_km=30))
+    assert [h.location.id for h in hits] == ["BER", "POT"]
+    assert hits[0].distance_km is not None and hits[0].distance_km < 1
+    assert 20 < distance_km(52.52, 13.405, 52.39, 13.065) < 30
+
+
+def test_search_crosses_the_antimeridian() -> None:
+    hits = index().search(MapQuery(latitude=10.0, longitude=-179.99, radius_km=10))
+    assert [h.location.id for h in hits] == ["WRAP"]
+
+
+def test_search_filters_operator_connector_power_and_status() -> None:
+    idx = index()
+    near = {"latitude": 52.52, "longitude": 13.40, "radius_km": 50.0}
+    assert [h.location.id for h in idx.search(MapQuery(**near, operator="volt"))] == ["POT"]  # type: ignore[arg-type]
+    by_party = idx.search(MapQuery(operator="de/cpb"))
+    assert len(by_party) == 4
+    dc = idx.search(MapQuery(**near, connector_types=frozenset({ConnectorType.IEC_62196_T2_COMBO})))  # type: ignore[arg-type]
+    assert {e.uid for h in dc for e in h.evses} == {"DC1"}
+    assert {e.uid for h in idx.search(MapQuery(**near, min_power_kw=22.0)) for e in h.evses} == {  # type: ignore[arg-type]
+        "DC1",
+        "AC1",
+        "PLAIN",
+    }
+    assert not idx.search(MapQuery(**near, statuses=frozenset({Status.CHARGING})))  # type: ignore[arg-type]
+
+
+def test_an_evse_change_reindexes_its_location_and_removed_evses_leave_the_map() -> None:
+    idx = index()
+    ber = location("BER")
+    ber = ber.model_copy(
+        update={"coordinates": GeoLocation(latitude="48.856600", longitude="2.352200")}
+    )
+    idx.put(ber)  # moved to Paris: one entry, in its new cell
+    assert [
+        h.location.id for h in idx.search(MapQuery(latitude=48.8566, longitude=2.3522, radius_km=1))
+    ] == ["BER", "PAR"]
+    assert len(idx) == 4
+    gone = ber
+    for uid in ("DC1", "AC1", "PLAIN"):
+        gone = objects.patch_evse(gone, uid, {"status": Status.REMOVED, "last_updated": T0})
+    idx.put(gone)
+    assert len(idx) == 3
+
+
+def test_bad_queries_are_refused() -> None:
+    with pytest.raises(ValueError, match="both latitude and longitude"):
+        MapQuery(latitude=1.0)
+    with pytest.raises(ValueError, match="latitude 91"):
+        MapQuery(latitude=91.0, longitude=0.0)
+
+
+def test_a_cdr_priced_as_delivered_is_invoiced_at_its_total() -> None:
+    cdr = f.cdr()
+    draft = billing.check_cdr(cdr, {}, "Europe/Amsterdam")
+    assert draft.status is billing.InvoiceStatus.INVOICED, draft.reason
+    assert draft.total == draft.expected == cdr.total_cost
+    assert [line["dimension"] for line in draft.lines] == ["ENERGY"]
+
+
+def test_a_cdr_disagreeing_with_the_delivered_session_goes_to_review() -> None:
+    cdr = f.cdr()
+    padded = cdr.model_copy(
+        update={
+            "total_cost": Price(
+                excl_vat=cdr.total_cost.excl_vat + Decimal("0.30"), incl_vat=cdr.total_cost.incl_vat
+            )
+        }
+    )
+    draft = billing.check_cdr(padded, {}, "Europe/Amsterdam")
+    assert draft.status is billing.InvoiceStatus.REVIEW
+    assert "excl. VAT" in draft.reason and draft.expected == cdr.total_cost
+
+
+def test_a_cdr_without_a_known_tariff_goes_to_review() -> None:
+    cdr = f.cdr().model_copy(update={"tariffs": None})
+    draft = billing.check_cdr(cdr, {}, "Europe/Amsterdam")
+    assert draft.status is billing.InvoiceStatus.REVIEW and "neither in the CDR" in draft.reason
+    stored = {t.id: t for t in [f.tariff()]}
+    assert (
+        billing.check_cdr(cdr, stored, "Europe/Amsterdam").status is billing.InvoiceStatus.INVOICED
+    )
+
+
+def test_session_patch_appends_charging_periods() -> None:
+    session = f.session()
+    period = f.charging_period(T0, kwh=Decimal(1))
+    once = objects.patch_session(session, {"charging_periods": [period], "last_updated": T0})
+    twice = objects.patch_session(
+        once, {"kwh": Decimal(2), "charging_periods": [period], "last_updated": T0}
+    )
+    assert len(twice.charging_periods or []) == 2 and twice.kwh == 2
+
+
+def test_sync_diff_stores_new_newer_and_changed_and_drops_what_the_pull_lacks() -> None:
+    t1 = T0 + timedelta(minutes=1)
+    stored = {
+        "same": (T0, "a"),
+        "newer": (T0, "b"),
+        "changed": (T0, "c"),
+        "mine": (t1, "x"),
+        "gone": (T0, "g"),
+    }
+    pulled = {
+        "same": (T0, "a"),
+        "newer": (t1, "B"),
+        "changed": (T0, "C"),
+        "mine": (T0, "old"),
+        "new": (T0, "n"),
+    }
+    diff = objects.sync_diff(stored, pulled)
+    assert diff.upserts == {"newer": "B", "changed": "C", "new": "n"}
+    assert diff.gone == frozenset({"gone"}) and diff.unchanged == 2
