@@ -10,13 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
-from sqlmodel import Session, create_engine, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 
 from cpo_mock.model import EvseSim, SessionSim
 from cpo_mock.records import (
@@ -31,6 +29,8 @@ from cpo_mock.records import (
     TariffRecord,
     TokenRecord,
 )
+from ocpi import persistence
+from ocpi.persistence import aware
 from ocpi.v221.cdrs import CDR
 from ocpi.v221.hubclientinfo import ClientInfo
 from ocpi.v221.locations import Location
@@ -38,42 +38,9 @@ from ocpi.v221.tariffs import Tariff
 from ocpi.v221.tokens import Token
 
 
-def normalise_url(url: str) -> str:
-    """`postgresql://…` means psycopg 3 (the driver this project installs)."""
-    if url.startswith(("postgresql://", "postgres://")):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
-
-
 def make_engine(url: str) -> Engine:
-    """An engine with the CPO's tables created; a SQLite file's folder is created if needed."""
-    url = normalise_url(url)
-    parsed = make_url(url)
-    kwargs: dict[str, Any] = {}
-    sqlite = parsed.get_backend_name() == "sqlite"
-    if sqlite:
-        kwargs["connect_args"] = {"check_same_thread": False}
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    else:
-        kwargs["pool_pre_ping"] = True
-    engine = create_engine(url, **kwargs)
-    if sqlite:
-        event.listen(engine, "connect", _sqlite_pragmas)
-    CpoTable.metadata.create_all(engine)
-    return engine
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
-def aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    """An engine with this service's tables created (SQLite or PostgreSQL)."""
+    return persistence.make_engine(url, CpoTable.metadata)
 
 
 @dataclass

@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import delete
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, create_engine, select
+from sqlmodel import Session, col, select
 
 from emsp_mock.records import (
     CdrRecord,
@@ -28,47 +27,16 @@ from emsp_mock.records import (
     InvoiceRecord,
     ObjectRecord,
 )
+from ocpi import persistence
+from ocpi.persistence import aware
 
 ObjectKey = tuple[str, str, str]
 """(country_code, party_id, id) of a stored object of one kind."""
 
 
-def normalise_url(url: str) -> str:
-    """`postgresql://…` means psycopg 3 (the driver this project installs)."""
-    if url.startswith(("postgresql://", "postgres://")):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
-
-
 def make_engine(url: str) -> Engine:
-    """An engine with the eMSP's tables created; a SQLite file's folder is created if needed."""
-    url = normalise_url(url)
-    parsed = make_url(url)
-    kwargs: dict[str, Any] = {}
-    sqlite = parsed.get_backend_name() == "sqlite"
-    if sqlite:
-        kwargs["connect_args"] = {"check_same_thread": False}
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    else:
-        kwargs["pool_pre_ping"] = True
-    engine = create_engine(url, **kwargs)
-    if sqlite:
-        event.listen(engine, "connect", _sqlite_pragmas)
-    EmspTable.metadata.create_all(engine)
-    return engine
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
-def aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    """An engine with this service's tables created (SQLite or PostgreSQL)."""
+    return persistence.make_engine(url, EmspTable.metadata)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -56,8 +56,8 @@ from ocpi.headers import (
     token_candidates,
 )
 from ocpi.pagination import PageRequest, format_link, page_headers, paginate, parse_link_header
-from ocpi.server.errors import describe_errors
 from ocpi.server.responses import ocpi_response
+from ocpi.server.validation import parse_body, same_owner, same_value
 from ocpi.v221.hubclientinfo import ConnectionStatus
 from ocpi.v221.locations import EVSE, Connector, Location
 from ocpi.v221.patches import ConnectorPatch, EVSEPatch, LocationPatch, TokenPatch
@@ -454,28 +454,11 @@ def _validate_broadcast(message: Message) -> None:
         return
     if not isinstance(message.body, dict):
         raise InvalidParameters(f"the body must be a JSON object ({model.__name__})")
-    try:
-        model.model_validate(message.body)
-    except ValidationError as exc:
-        raise InvalidParameters(
-            "Invalid or missing parameters: " + describe_errors(exc.errors())
-        ) from None
-    url_id = message.segments[-1]
-    body_id = message.body.get(id_field) if id_field else None
-    if body_id is not None and str(body_id) != url_id:
-        raise InvalidParameters(
-            f"{id_field} {body_id!r} in the body differs from {url_id!r} in the URL"
-        )
+    parse_body(model, message.body)
+    if id_field:
+        same_value(id_field, message.segments[-1], message.body.get(id_field))
     if message.method == "PUT" and len(message.segments) == 3:
-        for key, url_value in (
-            ("country_code", message.segments[0]),
-            ("party_id", message.segments[1]),
-        ):
-            value = message.body.get(key)
-            if isinstance(value, str) and value.upper() != url_value.upper():
-                raise InvalidParameters(
-                    f"{key} {value!r} in the body differs from the URL's {url_value!r}"
-                )
+        same_owner(message.segments[0], message.segments[1], message.body)
 
 
 async def _broadcast(

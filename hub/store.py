@@ -33,6 +33,7 @@ from hub.records import (
     PlatformRecord,
 )
 from ocpi.headers import PartyRef
+from ocpi.persistence import aware
 from ocpi.v221.hubclientinfo import ConnectionStatus
 from ocpi.v221.types import Role
 from ocpi.v221.versions import InterfaceRole, ModuleID
@@ -42,11 +43,6 @@ log = logging.getLogger("hub.store")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything the hub stores is UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 _LOG_CHUNK = 1000  # rows per INSERT: 15 columns x 1000 stays below SQLite's 32,766 variables
@@ -284,7 +280,7 @@ class Store:
                     owner=PartyRef(record.country_code, record.party_id),
                     object_id=record.object_id,
                     body=json.loads(record.body),
-                    last_updated=_aware(record.last_updated),
+                    last_updated=aware(record.last_updated),
                     receiver=PartyRef.parse(record.receiver) if record.receiver else None,
                     deleted=record.deleted,
                 )
@@ -301,7 +297,7 @@ class Store:
                     target_platform_id=record.target_platform_id,
                     target_party=PartyRef.parse(record.target_party),
                     caller_party=PartyRef.parse(record.caller_party),
-                    created_at=_aware(record.created_at),
+                    created_at=aware(record.created_at),
                 )
                 for record in db.exec(select(CallbackRecord)).all()
             ]
@@ -327,7 +323,7 @@ class Store:
         with Session(self.engine) as db:
             rows = list(db.exec(query).all())
         for row in rows:
-            row.timestamp = _aware(row.timestamp)
+            row.timestamp = aware(row.timestamp)
         return rows
 
 
@@ -398,7 +394,7 @@ def _to_party(record: PartyRecord) -> Party:
         role=Role(record.role),
         ref=PartyRef(record.country_code, record.party_id),
         status=ConnectionStatus(record.status),
-        last_updated=_aware(record.last_updated),
+        last_updated=aware(record.last_updated),
         platform_id=record.platform_id,
         business_details=json.loads(record.business_details),
     )

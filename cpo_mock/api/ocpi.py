@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from cpo_mock.commands import handle_command
 from cpo_mock.service import Cpo, token_key
@@ -22,8 +22,8 @@ from ocpi.headers import RoutingHeaders
 from ocpi.pagination import PageRequest, page_headers, paginate
 from ocpi.platform import ModuleInterface
 from ocpi.server import TokenAuth, ocpi_response, page_request, routing_headers
-from ocpi.server.errors import describe_errors
 from ocpi.server.responses import OcpiResponse
+from ocpi.server.validation import parse_body, same_owner, same_value
 from ocpi.v221.hubclientinfo import ClientInfo
 from ocpi.v221.locations import Capability, Status
 from ocpi.v221.patches import TokenPatch
@@ -54,33 +54,6 @@ Page = Annotated[PageRequest, Depends(page_request)]
 Routing = Annotated[RoutingHeaders, Depends(routing_headers)]
 JsonBody = Annotated[Any, Body()]
 TypeParam = Annotated[TokenType, Query(alias="type")]
-
-
-def parse_body(model: type[M], body: Any) -> M:
-    """Validate a JSON body; 2001 naming each field (as the shared handler words it)."""
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        raise InvalidParameters(
-            "Invalid or missing parameters: " + describe_errors(exc.errors())
-        ) from None
-
-
-def same_owner(country_code: str, party_id: str, values: dict[str, Any]) -> None:
-    """Spec (client-owned objects): URL country_code/party_id SHALL equal the body's."""
-    for name, expected in (("country_code", country_code), ("party_id", party_id)):
-        value = values.get(name)
-        if value is not None and str(value).upper() != expected.upper():
-            raise InvalidParameters(
-                f"{name} in the URL is {expected!r} but the body says {value!r}: they must match"
-            )
-
-
-def same_value(name: str, url_value: str, body_value: Any) -> None:
-    if body_value is not None and str(body_value) != url_value:
-        raise InvalidParameters(
-            f"{name} in the URL is {url_value!r} but the body says {body_value!r}: they must match"
-        )
 
 
 def functional_router(cpo: Cpo, auth: TokenAuth[Literal["peer"]]) -> APIRouter:
