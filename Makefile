@@ -14,9 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-## the main job: the federation demo (for now: the hub alone)
+## the main job: the federation demo (hub + four alliance members, a roaming story)
 demo: $(STAMP)
-	$(BIN)/roam hub serve
+	$(BIN)/roam demo
 
 ## the whole test suite: quality gates, then every test
 test: check unit

@@ -62,6 +62,8 @@ class Hub:
         self.admin_token = settings.admin_token or ""
         self.background: set[asyncio.Task[None]] = set()
         self._lanes: dict[int, asyncio.Lock] = {}
+        self.hops_sent = 0
+        """Messages the hub sent on to a member (forwarded, fanned out, ClientInfo pushes)."""
         self.pending: dict[str, Invitee] = {}
         """Tokens the hub handed a member during a hub-initiated handshake, by hash."""
         self._alive_task: asyncio.Task[None] | None = None
@@ -170,6 +172,8 @@ class Hub:
         note: str = "",
         timestamp: datetime | None = None,
     ) -> None:
+        if hop == "outbound":
+            self.hops_sent += 1
         self.writer.log(
             {
                 "timestamp": timestamp or utcnow(),

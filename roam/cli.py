@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from roam.cpo_cmd import cpo_app
+from roam.demo import demo_command
 from roam.emsp_cmd import emsp_app
 from roam.hub_cmd import hub_app
 from roam.tariff_cmd import tariff_app
@@ -18,6 +19,7 @@ app = typer.Typer(
 app.add_typer(hub_app, name="hub")
 app.add_typer(cpo_app, name="cpo")
 app.add_typer(emsp_app, name="emsp")
+app.command("demo")(demo_command)
 app.add_typer(tariff_app, name="tariff")
 
 

@@ -1,0 +1,385 @@
+"""The running federation of `roam demo`: hub and members served in one process (docs/demo.md).
+
+The hub and every member's CPO and eMSP run under uvicorn in this process, each on its own
+127.0.0.1 port, so every OCPI message is real HTTP: the credentials handshakes, the location
+and tariff broadcasts, commands, sessions, CDRs. The story driver (`roam/demo_story.py`) uses
+the services' Python objects the way a person uses the control and app APIs, and steps the
+CPOs' simulated clocks (deterministic: the same story gives the same prices).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import socket
+import tempfile
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from cpo_mock.app import create_app as create_cpo
+from cpo_mock.service import Cpo
+from cpo_mock.settings import CpoSettings
+from emsp_mock.app import create_app as create_emsp
+from emsp_mock.service import Emsp
+from emsp_mock.settings import EmspSettings
+from hub.app import create_app as create_hub
+from hub.directory import hash_token
+from hub.service import Hub
+from hub.settings import HubSettings
+from hub.settlement import SettlementLine, settle
+from ocpi.headers import PartyRef
+from ocpi.v221.types import Role
+from ocpi.v221.versions import ModuleID
+from roam.demo_federation import FederationSpec, MemberSpec
+
+Echo = Callable[[str], None]
+
+
+class DemoError(RuntimeError):
+    """The federation could not be brought up; the message says why."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class _QuietServer(uvicorn.Server):
+    """Several servers share one process: signals are the demo's business, not uvicorn's."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class Served:
+    """An ASGI app under uvicorn in this event loop."""
+
+    def __init__(self, app: FastAPI, port: int) -> None:
+        self.app = app
+        self.port = port
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="error", access_log=False
+        )
+        self.server = _QuietServer(config)
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self, within: float = 120.0) -> None:
+        self.task = asyncio.create_task(self.server.serve())
+        deadline = time.monotonic() + within
+        while not self.server.started:
+            if self.task.done() or time.monotonic() > deadline:
+                raise DemoError(f"the server on port {self.port} did not start")
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        if self.task is None:
+            return
+        self.server.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.task, 30)
+        self.task = None
+
+
+@dataclass
+class Member:
+    spec: MemberSpec
+    cpo_settings: CpoSettings
+    emsp_settings: EmspSettings
+    cpo_served: Served
+    emsp_served: Served
+    online: bool = True
+
+    @property
+    def cpo(self) -> Cpo:
+        cpo: Cpo = self.cpo_served.app.state.cpo
+        return cpo
+
+    @property
+    def emsp(self) -> Emsp:
+        emsp: Emsp = self.emsp_served.app.state.emsp
+        return emsp
+
+    async def restart_cpo(self) -> None:
+        """Start the CPO again on its database and port (a warm start: no new handshake)."""
+        self.cpo_served = Served(create_cpo(self.cpo_settings), self.cpo_settings.port)
+        await self.cpo_served.start()
+        self.online = True
+
+
+@dataclass
+class Federation:
+    spec: FederationSpec
+    scale: float
+    folder: Path
+    hub_served: Served
+    members: list[Member]
+
+    @property
+    def hub(self) -> Hub:
+        hub: Hub = self.hub_served.app.state.hub
+        return hub
+
+    async def settle(self, rounds: int = 3) -> None:
+        """Let queued pushes, results and fan-out finish."""
+        for _ in range(rounds):
+            jobs = [self.hub.drain()]
+            for member in self.members:
+                if member.online:
+                    jobs.append(member.cpo.drain())
+                jobs.append(member.emsp.drain())
+            await asyncio.gather(*jobs)
+            await asyncio.sleep(0.02)
+
+    async def step(self, seconds: float) -> None:
+        """Move every running CPO's simulated clock on by `seconds`."""
+        await asyncio.gather(*(m.cpo.step(seconds) for m in self.members if m.online))
+        await self.settle(2)
+
+    def active_sessions(self) -> int:
+        return sum(len(m.cpo.open_sessions()) for m in self.members if m.online)
+
+    def settlement(self) -> list[SettlementLine]:
+        return settle(self.hub.copies.listing(ModuleID.CDRS))
+
+    def live_line(self) -> str:
+        lines = self.settlement()
+        money: dict[str, Decimal] = {}
+        for line in lines:
+            money[line.currency] = money.get(line.currency, Decimal(0)) + line.incl_vat
+        owed = ", ".join(f"{amount} {cur}" for cur, amount in sorted(money.items())) or "nothing"
+        cdrs = sum(line.cdr_count for line in lines)
+        online = sum(1 for m in self.members if m.online)
+        return (
+            f"live: routed {self.hub.hops_sent:,} messages | active sessions "
+            f"{self.active_sessions()} | CPOs online {online}/{len(self.members)} | "
+            f"owed between members: {owed} ({cdrs} CDRs)"
+        )
+
+    async def stop(self) -> None:
+        for member in self.members:
+            await member.cpo_served.stop()
+        for member in self.members:
+            await member.emsp_served.stop()
+        await self.hub_served.stop()
+
+
+async def _wait(condition: Callable[[], bool], within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise DemoError(f"{what}: not done within {within:.0f} s")
+        await asyncio.sleep(0.05)
+
+
+async def start_federation(
+    spec: FederationSpec, scale: float, folder: Path, echo: Echo
+) -> tuple[Federation, float]:
+    """Bring up hub and members; register them all; sync. Returns the sync time in seconds."""
+    hub_port = free_port()
+    hub_settings = HubSettings(
+        port=hub_port,
+        database_url=f"sqlite:///{folder / 'hub.db'}",
+        admin_token=secrets.token_urlsafe(16),
+        still_alive_interval=0.5,
+    )
+    hub_app = create_hub(hub_settings)
+    hub_served = Served(hub_app, hub_port)
+    await hub_served.start()
+    hub: Hub = hub_app.state.hub
+    echo(f"hub {hub.ref} at {hub_settings.versions_url}")
+
+    members: list[Member] = []
+    for spec_member in spec.members:
+        invites = {}
+        for role, party in ((Role.CPO, spec_member.cpo), (Role.EMSP, spec_member.emsp)):
+            token_a = secrets.token_urlsafe(24)
+            await asyncio.to_thread(hub.store.add_invitation, hash_token(token_a), [(role, party)])
+            invites[role] = token_a
+        cc = spec_member.country_code
+        cpo_port, emsp_port = free_port(), free_port()
+        network: dict[str, Any] = {
+            "stations": spec_member.stations_at(scale),
+            "seed": spec_member.seed,
+            "profile": spec_member.profile,
+        }
+        if spec_member.countries:
+            network["countries"] = spec_member.countries
+        cpo_settings = CpoSettings.model_validate(
+            {
+                "country_code": cc,
+                "party_id": spec_member.cpo_party_id,
+                "name": spec_member.name,
+                "port": cpo_port,
+                "database_url": f"sqlite:///{folder / f'cpo-{cc}-{spec_member.cpo_party_id}.db'}",
+                "hub": {"versions_url": hub_settings.versions_url, "token_a": invites[Role.CPO]},
+                "clock": {"mode": "stepped", "start": spec.start},
+                "network": network,
+                "shutdown_grace": 2.0,
+            }
+        )
+        emsp_settings = EmspSettings.model_validate(
+            {
+                "country_code": cc,
+                "party_id": spec_member.emsp_party_id,
+                "name": f"{spec_member.name} app",
+                "port": emsp_port,
+                "database_url": f"sqlite:///{folder / f'emsp-{cc}-{spec_member.emsp_party_id}.db'}",
+                "hub": {"versions_url": hub_settings.versions_url, "token_a": invites[Role.EMSP]},
+                "command_timeout": 30,
+                "drivers": spec_member.drivers(),
+            }
+        )
+        emsp_served = Served(create_emsp(emsp_settings), emsp_port)
+        cpo_served = Served(create_cpo(cpo_settings), cpo_port)
+        members.append(Member(spec_member, cpo_settings, emsp_settings, cpo_served, emsp_served))
+    federation = Federation(spec, scale, folder, hub_served, members)
+
+    # eMSPs first: they are connected when the CPOs broadcast their networks.
+    await asyncio.gather(*(m.emsp_served.start() for m in members))
+    await _wait(
+        lambda: all(m.emsp.registration.peer is not None for m in members),
+        60,
+        "eMSP registrations",
+    )
+    for m in members:
+        echo(f"  {m.spec.name:<10} eMSP {m.spec.emsp} registered (credentials handshake)")
+
+    began = time.perf_counter()
+    await asyncio.gather(*(m.cpo_served.start(within=600) for m in members))
+    await _wait(
+        lambda: all(m.cpo.registration.peer is not None for m in members),
+        120,
+        "CPO registrations",
+    )
+    stations = sum(len(m.cpo.locations) for m in members)
+    tariffs = sum(len(m.cpo.tariffs) for m in members)
+    evses = sum(len(loc.evses or []) for m in members for loc in m.cpo.locations.values())
+    countries = {loc.country for m in members for loc in m.cpo.locations.values()}
+    for m in members:
+        echo(
+            f"  {m.spec.name:<10} CPO  {m.spec.cpo} registered, publishing "
+            f"{len(m.cpo.locations):,} stations"
+        )
+    echo(
+        f"sync: {stations:,} stations, {evses:,} charge points (EVSEs) in {len(countries)} "
+        f"countries, {tariffs} tariffs -> {len(members)} eMSPs through the hub"
+    )
+
+    def synced() -> tuple[int, int]:
+        held = sum(len(m.emsp.locations) for m in members)
+        held_tariffs = sum(len(m.emsp.tariffs) for m in members)
+        return held, held_tariffs
+
+    want = stations * len(members)
+    want_tariffs = tariffs * len(members)
+    last = time.perf_counter()
+    while True:
+        held, held_tariffs = synced()
+        if held >= want and held_tariffs >= want_tariffs:
+            break
+        if time.perf_counter() - began > 900:
+            raise DemoError(f"sync: {held}/{want} locations after 900 s")
+        if time.perf_counter() - last >= 2:
+            last = time.perf_counter()
+            echo(
+                f"  sync {last - began:5.1f} s: locations at the eMSPs {held:,}/{want:,}, "
+                f"tariffs {held_tariffs}/{want_tariffs}, routed {federation.hub.hops_sent:,}"
+            )
+        await asyncio.sleep(0.1)
+    await federation.settle()
+    took = time.perf_counter() - began
+    echo(
+        f"sync done in {took:.1f} s: every eMSP holds {stations:,} stations and {tariffs} "
+        f"tariffs ({federation.hub.hops_sent:,} messages routed)"
+    )
+    return federation, took
+
+
+def settlement_table(federation: Federation) -> tuple[str, bool]:
+    """The table of what each eMSP owes each CPO, each member's net, and whether it balances."""
+    lines = federation.settlement()
+    names: dict[PartyRef, str] = {}
+    for m in federation.members:
+        names[m.spec.cpo] = f"{m.spec.name} CPO"
+        names[m.spec.emsp] = f"{m.spec.name} app"
+    out = [
+        f"{'eMSP (owes)':<22} {'CPO (is owed)':<22} {'CDRs':>4} {'excl. VAT':>12} "
+        f"{'incl. VAT':>12} cur"
+    ]
+    owed_by: dict[str, Decimal] = {}
+    owed_to: dict[str, Decimal] = {}
+    for line in lines:
+        emsp = f"{names.get(line.emsp, '')} {line.emsp}".strip()
+        cpo = f"{names.get(line.cpo, '')} {line.cpo}".strip()
+        out.append(
+            f"{emsp:<22} {cpo:<22} {line.cdr_count:>4} {line.excl_vat:>12.2f} "
+            f"{line.incl_vat:>12.2f} {line.currency}"
+        )
+        owed_by[line.currency] = owed_by.get(line.currency, Decimal(0)) + line.incl_vat
+        owed_to[line.currency] = owed_to.get(line.currency, Decimal(0)) + line.incl_vat
+    # What eMSPs invoiced their drivers and what CPOs issued, counted on each side.
+    invoiced: dict[str, Decimal] = {}
+    for m in federation.members:
+        for invoice in m.emsp.invoices:
+            if invoice.status == "INVOICED":
+                total = invoice.body.get("total") or {}
+                cur = str(invoice.body.get("currency", ""))
+                invoiced[cur] = invoiced.get(cur, Decimal(0)) + Decimal(
+                    str(total.get("incl_vat", total.get("excl_vat", 0)))
+                )
+    issued: dict[str, Decimal] = {}
+    for m in federation.members:
+        if not m.online:
+            continue
+        for entry in m.cpo.cdrs.values():
+            cdr = entry.cdr
+            amount = cdr.total_cost.incl_vat
+            value = Decimal(str(amount if amount is not None else cdr.total_cost.excl_vat))
+            issued[cdr.currency] = issued.get(cdr.currency, Decimal(0)) + value
+    out.append("")
+    out.append("net per member (owed to its CPO minus owed by its app), incl. VAT:")
+    net: dict[tuple[str, str], Decimal] = {}
+    for line in lines:
+        for party, sign in ((line.cpo, 1), (line.emsp, -1)):
+            member = next(
+                (m.spec.name for m in federation.members if party in (m.spec.cpo, m.spec.emsp)),
+                str(party),
+            )
+            key = (member, line.currency)
+            net[key] = net.get(key, Decimal(0)) + sign * line.incl_vat
+    for (member, cur), amount in sorted(net.items()):
+        out.append(f"  {member:<22} {amount:>+12.2f} {cur}")
+    balanced = owed_by == owed_to and sum(net.values(), Decimal(0)) == 0
+    for cur in sorted(set(owed_by) | set(invoiced) | set(issued)):
+        a, b = owed_by.get(cur, Decimal(0)), owed_to.get(cur, Decimal(0))
+        c, d = invoiced.get(cur, Decimal(0)), issued.get(cur, Decimal(0))
+        ok = a == b == c == d
+        balanced = balanced and ok
+        out.append(
+            f"{cur}: owed by eMSPs {a} = owed to CPOs {b} = invoiced to drivers {c} = "
+            f"CDRs issued {d}: {'balances' if ok else 'DOES NOT BALANCE'}"
+        )
+    return "\n".join(out), balanced
+
+
+@contextlib.contextmanager
+def demo_folder(keep: Path | None) -> Generator[Path, None, None]:
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        for old in keep.glob("*.db*"):
+            old.unlink()
+        yield keep
+        return
+    with tempfile.TemporaryDirectory(prefix="roam-demo-") as folder:
+        yield Path(folder)

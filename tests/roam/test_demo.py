@@ -1,0 +1,58 @@
+"""`roam demo --once` at a tiny scale: the whole story over real HTTP on loopback, every step
+checked by the demo itself; plus the federation file's rules. No timing is asserted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from roam.demo import demo_command, run_demo
+from roam.demo_federation import FederationError, load_federation, parse_federation
+
+
+def test_the_default_federation_is_the_four_member_alliance() -> None:
+    spec = load_federation()
+    assert [m.name for m in spec.members] == ["Fastned", "IONITY", "Electra", "Atlante"]
+    assert sum(m.stations for m in spec.members) == 1700
+    assert len({m.cpo for m in spec.members} | {m.emsp for m in spec.members}) == 8
+
+
+def test_a_federation_file_is_checked() -> None:
+    with pytest.raises(FederationError, match=r"members\.0\.colour"):
+        parse_federation(
+            "members:\n"
+            "  - {name: A, country_code: NL, cpo_party_id: AAC, emsp_party_id: AAE, colour: red}\n"
+            "  - {name: B, country_code: DE, cpo_party_id: BBC, emsp_party_id: BBE}\n"
+        )
+    with pytest.raises(FederationError, match="appears twice"):
+        parse_federation(
+            "members:\n"
+            "  - {name: A, country_code: NL, cpo_party_id: AAC, emsp_party_id: AAE}\n"
+            "  - {name: B, country_code: NL, cpo_party_id: AAC, emsp_party_id: BBE}\n"
+        )
+    with pytest.raises(FederationError, match="cannot be read"):
+        load_federation(Path("/nonexistent/federation.yaml"))
+
+
+async def test_demo_once_plays_the_whole_story(tmp_path: Path) -> None:
+    lines: list[str] = []
+    ok = await run_demo(load_federation(), scale=0.01, once=True, keep=tmp_path, echo=lines.append)
+    text = "\n".join(lines)
+    assert ok, text
+    assert "demo: OK" in text
+    assert "[FAILED]" not in text
+    assert "balances" in text and "4003" in text and "AUTH_REQUEST" in text
+
+
+def test_the_command_refuses_a_bad_federation_file(tmp_path: Path) -> None:
+    bad = tmp_path / "f.yaml"
+    bad.write_text("members: [")
+    import typer
+
+    app = typer.Typer()
+    app.command()(demo_command)
+    result = CliRunner().invoke(app, ["--once", "--federation", str(bad)])
+    assert result.exit_code == 2
+    assert "not valid YAML" in result.output
