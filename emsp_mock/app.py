@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Literal
-from urllib.parse import urlsplit
-
 import httpx
 from fastapi import FastAPI
 
@@ -19,13 +14,7 @@ from emsp_mock.api.ocpi import (
 )
 from emsp_mock.service import FUNCTIONAL_BASE, AppError, Emsp
 from emsp_mock.settings import EmspSettings
-from ocpi.platform import (
-    Principal,
-    RoutingAnswerMiddleware,
-    credentials_router,
-    versions_router,
-)
-from ocpi.server import TokenAuth, ocpi_app
+from ocpi.platform.app import member_app
 
 
 def create_app(settings: EmspSettings, http: httpx.AsyncClient | None = None) -> FastAPI:
@@ -35,29 +24,19 @@ def create_app(settings: EmspSettings, http: httpx.AsyncClient | None = None) ->
     re-syncs) when the app starts (lifespan), or when a test calls `app.state.emsp.start()`.
     """
     emsp = Emsp(settings, http)
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await emsp.start(register_now=False)
-        try:
-            yield
-        finally:
-            await emsp.stop()
-
-    app = ocpi_app(
-        f"{settings.name} ({settings.country_code}/{settings.party_id})", lifespan=lifespan
+    built = member_app(
+        emsp,
+        title=f"{settings.name} ({settings.country_code}/{settings.party_id})",
+        party=settings.party,
+        public_url=settings.public_url,
+        interfaces=INTERFACES,
+        credentials_path=CREDENTIALS_PATH,
+        functional_base=FUNCTIONAL_BASE,
     )
+    app = built.app
     app.state.emsp = emsp
-    any_caller: TokenAuth[Principal] = TokenAuth(emsp.registration.principal)
-    peer_only: TokenAuth[Literal["peer"]] = TokenAuth(emsp.registration.peer_principal)
-    prefix = urlsplit(settings.public_url).path.rstrip("/")
-    app.include_router(versions_router(settings.public_url, INTERFACES, any_caller))
-    app.include_router(credentials_router(prefix + CREDENTIALS_PATH, emsp.registration, any_caller))
-    app.include_router(functional_router(emsp, peer_only))
-    app.include_router(hubclientinfo_router(emsp, peer_only))
-    app.include_router(app_router(emsp), prefix=prefix)
+    app.include_router(functional_router(emsp, built.peer_only))
+    app.include_router(hubclientinfo_router(emsp, built.peer_only))
+    app.include_router(app_router(emsp), prefix=built.prefix)
     app.add_exception_handler(AppError, app_error)
-    app.add_middleware(
-        RoutingAnswerMiddleware, party=settings.party, prefixes=[prefix + FUNCTIONAL_BASE + "/"]
-    )
     return app
