@@ -39,6 +39,7 @@ from ocpi.v221.commands import (
     CommandResponseType,
     CommandResult,
     CommandType,
+    ReserveNow,
     StartSession,
     StopSession,
 )
@@ -600,7 +601,7 @@ class Emsp:
         command.done.set()
 
     async def _send_command(
-        self, command: CommandState, body: StartSession | StopSession, to: PartyRef
+        self, command: CommandState, body: StartSession | StopSession | ReserveNow, to: PartyRef
     ) -> CommandState:
         self.commands[command.id] = command
         await self._save_command(command)
@@ -773,6 +774,54 @@ class Emsp:
                 "evse_uid": evse_uid,
                 "connector_id": connector_id,
                 "token_uid": token.uid,
+            },
+        )
+        return await self._send_command(command, body, to)
+
+    async def reserve(
+        self,
+        driver_id: str,
+        country_code: str,
+        party_id: str,
+        location_id: str,
+        evse_uid: str | None,
+        expiry_date: datetime,
+    ) -> CommandState:
+        """RESERVE_NOW through the hub for the driver's app token, until `expiry_date` (the
+        CPO's time). The reservation id is the command id; a later START_SESSION with the
+        same token may use the reserved EVSE (spec mod_commands ReserveNow)."""
+        token = self._app_token(driver_id)
+        if evse_uid is None:
+            location = self.location(country_code, party_id, location_id)
+            if location is None:
+                raise AppError(
+                    f"location {country_code}/{party_id}/{location_id} is not known", 404
+                )
+        else:
+            location = self._target(country_code, party_id, location_id, evse_uid)
+        command_id = uuid.uuid4().hex
+        body = ReserveNow(
+            response_url=self.response_url(CommandType.RESERVE_NOW, command_id),
+            token=token,
+            expiry_date=expiry_date,
+            reservation_id=command_id,
+            location_id=location.id,
+            evse_uid=evse_uid,
+            authorization_reference=command_id,
+        )
+        to = PartyRef(location.country_code, location.party_id)
+        command = CommandState(
+            id=command_id,
+            command=CommandType.RESERVE_NOW,
+            driver_id=driver_id,
+            to=str(to),
+            target={
+                "country_code": to.country_code,
+                "party_id": to.party_id,
+                "location_id": location.id,
+                "evse_uid": evse_uid,
+                "token_uid": token.uid,
+                "expiry_date": stamp(expiry_date),
             },
         )
         return await self._send_command(command, body, to)

@@ -72,6 +72,8 @@ class MessageFilter:
     module: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    after_id: int | None = None
+    """Only messages logged after the one with this id (to follow the log as it grows)."""
     limit: int = 1000
 
 
@@ -317,6 +319,8 @@ class Store:
             query = query.where(col(MessageRecord.timestamp) >= where.since)
         if where.until is not None:
             query = query.where(col(MessageRecord.timestamp) < where.until)
+        if where.after_id is not None:
+            query = query.where(col(MessageRecord.id) > where.after_id)
         query = query.order_by(col(MessageRecord.timestamp), col(MessageRecord.id)).limit(
             where.limit
         )

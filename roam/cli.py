@@ -8,6 +8,7 @@ from roam.cpo_cmd import cpo_app
 from roam.demo import demo_command
 from roam.emsp_cmd import emsp_app
 from roam.hub_cmd import hub_app
+from roam.scenario_cmd import scenario_app
 from roam.tariff_cmd import tariff_app
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app.add_typer(cpo_app, name="cpo")
 app.add_typer(emsp_app, name="emsp")
 app.command("demo")(demo_command)
 app.add_typer(tariff_app, name="tariff")
+app.add_typer(scenario_app, name="scenario")
 
 
 def main() -> None:

@@ -35,6 +35,10 @@ class MemberSpec(BaseModel):
     profile: str = "hpc"
     seed: int = 1
     countries: list[str] = Field(default_factory=list)
+    tariffs: list[dict[str, Any]] = Field(default_factory=list)
+    """Extra tariffs of the CPO (OCPI Tariff objects; country_code/party_id filled in)."""
+    locations: list[dict[str, Any]] = Field(default_factory=list)
+    """Extra locations of the CPO (OCPI Location objects), published besides the network."""
 
     @property
     def cpo(self) -> PartyRef:

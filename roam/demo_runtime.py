@@ -16,13 +16,16 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cpo_mock.app import create_app as create_cpo
 from cpo_mock.service import Cpo
@@ -62,17 +65,54 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
+class Faults:
+    """Faults a scenario injects into one platform's OCPI API (docs/scenarios.md): every
+    request under /ocpi/ waits `delay` seconds, and with `answer` set gets that answer
+    (HTTP status, OCPI status, message) instead of reaching the platform."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.delay = 0.0
+        self.answer: tuple[int, int, str] | None = None
+
+    def clear(self) -> None:
+        self.delay = 0.0
+        self.answer = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith("/ocpi/"):
+            await self.app(scope, receive, send)
+            return
+        if self.delay > 0:
+            await asyncio.sleep(self.delay)
+        if self.answer is None:
+            await self.app(scope, receive, send)
+            return
+        http_status, ocpi_status, message = self.answer
+        body = {
+            "status_code": ocpi_status,
+            "status_message": message,
+            "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        }
+        await JSONResponse(body, status_code=http_status)(scope, receive, send)
+
+
 class Served:
-    """An ASGI app under uvicorn in this event loop."""
+    """An ASGI app under uvicorn in this event loop, behind a Faults switch."""
 
     def __init__(self, app: FastAPI, port: int) -> None:
         self.app = app
         self.port = port
+        self.faults = Faults(app)
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="error", access_log=False
+            self.faults, host="127.0.0.1", port=port, log_level="error", access_log=False
         )
         self.server = _QuietServer(config)
         self.task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None
 
     async def start(self, within: float = 120.0) -> None:
         self.task = asyncio.create_task(self.server.serve())
@@ -96,9 +136,17 @@ class Member:
     spec: MemberSpec
     cpo_settings: CpoSettings
     emsp_settings: EmspSettings
-    cpo_served: Served
-    emsp_served: Served
-    online: bool = True
+    cpo_served: Served = field(init=False)
+    emsp_served: Served = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cpo_served = Served(create_cpo(self.cpo_settings), self.cpo_settings.port)
+        self.emsp_served = Served(create_emsp(self.emsp_settings), self.emsp_settings.port)
+
+    @property
+    def online(self) -> bool:
+        """Whether the member's CPO platform is up."""
+        return self.cpo_served.running
 
     @property
     def cpo(self) -> Cpo:
@@ -110,11 +158,30 @@ class Member:
         emsp: Emsp = self.emsp_served.app.state.emsp
         return emsp
 
+    async def start_cpo(self, within: float = 120.0) -> None:
+        """Start the CPO platform; a second time it is a new process on the same database
+        and port (a warm start: no new handshake), faults kept."""
+        if not self.cpo_served.running and self.cpo_served.server.started:
+            faults = self.cpo_served.faults
+            self.cpo_served = Served(create_cpo(self.cpo_settings), self.cpo_settings.port)
+            self.cpo_served.faults.delay, self.cpo_served.faults.answer = (
+                faults.delay,
+                faults.answer,
+            )
+        await self.cpo_served.start(within)
+
+    async def start_emsp(self, within: float = 120.0) -> None:
+        if not self.emsp_served.running and self.emsp_served.server.started:
+            faults = self.emsp_served.faults
+            self.emsp_served = Served(create_emsp(self.emsp_settings), self.emsp_settings.port)
+            self.emsp_served.faults.delay, self.emsp_served.faults.answer = (
+                faults.delay,
+                faults.answer,
+            )
+        await self.emsp_served.start(within)
+
     async def restart_cpo(self) -> None:
-        """Start the CPO again on its database and port (a warm start: no new handshake)."""
-        self.cpo_served = Served(create_cpo(self.cpo_settings), self.cpo_settings.port)
-        await self.cpo_served.start()
-        self.online = True
+        await self.start_cpo()
 
 
 @dataclass
@@ -135,9 +202,10 @@ class Federation:
         for _ in range(rounds):
             jobs = [self.hub.drain()]
             for member in self.members:
-                if member.online:
+                if member.cpo_served.running:
                     jobs.append(member.cpo.drain())
-                jobs.append(member.emsp.drain())
+                if member.emsp_served.running:
+                    jobs.append(member.emsp.drain())
             await asyncio.gather(*jobs)
             await asyncio.sleep(0.02)
 
@@ -145,6 +213,72 @@ class Federation:
         """Move every running CPO's simulated clock on by `seconds`."""
         await asyncio.gather(*(m.cpo.step(seconds) for m in self.members if m.online))
         await self.settle(2)
+
+    async def wait_synced(self, began: float, echo: Echo, within: float = 900) -> None:
+        """Until every running eMSP holds every running CPO's locations and tariffs."""
+        cpos = [m for m in self.members if m.online]
+        emsps = [m for m in self.members if m.emsp_served.running]
+        stations = {(str(m.spec.cpo), loc) for m in cpos for loc in m.cpo.locations}
+        tariffs = {(str(m.spec.cpo), t) for m in cpos for t in m.cpo.tariffs}
+
+        def held() -> tuple[int, int]:
+            locs = sum(
+                1
+                for m in emsps
+                for key in m.emsp.locations
+                if (f"{key[0]}/{key[1]}", key[2]) in stations
+            )
+            tars = sum(
+                1
+                for m in emsps
+                for key in m.emsp.tariffs
+                if (f"{key[0]}/{key[1]}", key[2]) in tariffs
+            )
+            return locs, tars
+
+        want, want_tariffs = len(stations) * len(emsps), len(tariffs) * len(emsps)
+        last = time.perf_counter()
+        while True:
+            got, got_tariffs = held()
+            if got >= want and got_tariffs >= want_tariffs:
+                break
+            if time.perf_counter() - began > within:
+                raise DemoError(f"sync: {got}/{want} locations after {within:.0f} s")
+            if time.perf_counter() - last >= 2:
+                last = time.perf_counter()
+                echo(
+                    f"  sync {last - began:5.1f} s: locations at the eMSPs {got:,}/{want:,}, "
+                    f"tariffs {got_tariffs}/{want_tariffs}, routed {self.hub.hops_sent:,}"
+                )
+            await asyncio.sleep(0.1)
+        await self.settle()
+
+    async def join(self, spec: MemberSpec, echo: Echo) -> Member:
+        """A new member mid-run: invited at the hub, both platforms registered through the
+        handshake, its eMSP pulls what the hub holds (GET-all, as a new member does), its CPO
+        publishes its network; returns once every eMSP holds everything."""
+        if any(p in (m.spec.cpo, m.spec.emsp) for m in self.members for p in (spec.cpo, spec.emsp)):
+            raise DemoError(f"{spec.name}: a party of it is in the federation already")
+        began = time.perf_counter()
+        member = await _build_member(self.hub, spec, self.scale, self.folder, self.spec.start)
+        self.members.append(member)
+        await member.start_emsp()
+        await _wait(lambda: member.emsp.registration.peer is not None, 60, "eMSP registration")
+        await member.start_cpo()
+        await _wait(lambda: member.cpo.registration.peer is not None, 60, "CPO registration")
+        # The new CPO's clock joins the others' (stepped clocks all read the same time).
+        now = max((m.cpo.now() for m in self.members if m.online and m is not member), default=None)
+        if now is not None and now > member.cpo.now():
+            await member.cpo.step((now - member.cpo.now()).total_seconds())
+        await self.settle()
+        await member.emsp.resync()
+        await self.wait_synced(began, echo, within=120)
+        echo(
+            f"  {spec.name} joined: CPO {spec.cpo} and eMSP {spec.emsp} registered, "
+            f"{len(member.cpo.locations)} stations published, "
+            f"{len(member.emsp.locations)} locations pulled ({time.perf_counter() - began:.1f} s)"
+        )
+        return member
 
     def active_sessions(self) -> int:
         return sum(len(m.cpo.open_sessions()) for m in self.members if m.online)
@@ -182,71 +316,87 @@ async def _wait(condition: Callable[[], bool], within: float, what: str) -> None
         await asyncio.sleep(0.05)
 
 
-async def start_federation(
-    spec: FederationSpec, scale: float, folder: Path, echo: Echo
-) -> tuple[Federation, float]:
-    """Bring up hub and members; register them all; sync. Returns the sync time in seconds."""
+def _start_hub(folder: Path, overrides: dict[str, Any] | None = None) -> Served:
     hub_port = free_port()
-    hub_settings = HubSettings(
-        port=hub_port,
-        database_url=f"sqlite:///{folder / 'hub.db'}",
-        admin_token=secrets.token_urlsafe(16),
-        still_alive_interval=0.5,
-    )
-    hub_app = create_hub(hub_settings)
-    hub_served = Served(hub_app, hub_port)
-    await hub_served.start()
-    hub: Hub = hub_app.state.hub
-    echo(f"hub {hub.ref} at {hub_settings.versions_url}")
+    values: dict[str, Any] = {
+        "port": hub_port,
+        "database_url": f"sqlite:///{folder / 'hub.db'}",
+        "admin_token": secrets.token_urlsafe(16),
+        "still_alive_interval": 0.5,
+        **(overrides or {}),
+    }
+    return Served(create_hub(HubSettings.model_validate(values)), hub_port)
 
-    members: list[Member] = []
-    for spec_member in spec.members:
-        invites = {}
-        for role, party in ((Role.CPO, spec_member.cpo), (Role.EMSP, spec_member.emsp)):
-            token_a = secrets.token_urlsafe(24)
-            await asyncio.to_thread(hub.store.add_invitation, hash_token(token_a), [(role, party)])
-            invites[role] = token_a
-        cc = spec_member.country_code
-        cpo_port, emsp_port = free_port(), free_port()
-        network: dict[str, Any] = {
-            "stations": spec_member.stations_at(scale),
-            "seed": spec_member.seed,
-            "profile": spec_member.profile,
+
+async def _build_member(
+    hub: Hub, spec: MemberSpec, scale: float, folder: Path, start: datetime
+) -> Member:
+    """Invite the member's two parties at the hub and build (not start) its platforms."""
+    invites = {}
+    for role, party in ((Role.CPO, spec.cpo), (Role.EMSP, spec.emsp)):
+        token_a = secrets.token_urlsafe(24)
+        await asyncio.to_thread(hub.store.add_invitation, hash_token(token_a), [(role, party)])
+        invites[role] = token_a
+    cc = spec.country_code
+    versions_url = hub.settings.versions_url
+    network: dict[str, Any] = {
+        "stations": spec.stations_at(scale),
+        "seed": spec.seed,
+        "profile": spec.profile,
+    }
+    if spec.countries:
+        network["countries"] = spec.countries
+    cpo_settings = CpoSettings.model_validate(
+        {
+            "country_code": cc,
+            "party_id": spec.cpo_party_id,
+            "name": spec.name,
+            "port": free_port(),
+            "database_url": f"sqlite:///{folder / f'cpo-{cc}-{spec.cpo_party_id}.db'}",
+            "hub": {"versions_url": versions_url, "token_a": invites[Role.CPO]},
+            "clock": {"mode": "stepped", "start": start},
+            "network": network,
+            "tariffs": spec.tariffs,
+            "locations": spec.locations,
+            "shutdown_grace": 2.0,
         }
-        if spec_member.countries:
-            network["countries"] = spec_member.countries
-        cpo_settings = CpoSettings.model_validate(
-            {
-                "country_code": cc,
-                "party_id": spec_member.cpo_party_id,
-                "name": spec_member.name,
-                "port": cpo_port,
-                "database_url": f"sqlite:///{folder / f'cpo-{cc}-{spec_member.cpo_party_id}.db'}",
-                "hub": {"versions_url": hub_settings.versions_url, "token_a": invites[Role.CPO]},
-                "clock": {"mode": "stepped", "start": spec.start},
-                "network": network,
-                "shutdown_grace": 2.0,
-            }
-        )
-        emsp_settings = EmspSettings.model_validate(
-            {
-                "country_code": cc,
-                "party_id": spec_member.emsp_party_id,
-                "name": f"{spec_member.name} app",
-                "port": emsp_port,
-                "database_url": f"sqlite:///{folder / f'emsp-{cc}-{spec_member.emsp_party_id}.db'}",
-                "hub": {"versions_url": hub_settings.versions_url, "token_a": invites[Role.EMSP]},
-                "command_timeout": 30,
-                "drivers": spec_member.drivers(),
-            }
-        )
-        emsp_served = Served(create_emsp(emsp_settings), emsp_port)
-        cpo_served = Served(create_cpo(cpo_settings), cpo_port)
-        members.append(Member(spec_member, cpo_settings, emsp_settings, cpo_served, emsp_served))
+    )
+    emsp_settings = EmspSettings.model_validate(
+        {
+            "country_code": cc,
+            "party_id": spec.emsp_party_id,
+            "name": f"{spec.name} app",
+            "port": free_port(),
+            "database_url": f"sqlite:///{folder / f'emsp-{cc}-{spec.emsp_party_id}.db'}",
+            "hub": {"versions_url": versions_url, "token_a": invites[Role.EMSP]},
+            "command_timeout": 30,
+            "drivers": spec.drivers(),
+        }
+    )
+    return Member(spec, cpo_settings, emsp_settings)
+
+
+async def start_federation(
+    spec: FederationSpec,
+    scale: float,
+    folder: Path,
+    echo: Echo,
+    hub_overrides: dict[str, Any] | None = None,
+) -> tuple[Federation, float]:
+    """Bring up hub and members; register them all; sync. Returns the sync time in seconds.
+
+    `hub_overrides` are HubSettings values (scenarios shorten `forward_timeout`, say).
+    """
+    hub_served = _start_hub(folder, hub_overrides)
+    await hub_served.start()
+    hub: Hub = hub_served.app.state.hub
+    echo(f"hub {hub.ref} at {hub.settings.versions_url}")
+
+    members = [await _build_member(hub, m, scale, folder, spec.start) for m in spec.members]
     federation = Federation(spec, scale, folder, hub_served, members)
 
     # eMSPs first: they are connected when the CPOs broadcast their networks.
-    await asyncio.gather(*(m.emsp_served.start() for m in members))
+    await asyncio.gather(*(m.start_emsp() for m in members))
     await _wait(
         lambda: all(m.emsp.registration.peer is not None for m in members),
         60,
@@ -256,7 +406,7 @@ async def start_federation(
         echo(f"  {m.spec.name:<10} eMSP {m.spec.emsp} registered (credentials handshake)")
 
     began = time.perf_counter()
-    await asyncio.gather(*(m.cpo_served.start(within=600) for m in members))
+    await asyncio.gather(*(m.start_cpo(within=600) for m in members))
     await _wait(
         lambda: all(m.cpo.registration.peer is not None for m in members),
         120,
@@ -275,29 +425,7 @@ async def start_federation(
         f"sync: {stations:,} stations, {evses:,} charge points (EVSEs) in {len(countries)} "
         f"countries, {tariffs} tariffs -> {len(members)} eMSPs through the hub"
     )
-
-    def synced() -> tuple[int, int]:
-        held = sum(len(m.emsp.locations) for m in members)
-        held_tariffs = sum(len(m.emsp.tariffs) for m in members)
-        return held, held_tariffs
-
-    want = stations * len(members)
-    want_tariffs = tariffs * len(members)
-    last = time.perf_counter()
-    while True:
-        held, held_tariffs = synced()
-        if held >= want and held_tariffs >= want_tariffs:
-            break
-        if time.perf_counter() - began > 900:
-            raise DemoError(f"sync: {held}/{want} locations after 900 s")
-        if time.perf_counter() - last >= 2:
-            last = time.perf_counter()
-            echo(
-                f"  sync {last - began:5.1f} s: locations at the eMSPs {held:,}/{want:,}, "
-                f"tariffs {held_tariffs}/{want_tariffs}, routed {federation.hub.hops_sent:,}"
-            )
-        await asyncio.sleep(0.1)
-    await federation.settle()
+    await federation.wait_synced(began, echo)
     took = time.perf_counter() - began
     echo(
         f"sync done in {took:.1f} s: every eMSP holds {stations:,} stations and {tariffs} "

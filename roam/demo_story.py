@@ -243,7 +243,6 @@ async def offline_and_back(fed: Federation, story: Story, driver: Member, gone: 
     step = f"{gone.spec.name} CPO goes offline"
     where = pick_evse(gone, story.used)
     await gone.cpo_served.stop()
-    gone.online = False
     story.echo(f"  {gone.spec.name} CPO platform stopped (port {gone.cpo_settings.port} closed)")
     cc, pid = gone.spec.cpo.country_code, gone.spec.cpo.party_id
     emsp = driver.emsp

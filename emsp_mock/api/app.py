@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
 from emsp_mock.search import MapHit, MapQuery
@@ -54,6 +54,16 @@ class StartRequest(_Input):
     connector_id: str | None = None
     wait: bool = False
     """Answer only when the CommandResult (or the timeout) is in."""
+
+
+class ReserveRequest(_Input):
+    country_code: str
+    party_id: str
+    location_id: str
+    evse_uid: str | None = None
+    expiry_date: AwareDatetime
+    """Until when, in the CPO's time (a simulated CPO's clock may not be today)."""
+    wait: bool = False
 
 
 class StopRequest(_Input):
@@ -233,6 +243,19 @@ def app_router(emsp: Emsp) -> APIRouter:
             asked.location_id,
             asked.evse_uid,
             asked.connector_id,
+        )
+        return await outcome(command, asked.wait)
+
+    @router.post("/drivers/{driver_id}/reserve")
+    async def reserve(driver_id: str, body: Args) -> JSONResponse:
+        asked: ReserveRequest = _parse(ReserveRequest, body)
+        command = await emsp.reserve(
+            driver_id,
+            asked.country_code,
+            asked.party_id,
+            asked.location_id,
+            asked.evse_uid,
+            asked.expiry_date,
         )
         return await outcome(command, asked.wait)
 
