@@ -50,11 +50,36 @@ class DemoError(RuntimeError):
     """The federation could not be brought up; the message says why."""
 
 
+_HELD: dict[int, socket.socket] = {}
+"""Ports handed out by `free_port`, held bound until their server starts on them."""
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A free loopback port, kept bound (not listening) until `Served` starts on it, so that
+    nothing else on the machine takes it in between (other test runs, other demos)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port: int = sock.getsockname()[1]
+    _HELD[port] = sock
+    return port
+
+
+def _listening_socket(port: int) -> socket.socket:
+    sock = _HELD.pop(port, None)
+    if sock is not None:
+        # Held without SO_REUSEADDR (so nobody else could bind it); set now, because a later
+        # restart on this port binds while this listener's old connections linger in
+        # FIN-WAIT/TIME-WAIT, which Linux allows only if they too had SO_REUSEADDR.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        return sock
+    sock = socket.socket()  # a restart on the port the platform had
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 class _QuietServer(uvicorn.Server):
@@ -115,7 +140,11 @@ class Served:
         return self.task is not None
 
     async def start(self, within: float = 120.0) -> None:
-        self.task = asyncio.create_task(self.server.serve())
+        try:
+            sock = _listening_socket(self.port)
+        except OSError as exc:
+            raise DemoError(f"port {self.port}: {exc.strerror}") from None
+        self.task = asyncio.create_task(self.server.serve(sockets=[sock]))
         deadline = time.monotonic() + within
         while not self.server.started:
             if self.task.done() or time.monotonic() > deadline:
@@ -123,12 +152,24 @@ class Served:
             await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
+        held = _HELD.pop(self.port, None)
+        if held is not None:  # never started
+            held.close()
         if self.task is None:
             return
         self.server.should_exit = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.task, 30)
         self.task = None
+
+
+def _renewed(served: Served, build: Callable[[], FastAPI]) -> Served:
+    """The server to start: `served` the first time, a fresh app on its port after a stop."""
+    if served.running or not served.server.started:
+        return served
+    fresh = Served(build(), served.port)
+    fresh.faults.delay, fresh.faults.answer = served.faults.delay, served.faults.answer
+    return fresh
 
 
 @dataclass
@@ -161,23 +202,11 @@ class Member:
     async def start_cpo(self, within: float = 120.0) -> None:
         """Start the CPO platform; a second time it is a new process on the same database
         and port (a warm start: no new handshake), faults kept."""
-        if not self.cpo_served.running and self.cpo_served.server.started:
-            faults = self.cpo_served.faults
-            self.cpo_served = Served(create_cpo(self.cpo_settings), self.cpo_settings.port)
-            self.cpo_served.faults.delay, self.cpo_served.faults.answer = (
-                faults.delay,
-                faults.answer,
-            )
+        self.cpo_served = _renewed(self.cpo_served, lambda: create_cpo(self.cpo_settings))
         await self.cpo_served.start(within)
 
     async def start_emsp(self, within: float = 120.0) -> None:
-        if not self.emsp_served.running and self.emsp_served.server.started:
-            faults = self.emsp_served.faults
-            self.emsp_served = Served(create_emsp(self.emsp_settings), self.emsp_settings.port)
-            self.emsp_served.faults.delay, self.emsp_served.faults.answer = (
-                faults.delay,
-                faults.answer,
-            )
+        self.emsp_served = _renewed(self.emsp_served, lambda: create_emsp(self.emsp_settings))
         await self.emsp_served.start(within)
 
     async def restart_cpo(self) -> None:
@@ -301,10 +330,8 @@ class Federation:
         )
 
     async def stop(self) -> None:
-        for member in self.members:
-            await member.cpo_served.stop()
-        for member in self.members:
-            await member.emsp_served.stop()
+        await asyncio.gather(*(m.cpo_served.stop() for m in self.members))
+        await asyncio.gather(*(m.emsp_served.stop() for m in self.members))
         await self.hub_served.stop()
 
 

@@ -58,7 +58,9 @@ class FederationSection(_Model):
 
 # --- where a charge happens --------------------------------------------------------------
 class Place(_Model):
-    member: str
+    member: str | None = None
+    evse_of: str | None = None
+    """The EVSE of an earlier charge (`evse_of: s1`): another driver at the same charger."""
     location: str | None = None
     evse: str | None = None
     connector: str | None = None
@@ -205,6 +207,7 @@ SUBJECTS: dict[str, set[str]] = {
         "energy",
         "parking_hours",
         "equals_quote",
+        "periods",
     },
     "invoice": {"status", "total_incl_vat", "equals_cdr"},
     "quote": {"incl_vat", "excl_vat"},

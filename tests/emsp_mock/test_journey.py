@@ -118,3 +118,25 @@ async def test_app_api_refuses_unknown_drivers_and_evses(fed: Federation) -> Non
     assert response.status_code == 400 and "latitude" in response.json()["error"]
     response = await fed.app("POST", "/drivers/alice/start", {"evse_uid": "DC1"})
     assert response.status_code == 400 and "location_id" in response.json()["error"]
+
+
+async def test_a_reservation_through_the_hub_holds_the_evse_for_the_driver(fed: Federation) -> None:
+    body = {
+        "country_code": "DE",
+        "party_id": "CPB",
+        "location_id": "LOC1",
+        "evse_uid": "DC1",
+        "expiry_date": "2025-03-03T08:30:00Z",
+    }
+    response = await fed.app("POST", "/drivers/alice/reserve", body)
+    assert response.status_code == 200, response.text
+    await fed.settle()
+    command = (await fed.app("GET", f"/commands/{response.json()['id']}")).json()
+    assert (command["command"], command["state"]) == ("RESERVE_NOW", "ACCEPTED")
+    evse = (await fed.control("GET", "/evses/LOC1/DC1")).json()
+    assert evse["status"] == "RESERVED"
+    # The reserving driver's start goes to the reserved EVSE.
+    started = await start(fed)
+    assert started["state"] == "ACCEPTED"
+    response = await fed.app("POST", "/drivers/alice/reserve", {**body, "expiry_date": "soon"})
+    assert response.status_code == 400 and "expiry_date" in response.json()["error"]
