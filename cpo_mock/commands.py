@@ -207,6 +207,8 @@ class _Handler:
 
     async def _begin(self, sim: EvseSim, body: StartSession) -> None:
         method = AuthMethod.COMMAND
+        if self.cpo.sim.auto_plug:
+            await self.cpo.plug_virtual_car(sim, body.connector_id, self.at)
         if sim.plug is not None and body.connector_id in (None, sim.plug.connector_id):
             await self.cpo.start_session(
                 sim, body.token, method, body.authorization_reference, self.at

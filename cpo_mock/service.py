@@ -51,6 +51,8 @@ from ocpi.errors import (
     ForwardTimeout,
     OcpiError,
     PeerError,
+    PeerTimeout,
+    PeerUnreachable,
     UnknownReceiver,
     UnknownToken,
 )
@@ -69,6 +71,10 @@ from ocpi.v221.types import DisplayText, Role, format_datetime, parse_datetime
 from ocpi.v221.versions import InterfaceRole, ModuleID
 
 log = logging.getLogger("cpo_mock")
+
+BROADCAST_ATTEMPTS = 3
+BROADCAST_RETRY_DELAY = 0.5
+"""Real seconds before the second try of a broadcast (x4 before the third)."""
 
 TokenKey = tuple[str, str, str, str]
 """(country_code, party_id, uid, type) of a stored Token: (uid, type) is unique per eMSP."""
@@ -585,10 +591,20 @@ class Cpo:
             if client is None or url is None:
                 log.debug("not connected to a hub: %s %s not pushed", method, module.value)
                 return
-            try:
-                await client.request(method, url, json_body=body, to=self.hub_party)
-            except (OcpiError, httpx.HTTPError) as exc:
-                log.warning("%s %s %s failed: %s", method, module.value, "/".join(segments), exc)
+            for attempt in range(BROADCAST_ATTEMPTS):
+                try:
+                    await client.request(method, url, json_body=body, to=self.hub_party)
+                    return
+                except (PeerUnreachable, PeerTimeout) as exc:
+                    # PUT and PATCH are idempotent: a dropped connection or a timeout (a hub
+                    # busy with a large sync) is worth another try; an OCPI error is not.
+                    if attempt + 1 == BROADCAST_ATTEMPTS:
+                        log.warning("%s %s %s failed: %s", method, module.value, segments, exc)
+                        return
+                    await asyncio.sleep(BROADCAST_RETRY_DELAY * 4**attempt)
+                except (OcpiError, httpx.HTTPError) as exc:
+                    log.warning("%s %s %s failed: %s", method, module.value, segments, exc)
+                    return
 
         self.outbox.put(f"{method} {module.value}", job)
 
@@ -1040,14 +1056,31 @@ class Cpo:
                 next_status(evse.status, EvseEvent.PLUG, True)
             except TransitionError as exc:
                 raise ControlError(f"cannot plug in at {location_id}/{evse_uid}: {exc}") from None
-            evse.plug = Plug(connector_id=connector_id, vehicle=car, soc=car.soc, plugged_at=at)
-            await self.set_status(evse, EvseEvent.PLUG, at)
+            await self._attach(evse, connector_id, car, at)
             pending = evse.pending
             if pending is not None and (pending.connector_id in (None, connector_id)):
                 await self.start_session(
                     evse, pending.token, pending.auth_method, pending.authorization_reference, at
                 )
             return evse
+
+    async def _attach(self, evse: EvseSim, connector_id: str, car: Vehicle, at: datetime) -> None:
+        evse.plug = Plug(connector_id=connector_id, vehicle=car, soc=car.soc, plugged_at=at)
+        await self.set_status(evse, EvseEvent.PLUG, at)
+
+    async def plug_virtual_car(self, evse: EvseSim, connector_id: str | None, at: datetime) -> None:
+        """`simulation.auto_plug`: the default car is plugged in where a remote start was
+        accepted, so that a contract test (roam conformance) needs no driver. Lock held."""
+        location = self.locations[evse.location_id]
+        evse_obj = self.find_evse(location, evse.evse_uid)
+        if evse_obj is None or evse.plug is not None:
+            return
+        try:
+            next_status(evse.status, EvseEvent.PLUG, True)
+        except TransitionError:
+            return
+        car = vehicle_from({"preset": self.sim.default_vehicle})
+        await self._attach(evse, connector_id or evse_obj.connectors[0].id, car, at)
 
     async def unplug(self, location_id: str, evse_uid: str) -> EvseSim:
         async with self.lock:

@@ -56,6 +56,10 @@ class SimulationSettings(_Section):
     """First retry of an undelivered CDR, simulated seconds; doubles each time."""
     retry_max: Annotated[float, Field(gt=0)] = 3600.0
     default_vehicle: str = "sedan"
+    auto_plug: bool = False
+    """A remote start (START_SESSION) on a free EVSE plugs in a virtual car (the default
+    vehicle) at once, so the session begins without a driver: for contract tests
+    (`roam conformance`). Off by default: a real charger waits for a car."""
 
 
 class NetworkSettings(_Section):

@@ -17,9 +17,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from ocpi.pricing import PricedSession, PricingError, SessionUsage, UsagePeriod, UsageState
+from ocpi.pricing import PricedSession, PricingError
 from ocpi.pricing import price_session as engine_price
-from ocpi.v221.cdrs import CDR, CdrDimensionType
+from ocpi.pricing.cdr import cdr_tariff, usage_from_cdr
+from ocpi.v221.cdrs import CDR
 from ocpi.v221.tariffs import Tariff
 from ocpi.v221.types import Price
 
@@ -57,66 +58,6 @@ class InvoiceDraft:
             "lines": self.lines,
             "reason": self.reason,
         }
-
-
-def _volume(period_dims: Mapping[CdrDimensionType, Decimal], kind: CdrDimensionType) -> Decimal:
-    return period_dims.get(kind, Decimal(0))
-
-
-def usage_from_cdr(cdr: CDR, time_zone: str) -> SessionUsage:
-    """The delivered session: one usage period per CDR charging period.
-
-    A period runs from its start_date_time to the next one's (the last to the CDR's
-    end_date_time); ENERGY or TIME makes it CHARGING, PARKING_TIME PARKING, RESERVATION_TIME
-    RESERVATION. The CDR carries no current, so `min_current`/`max_current` restrictions
-    are judged on nothing (PricingError: the CDR then goes to REVIEW).
-    """
-    periods = sorted(cdr.charging_periods, key=lambda p: p.start_date_time)
-    items: list[UsagePeriod] = []
-    for index, period in enumerate(periods):
-        end = periods[index + 1].start_date_time if index + 1 < len(periods) else cdr.end_date_time
-        dims: dict[CdrDimensionType, Decimal] = {}
-        for dimension in period.dimensions:
-            dims[dimension.type] = dims.get(dimension.type, Decimal(0)) + dimension.volume
-        if CdrDimensionType.RESERVATION_TIME in dims:
-            state = UsageState.RESERVATION
-        elif CdrDimensionType.PARKING_TIME in dims and not (
-            CdrDimensionType.ENERGY in dims or CdrDimensionType.TIME in dims
-        ):
-            state = UsageState.PARKING
-        else:
-            state = UsageState.CHARGING
-        energy = _volume(dims, CdrDimensionType.ENERGY) if state is UsageState.CHARGING else 0
-        items.append(
-            UsagePeriod(
-                state=state,
-                start_date_time=period.start_date_time,
-                end_date_time=end,
-                energy=Decimal(energy),
-            )
-        )
-    return SessionUsage(time_zone=time_zone, periods=items)
-
-
-def cdr_tariff(cdr: CDR, stored: Mapping[str, Tariff]) -> Tariff:
-    """The tariff the CDR was priced with: the one its periods name, from the CDR's own
-    `tariffs` (spec: the tariffs as at session start) or else from the stored ones."""
-    named = {p.tariff_id for p in cdr.charging_periods if p.tariff_id}
-    if len(named) > 1:
-        raise PricingError(
-            f"the charging periods use {len(named)} tariffs ({', '.join(sorted(named))}); "
-            "a session switching tariffs is checked by hand"
-        )
-    own = {t.id: t for t in cdr.tariffs or []}
-    if named:
-        (tariff_id,) = named
-        found = own.get(tariff_id) or stored.get(tariff_id)
-        if found is None:
-            raise PricingError(f"tariff {tariff_id} is neither in the CDR nor known here")
-        return found
-    if len(own) == 1:
-        return next(iter(own.values()))
-    raise PricingError("the CDR names no tariff (no tariff_id in its periods, no single tariff)")
 
 
 def invoice_lines(priced: PricedSession) -> list[dict[str, Any]]:

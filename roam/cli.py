@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from roam.conformance.cli import conformance_command
 from roam.cpo_cmd import cpo_app
 from roam.demo import demo_command
 from roam.emsp_cmd import emsp_app
@@ -22,6 +23,7 @@ app.add_typer(cpo_app, name="cpo")
 app.add_typer(emsp_app, name="emsp")
 app.command("demo")(demo_command)
 app.add_typer(tariff_app, name="tariff")
+app.command("conformance")(conformance_command)
 app.add_typer(scenario_app, name="scenario")
 
 

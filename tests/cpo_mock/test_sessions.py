@@ -9,10 +9,14 @@ eMSP is CONNECTED again.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
+from cpo_mock import service as cpo_service
 from hub.clientinfo import still_alive_round
 from hub.store import MessageFilter
 from ocpi.client import OcpiClient
@@ -350,3 +354,34 @@ async def test_a_full_car_idles_from_the_start_and_pays_parking(fed: Federation)
     assert session.kwh == 0
     assert session.total_cost is not None
     assert session.total_cost.excl_vat == Decimal("2.00")  # 1.00 start + 10 min x 6.00/h
+
+
+async def test_auto_plug_starts_the_session_on_a_remote_start(tmp_path: Path) -> None:
+    # simulation.auto_plug (for roam conformance): a virtual car is there at once.
+    twin = await start_federation(
+        tmp_path, simulation={"session_update_interval": 300, "auto_plug": True}
+    )
+    try:
+        await remote_start(twin, "DC1")
+        session = received_session(twin, "S000001")
+        assert session.status is SessionStatus.ACTIVE
+        assert session.auth_method is AuthMethod.COMMAND
+        assert evse_patches(twin, "DC1") == ["BLOCKED", "CHARGING"]
+    finally:
+        await twin.emsp.close()
+        await twin.cpo.stop()
+        await twin.hub.stop()
+
+
+async def test_a_broadcast_whose_connection_dropped_is_sent_again(
+    fed: Federation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cpo_service, "BROADCAST_RETRY_DELAY", 0.3)
+    fed.network.down.add("hub.test")
+    await fed.cpo.plug("LOC1", "AC1", None, {"preset": "city"})
+    await asyncio.sleep(0.1)  # the first try has met a closed port by now
+    fed.network.down.discard("hub.test")
+    await fed.settle()
+    await asyncio.sleep(0.4)
+    await fed.settle()
+    assert fed.emsp.find_received("PATCH", "/locations/DE/CPB/LOC1/AC1")

@@ -1,0 +1,202 @@
+"""`roam conformance`: run the contract tests against a member's OCPI endpoints.
+
+    roam conformance --versions-url URL --token TOKEN_A --role CPO|EMSP [--party CC/PID]
+                     [--junit FILE] [--json FILE] [--listen HOST:PORT] [--public-url URL] …
+
+The suite's own OCPI server (the hub the member talks to) listens on --listen (a free
+127.0.0.1 port by default); --public-url is where the member reaches it, when that differs
+(a member in a container). Exit code 0: nothing failed; 1: a check failed; 2: bad options or
+the suite's server could not start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import sys
+from collections.abc import Generator
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+import uvicorn
+
+from ocpi.headers import PartyRef
+from ocpi.v221 import Role
+from roam.conformance.checks import CheckResult, Outcome
+from roam.conformance.context import SUITE_HUB, SuiteConfig, Trigger, TriggerInfo
+from roam.conformance.report import Report
+from roam.conformance.runner import Suite
+
+
+class MemberRole(StrEnum):
+    CPO = "CPO"
+    EMSP = "EMSP"
+
+
+class _Quiet(uvicorn.Server):
+    """uvicorn in the suite's own event loop: Ctrl-C belongs to the suite."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def _listen_socket(listen: str) -> socket.socket:
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise typer.BadParameter(f"--listen must be HOST:PORT, got {listen!r}")
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host.strip("[]"), int(port)))
+    return sock
+
+
+def shell_trigger(command: str, timeout: float) -> Trigger:
+    """A trigger that runs a shell command with the target in OCPI_CONFORMANCE_* variables."""
+
+    async def run(info: TriggerInfo) -> None:
+        process = await asyncio.create_subprocess_shell(
+            command,
+            env={**os.environ, **info.environment()},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            output, _ = await asyncio.wait_for(process.communicate(), timeout)
+        except TimeoutError:
+            process.kill()
+            raise RuntimeError(f"{command!r} did not finish within {timeout:g} s") from None
+        if process.returncode != 0:
+            tail = output.decode("utf-8", "replace").strip()[-300:]
+            raise RuntimeError(f"{command!r} exited {process.returncode}: {tail}")
+
+    return run
+
+
+def _progress(result: CheckResult) -> None:
+    mark = {Outcome.PASS: "pass", Outcome.FAIL: "FAIL", Outcome.SKIP: "skip"}[result.outcome]
+    typer.echo(f"  {mark}  {result.check.id}", err=True)
+
+
+async def run_served(config: SuiteConfig, sock: socket.socket) -> Report:
+    """Serve the suite on `sock` with uvicorn, run every check, stop the server."""
+    async with httpx.AsyncClient(timeout=config.timeout, trust_env=False) as http:
+        suite = Suite(config, http)
+        server = _Quiet(uvicorn.Config(suite.app, log_level="error", access_log=False))
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        try:
+            while not server.started:
+                if serving.done():
+                    raise RuntimeError("the suite's server did not start")
+                await asyncio.sleep(0.01)
+            return await suite.run(_progress)
+        finally:
+            server.should_exit = True
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(serving, 10)
+
+
+def _party(text: str | None, option: str) -> PartyRef | None:
+    if text is None:
+        return None
+    try:
+        return PartyRef.parse(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{option}: {exc}") from None
+
+
+def conformance_command(
+    versions_url: Annotated[
+        str, typer.Option("--versions-url", help="The member's OCPI versions URL.")
+    ],
+    token: Annotated[
+        str,
+        typer.Option(
+            "--token",
+            envvar="OCPI_CONFORMANCE_TOKEN_A",
+            help="The token A the member issued for the suite (as for a hub).",
+        ),
+    ],
+    role: Annotated[MemberRole, typer.Option("--role", help="What the member is.")],
+    party: Annotated[
+        str | None, typer.Option("--party", help="The member's party CC/PID under test.")
+    ] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write JSON here.")] = None,
+    listen: Annotated[
+        str, typer.Option("--listen", help="HOST:PORT the suite's server listens on.")
+    ] = "127.0.0.1:0",
+    public_url: Annotated[
+        str | None,
+        typer.Option("--public-url", help="Where the member reaches the suite's server."),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, help="Seconds per request to the member.")
+    ] = 10.0,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", min=0.1, help="Seconds to wait for a push, result or command."),
+    ] = 30.0,
+    charge_seconds: Annotated[
+        float, typer.Option("--charge-seconds", min=0, help="Charging before the remote stop.")
+    ] = 2.0,
+    suite_party: Annotated[
+        str, typer.Option("--suite-party", help="The suite's HUB party CC/PID.")
+    ] = str(SUITE_HUB),
+    counterpart: Annotated[
+        str | None,
+        typer.Option(
+            "--counterpart",
+            help="The party the suite plays behind its hub (default ZZ/EMS or ZZ/CPO).",
+        ),
+    ] = None,
+    trigger_command: Annotated[
+        str | None,
+        typer.Option(
+            "--trigger-command",
+            help="eMSP only: a shell command that makes the member send a START_SESSION.",
+        ),
+    ] = None,
+) -> None:
+    """Contract tests: act as the hub toward a member and check it, rule by rule."""
+    try:
+        sock = _listen_socket(listen)
+    except OSError as exc:
+        typer.echo(f"error: cannot listen on {listen}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    host, port = sock.getsockname()[:2]
+    url = public_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    member_role = Role(role.value)
+    config = SuiteConfig(
+        versions_url=versions_url,
+        token_a=token,
+        role=member_role,
+        public_url=url,
+        party=_party(party, "--party"),
+        suite_party=_party(suite_party, "--suite-party") or SUITE_HUB,
+        counterpart=_party(counterpart, "--counterpart"),
+        timeout=timeout,
+        wait=wait,
+        charge_seconds=charge_seconds,
+        trigger=shell_trigger(trigger_command, wait) if trigger_command else None,
+    )
+    typer.echo(f"suite listening at {url}; testing {versions_url} as a {role.value}", err=True)
+    try:
+        report = asyncio.run(run_served(config, sock))
+    except RuntimeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        sock.close()
+    typer.echo(report.render_text(colour=sys.stdout.isatty()))
+    if junit is not None:
+        junit.write_text(report.junit_xml(), encoding="utf-8")
+    if json_file is not None:
+        json_file.write_text(report.json_text(), encoding="utf-8")
+    raise typer.Exit(report.exit_code)

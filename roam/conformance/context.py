@@ -1,0 +1,232 @@
+"""One conformance run's shared state: its configuration, what the member said about itself
+(endpoints, party, the token to use), what the checks pulled or received and hand on to each
+other, the suite server, and the helpers checks use to call the member and judge answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+
+from ocpi.headers import PartyRef, RoutingHeaders
+from ocpi.v221 import (
+    CDR,
+    EVSE,
+    Connector,
+    Endpoint,
+    InterfaceRole,
+    Location,
+    ModuleID,
+    Role,
+    Session,
+    Tariff,
+    Token,
+)
+from roam.conformance.checks import CheckFailed, CheckSkipped
+from roam.conformance.exchange import Evidence, Exchange, Inbound
+from roam.conformance.member import DEFAULT, MemberClient
+from roam.conformance.suite_server import SuiteServer
+from roam.conformance.validation import Finding, check_value
+
+if TYPE_CHECKING:
+    from roam.conformance.pagination import Listing
+
+T = TypeVar("T")
+
+SUITE_HUB = PartyRef("ZZ", "HUB")
+SUITE_EMSP = PartyRef("ZZ", "EMS")
+SUITE_CPO = PartyRef("ZZ", "CPO")
+
+
+@dataclass(frozen=True)
+class TriggerInfo:
+    """Where the suite (as CPO) asks an eMSP under test to start a session."""
+
+    country_code: str
+    party_id: str
+    location_id: str
+    evse_uid: str
+    connector_id: str
+
+    def environment(self) -> dict[str, str]:
+        """The variables a `--trigger-command` sees."""
+        return {
+            "OCPI_CONFORMANCE_COUNTRY_CODE": self.country_code,
+            "OCPI_CONFORMANCE_PARTY_ID": self.party_id,
+            "OCPI_CONFORMANCE_LOCATION_ID": self.location_id,
+            "OCPI_CONFORMANCE_EVSE_UID": self.evse_uid,
+            "OCPI_CONFORMANCE_CONNECTOR_ID": self.connector_id,
+        }
+
+
+Trigger = Callable[[TriggerInfo], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    """What `roam conformance` was asked to do."""
+
+    versions_url: str
+    token_a: str
+    role: Role
+    public_url: str
+    """Where the member reaches the suite's own OCPI endpoints."""
+    party: PartyRef | None = None
+    """The member's party under test (default: its first role of `role`)."""
+    suite_party: PartyRef = SUITE_HUB
+    counterpart: PartyRef | None = None
+    """The party the suite plays behind its hub (default ZZ/EMS for a CPO, ZZ/CPO for an eMSP)."""
+    timeout: float = 10.0
+    """Seconds each request to the member may take."""
+    wait: float = 30.0
+    """Seconds the suite waits for something the member pushes (a Session, a result…)."""
+    charge_seconds: float = 2.0
+    """Seconds a remotely started session charges before the suite stops it."""
+    trigger: Trigger | None = None
+    """Makes an eMSP under test send a START_SESSION (else that check is skipped)."""
+
+    def __post_init__(self) -> None:
+        if self.role not in (Role.CPO, Role.EMSP):
+            raise ValueError(f"the suite tests a CPO or an EMSP, not a {self.role.value}")
+
+    @property
+    def other(self) -> PartyRef:
+        """The counterpart party: the eMSP a CPO serves, the CPO an eMSP's drivers use."""
+        if self.counterpart is not None:
+            return self.counterpart
+        return SUITE_EMSP if self.role is Role.CPO else SUITE_CPO
+
+    @property
+    def other_role(self) -> Role:
+        return Role.EMSP if self.role is Role.CPO else Role.CPO
+
+
+@dataclass
+class Learned:
+    """What checks find out and hand on to later checks."""
+
+    details_url: str | None = None
+    endpoints: list[Endpoint] = field(default_factory=list)
+    handshake: tuple[int, int] | None = None
+    """Which of the suite's inbound requests came while the member answered the POST."""
+    listings: dict[str, Listing] = field(default_factory=dict)
+    locations: list[Location] = field(default_factory=list)
+    tariffs: list[Tariff] = field(default_factory=list)
+    raw_tariffs: list[Any] = field(default_factory=list)
+    tokens: list[Token] = field(default_factory=list)
+    suite_token: Token | None = None
+    target: tuple[Location, EVSE, Connector] | None = None
+    """Where the suite starts a session at a CPO under test."""
+    start_reference: str | None = None
+    start_result: str | None = None
+    stop_index: int = 0
+    """The suite's inbound requests from here on came after the STOP_SESSION."""
+    session: Session | None = None
+    cdr: CDR | None = None
+    cdr_evidence: Inbound | None = None
+    pushed_location: Location | None = None
+    pushed_tariff: Tariff | None = None
+    pushed_session: Session | None = None
+    command: Inbound | None = None
+    """The command an eMSP under test sent to the suite."""
+
+
+class Context:
+    """Everything a check needs. Created by the runner, one per run."""
+
+    def __init__(self, config: SuiteConfig, http: httpx.AsyncClient) -> None:
+        self.config = config
+        self.member = MemberClient(http, config.timeout)
+        self.server = SuiteServer(
+            config.public_url, config.suite_party, config.other, config.other_role
+        )
+        self.learned = Learned()
+        self.findings: list[tuple[Finding, Evidence]] = []
+        self.token: str | None = None
+        """The token the suite calls the member with (token C, after the handshake)."""
+        self.member_party: PartyRef | None = None
+        self.member_parties: set[PartyRef] = set()
+
+    # --- the member's endpoints -----------------------------------------------------------------
+    def endpoint(self, module: ModuleID, role: InterfaceRole | None = None) -> str | None:
+        for item in self.learned.endpoints:
+            if item.identifier == module and (role is None or item.role is role):
+                return item.url
+        return None
+
+    def require_endpoint(self, module: ModuleID, role: InterfaceRole | None = None) -> str:
+        url = self.endpoint(module, role)
+        if url is None:
+            interface = f" {role.value}" if role is not None else ""
+            raise CheckSkipped(
+                f"the member's 2.2.1 details publish no {module.value}{interface} endpoint "
+                "(see registration.version_details)"
+            )
+        return url
+
+    def routed(self, from_party: PartyRef | None = None) -> RoutingHeaders:
+        """Routing headers of a message from the suite's counterpart to the member."""
+        return RoutingHeaders(to=self.member_party, from_=from_party or self.config.other)
+
+    # --- calling the member ---------------------------------------------------------------------
+    async def call(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Any = None,
+        content: bytes | None = None,
+        params: dict[str, str] | None = None,
+        routed: bool = True,
+        token: str | None = None,
+        authorization: Any = DEFAULT,
+        probe: bool = False,
+    ) -> Exchange:
+        """A request with the current token; functional modules get routing headers."""
+        return await self.member.call(
+            method,
+            url,
+            token=token or self.token,
+            body=body,
+            content=content,
+            params=params,
+            routing=self.routed() if routed else None,
+            authorization=authorization,
+            probe=probe,
+        )
+
+    @staticmethod
+    def expect_ok(exchange: Exchange, what: str) -> None:
+        """Fail unless the answer is HTTP 2xx with a 1xxx status."""
+        if not exchange.ok:
+            raise CheckFailed(
+                f"{what}: expected HTTP 2xx with status 1000, got {exchange.outcome()}", exchange
+            )
+
+    def parse(self, type_: Any, data: Any, where: str, evidence: Evidence) -> Any:
+        """Validate data against a wire type; structural problems fail the check, DateTime
+        and string findings are kept for their own checks."""
+        checked = check_value(type_, data, where)
+        self.findings.extend((finding, evidence) for finding in checked.findings)
+        if checked.problems:
+            raise CheckFailed("; ".join(checked.problems), evidence)
+        return checked.value
+
+    def parse_each(self, type_: type[T], items: Any, where: str, evidence: Evidence) -> list[T]:
+        """A list whose items are validated one by one (every invalid item is named)."""
+        if not isinstance(items, list):
+            raise CheckFailed(f"{where} must be a list, got {type(items).__name__}", evidence)
+        problems: list[str] = []
+        parsed: list[T] = []
+        for index, item in enumerate(items):
+            checked = check_value(type_, item, f"{where}[{index}]")
+            self.findings.extend((finding, evidence) for finding in checked.findings)
+            problems.extend(checked.problems)
+            if checked.value is not None:
+                parsed.append(checked.value)
+        if problems:
+            raise CheckFailed("; ".join(problems[:5]), evidence)
+        return parsed

@@ -1,0 +1,149 @@
+"""The conformance suite against this project's own mock members, in one event loop.
+
+`member(role, tmp_path)` starts a mock CPO (cpo.test) or mock eMSP (emsp.test) on an
+in-process network (tests/network.py), ready for a hub-initiated handshake with TOKEN_A;
+`wrap` puts an ASGI mutant in front of it, `outbound` rewrites what it sends.
+`conformance(member)` runs the whole suite against it (served at suite.test) and returns
+the Report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.types import ASGIApp
+
+from cpo_mock.app import create_app as create_cpo
+from cpo_mock.settings import CpoSettings
+from emsp_mock.app import create_app as create_emsp
+from emsp_mock.settings import EmspSettings
+from ocpi.v221 import Role
+from roam.conformance import Outcome, Report, Suite, SuiteConfig, TriggerInfo
+from roam.conformance.context import Trigger
+from tests.cpo_mock.conftest import T0, location
+from tests.cpo_mock.conftest import cpo_settings as mock_cpo_settings
+from tests.emsp_mock.conftest import emsp_settings as mock_emsp_settings
+from tests.network import Network
+
+TOKEN_A = "conformance-token-a"
+HOSTS = {Role.CPO: "cpo.test", Role.EMSP: "emsp.test"}
+
+
+def cpo_settings(tmp_path: Path, **overrides: Any) -> CpoSettings:
+    """The mock CPO of tests/cpo_mock waiting for a hub-initiated handshake with TOKEN_A:
+    three locations updated an hour apart (the date filters have something to cut), X-Limit
+    2, a fast accelerated clock and simulation.auto_plug."""
+    locations = [
+        location(f"LOC{i}").model_copy(update={"last_updated": T0 + timedelta(hours=i)}).to_json()
+        for i in (1, 2, 3)
+    ]
+    values: dict[str, Any] = {
+        "hub": None,
+        "accept_token_a": TOKEN_A,
+        "clock": {"mode": "accelerated", "speed": 60, "start": T0, "tick": 0.05},
+        "simulation": {"auto_plug": True},
+        "locations": locations,
+    }
+    return mock_cpo_settings(tmp_path, None, **(values | overrides))
+
+
+def emsp_settings(tmp_path: Path, **overrides: Any) -> EmspSettings:
+    """The mock eMSP of tests/emsp_mock waiting for a hub-initiated handshake with TOKEN_A."""
+    values: dict[str, Any] = {"hub": None, "accept_token_a": TOKEN_A}
+    return mock_emsp_settings(tmp_path, None, **(values | overrides))
+
+
+@dataclass
+class Member:
+    role: Role
+    network: Network
+    app: Any
+    """The mock's FastAPI app (its service at app.state.cpo / app.state.emsp)."""
+
+    @property
+    def host(self) -> str:
+        return HOSTS[self.role]
+
+
+Wrap = Callable[[ASGIApp], ASGIApp]
+Outbound = Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport]
+
+
+@asynccontextmanager
+async def member(
+    role: Role,
+    tmp_path: Path,
+    *,
+    wrap: Wrap | None = None,
+    outbound: Outbound | None = None,
+    **overrides: Any,
+) -> AsyncIterator[Member]:
+    network = Network()
+    transport: httpx.AsyncBaseTransport = network if outbound is None else outbound(network)
+    http = httpx.AsyncClient(transport=transport, timeout=10)
+    if role is Role.CPO:
+        app = create_cpo(cpo_settings(tmp_path, **overrides), http=http)
+        service: Any = app.state.cpo
+    else:
+        app = create_emsp(emsp_settings(tmp_path, **overrides), http=http)
+        service = app.state.emsp
+    network.add(HOSTS[role], wrap(app) if wrap is not None else app)
+    await service.start()
+    try:
+        yield Member(role, network, app)
+    finally:
+        await service.stop()
+        await http.aclose()
+
+
+def app_start(network: Network, driver: str = "alice") -> Trigger:
+    """The mock eMSP's app API: the driver starts charging where the suite says."""
+
+    async def trigger(info: TriggerInfo) -> None:
+        async with network.client() as client:
+            answer = await client.post(
+                f"http://emsp.test/app/drivers/{driver}/start",
+                json={
+                    "country_code": info.country_code,
+                    "party_id": info.party_id,
+                    "location_id": info.location_id,
+                    "evse_uid": info.evse_uid,
+                },
+            )
+            answer.raise_for_status()
+
+    return trigger
+
+
+async def conformance(target: Member, **options: Any) -> Report:
+    """The whole suite against `target`, quick timeouts (everything is in-process)."""
+    values: dict[str, Any] = {"timeout": 2.0, "wait": 1.5, "charge_seconds": 0.1}
+    if target.role is Role.EMSP:
+        values["trigger"] = app_start(target.network)
+    values.update(options)
+    config = SuiteConfig(
+        versions_url=f"http://{target.host}/ocpi/versions",
+        token_a=TOKEN_A,
+        role=target.role,
+        public_url="http://suite.test",
+        **values,
+    )
+    async with target.network.client() as http:
+        suite = Suite(config, http)
+        target.network.add("suite.test", suite.app)
+        return await suite.run()
+
+
+def outcomes(report: Report, outcome: Outcome) -> set[str]:
+    return {r.check.id for r in report.results if r.outcome is outcome}
+
+
+def explain(report: Report) -> str:
+    """The report text, for assertion messages."""
+    return report.render_text()
