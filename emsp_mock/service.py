@@ -761,19 +761,31 @@ class Emsp:
             connector_id=connector_id,
             authorization_reference=command_id,
         )
+        target = {"evse_uid": evse_uid, "connector_id": connector_id, "token_uid": token.uid}
+        return await self._command_at(location, driver_id, command_id, body, target)
+
+    async def _command_at(
+        self,
+        location: Location,
+        driver_id: str,
+        command_id: str,
+        body: StartSession | ReserveNow,
+        target: dict[str, Any],
+    ) -> CommandState:
+        """Record and send a command for a location to the location's CPO (TO = that CPO)."""
         to = PartyRef(location.country_code, location.party_id)
         command = CommandState(
             id=command_id,
-            command=CommandType.START_SESSION,
+            command=CommandType.START_SESSION
+            if isinstance(body, StartSession)
+            else CommandType.RESERVE_NOW,
             driver_id=driver_id,
             to=str(to),
             target={
                 "country_code": to.country_code,
                 "party_id": to.party_id,
                 "location_id": location.id,
-                "evse_uid": evse_uid,
-                "connector_id": connector_id,
-                "token_uid": token.uid,
+                **target,
             },
         )
         return await self._send_command(command, body, to)
@@ -809,22 +821,8 @@ class Emsp:
             evse_uid=evse_uid,
             authorization_reference=command_id,
         )
-        to = PartyRef(location.country_code, location.party_id)
-        command = CommandState(
-            id=command_id,
-            command=CommandType.RESERVE_NOW,
-            driver_id=driver_id,
-            to=str(to),
-            target={
-                "country_code": to.country_code,
-                "party_id": to.party_id,
-                "location_id": location.id,
-                "evse_uid": evse_uid,
-                "token_uid": token.uid,
-                "expiry_date": stamp(expiry_date),
-            },
-        )
-        return await self._send_command(command, body, to)
+        target = {"evse_uid": evse_uid, "token_uid": token.uid, "expiry_date": stamp(expiry_date)}
+        return await self._command_at(location, driver_id, command_id, body, target)
 
     def driver_sessions(self, driver_id: str) -> list[Session]:
         mine = {token_key(t.uid, t.type) for t in self.driver_tokens(driver_id)}
