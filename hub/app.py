@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from hub.api.admin import admin_router
 from hub.api.credentials import credentials_router
-from hub.api.functional import functional_routes
+from hub.api.functional import ROUTED_PREFIXES, functional_routes
 from hub.api.hubclientinfo import hubclientinfo_router
 from hub.api.logging import ConfigurationLogMiddleware
 from hub.api.versions import versions_router
@@ -42,7 +42,10 @@ def create_app(settings: HubSettings, http: httpx.AsyncClient | None = None) -> 
 
     auth: TokenAuth[Principal] = TokenAuth(hub.authenticate, accept_raw=settings.accept_raw_tokens)
     app = ocpi_app(
-        f"{settings.name} ({settings.country_code}/{settings.party_id})", lifespan=lifespan
+        f"{settings.name} ({settings.country_code}/{settings.party_id})",
+        lifespan=lifespan,
+        # Routed messages raise the refusal themselves, so that it is logged with the sender.
+        defer_body_errors=ROUTED_PREFIXES,
     )
     app.state.hub = hub
     app.include_router(versions_router(hub, auth))

@@ -1,8 +1,11 @@
 """Forwarding: the only place the hub sends a routed message over the network.
 
 It maps what can go wrong on the way to the hub's own status codes: no answer in time -> 4002,
-connection refused or the receiver refusing the hub's token -> 4003, an answer that is not an
-OCPI envelope (not JSON, no status_code, an HTTP 5xx) -> 4000.
+no connection (refused, unknown host) or the receiver refusing the hub's token -> 4003 (and
+only these mark the receiver OFFLINE: `ReceiverUnreachable`), an answer that cannot be used —
+not an OCPI envelope (not JSON, no status_code, an HTTP 5xx), malformed HTTP (an oversized or
+invalid header), the connection dropped after the request went out — -> 4000 for that message
+alone: the receiver is reachable and may well have done what was asked.
 
 Two engines behind one interface: aiohttp's client for production (the perf baseline in
 ../shared/perf measured it at ~0.11 ms CPU per forwarded request against ~1.2 ms for httpx's
@@ -23,6 +26,11 @@ import aiohttp
 import httpx
 
 from ocpi.errors import ConnectionProblem, ForwardTimeout, HubError, OcpiError
+
+
+class ReceiverUnreachable(ConnectionProblem):
+    """4003 for a receiver the hub cannot reach at all: the one failure that makes it OFFLINE."""
+
 
 # Response headers a hub relays from the receiver (the rest are hop-by-hop or regenerated).
 RELAYED_HEADERS = (
@@ -107,8 +115,17 @@ class AiohttpEngine:
                 return response.status, relayed, content
         except TimeoutError as exc:
             raise ForwardTimeout(f"{url} did not answer within {timeout_s:g} s") from exc
-        except aiohttp.ClientError as exc:
-            raise ConnectionProblem(f"{url} could not be reached: {exc}") from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise ReceiverUnreachable(f"{url} could not be reached: {exc}") from exc
+        except aiohttp.ClientResponseError as exc:  # the answer's HTTP itself was malformed
+            raise HubError(
+                f"the receiver's answer from {url} is not usable HTTP: {_short(exc.message)}"
+            ) from exc
+        except aiohttp.ClientError as exc:  # connected, then no complete answer
+            raise HubError(
+                f"the receiver at {url} gave no complete answer: {type(exc).__name__} "
+                f"{_short(str(exc))}"
+            ) from exc
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -136,8 +153,13 @@ class HttpxEngine:
                 )
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise ForwardTimeout(f"{url} did not answer within {timeout_s:g} s") from exc
+        except httpx.ConnectError as exc:
+            raise ReceiverUnreachable(f"{url} could not be reached: {exc}") from exc
         except httpx.TransportError as exc:
-            raise ConnectionProblem(f"{url} could not be reached: {exc}") from exc
+            raise HubError(
+                f"the receiver at {url} gave no usable answer: {type(exc).__name__} "
+                f"{_short(str(exc))}"
+            ) from exc
         relayed = {
             name: response.headers[name] for name in RELAYED_HEADERS if name in response.headers
         }
@@ -166,7 +188,7 @@ async def forward(
     latency = (time.perf_counter() - started) * 1000
     envelope = _envelope(content)
     if status == 401 or status == 403:
-        raise ConnectionProblem(
+        raise ReceiverUnreachable(
             f"the receiver refused the hub's credentials (HTTP {status}) at {url}"
         )
     if envelope is None:
@@ -178,6 +200,12 @@ async def forward(
             + (f": {message}" if message else "")
         )
     return Answer(status, relayed, content, envelope, latency)
+
+
+def _short(text: str, limit: int = 200) -> str:
+    """An error text from the receiver's answer, bounded and printable, for the log."""
+    text = text.encode("ascii", "backslashreplace").decode("ascii")
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _envelope(content: bytes) -> dict[str, Any] | None:

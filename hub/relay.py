@@ -12,19 +12,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
 from hub.clientinfo import set_platform_status
 from hub.copies import Copy, token_key
 from hub.directory import Platform
-from hub.forwarding import Answer, forward
+from hub.forwarding import Answer, ReceiverUnreachable, forward
+from hub.pushes import check_push, is_object_push
 from hub.routing import (
     FUNCTIONAL_MODULES,
     Broadcast,
@@ -38,7 +39,6 @@ from hub.routing import (
 from hub.service import Hub, Invitee
 from hub.store import Callback
 from ocpi.errors import (
-    BadRequest,
     ConnectionProblem,
     InvalidParameters,
     MethodNotAllowed,
@@ -56,14 +56,12 @@ from ocpi.headers import (
     token_candidates,
 )
 from ocpi.pagination import PageRequest, format_link, page_headers, paginate, parse_link_header
+from ocpi.server.body_guard import STATE_KEY as BODY_STATE_KEY
+from ocpi.server.body_guard import refusal
 from ocpi.server.responses import ocpi_response
-from ocpi.server.validation import parse_body, same_owner, same_value
 from ocpi.v221.hubclientinfo import ConnectionStatus
-from ocpi.v221.locations import EVSE, Connector, Location
-from ocpi.v221.patches import ConnectorPatch, EVSEPatch, LocationPatch, TokenPatch
-from ocpi.v221.tariffs import Tariff
-from ocpi.v221.tokens import Token
 from ocpi.v221.versions import InterfaceRole, ModuleID
+from ocpi.wire_json import read_json
 
 OCPI_BASE = "/ocpi/2.2.1"
 
@@ -130,15 +128,20 @@ async def _authenticate(ctx: Context) -> Platform:
 
 
 async def _body(ctx: Context) -> tuple[bytes | None, Any]:
+    """The body JsonBodyGuard read strictly (NaN, lone surrogates, deep nesting refused)."""
     if ctx.method in ("GET", "DELETE"):
         return None, None
-    raw = await ctx.request.body()
-    if not raw:
-        return raw, None
-    try:
-        return raw, json.loads(raw)
-    except ValueError:
-        raise BadRequest("the request body is not valid JSON") from None
+    outcome = ctx.request.scope["state"].get(BODY_STATE_KEY)
+    if outcome is None:  # not behind the guard (a body on a method it does not read)
+        raw = await ctx.request.body()
+        try:
+            return raw, read_json(raw) if raw else None
+        except ValueError as exc:
+            raise refusal(exc) from None
+    if isinstance(outcome, OcpiError):
+        raise outcome
+    raw, parsed = outcome
+    return raw, parsed
 
 
 async def handle(hub: Hub, request: Request, interface: InterfaceRole) -> Response:
@@ -186,6 +189,8 @@ async def _handle(ctx: Context, interface: InterfaceRole) -> Response:
         body=body,
     )
     sender_party = check_sender(message, sender)
+    if is_object_push(message):
+        check_push(message, sender_party.ref)
     route = decide(message, sender, sender_party, hub.directory, hub.copies, hub.ref)
     if isinstance(route, HubList):
         return _hub_list(ctx, message)
@@ -216,7 +221,11 @@ async def _forward(
     if answer.ocpi_status < 2000:
         _after_success(ctx, message, target, body)
         location = headers.get("location")
-        if location and message.module == ModuleID.CDRS and ctx.method == "POST":
+        if location and not _usable_url(location):
+            # The CDR was delivered; only its URL is unusable: drop it rather than store it.
+            headers.pop("location")
+            ctx.note = "the receiver's Location header is not a usable URL; not relayed"
+        elif location and message.module == ModuleID.CDRS and ctx.method == "POST":
             cb = hub.add_callback("cdr", location, target.platform, target.party.ref, message.from_)
             headers["location"] = f"{hub.settings.public_url}{OCPI_BASE}/receiver/cdrs/{cb.uid}"
     _rewrite_link(ctx, headers, target.platform, target.party.ref, message.from_)
@@ -265,7 +274,7 @@ async def _send(
             latency_ms=(time.perf_counter() - started) * 1000,
             note=exc.message,
         )
-        if isinstance(exc, ConnectionProblem):
+        if isinstance(exc, ReceiverUnreachable):
             hub.spawn(set_platform_status(hub, platform, ConnectionStatus.OFFLINE), "offline")
         raise
     platform.last_seen = time.monotonic()
@@ -330,6 +339,11 @@ def _rewrite_response_url(
     requester: PartyRef = message.from_
 
     def hub_url(original: str) -> str:
+        if not _usable_url(original):
+            raise InvalidParameters(
+                "response_url must be an absolute http(s) URL of printable ASCII, at most "
+                f"255 characters (spec type URL); got {original[:80]!r}"
+            )
         cb = hub.add_callback(message.module.value, original, sender, requester, target.party.ref)
         return f"{hub.settings.public_url}{path}/{cb.uid}"
 
@@ -345,6 +359,14 @@ def _rewrite_response_url(
     return raw, query
 
 
+_USABLE_URL = re.compile(r"https?://[!-~]{1,247}", re.IGNORECASE)
+
+
+def _usable_url(value: str) -> bool:
+    """A URL the hub will store and call later: http(s), printable ASCII, <= 255 characters."""
+    return _USABLE_URL.fullmatch(value) is not None
+
+
 def _rewrite_link(
     ctx: Context,
     headers: dict[str, str],
@@ -353,7 +375,7 @@ def _rewrite_link(
     caller: PartyRef | None,
 ) -> None:
     link = parse_link_header(headers.get("link"))
-    if link is None:
+    if link is None or not _usable_url(link):
         headers.pop("link", None)
         return
     if caller is None:
@@ -430,44 +452,10 @@ async def handle_page(hub: Hub, request: Request) -> Response:
 
 
 # --- broadcast ----------------------------------------------------------------------------
-def _broadcast_model(message: Message) -> tuple[type[BaseModel] | None, str | None]:
-    """The model a broadcast body must satisfy, and the body field holding the URL's id."""
-    depth = len(message.segments) - 2
-    if message.module == ModuleID.LOCATIONS and 1 <= depth <= 3:
-        if message.method == "PUT":
-            return ((Location, "id"), (EVSE, "uid"), (Connector, "id"))[depth - 1]
-        return ((LocationPatch, "id"), (EVSEPatch, "uid"), (ConnectorPatch, "id"))[depth - 1]
-    if depth != 1:
-        raise NotFound(
-            f"{message.module.value} receiver URLs are "
-            "{country_code}/{party_id}/{id}; got /" + "/".join(message.segments)
-        )
-    if message.module == ModuleID.TARIFFS:
-        return (Tariff, "id") if message.method == "PUT" else (None, None)
-    return (Token, "uid") if message.method == "PUT" else (TokenPatch, "uid")
-
-
-def _validate_broadcast(message: Message) -> None:
-    """The hub answers a broadcast itself, so it validates it as a receiver would."""
-    model, id_field = _broadcast_model(message)
-    if model is None:
-        return
-    if not isinstance(message.body, dict):
-        raise InvalidParameters(f"the body must be a JSON object ({model.__name__})")
-    parse_body(model, message.body)
-    if id_field:
-        same_value(id_field, message.segments[-1], message.body.get(id_field))
-    if message.method == "PUT" and len(message.segments) == 3:
-        same_owner(message.segments[0], message.segments[1], message.body)
-
-
 async def _broadcast(
     ctx: Context, message: Message, route: Broadcast, raw: bytes | None
 ) -> Response:
     hub = ctx.hub
-    if ctx.method in ("PUT", "PATCH") and not raw:
-        raise InvalidParameters(f"{ctx.method} needs a JSON body")
-    _validate_broadcast(message)
     owner = PartyRef(message.segments[0], message.segments[1])
     ids = list(message.segments[2:])
     body = message.body if isinstance(message.body, dict) else None

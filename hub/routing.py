@@ -139,6 +139,7 @@ Route = Forward | Broadcast | HubList
 
 def check_sender(message: Message, sender: Platform) -> Party:
     """Rules 1 and 2: who is sending, and may it use the URL it used?"""
+    check_segments(message.segments)
     if message.from_ is None:
         raise InvalidParameters(
             "OCPI-from-country-code and OCPI-from-party-id are required on functional modules"
@@ -326,9 +327,29 @@ def _target(message: Message, party: Party, directory: Directory) -> Target:
     return Target(party, platform, join_url(base, message.segments))
 
 
+DOT_SEGMENTS = frozenset({".", ".."})
+
+
+def check_segments(segments: tuple[str, ...]) -> None:
+    """A forwarded URL stays under the endpoint the receiver registered: no dot segments.
+
+    The path arrives percent-decoded, so `%2e%2e` is caught as `..` too. A client sending them
+    would otherwise make the hub call another path of the receiver with the hub's token
+    (RFC 3986 §5.2.4 removes dot segments; so do aiohttp and most servers).
+    """
+    for segment in segments:
+        if segment in DOT_SEGMENTS:
+            raise NotFound(
+                f"the URL holds a {segment!r} path segment: the hub forwards only to URLs "
+                "below the receiver's endpoint, and refuses dot segments"
+            )
+
+
 def join_url(base: str, segments: tuple[str, ...]) -> str:
     """`{endpoint_url}/{segment}/…`. The spec's `{commands_endpoint_url}{command}` templates
-    are read as path joins: endpoint URLs are joined with exactly one slash."""
+    are read as path joins: endpoint URLs are joined with exactly one slash. Each segment is
+    percent-encoded whole, so none can add a path level; dot segments are refused."""
     if not segments:
         return base
+    check_segments(segments)
     return base.rstrip("/") + "/" + "/".join(quote(segment, safe="") for segment in segments)

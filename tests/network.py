@@ -23,6 +23,9 @@ class Network(httpx.AsyncBaseTransport):
         self.delay: dict[str, float] = {}
         self.delay_next: dict[str, list[float]] = {}
         """Per host, delays for the next requests, one used up per request."""
+        self.garble_next: dict[str, int] = {}
+        """Per host, how many of the next answers arrive as malformed HTTP: the app handles
+        the request, then the caller gets RemoteProtocolError instead of its answer."""
 
     def add(self, host: str, app: ASGIApp) -> None:
         self._apps[host] = httpx.ASGITransport(app=app, raise_app_exceptions=False)
@@ -36,7 +39,12 @@ class Network(httpx.AsyncBaseTransport):
             await asyncio.sleep(self.delay_next[host].pop(0))
         elif host in self.delay:
             await asyncio.sleep(self.delay[host])
-        return await transport.handle_async_request(request)
+        response = await transport.handle_async_request(request)
+        if self.garble_next.get(host):
+            self.garble_next[host] -= 1
+            await response.aread()
+            raise httpx.RemoteProtocolError("illegal header line in the answer", request=request)
+        return response
 
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=self, timeout=10)

@@ -13,6 +13,7 @@ from hub.service import Hub
 from ocpi.v221.versions import InterfaceRole
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+ROUTED_PREFIXES = ("/ocpi/2.2.1/sender/", "/ocpi/2.2.1/receiver/", "/ocpi/2.2.1/pages/")
 
 
 def functional_routes(hub: Hub) -> list[BaseRoute]:

@@ -13,9 +13,9 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hub.api.functional import ROUTED_PREFIXES
 from hub.service import Hub
 
-_ROUTED_PREFIXES = ("/ocpi/2.2.1/sender/", "/ocpi/2.2.1/receiver/", "/ocpi/2.2.1/pages/")
 _MODULES = {"versions": "versions", "credentials": "credentials", "hubclientinfo": "hubclientinfo"}
 
 
@@ -33,11 +33,7 @@ class ConfigurationLogMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if (
-            scope["type"] != "http"
-            or path.startswith(_ROUTED_PREFIXES)
-            or path.startswith("/admin")
-        ):
+        if scope["type"] != "http" or path.startswith((*ROUTED_PREFIXES, "/admin")):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()

@@ -161,7 +161,23 @@ def _validate_datetime(value: Any) -> Any:
     if isinstance(value, datetime):
         # Python callers: naive means UTC (as on the wire); aware values are converted.
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value  # let pydantic report the wrong type
+    # pydantic would read a number as Unix time: on the wire a DateTime is always a string.
+    raise ValueError(
+        "DateTime must be a string like 2015-06-29T20:39:09Z (RFC 3339, UTC), "
+        f"not a JSON {_json_type(value)}"
+    )
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float | Decimal):
+        return "number"
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "object"
+    return "array" if isinstance(value, list) else type(value).__name__
 
 
 DateTime = Annotated[
