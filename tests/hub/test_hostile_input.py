@@ -10,6 +10,7 @@ does not take the receiver OFFLINE.
 from __future__ import annotations
 
 import json
+from collections.abc import MutableMapping
 from typing import Any
 from urllib.parse import unquote
 
@@ -23,10 +24,12 @@ from ocpi.v221 import ConnectionStatus
 from ocpi.v221.versions import InterfaceRole, ModuleID
 from tests.doubles import factories as f
 from tests.doubles.member import Member
-from tests.hub.test_federation import Federation, fed  # noqa: F401  (the fixture)
+from tests.hub import test_federation
+from tests.hub.test_federation import Federation
 
 CPO, EMSP = f.CPO, f.EMSP
 HUB = "http://hub.test/ocpi/2.2.1"
+fed = test_federation.fed  # the federation fixture: a hub and two members in one loop
 
 
 def _headers(member: Member, to: PartyRef | None) -> dict[str, str]:
@@ -74,8 +77,8 @@ async def _raw_path(
         delivered = True
         return {"type": "http.request", "body": body, "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
 
     await fed.app(scope, receive, send)
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
