@@ -13,7 +13,7 @@ from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING
 
 from ocpi.v221.types import Role
-from roam.conformance.exchange import Evidence
+from roam.conformance.exchange import Evidence, recorded
 
 if TYPE_CHECKING:
     from roam.conformance.context import Context
@@ -86,7 +86,11 @@ class CheckResult:
     outcome: Outcome
     message: str = ""
     evidence: list[Evidence] = field(default_factory=list)
+    """Recorded when the result is made (exchange.recorded): JSON-safe, whatever was shown."""
     duration: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.evidence = [recorded(item) for item in self.evidence]
 
 
 def check(

@@ -5,8 +5,8 @@
 
 The suite's own OCPI server (the hub the member talks to) listens on --listen (a free
 127.0.0.1 port by default); --public-url is where the member reaches it, when that differs
-(a member in a container). Exit code 0: nothing failed; 1: a check failed; 2: bad options or
-the suite's server could not start.
+(a member in a container). Exit code 0: nothing failed; 1: a check failed; 2: bad options,
+the suite's server could not start, or a report could not be written (the others still are).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import contextlib
 import os
 import socket
 import sys
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -29,6 +29,7 @@ from ocpi.headers import PartyRef
 from ocpi.v221 import Role
 from roam.conformance.checks import CheckResult, Outcome
 from roam.conformance.context import SUITE_HUB, SuiteConfig, Trigger, TriggerInfo
+from roam.conformance.jsonsafe import describe, printable
 from roam.conformance.report import Report
 from roam.conformance.runner import Suite
 
@@ -194,9 +195,51 @@ def conformance_command(
         raise typer.Exit(2) from None
     finally:
         sock.close()
-    typer.echo(report.render_text(colour=sys.stdout.isatty()))
+    raise typer.Exit(write_reports(report, junit, json_file, colour=sys.stdout.isatty()))
+
+
+def write_reports(report: Report, junit: Path | None, json_file: Path | None, colour: bool) -> int:
+    """Print the text report, write JUnit XML and JSON when asked; the exit code.
+
+    Each report is rendered and written on its own: one that fails (a bug of the suite's, a
+    file that cannot be written) is named on standard error, the others are still written,
+    and the exit code is 2 (a suite error) instead of the report's 0 or 1.
+    """
+    broken: list[str] = []
+
+    def attempt(what: str, write: Callable[[], None]) -> None:
+        try:
+            write()
+        except Exception as exc:
+            broken.append(what)
+            typer.echo(
+                f"error: the {what} could not be written ({type(exc).__name__}: "
+                f"{printable(describe(exc))})",
+                err=True,
+            )
+
+    attempt("text report", lambda: typer.echo(report.render_text(colour=colour)))
+    if broken:
+        attempt("report summary", lambda: typer.echo(_brief(report)))
     if junit is not None:
-        junit.write_text(report.junit_xml(), encoding="utf-8")
+        attempt(f"JUnit report {junit}", lambda: _write(junit, report.junit_xml()))
     if json_file is not None:
-        json_file.write_text(report.json_text(), encoding="utf-8")
-    raise typer.Exit(report.exit_code)
+        attempt(f"JSON report {json_file}", lambda: _write(json_file, report.json_text()))
+    if broken:
+        typer.echo(
+            f"error: {len(broken)} report(s) not written; this is a bug of roam conformance "
+            "(or a file that cannot be written), not of the member",
+            err=True,
+        )
+        return 2
+    return report.exit_code
+
+
+def _write(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
+def _brief(report: Report) -> str:
+    """The outcome of every check, one line each: what is left when the text report fails."""
+    lines = [f"  {r.outcome.value}  {r.check.id}" for r in report.results]
+    return printable("\n".join([*lines, report.summary()]))

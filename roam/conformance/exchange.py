@@ -1,10 +1,15 @@
 """What went over the wire, in both directions: the suite's requests to the member with their
 answers (`Exchange`), the member's requests to the suite (`Inbound`), and a lenient reading
 of the OCPI envelope that keeps every shape problem for the envelope check to report.
+
+What a failed check shows is kept as `Recorded` evidence (`recorded(item)`, done when its
+CheckResult is made, and again by every report): JSON-safe data in one shape, whatever the
+evidence held, so that no report can meet a value it cannot write.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +26,7 @@ from ocpi.headers import (
     RoutingHeaders,
 )
 from ocpi.status import is_success
+from roam.conformance.jsonsafe import Json, clean_text, describe, json_safe
 from roam.conformance.validation import Finding
 
 BODY_LIMIT = 2000
@@ -65,12 +71,13 @@ def routing_of(headers: Mapping[str, str]) -> RoutingHeaders:
 
 
 def decode_json(raw: bytes) -> tuple[Any, bool]:
-    """(payload, is_json): an empty body is valid and None."""
+    """(payload, is_json): an empty body is valid and None; JSON nested too deep for the
+    parser counts as not JSON."""
     if not raw.strip():
         return None, True
     try:
         return json.loads(raw), True
-    except ValueError:
+    except (ValueError, RecursionError):
         return None, False
 
 
@@ -177,7 +184,7 @@ class Exchange:
     def summary(self) -> str:
         return f"{self.method} {self.url} -> {self.outcome()}"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Json]:
         response: dict[str, Any] | None = None
         if self.status is not None:
             response = {
@@ -185,18 +192,20 @@ class Exchange:
                 "headers": mask_headers(self.response_headers),
                 "body": truncate(self.response_body.decode("utf-8", "replace")),
             }
-        return {
-            "direction": "suite -> member",
-            "request": {
-                "method": self.method,
-                "url": self.url,
-                "headers": mask_headers(self.request_headers),
-                "body": truncate(self.request_body),
-            },
-            "response": response,
-            "error": self.error,
-            "elapsed_s": round(self.elapsed, 3),
-        }
+        return _shaped(
+            {
+                "direction": "suite -> member",
+                "request": {
+                    "method": self.method,
+                    "url": self.url,
+                    "headers": mask_headers(self.request_headers),
+                    "body": truncate(self.request_body),
+                },
+                "response": response,
+                "error": self.error,
+                "elapsed_s": round(self.elapsed, 3),
+            }
+        )
 
 
 @dataclass
@@ -221,7 +230,8 @@ class Inbound:
     raw_token: bool = False
     """The token was sent without the Base64 encoding 2.2.1 requires."""
     status: int = 0
-    answer: dict[str, Any] = field(default_factory=dict)
+    answer_body: bytes = b""
+    """The suite's answer as it was sent (the envelope's JSON bytes)."""
     answer_headers: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     """Why the pushed object is not valid (the suite answered 2001)."""
@@ -251,19 +261,103 @@ class Inbound:
     def summary(self) -> str:
         return f"member sent {self.method} {self.url} (suite answered HTTP {self.status})"
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "direction": "member -> suite",
-            "request": {
-                "method": self.method,
-                "url": self.url,
-                "headers": mask_headers(self.headers),
-                "body": truncate(self.body.decode("utf-8", "replace")),
-            },
-            "response": {
-                "status": self.status,
-                "headers": self.answer_headers,
-                "body": truncate(json.dumps(self.answer)),
-            },
-            "error": None,
+    def to_json(self) -> dict[str, Json]:
+        return _shaped(
+            {
+                "direction": "member -> suite",
+                "request": {
+                    "method": self.method,
+                    "url": self.url,
+                    "headers": mask_headers(self.headers),
+                    "body": truncate(self.body.decode("utf-8", "replace")),
+                },
+                "response": {
+                    "status": self.status,
+                    "headers": self.answer_headers,
+                    "body": truncate(self.answer_body.decode("utf-8", "replace")),
+                },
+                "error": None,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """Evidence as the reports show it: a summary line and JSON-safe data in the shape of
+    `Exchange.to_json` (direction; request method, url, headers, body; response status,
+    headers, body or None; error). Made by `recorded` only."""
+
+    text: str
+    data: dict[str, Json]
+
+    def summary(self) -> str:
+        return self.text
+
+    def to_json(self) -> dict[str, Json]:
+        return copy.deepcopy(self.data)
+
+
+def recorded(item: Evidence) -> Recorded:
+    """Any evidence as Recorded, never raising: the one way evidence reaches a report."""
+    if isinstance(item, Recorded):
+        return item
+    try:
+        data: object = item.to_json()
+    except Exception as exc:
+        data = {"error": f"this evidence could not be read ({type(exc).__name__}: {describe(exc)})"}
+    try:
+        text = describe(item.summary())
+    except Exception:
+        text = describe(item)
+    return Recorded(text, _shaped(data))
+
+
+def _shaped(data: object) -> dict[str, Json]:
+    """Evidence data made JSON-safe and given the shape every report reads."""
+    safe = json_safe(data)
+    if not isinstance(safe, dict):
+        safe = {"error": "evidence that is not an object", "value": safe}
+    request = safe.get("request")
+    request = request if isinstance(request, dict) else {}
+    response = safe.get("response")
+    error = safe.get("error")
+    shaped: dict[str, Json] = dict(safe)
+    shaped["direction"] = _text(safe.get("direction"), "?")
+    shaped["request"] = {
+        **request,
+        "method": _text(request.get("method"), "?"),
+        "url": _text(request.get("url"), "?"),
+        "headers": _headers(request.get("headers")),
+        "body": _body(request.get("body")),
+    }
+    if response is None:
+        shaped["response"] = None
+    else:
+        answer = response if isinstance(response, dict) else {"body": response}
+        status = answer.get("status")
+        shaped["response"] = {
+            **answer,
+            "status": status if isinstance(status, int | None) else _text(status, "?"),
+            "headers": _headers(answer.get("headers")),
+            "body": _body(answer.get("body")),
         }
+    shaped["error"] = None if error is None else _text(error, "")
+    return shaped
+
+
+def _text(value: Json, default: str) -> str:
+    if value is None:
+        return default
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _headers(value: Json) -> dict[str, Json]:
+    if not isinstance(value, dict):
+        return {} if value is None else {"?": _text(value, "")}
+    return {name: _text(text, "") for name, text in value.items()}
+
+
+def _body(value: Json) -> str | None:
+    if value is None:
+        return None
+    return truncate(clean_text(_text(value, "")))

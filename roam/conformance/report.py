@@ -1,5 +1,9 @@
 """The run's report three ways: readable text for a terminal, JUnit XML for CI dashboards
 (one testcase per check), and JSON with every failure's requests and answers.
+
+Evidence reaches all three through `exchange.recorded` (JSON-safe data, see jsonsafe.py);
+the text is made printable, the XML holds only characters XML allows, the JSON is strict
+(no NaN). Nothing a member sent can stop a report from being written.
 """
 
 from __future__ import annotations
@@ -8,10 +12,10 @@ import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from roam.conformance.checks import CheckResult, Outcome
-from roam.conformance.exchange import Evidence
+from roam.conformance.exchange import Evidence, recorded
+from roam.conformance.jsonsafe import Json, json_safe, printable, xml_text
 
 _MARKS = {Outcome.PASS: "PASS", Outcome.FAIL: "FAIL", Outcome.SKIP: "SKIP"}
 _COLOURS = {Outcome.PASS: "\x1b[32m", Outcome.FAIL: "\x1b[31m", Outcome.SKIP: "\x1b[33m"}
@@ -20,22 +24,33 @@ _RESET = "\x1b[0m"
 
 def evidence_lines(item: Evidence, indent: str) -> list[str]:
     """One request and its answer as indented lines (bodies cut short)."""
-    data = item.to_json()
-    request, response = data["request"], data.get("response")
-    lines = [f"{indent}{data['direction']}: {request['method']} {request['url']}"]
-    for name, value in request["headers"].items():
+    shown = recorded(item)
+    data = shown.data
+    request = _object(data.get("request"))
+    response = data.get("response")
+    if data.get("direction") == "?":  # evidence of no known kind: its own summary says what
+        lines = [f"{indent}{shown.summary()}"]
+    else:
+        lines = [f"{indent}{data.get('direction')}: {request.get('method')} {request.get('url')}"]
+    for name, value in _object(request.get("headers")).items():
         lines.append(f"{indent}  > {name}: {value}")
-    if request.get("body"):
-        lines.append(f"{indent}  > {_short(request['body'])}")
-    if response is None:
+    body = request.get("body")
+    if isinstance(body, str) and body:
+        lines.append(f"{indent}  > {_short(body)}")
+    if not isinstance(response, dict):
         lines.append(f"{indent}  < {data.get('error') or 'no answer'}")
         return lines
-    lines.append(f"{indent}  < HTTP {response['status']}")
-    for name, value in response["headers"].items():
+    lines.append(f"{indent}  < HTTP {response.get('status')}")
+    for name, value in _object(response.get("headers")).items():
         lines.append(f"{indent}  < {name}: {value}")
-    if response.get("body"):
-        lines.append(f"{indent}  < {_short(response['body'])}")
+    body = response.get("body")
+    if isinstance(body, str) and body:
+        lines.append(f"{indent}  < {_short(body)}")
     return lines
+
+
+def _object(value: Json) -> dict[str, Json]:
+    return value if isinstance(value, dict) else {}
 
 
 def _short(text: str, limit: int = 400) -> str:
@@ -80,70 +95,93 @@ class Report:
 
     # --- text ---------------------------------------------------------------------------------
     def render_text(self, colour: bool = False) -> str:
+        """The report for a terminal: control characters a member sent are shown escaped."""
         who = f" {self.member_party}" if self.member_party else ""
-        lines = [
-            f"roam conformance: {self.role} member{who} at {self.versions_url} (OCPI 2.2.1)",
-            f"suite (acting as the hub) at {self.suite_url}",
+        lines: list[tuple[str, Outcome | None]] = [
+            (
+                f"roam conformance: {self.role} member{who} at {self.versions_url} (OCPI 2.2.1)",
+                None,
+            ),
+            (f"suite (acting as the hub) at {self.suite_url}", None),
         ]
         group = ""
         width = max((len(r.check.id) for r in self.results), default=0)
         for result in self.results:
             if result.check.group != group:
                 group = result.check.group
-                lines += ["", group]
-            mark = _MARKS[result.outcome]
-            if colour:
-                mark = _COLOURS[result.outcome] + mark + _RESET
-            lines.append(f"  {mark}  {result.check.id.ljust(width)}  {result.check.title}")
-            if result.outcome is Outcome.PASS:
-                if result.message:
-                    lines.append(f"        {result.message}")
+                lines += [("", None), (group, None)]
+            head = f"{result.check.id.ljust(width)}  {result.check.title}"
+            lines.append((head, result.outcome))
+            if result.outcome is Outcome.PASS and not result.message:
                 continue
-            lines.append(f"        {result.message}")
+            lines.append((f"        {result.message}", None))
             if result.outcome is Outcome.FAIL:
-                lines.append(f"        spec: {result.check.spec}")
+                lines.append((f"        spec: {result.check.spec}", None))
                 for item in result.evidence:
-                    lines += evidence_lines(item, "        ")
-        lines += ["", self.summary()]
-        return "\n".join(lines)
+                    lines += [(line, None) for line in evidence_lines(item, "        ")]
+        lines += [("", None), (self.summary(), None)]
+        return "\n".join(self._line(text, outcome, colour) for text, outcome in lines)
+
+    @staticmethod
+    def _line(text: str, outcome: Outcome | None, colour: bool) -> str:
+        text = printable(text)
+        if outcome is None:
+            return text
+        mark = _MARKS[outcome]
+        if colour:
+            mark = _COLOURS[outcome] + mark + _RESET
+        return f"  {mark}  {text}"
 
     # --- JSON ---------------------------------------------------------------------------------
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "role": self.role,
-            "versions_url": self.versions_url,
-            "suite_url": self.suite_url,
-            "member_party": self.member_party,
-            "started": self.started.isoformat(),
-            "duration_s": round(self.duration, 3),
-            "summary": {
-                "checks": len(self.results),
-                "passed": self.count(Outcome.PASS),
-                "failed": self.count(Outcome.FAIL),
-                "skipped": self.count(Outcome.SKIP),
-            },
-            "checks": [
-                {
-                    "id": r.check.id,
-                    "title": r.check.title,
-                    "spec": r.check.spec,
-                    "group": r.check.group,
-                    "outcome": r.outcome.value,
-                    "message": r.message,
-                    "duration_s": round(r.duration, 3),
-                    "evidence": [item.to_json() for item in r.evidence],
-                }
-                for r in self.results
-            ],
-        }
+    def to_json(self) -> dict[str, Json]:
+        """The report as JSON data; JSON-safe throughout (json_safe), evidence as recorded."""
+        data = json_safe(
+            {
+                "role": self.role,
+                "versions_url": self.versions_url,
+                "suite_url": self.suite_url,
+                "member_party": self.member_party,
+                "started": self.started.isoformat(),
+                "duration_s": round(self.duration, 3),
+                "summary": {
+                    "checks": len(self.results),
+                    "passed": self.count(Outcome.PASS),
+                    "failed": self.count(Outcome.FAIL),
+                    "skipped": self.count(Outcome.SKIP),
+                },
+                "checks": [
+                    {
+                        "id": r.check.id,
+                        "title": r.check.title,
+                        "spec": r.check.spec,
+                        "group": r.check.group,
+                        "outcome": r.outcome.value,
+                        "message": r.message,
+                        "duration_s": round(r.duration, 3),
+                        "evidence": [recorded(item).data for item in r.evidence],
+                    }
+                    for r in self.results
+                ],
+            }
+        )
+        assert isinstance(data, dict)
+        return data
 
     def json_text(self) -> str:
-        return json.dumps(self.to_json(), indent=2, ensure_ascii=False)
+        return json.dumps(self.to_json(), indent=2, ensure_ascii=False, allow_nan=False)
 
     # --- JUnit XML ----------------------------------------------------------------------------
     def junit_xml(self) -> str:
-        suites = ET.Element("testsuites", name="roam conformance")
-        suite = ET.SubElement(
+        """JUnit XML; every text in it passes xml_text, so it parses whatever a member sent."""
+
+        def element(parent: ET.Element | None, tag: str, **attributes: str) -> ET.Element:
+            safe = {name: xml_text(value) for name, value in attributes.items()}
+            if parent is None:
+                return ET.Element(tag, safe)
+            return ET.SubElement(parent, tag, safe)
+
+        suites = element(None, "testsuites", name="roam conformance")
+        suite = element(
             suites,
             "testsuite",
             name=f"roam conformance ({self.role})",
@@ -154,33 +192,33 @@ class Report:
             time=f"{self.duration:.3f}",
             timestamp=self.started.replace(tzinfo=None).isoformat(timespec="seconds"),
         )
-        properties = ET.SubElement(suite, "properties")
+        properties = element(suite, "properties")
         for name, value in (
             ("role", self.role),
             ("versions_url", self.versions_url),
             ("member_party", self.member_party or ""),
         ):
-            ET.SubElement(properties, "property", name=name, value=value)
+            element(properties, "property", name=name, value=value)
         for result in self.results:
-            case = ET.SubElement(
+            case = element(
                 suite,
                 "testcase",
                 classname=f"conformance.{result.check.group}",
                 name=result.check.id,
                 time=f"{result.duration:.3f}",
             )
-            case_properties = ET.SubElement(case, "properties")
-            ET.SubElement(case_properties, "property", name="title", value=result.check.title)
-            ET.SubElement(case_properties, "property", name="spec", value=result.check.spec)
+            case_properties = element(case, "properties")
+            element(case_properties, "property", name="title", value=result.check.title)
+            element(case_properties, "property", name="spec", value=result.check.spec)
             if result.outcome is Outcome.FAIL:
-                failure = ET.SubElement(
+                failure = element(
                     case, "failure", message=result.message, type="ConformanceFailure"
                 )
                 detail = [result.message, f"spec: {result.check.spec}"]
                 for item in result.evidence:
                     detail += evidence_lines(item, "")
-                failure.text = "\n".join(detail)
+                failure.text = xml_text("\n".join(detail))
             elif result.outcome is Outcome.SKIP:
-                ET.SubElement(case, "skipped", message=result.message)
+                element(case, "skipped", message=result.message)
         ET.indent(suites)
         return ET.tostring(suites, encoding="unicode", xml_declaration=True)

@@ -271,12 +271,14 @@ class SuiteServer:
             except Exception as exc:  # the suite answers, whatever the member sent
                 answer = _answer(None, OcpiStatus.SERVER_ERROR, f"suite error: {exc}", 500)
         http, status, data, message, extra = answer
+        try:
+            content = encode_envelope(_json(data), status, message)
+        except Exception as exc:  # e.g. a lone surrogate the member sent, echoed in a message
+            http, status = 500, OcpiStatus.SERVER_ERROR
+            reason = f"suite error: its answer could not be encoded ({type(exc).__name__})"
+            content = encode_envelope(None, status, reason)
         item.status = http
-        item.answer = {"status_code": status}
-        if message:
-            item.answer["status_message"] = message
-        if data is not None:
-            item.answer["data"] = _json(data)
+        item.answer_body = content
         headers = dict(extra)
         headers[X_REQUEST_ID] = item.header(X_REQUEST_ID) or new_request_id()
         headers[X_CORRELATION_ID] = item.header(X_CORRELATION_ID) or headers[X_REQUEST_ID]
@@ -285,7 +287,6 @@ class SuiteServer:
         item.answer_headers = headers
         self.inbound.append(item)
         self._notify(item)
-        content = encode_envelope(_json(data), status, message)
         return Response(content, status_code=http, headers=headers, media_type="application/json")
 
     @staticmethod

@@ -9,10 +9,12 @@ the Report.
 
 from __future__ import annotations
 
+import json
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +26,10 @@ from cpo_mock.settings import CpoSettings
 from emsp_mock.app import create_app as create_emsp
 from emsp_mock.settings import EmspSettings
 from ocpi.v221 import Role
-from roam.conformance import Outcome, Report, Suite, SuiteConfig, TriggerInfo
-from roam.conformance.context import Trigger
+from roam.conformance import CheckResult, Outcome, Report, Suite, SuiteConfig, TriggerInfo
+from roam.conformance.checks import Check, Phase
+from roam.conformance.context import Context, Trigger
+from roam.conformance.exchange import Evidence
 from tests.cpo_mock.conftest import T0, location
 from tests.cpo_mock.conftest import cpo_settings as mock_cpo_settings
 from tests.emsp_mock.conftest import emsp_settings as mock_emsp_settings
@@ -147,3 +151,55 @@ def outcomes(report: Report, outcome: Outcome) -> set[str]:
 def explain(report: Report) -> str:
     """The report text, for assertion messages."""
     return report.render_text()
+
+
+@dataclass
+class Rendered:
+    """The three reports of a run, each parsed back: nothing lost, nothing unreadable."""
+
+    text: str
+    junit: ET.Element
+    data: dict[str, Any]
+
+
+def strict_json(text: str | bytes) -> Any:
+    """json.loads that refuses NaN and Infinity (not JSON, though Python writes them);
+    bytes must be UTF-8."""
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def rendered(report: Report) -> Rendered:
+    """Every report of the run: the text, the JUnit XML and the JSON, parsed back."""
+    text = report.render_text()
+    text.encode("utf-8")  # printable on a UTF-8 terminal: no lone surrogates
+    junit = ET.fromstring(report.junit_xml().encode("utf-8"))
+    data = strict_json(report.json_text().encode("utf-8"))  # as the JSON file is written
+    assert isinstance(data, dict)
+    return Rendered(text, junit, data)
+
+
+async def _never_run(ctx: Context) -> str | None:
+    return None
+
+
+def failed(check_id: str, message: str, *evidence: Evidence) -> CheckResult:
+    """A failed result of a made-up check `check_id` showing `evidence`."""
+    check = Check(check_id, f"title of {check_id}", "spec §0", _never_run, phase=Phase.SCAN)
+    return CheckResult(check, Outcome.FAIL, message, list(evidence))
+
+
+def report_of(results: list[CheckResult]) -> Report:
+    """A report of those results, as a run against a CPO at member.test would give."""
+    return Report(
+        role="CPO",
+        versions_url="http://member.test/ocpi/versions",
+        suite_url="http://suite.test/ocpi/versions",
+        member_party="DE/CPB",
+        results=results,
+        started=datetime(2025, 3, 3, 8, tzinfo=UTC),
+        duration=1.0,
+    )

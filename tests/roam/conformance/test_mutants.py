@@ -23,7 +23,14 @@ from ocpi.pagination import PageRequest
 from ocpi.platform.registration import Registration
 from ocpi.v221 import Role
 from roam.conformance import Outcome
-from tests.roam.conformance.conftest import Outbound, Wrap, conformance, explain, member, outcomes
+from tests.roam.conformance.conftest import (
+    Outbound,
+    Wrap,
+    conformance,
+    member,
+    outcomes,
+    rendered,
+)
 from tests.roam.conformance.mutants import (
     OFFSET_TIME,
     Answer,
@@ -243,10 +250,16 @@ async def test_a_mutant_fails_exactly_the_check_of_the_rule_it_breaks(
         mutant.patch(monkeypatch)
     async with member(mutant.role, tmp_path, wrap=mutant.wrap, outbound=mutant.outbound) as target:
         report = await conformance(target, **mutant.options)
-    assert outcomes(report, Outcome.FAIL) == {mutant.breaks}, explain(report)
+    shown = rendered(report)  # the failure is reported in all three forms, whatever it shows
+    assert outcomes(report, Outcome.FAIL) == {mutant.breaks}, shown.text
     assert report.exit_code == 1
     failed = report.failed[0]
     assert failed.check.spec and failed.message
+    assert f"FAIL  {mutant.breaks}" in shown.text
+    (case,) = [c for c in shown.junit.iter("testcase") if c.find("failure") is not None]
+    assert case.get("name") == mutant.breaks
+    (entry,) = [c for c in shown.data["checks"] if c["outcome"] == "FAIL"]
+    assert entry["id"] == mutant.breaks and entry["message"] == failed.message
 
 
 def test_every_check_group_has_a_mutant() -> None:

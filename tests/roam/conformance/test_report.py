@@ -5,23 +5,39 @@ and the command line exits 1 when something failed, 2 on bad options."""
 from __future__ import annotations
 
 import json
+import re
+import socket
 import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from ocpi.v221 import Role
 from roam.cli import app as roam_app
-from roam.conformance import Outcome, checks_for
+from roam.conformance import Outcome, Suite, SuiteConfig, checks_for, cli
 from roam.conformance.checks import Check, Phase
 from roam.conformance.context import Context
 from roam.conformance.report import Report
 from tests.processes import free_port
-from tests.roam.conformance.conftest import conformance, explain, member, outcomes
+from tests.roam.conformance.conftest import (
+    TOKEN_A,
+    conformance,
+    explain,
+    failed,
+    member,
+    outcomes,
+    report_of,
+    strict_json,
+)
 from tests.roam.conformance.mutants import Answer, rewrite
+from tests.roam.conformance.test_mutants import MUTANTS, Mutant
 
 
 def _no_location_header(answer: Answer) -> None:
@@ -161,3 +177,146 @@ def test_the_command_exits_2_on_bad_options() -> None:
     )  # fmt: skip
     assert result.exit_code == 2
     assert "--listen must be HOST:PORT" in result.output
+
+
+# --- the command's reports, whatever the run found (issue 12, item 1) -----------------------
+_EVERY_GROUP = (
+    "registration.token_a_refused",  # eMSP mutant
+    "transport.member_authorization",  # sends raw tokens (the member -> suite evidence)
+    "pagination.date_filters",  # eMSP mutant
+    "emsp.cdr_location_header",  # eMSP mutant
+    "emsp.authorize_unknown",  # eMSP mutant
+)
+
+
+def _served_in_process(
+    tmp_path: Path, chosen: list[Mutant]
+) -> Callable[[SuiteConfig, socket.socket], Awaitable[Report]]:
+    """run_served for the CLI: the suite and an eMSP broken by every chosen mutant on the
+    in-process network (the suite at the host of --public-url)."""
+
+    def wrap(app: ASGIApp) -> ASGIApp:
+        for mutant in chosen:
+            app = mutant.wrap(app) if mutant.wrap is not None else app
+        return app
+
+    def send(inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        for mutant in chosen:
+            inner = mutant.outbound(inner) if mutant.outbound is not None else inner
+        return inner
+
+    async def run(config: SuiteConfig, sock: socket.socket) -> Report:
+        async with (
+            member(Role.EMSP, tmp_path, wrap=wrap, outbound=send) as emsp,
+            emsp.network.client() as http,
+        ):
+            suite = Suite(config, http)
+            emsp.network.add(urlsplit(config.public_url).hostname or "", suite.app)
+            return await suite.run()
+
+    return run
+
+
+def test_the_command_reports_a_member_failing_in_every_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chosen = [m for m in MUTANTS if m.breaks in _EVERY_GROUP]
+    assert len(chosen) == len(_EVERY_GROUP)
+    for mutant in chosen:
+        if mutant.patch is not None:
+            mutant.patch(monkeypatch)
+    monkeypatch.setattr(cli, "run_served", _served_in_process(tmp_path, chosen))
+    junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
+    result = CliRunner().invoke(
+        roam_app,
+        ["conformance", "--versions-url", "http://emsp.test/ocpi/versions", "--token",
+         TOKEN_A, "--role", "EMSP", "--timeout", "2", "--wait", "1.5", "--junit", str(junit),
+         "--json", str(report)],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    failed_text = set(re.findall(r"FAIL  (\S+)", result.output))
+    assert set(_EVERY_GROUP) <= failed_text, result.output
+    assert {name.split(".")[0] for name in failed_text} == {
+        "registration", "transport", "pagination", "emsp"
+    }  # fmt: skip
+    assert re.search(r"\d+ checks: \d+ passed, \d+ failed, \d+ skipped", result.output)
+    cases = ET.parse(junit).getroot().findall("testsuite/testcase")
+    assert {c.get("name") for c in cases if c.find("failure") is not None} == failed_text
+    data = strict_json(report.read_text(encoding="utf-8"))
+    assert {c["id"] for c in data["checks"] if c["outcome"] == "FAIL"} == failed_text
+    (raw,) = [c for c in data["checks"] if c["id"] == "transport.member_authorization"]
+    versions = [
+        e for e in raw["evidence"]
+        if e["direction"] == "member -> suite" and e["request"]["url"].endswith("/ocpi/versions")
+    ]  # fmt: skip
+    assert versions and '"version":"2.2.1"' in versions[0]["response"]["body"]  # the suite's own
+
+
+def _canned(monkeypatch: pytest.MonkeyPatch) -> Report:
+    report = report_of([failed("x.failed", "it failed"), failed("y.failed", "so did this")])
+
+    async def run(config: SuiteConfig, sock: socket.socket) -> Report:
+        return report
+
+    monkeypatch.setattr(cli, "run_served", run)
+    return report
+
+
+def _invoke(tmp_path: Path) -> tuple[Result, Path, Path]:
+    junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
+    result = CliRunner().invoke(
+        roam_app,
+        ["conformance", "--versions-url", "http://member.test/ocpi/versions", "--token", "A",
+         "--role", "CPO", "--junit", str(junit), "--json", str(report)],
+    )  # fmt: skip
+    return result, junit, report
+
+
+@pytest.mark.parametrize("broken", ["render_text", "junit_xml", "json_text"])
+def test_a_report_that_cannot_be_rendered_still_leaves_the_others(
+    broken: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _canned(monkeypatch)
+
+    def fails(self: Report, *args: Any, **kwargs: Any) -> str:
+        raise TypeError("Object of type Version is not JSON serializable")
+
+    monkeypatch.setattr(Report, broken, fails)
+    result, junit, report = _invoke(tmp_path)
+    assert result.exit_code == 2, result.output  # a suite error, said so
+    assert "could not be written (TypeError: Object of type Version" in result.output
+    assert "this is a bug of roam conformance" in result.output
+    assert "FAIL  x.failed" in result.output  # in the text report, or the brief outcome list
+    assert "2 checks: 0 passed, 2 failed, 0 skipped" in result.output
+    assert junit.exists() == (broken != "junit_xml")
+    assert report.exists() == (broken != "json_text")
+    if junit.exists():
+        assert len(ET.parse(junit).getroot().findall("testsuite/testcase")) == 2
+    if report.exists():
+        assert strict_json(report.read_text(encoding="utf-8"))["summary"]["failed"] == 2
+
+
+def test_a_report_file_that_cannot_be_written_leaves_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _canned(monkeypatch)
+    junit, report = tmp_path / "missing" / "junit.xml", tmp_path / "report.json"
+    result = CliRunner().invoke(
+        roam_app,
+        ["conformance", "--versions-url", "http://member.test/ocpi/versions", "--token", "A",
+         "--role", "CPO", "--junit", str(junit), "--json", str(report)],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert f"the JUnit report {junit} could not be written (FileNotFoundError" in result.output
+    assert "FAIL  x.failed" in result.output
+    assert strict_json(report.read_text(encoding="utf-8"))["summary"]["failed"] == 2
+
+
+def test_the_command_exits_with_the_reports_code_when_every_report_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _canned(monkeypatch)
+    result, junit, report = _invoke(tmp_path)
+    assert result.exit_code == 1, result.output
+    assert "error" not in result.output
+    assert junit.exists() and report.exists()
