@@ -3,6 +3,9 @@
 Everything here is exact until an output method is called; `cdr_fields()`,
 `charging_periods()` and `to_json()` are the edges where money is rounded to the currency's
 minor unit (half-up) and volumes to the spec's 4 decimals (types.asciidoc, number).
+`to_dict()` keeps numbers as Decimals (what `roam tariff price` prints, every digit); `to_json()`
+is the same with floats, ready for `json.dumps` (services storing an invoice). Exact amounts
+are decimal strings at EXACT_DECIMALS places in both.
 """
 
 from __future__ import annotations
@@ -10,29 +13,43 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import Field
 
-from ocpi.pricing.money import Amount
-from ocpi.pricing.numbers import exact, hours
+from ocpi.pricing.money import Amount, minor_units
+from ocpi.pricing.numbers import PRECISION, exact, hours
 from ocpi.pricing.usage import UsageState
 from ocpi.v221.cdrs import CdrDimension, CdrDimensionType, ChargingPeriod
 from ocpi.v221.tariffs import TariffDimensionType
 from ocpi.v221.types import DateTime, Number, OcpiModel, Price, String3, format_datetime
 
 __all__ = [
+    "EXACT_DECIMALS",
     "CdrPricing",
     "CostCategory",
     "CostLine",
     "PriceLimit",
     "PricedPeriod",
     "PricedSession",
+    "exact_precision",
+    "exact_text",
 ]
 
 _VOLUME = Decimal("0.0001")
+
+EXACT_DECIMALS = 20
+"""Decimal places at which `to_json()` shows exact (unrounded) amounts.
+
+Money needs absolute precision, so a fixed number of places rather than significant digits.
+20 places hold every product of OCPI numbers (4 decimals each: price × quantity × VAT factor
+needs at most 14) exactly, lie far below any currency's minor unit, and keep a value that no
+number of places holds (20 minutes at 1.00 an hour: 1/3) to a readable length.
+"""
+_EXACT_QUANTUM = Decimal(1).scaleb(-EXACT_DECIMALS)
+_WIDE = Context(prec=PRECISION)
 
 
 def _volume(value: Decimal) -> Decimal:
@@ -103,22 +120,28 @@ class CostLine:
         return quantity
 
     def to_json(self, currency: str) -> dict[str, Any]:
+        """The breakdown line, JSON-ready: `to_dict()` with numbers as floats."""
+        line: dict[str, Any] = _floats(self.to_dict(currency))
+        return line
+
+    def to_dict(self, currency: str) -> dict[str, Any]:
+        """The breakdown line with its numbers as Decimals (a float would lose digits)."""
         line: dict[str, Any] = {
             "category": self.category.value,
             "dimension": self.dimension.value,
             "element": self.element,
             "component": self.component,
             "unit": self.unit,
-            "price": float(self.price),
-            "vat": None if self.vat is None else float(self.vat),
-            "used": float(_volume(self.in_unit(self.used))),
-            "billed": float(_volume(self.in_unit(self.billed))),
-            "cost": self.cost.rounded(currency).to_json(),
-            "exact_cost": _exact_json(self.cost),
+            "price": self.price,
+            "vat": self.vat,
+            "used": _volume(self.in_unit(self.used)),
+            "billed": _volume(self.in_unit(self.billed)),
+            "cost": _rounded_json(self.cost, currency),
+            "exact_cost": _exact_json(self.cost, currency),
         }
         if self.unit == "h":
-            line["used_seconds"] = float(self.used)
-            line["billed_seconds"] = float(self.billed)
+            line["used_seconds"] = _plain(self.used)
+            line["billed_seconds"] = _plain(self.billed)
         return line
 
 
@@ -155,14 +178,72 @@ class CdrPricing(OcpiModel):
     total_reservation_cost: Price | None = None
 
 
-def _plain(value: Decimal) -> str:
-    """Full-precision decimal text without trailing zeros or exponent: "12.375"."""
-    with exact():
-        return format(value.normalize(), "f")
+def _plain(value: Decimal) -> Decimal:
+    """An exact quantity without trailing zeros: 3600.000000 s → 3600, 0.500 → 0.5."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1), context=_WIDE)
+    return value.normalize(_WIDE)
 
 
-def _exact_json(amount: Amount) -> dict[str, str]:
-    return {"excl_vat": _plain(amount.excl_vat), "incl_vat": _plain(amount.incl_vat)}
+def exact_text(value: Decimal, currency: str) -> str:
+    """An exact amount as text, at EXACT_DECIMALS places, rounded half-up.
+
+    Trailing zeros are left out down to the currency's minor unit and kept up to it, so a
+    total of exactly nine euros reads "9.00", 5.625 reads "5.625" and 1/3 reads
+    "0.33333333333333333333".
+    """
+    wide = Context(prec=max(PRECISION, value.adjusted() + EXACT_DECIMALS + 2))
+    shown = value.quantize(_EXACT_QUANTUM, rounding=ROUND_HALF_UP, context=wide)
+    whole, _, fraction = format(shown, "f").partition(".")
+    fraction = fraction.rstrip("0").ljust(minor_units(currency), "0")
+    return f"{whole}.{fraction}" if fraction else whole
+
+
+def exact_precision(currency: str) -> str:
+    """The sentence `to_json()` states the precision of its exact values with."""
+    places = minor_units(currency)
+    return (
+        f"exact values are shown to {EXACT_DECIMALS} decimal places (rounded half-up), "
+        f"trailing zeros left out down to the currency's {places} decimal"
+        f"{'' if places == 1 else 's'}"
+    )
+
+
+def _exact_json(amount: Amount, currency: str) -> dict[str, str]:
+    return {
+        "excl_vat": exact_text(amount.excl_vat, currency),
+        "incl_vat": exact_text(amount.incl_vat, currency),
+    }
+
+
+def _rounded_json(amount: Amount, currency: str) -> dict[str, Decimal | None]:
+    rounded = amount.rounded(currency)
+    return {"excl_vat": rounded.excl_vat, "incl_vat": rounded.incl_vat}
+
+
+def _floats(value: Any) -> Any:
+    """A `to_dict()` tree made JSON-ready: Decimal numbers become floats."""
+    if isinstance(value, dict):
+        return {key: _floats(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_floats(item) for item in value]
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def _decimal_tree(value: Any) -> Any:
+    """A model dump (python mode) as JSON values, numbers kept Decimal: the wire models'
+    JSON mode turns `Number` into float."""
+    if isinstance(value, dict):
+        return {key: _decimal_tree(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_decimal_tree(item) for item in value]
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, StrEnum):
+        return value.value
+    return value
 
 
 def _dimensions(state: UsageState, energy: Decimal, seconds: Decimal) -> list[CdrDimension]:
@@ -287,34 +368,46 @@ class PricedSession:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The priced result as `roam tariff price` prints it (docs/pricing.md)."""
+        """`to_dict()` made JSON-ready for `json.dumps`: numbers as floats (which keep 15 to
+        17 significant digits; the exact amounts are strings and keep theirs)."""
+        found: dict[str, Any] = _floats(self.to_dict())
+        return found
+
+    def to_dict(self) -> dict[str, Any]:
+        """The priced result as `roam tariff price` prints it (docs/pricing.md).
+
+        Numbers are Decimals, not floats, so that no digit is lost: write them with a
+        Decimal-aware JSON writer (`roam.tariff_cmd.dumps`); exact amounts are strings at
+        EXACT_DECIMALS places (`exact_text`), and `exact_precision` says so.
+        """
         exact_costs: dict[str, Any] = {
-            "total_cost": _exact_json(self.total),
-            "before_price_limits": _exact_json(self.subtotal),
+            "total_cost": _exact_json(self.total, self.currency),
+            "before_price_limits": _exact_json(self.subtotal, self.currency),
         }
         for category, field in _CDR_COST_FIELDS.items():
             amount = self.cost(category)
             if amount is not None:
-                exact_costs[field] = _exact_json(amount)
+                exact_costs[field] = _exact_json(amount, self.currency)
         return {
             "tariff_id": self.tariff_id,
             "currency": self.currency,
             "time_zone": self.time_zone,
-            "cdr": self.cdr_fields().to_json(),
-            "breakdown": [line.to_json(self.currency) for line in self.lines],
+            "cdr": _decimal_tree(self.cdr_fields().model_dump(exclude_none=True)),
+            "breakdown": [line.to_dict(self.currency) for line in self.lines],
             "price_limit": {
                 "excl_vat": None if self.excl_vat_limit is None else self.excl_vat_limit.value,
                 "incl_vat": None if self.incl_vat_limit is None else self.incl_vat_limit.value,
             },
             "exact": exact_costs,
+            "exact_precision": exact_precision(self.currency),
             "periods": [
                 {
                     "usage_period": p.source,
                     "state": p.state.value,
                     "start_date_time": format_datetime(p.start_date_time),
                     "end_date_time": format_datetime(p.end_date_time),
-                    "energy": float(_volume(p.energy)),
-                    "seconds": float(p.seconds),
+                    "energy": _volume(p.energy),
+                    "seconds": _plain(p.seconds),
                     "elements": {dim.value: index for dim, index in p.elements.items()},
                 }
                 for p in self.periods

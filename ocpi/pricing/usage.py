@@ -11,7 +11,7 @@ Location"). The file format of `roam tariff price` is this model as JSON (docs/p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
@@ -88,10 +88,17 @@ class Segment:
     energy: Decimal
     power: Decimal | None
     current: Decimal | None
+    written_offset: tzinfo = UTC
+    """The UTC offset the user wrote for this period's end (else its start, else the period
+    before's), so that messages show times as the user wrote them, not converted to UTC."""
 
     @property
     def seconds(self) -> Decimal:
         return seconds(self.end - self.start)
+
+    @property
+    def written_end(self) -> datetime:
+        return self.end.astimezone(self.written_offset)
 
     def average_power(self) -> Decimal:
         """kW for power restrictions: the given power, else energy / duration (0 if no time)."""
@@ -134,15 +141,50 @@ def _end(period: UsagePeriod, start: datetime, where: str) -> datetime:
     return end
 
 
+def _span(delta: timedelta) -> str:
+    """A gap or overlap for a message: "15 minutes", "1 hour 30 minutes", "0.5 seconds"."""
+    whole = delta.days * 86_400 + delta.seconds
+    hours_, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(hours_, "hour"), (minutes, "minute")]
+    shown = [f"{n} {unit}{'s' if n != 1 else ''}" for n, unit in parts if n]
+    if delta.microseconds:
+        fraction = format(seconds(timedelta(seconds=secs, microseconds=delta.microseconds)), "f")
+        shown.append(f"{fraction.rstrip('0')} seconds")
+    elif secs or not shown:
+        shown.append(f"{secs} second{'s' if secs != 1 else ''}")
+    return " ".join(shown)
+
+
+def _check_follows(where: str, written: datetime, before: Segment) -> None:
+    """Refuse a gap or overlap, showing both times in the offsets the user wrote them in."""
+    start = written.astimezone(UTC)
+    if start == before.end:
+        return
+    if start > before.end:
+        kind, size = "a gap", start - before.end
+    else:
+        kind, size = "an overlap", before.end - start
+    raise UsageError(
+        f"{where} starts at {written.isoformat()} but the period before ends at "
+        f"{before.written_end.isoformat()}, {kind} of {_span(size)}; periods must follow "
+        "each other without gaps or overlaps"
+    )
+
+
+def _written_offset(period: UsagePeriod, before: Segment | None) -> tzinfo:
+    for written in (period.end_date_time, period.start_date_time):
+        if written is not None and written.tzinfo is not None:
+            return written.tzinfo
+    return UTC if before is None else before.written_offset
+
+
 def _segment(index: int, period: UsagePeriod, before: Segment | None) -> Segment:
     where = f"periods[{index}]"
     if period.start_date_time is not None:
         start = period.start_date_time.astimezone(UTC)
-        if before is not None and start != before.end:
-            raise UsageError(
-                f"{where} starts at {start.isoformat()} but the period before ends at "
-                f"{before.end.isoformat()}; periods must follow each other without gaps"
-            )
+        if before is not None:
+            _check_follows(where, period.start_date_time, before)
     elif before is not None:
         start = before.end
     else:
@@ -161,7 +203,16 @@ def _segment(index: int, period: UsagePeriod, before: Segment | None) -> Segment
         and before.state is not UsageState.RESERVATION
     ):
         raise UsageError(f"{where} is a reservation after the session began")
-    return Segment(index, period.state, start, end, period.energy, period.power, period.current)
+    return Segment(
+        index,
+        period.state,
+        start,
+        end,
+        period.energy,
+        period.power,
+        period.current,
+        _written_offset(period, before),
+    )
 
 
 def resolve_usage(usage: SessionUsage) -> list[Segment]:

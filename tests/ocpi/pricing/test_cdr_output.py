@@ -124,7 +124,14 @@ def test_money_is_rounded_half_up_to_the_currencys_minor_unit() -> None:
 def test_exact_values_stay_in_the_result_and_the_json(examples_dir: Path) -> None:
     tariff = example_tariff(examples_dir, "tariff_3_alt_url")
     priced = price(tariff, charging(120, "20.45", start=local("2024-03-04T09:00")))
-    shown = priced.to_json()
-    assert shown["cdr"]["total_cost"] == {"excl_vat": 5.63, "incl_vat": 6.24}
+    shown = priced.to_dict()
+    # Numbers stay Decimal (no float on the way out either); exact amounts are text.
+    assert shown["cdr"]["total_cost"] == {"excl_vat": Decimal("5.63"), "incl_vat": Decimal("6.24")}
     assert shown["exact"]["total_cost"] == {"excl_vat": "5.625", "incl_vat": "6.2375"}
-    assert [line["billed"] for line in shown["breakdown"]] == [1, 20.5]
+    assert [line["billed"] for line in shown["breakdown"]] == [Decimal(1), Decimal("20.5")]
+    assert all(not isinstance(line["billed"], float) for line in shown["breakdown"])
+    # to_json() is the same, ready for json.dumps (the eMSP stores invoice lines with it)
+    as_json = priced.to_json()
+    assert as_json["cdr"]["total_cost"] == {"excl_vat": 5.63, "incl_vat": 6.24}
+    assert as_json["exact"] == shown["exact"]
+    json.dumps(as_json)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -40,9 +41,14 @@ def test_price_prints_the_tariff_4_monday_example_as_json(
         tariff_app, ["price", str(examples_dir / "tariff_4_complex.json"), str(session)]
     )
     assert result.exit_code == 0, result.output
-    printed = json.loads(result.stdout)
-    assert printed["cdr"]["total_cost"] == {"excl_vat": 9.0, "incl_vat": 10.3}
-    assert printed["exact"]["total_cost"] == {"excl_vat": "9", "incl_vat": "10.3"}
+    printed = json.loads(result.stdout, parse_float=Decimal)
+    assert printed["cdr"]["total_cost"] == {
+        "excl_vat": Decimal("9.00"),
+        "incl_vat": Decimal("10.30"),
+    }
+    assert '"excl_vat": 9.00' in result.stdout  # the currency's 2 decimals, as a JSON number
+    # exact values keep at least the currency's decimals (issue 12 item 4: it printed "9")
+    assert printed["exact"]["total_cost"] == {"excl_vat": "9.00", "incl_vat": "10.30"}
     assert [line["dimension"] for line in printed["breakdown"]] == ["FLAT", "TIME", "PARKING_TIME"]
 
 
