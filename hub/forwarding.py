@@ -16,7 +16,6 @@ members through ASGITransport.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import aiohttp
 import httpx
 
 from ocpi.errors import ConnectionProblem, ForwardTimeout, HubError, OcpiError
+from ocpi.wire_json import read_json
 
 
 class ReceiverUnreachable(ConnectionProblem):
@@ -210,7 +210,8 @@ def _short(text: str, limit: int = 200) -> str:
 
 def _envelope(content: bytes) -> dict[str, Any] | None:
     try:
-        parsed = json.loads(content)
+        # Strict: an answer with NaN or a lone surrogate would reach the requester as non-JSON.
+        parsed = read_json(content, max_depth=None)
     except ValueError:
         return None
     if (

@@ -8,7 +8,6 @@ or MockTransport and services can share one pool per destination.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -41,6 +40,7 @@ from ocpi.headers import (
 from ocpi.pagination import PageRequest, parse_link_header
 from ocpi.status import is_success
 from ocpi.v221.types import OcpiModel
+from ocpi.wire_json import read_json
 
 T = TypeVar("T")
 
@@ -229,12 +229,12 @@ def _unwrap(
 ) -> OcpiResponse:
     where = f"{method} {url}"
     try:
-        payload = json.loads(response.content) if response.content else None
-    except ValueError:
+        payload = read_json(response.content, max_depth=None) if response.content else None
+    except ValueError as exc:
         payload = None
         if response.status_code < 400:
             raise PeerProtocolError(
-                f"{where}: HTTP {response.status_code} with a body that is not JSON"
+                f"{where}: HTTP {response.status_code} with a body that is not JSON ({exc})"
             ) from None
     envelope: Envelope | None = None
     if isinstance(payload, dict) and "status_code" in payload:

@@ -1699,6 +1699,17 @@ async def _register(member: Member, args: dict[str, Any]) -> Any:
     return (await member.register(str(args["versions_url"]), str(args["token"]))).to_json()
 
 
+@_control("peer")
+async def _peer(member: Member, args: dict[str, Any]) -> Any:
+    """The token this double sends the hub (token C) and the hub's endpoints: lets a test send
+    hand-made requests as this member (security tests)."""
+    peer = member.require_peer()
+    return {
+        "token": peer.token,
+        "endpoints": {f"{e.identifier}/{e.role.value}": e.url for e in peer.endpoints},
+    }
+
+
 @_control("update_credentials")
 async def _update_credentials(member: Member, args: dict[str, Any]) -> Any:
     return (await member.update_credentials()).to_json()

@@ -9,6 +9,7 @@ does not take the receiver OFFLINE.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import MutableMapping
 from typing import Any
@@ -17,8 +18,10 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
+from hub.forwarding import AiohttpEngine, ReceiverUnreachable, forward
 from hub.pushes import check_push
 from hub.routing import Message
+from ocpi.errors import HubError
 from ocpi.headers import PartyRef, encode_authorization
 from ocpi.v221 import ConnectionStatus
 from ocpi.v221.versions import InterfaceRole, ModuleID
@@ -410,3 +413,79 @@ async def test_a_receiver_location_header_that_is_not_a_url_is_dropped(
     assert _envelope(response)["status_code"] == 1000
     assert "location" not in response.headers
     assert fed.hub.callbacks == {} or all(cb.kind != "cdr" for cb in fed.hub.callbacks.values())
+
+
+async def test_an_answer_with_nan_is_4000_not_relayed(fed: Federation) -> None:
+    async def nan_answer(scope: Any, receive: Any, send: Any) -> None:
+        body = b'{"status_code":1000,"timestamp":"2024-05-01T12:00:00Z","data":{"kwh":NaN}}'
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    fed.network.add("cpo.test", nan_answer)
+    async with fed.network.client() as client:
+        response = await client.get(
+            HUB + "/sender/sessions/S1/charging_preferences", headers=_headers(fed.emsp, CPO)
+        )
+    assert "NaN" not in response.text
+    assert _envelope(response)["status_code"] == 4000
+
+
+# --- the production engine (aiohttp) against answers no HTTP client can use -----------------
+async def _raw_server(answer: bytes) -> tuple[asyncio.Server, str]:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}/cdrs"
+
+
+ENVELOPE = b'{"status_code":1000,"timestamp":"2024-05-01T12:00:00Z"}'
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b"Location: http://x/" + b"a" * 70_000, b"Location: http://x/\x01\x7f\x00b"],
+    ids=["oversized", "control-characters"],
+)
+async def test_aiohttp_engine_calls_a_malformed_answer_4000_not_unreachable(header: bytes) -> None:
+    answer = (
+        b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
+        + header
+        + b"\r\nContent-Length: %d\r\n\r\n" % len(ENVELOPE)
+        + ENVELOPE
+    )
+    server, url = await _raw_server(answer)
+    engine = AiohttpEngine()
+    try:
+        with pytest.raises(HubError) as caught:
+            await forward(engine, "POST", url, {}, b"{}", 5)
+        assert not isinstance(caught.value, ReceiverUnreachable)
+        assert caught.value.status_code == 4000
+        assert "not usable HTTP" in caught.value.message
+        assert "\x00" not in caught.value.message and len(caught.value.message) < 400
+    finally:
+        await engine.aclose()
+        server.close()
+
+
+async def test_aiohttp_engine_calls_a_closed_port_unreachable() -> None:
+    server, url = await _raw_server(b"")
+    server.close()
+    await server.wait_closed()
+    engine = AiohttpEngine()
+    try:
+        with pytest.raises(ReceiverUnreachable) as caught:
+            await forward(engine, "POST", url, {}, b"{}", 5)
+        assert caught.value.status_code == 4003
+    finally:
+        await engine.aclose()
