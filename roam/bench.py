@@ -12,6 +12,11 @@ The load generator (this process, aiohttp over uvloop) sends the GET an eMSP sen
 straight to the CPO ("direct") or to the hub's `/ocpi/2.2.1/sender/locations/{id}` with
 OCPI-to = the CPO ("routed"), and measures
 
+The same is done for a push: the CPO's PUT of a whole Location, straight to the eMSP
+("direct-push") or to the hub's `/ocpi/2.2.1/receiver/locations/{cc}/{pid}/{id}` with OCPI-to =
+the eMSP ("routed-push"), which the hub checks (valid Location, the sender's own) before it
+forwards it (hub/pushes.py). For both kinds it measures
+
 1. latency at a paced rate (requests on a fixed timetable; sends that miss their slot by more
    than 1 ms are counted as late): p50 and p99 per path, and their differences;
 2. throughput in a closed loop of C connections: req/s per path, and the CPU time the hub
@@ -103,6 +108,7 @@ TIMESTAMP = "2026-11-20T09:30:00Z"
 CPO_LOCATIONS = "/ocpi/cpo/2.2.1/locations"
 EMSP_LOCATIONS = "/ocpi/emsp/2.2.1/locations"
 HUB_LOCATIONS = "/ocpi/2.2.1/sender/locations"
+HUB_RECEIVER_LOCATIONS = "/ocpi/2.2.1/receiver/locations"
 LATE_S = 0.001
 """A paced send more than this behind its slot is late (wrk2's coordinated-omission concern)."""
 TIMER_SLACK_S = 0.0005
@@ -465,10 +471,12 @@ class Tokens:
     hub_to_emsp: str
     emsp_to_cpo: str
     """The token the CPO gave the eMSP for talking to it directly (bilateral connection)."""
+    cpo_to_emsp: str
+    """The token the eMSP gave the CPO for pushing to it directly (bilateral connection)."""
 
     @classmethod
     def generate(cls) -> Tokens:
-        return cls(*(secrets.token_urlsafe(24) for _ in range(5)))
+        return cls(*(secrets.token_urlsafe(24) for _ in range(6)))
 
 
 def seed_hub(database_url: str, cpo_url: str, emsp_url: str, tokens: Tokens) -> None:
@@ -553,16 +561,25 @@ def log_line_counter(database_path: Path) -> Callable[[], int]:
 
 
 # --- the load generator ---------------------------------------------------------------------
+ROUTING = RoutingHeaders(to=CPO, from_=EMSP).to_headers()
+PUSH_ROUTING = RoutingHeaders(to=EMSP, from_=CPO).to_headers()
+
+
 @dataclass(frozen=True)
 class Target:
-    """One way to GET a Location as the eMSP: straight to the CPO, or through the hub."""
+    """One way to GET a Location as the eMSP (straight to the CPO, or through the hub), or,
+    with `push`, to PUT one as the CPO (straight to the eMSP, or through the hub)."""
 
     name: str
     base: str
     authorization: str
+    push: bool = False
 
     def url(self, i: int) -> str:
-        return f"{self.base}/LOC{i % N_LOCATIONS + 1}"
+        number = i % N_LOCATIONS + 1
+        if self.push:
+            return f"{self.base}/{CPO.country_code}/{CPO.party_id}/LOC{number}"
+        return f"{self.base}/LOC{number}"
 
     def headers(self) -> dict[str, str]:
         request_id = str(uuid.uuid4())
@@ -570,11 +587,20 @@ class Target:
             AUTHORIZATION: self.authorization,
             X_REQUEST_ID: request_id,
             X_CORRELATION_ID: request_id,
-            **ROUTING,
+            **(PUSH_ROUTING if self.push else ROUTING),
+            **({"Content-Type": "application/json"} if self.push else {}),
         }
 
 
-ROUTING = RoutingHeaders(to=CPO, from_=EMSP).to_headers()
+def push_bodies() -> dict[str, bytes]:
+    """The Locations the CPO pushes, by id (plain objects, no envelope)."""
+    return {
+        f"LOC{number}": json.dumps(location(number), separators=(",", ":")).encode()
+        for number in range(1, N_LOCATIONS + 1)
+    }
+
+
+_PUSH_BODIES: dict[str, bytes] = {}
 
 
 def _expected(i: int, bodies: Mapping[str, bytes]) -> bytes:
@@ -593,12 +619,21 @@ def _session(connections: int) -> aiohttp.ClientSession:
 async def _request(
     session: aiohttp.ClientSession, target: Target, i: int, bodies: Mapping[str, bytes]
 ) -> tuple[float, bool]:
-    """One GET: (seconds from send to the whole body, whether it was the expected answer)."""
+    """One GET (or PUT): (seconds from send to the whole answer, whether it was the expected
+    answer: the Location's bytes for a GET, status 1000 for a push)."""
+    if target.push and not _PUSH_BODIES:
+        _PUSH_BODIES.update(push_bodies())
     started = time.perf_counter()
     try:
-        async with session.get(target.url(i), headers=target.headers()) as response:
-            body = await response.read()
-            ok = response.status == 200 and body == _expected(i, bodies)
+        if target.push:
+            data = _PUSH_BODIES[f"LOC{i % N_LOCATIONS + 1}"]
+            async with session.put(target.url(i), data=data, headers=target.headers()) as answer:
+                body = await answer.read()
+                ok = answer.status == 200 and b'"status_code":1000' in body
+        else:
+            async with session.get(target.url(i), headers=target.headers()) as response:
+                body = await response.read()
+                ok = response.status == 200 and body == _expected(i, bodies)
     except (aiohttp.ClientError, TimeoutError):
         ok = False
     return time.perf_counter() - started, ok
@@ -639,6 +674,45 @@ async def verify(direct: Target, routed: Target, bodies: Mapping[str, bytes]) ->
                 data[target.name] = envelope.get("data")
             if data[direct.name] != data[routed.name]:
                 raise BenchError(f"direct and routed answers differ for {direct.url(i)}")
+
+
+async def verify_push(direct: Target, routed: Target) -> None:
+    """Both push paths answer HTTP 200 and status 1000 (the hub's checks pass the Location)."""
+    async with _session(1) as session:
+        for target in (direct, routed):
+            _, ok = await _request(session, target, 0, {})
+            if not ok:
+                async with session.put(
+                    target.url(0), data=push_bodies()["LOC1"], headers=target.headers()
+                ) as response:
+                    raw = await response.read()
+                raise BenchError(
+                    f"{target.name} PUT {target.url(0)} answered HTTP {response.status}: "
+                    f"{raw[:300]!r}"
+                )
+
+
+def push_check_us(repeat: int = 2000) -> float:
+    """In-process cost of the hub's push checks (hub/pushes.py) on the bench Location, in us."""
+    from hub.pushes import check_push
+    from hub.routing import Message
+
+    body = location(1)
+    message = Message(
+        ModuleID.LOCATIONS,
+        InterfaceRole.RECEIVER,
+        "PUT",
+        (CPO.country_code, CPO.party_id, "LOC1"),
+        {},
+        EMSP,
+        CPO,
+        body,
+    )
+    check_push(message, CPO)
+    started = time.perf_counter()
+    for _ in range(repeat):
+        check_push(message, CPO)
+    return (time.perf_counter() - started) / repeat * 1e6
 
 
 @dataclass
@@ -822,6 +896,11 @@ async def closed_run(
 
 
 # --- the whole bench ------------------------------------------------------------------------
+OWN_CPU = {"direct": "cpo", "routed": "hub", "direct-push": "emsp", "routed-push": "hub"}
+"""Whose CPU each path's requests are charged to: the process that answers them."""
+PAIRS = (("direct", "routed", "added"), ("direct-push", "routed-push", "added_push"))
+
+
 @dataclass(frozen=True)
 class BenchOptions:
     duration: float = 4.0
@@ -835,6 +914,8 @@ class BenchOptions:
     """Connections the paced runs may use (a few; at 200 req/s about one is busy)."""
     warmup: float = 1.0
     """Seconds of closed-loop traffic per path before measuring (not reported)."""
+    push: bool = True
+    """Also measure the push path (a Location PUT, direct vs routed through the hub's checks)."""
 
 
 @dataclass
@@ -845,14 +926,18 @@ class BenchReport:
     payload_bytes: int
     paced: list[PacedRun] = field(default_factory=list)
     closed: list[ClosedRun] = field(default_factory=list)
+    push_check_us: float | None = None
+    """In-process cost of the hub's push checks on the pushed Location (hub/pushes.py)."""
 
     def summary(self) -> dict[str, Any]:
         """Medians over the repetitions; differences and ratios paired within a repetition."""
         out: dict[str, Any] = {}
-        for path in ("direct", "routed"):
+        measured = {run.path for run in self.paced} | {run.path for run in self.closed}
+        for path, own in OWN_CPU.items():
+            if path not in measured:
+                continue
             paced = [run for run in self.paced if run.path == path]
             closed = [run for run in self.closed if run.path == path]
-            own = "cpo" if path == "direct" else "hub"
             out[path] = {
                 "p50_ms": _median([run.p50_ms for run in paced]),
                 "p99_ms": _median([run.p99_ms for run in paced]),
@@ -883,26 +968,35 @@ class BenchReport:
                 "machine_steal": max((run.machine_steal for run in closed), default=math.nan),
                 "machine_others": max((run.machine_others for run in closed), default=math.nan),
             }
-        pairs = [
-            (direct, routed)
-            for direct in self.paced
-            for routed in self.paced
-            if direct.path == "direct" and routed.path == "routed" and direct.rep == routed.rep
-        ]
-        throughput = [
-            (direct, routed)
-            for direct in self.closed
-            for routed in self.closed
-            if direct.path == "direct" and routed.path == "routed" and direct.rep == routed.rep
-        ]
-        hub_us = out["routed"]["cpu_us_per_request"]
-        out["added"] = {
-            "p50_ms": _median([r.p50_ms - d.p50_ms for d, r in pairs]),
-            "p99_ms": _median([r.p99_ms - d.p99_ms for d, r in pairs]),
-            "throughput_ratio": _median([r.req_per_s / d.req_per_s for d, r in throughput]),
-            "hub_cpu_us_per_request": hub_us,
-            "hub_one_core_req_per_s": 1e6 / hub_us if hub_us > 0 else math.nan,
-        }
+        for direct_path, routed_path, key in PAIRS:
+            if direct_path not in out or routed_path not in out:
+                continue
+            pairs = [
+                (direct, routed)
+                for direct in self.paced
+                for routed in self.paced
+                if direct.path == direct_path
+                and routed.path == routed_path
+                and direct.rep == routed.rep
+            ]
+            throughput = [
+                (direct, routed)
+                for direct in self.closed
+                for routed in self.closed
+                if direct.path == direct_path
+                and routed.path == routed_path
+                and direct.rep == routed.rep
+            ]
+            hub_us = out[routed_path]["cpu_us_per_request"]
+            out[key] = {
+                "p50_ms": _median([r.p50_ms - d.p50_ms for d, r in pairs]),
+                "p99_ms": _median([r.p99_ms - d.p99_ms for d, r in pairs]),
+                "throughput_ratio": _median([r.req_per_s / d.req_per_s for d, r in throughput]),
+                "hub_cpu_us_per_request": hub_us,
+                "hub_one_core_req_per_s": 1e6 / hub_us if hub_us > 0 else math.nan,
+            }
+        if self.push_check_us is not None:
+            out.setdefault("added_push", {})["push_check_us"] = self.push_check_us
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -933,6 +1027,32 @@ def _environment() -> dict[str, Any]:
 
 async def _measure(
     report: BenchReport,
+    pairs: Sequence[tuple[Target, Target]],
+    bodies: Mapping[str, bytes],
+    log_lines: Callable[[], int],
+    progress: Callable[[str], None],
+) -> None:
+    options = report.options
+    servers = report.processes
+    pids = {**servers, "loadgen": os.getpid()}
+    for direct, routed in pairs:
+        if direct.push:
+            await verify_push(direct, routed)
+            progress("both push paths answer HTTP 200, status 1000")
+        else:
+            await verify(direct, routed, bodies)
+            progress("both paths answer HTTP 200, status 1000, the same Location; warming up")
+    for target in [target for pair in pairs for target in pair]:
+        warmup = min(options.warmup, options.duration)
+        await closed_run(target, -1, warmup, options.connections, bodies, pids, servers)
+    for rep in range(options.reps):
+        for direct, routed in pairs:
+            await _measure_pair(report, rep, direct, routed, bodies, log_lines, progress)
+
+
+async def _measure_pair(
+    report: BenchReport,
+    rep: int,
     direct: Target,
     routed: Target,
     bodies: Mapping[str, bytes],
@@ -942,51 +1062,45 @@ async def _measure(
     options = report.options
     servers = report.processes
     pids = {**servers, "loadgen": os.getpid()}
-    await verify(direct, routed, bodies)
-    progress("both paths answer HTTP 200, status 1000, the same Location; warming up")
-    for target in (direct, routed):
-        warmup = min(options.warmup, options.duration)
-        await closed_run(target, -1, warmup, options.connections, bodies, pids, servers)
     lines = {direct.name: None, routed.name: log_lines}
-    for rep in range(options.reps):
-        order = (direct, routed) if rep % 2 == 0 else (routed, direct)
-        for target in order:
-            # Every run starts with idle servers: no backlog of an earlier run is measured.
-            await settle(servers)
-            run = await paced_run(
-                target, rep, options.rate, options.duration, options.paced_connections, bodies
-            )
-            report.paced.append(run)
-            progress(
-                f"rep {rep + 1}/{options.reps} {target.name:6} paced {options.rate:g} req/s: "
-                f"p50 {run.p50_ms:.2f} ms, p99 {run.p99_ms:.2f} ms, late {run.late}, "
-                f"errors {run.errors}"
-            )
-        for target in order:
-            await settle(servers)
-            closed = await closed_run(
-                target,
-                rep,
-                options.duration,
-                options.connections,
-                bodies,
-                pids,
-                servers,
-                lines[target.name],
-            )
-            report.closed.append(closed)
-            own = "cpo" if target is direct else "hub"
-            backlog = (
-                f", {closed.log_pending:,} of {closed.log_lines:,} log lines unwritten at the end"
-                if closed.log_lines is not None
-                else ""
-            )
-            progress(
-                f"rep {rep + 1}/{options.reps} {target.name:6} closed loop c{options.connections}: "
-                f"{closed.req_per_s:,.0f} req/s, {own} CPU "
-                f"{closed.cpu_us_per_request(own):,.0f} us/req (busy {closed.catch_up_s:.1f} s "
-                f"after the run{backlog}), errors {closed.errors}"
-            )
+    order = (direct, routed) if rep % 2 == 0 else (routed, direct)
+    for target in order:
+        # Every run starts with idle servers: no backlog of an earlier run is measured.
+        await settle(servers)
+        run = await paced_run(
+            target, rep, options.rate, options.duration, options.paced_connections, bodies
+        )
+        report.paced.append(run)
+        progress(
+            f"rep {rep + 1}/{options.reps} {target.name:11} paced {options.rate:g} req/s: "
+            f"p50 {run.p50_ms:.2f} ms, p99 {run.p99_ms:.2f} ms, late {run.late}, "
+            f"errors {run.errors}"
+        )
+    for target in order:
+        await settle(servers)
+        closed = await closed_run(
+            target,
+            rep,
+            options.duration,
+            options.connections,
+            bodies,
+            pids,
+            servers,
+            lines[target.name],
+        )
+        report.closed.append(closed)
+        own = OWN_CPU[target.name]
+        backlog = (
+            f", {closed.log_pending:,} of {closed.log_lines:,} log lines unwritten at the end"
+            if closed.log_lines is not None
+            else ""
+        )
+        progress(
+            f"rep {rep + 1}/{options.reps} {target.name:11} closed loop c{options.connections}: "
+            f"{closed.req_per_s:,.0f} req/s, {own} CPU "
+            f"{closed.cpu_us_per_request(own):,.0f} us/req (busy {closed.catch_up_s:.1f} s "
+            f"after the run{backlog}), errors {closed.errors}"
+        )
 
 
 def run_bench(
@@ -1003,7 +1117,8 @@ def run_bench(
         cpo_tokens = [tokens.hub_to_cpo, tokens.emsp_to_cpo]
         cpo = _start_child("cpo", member_args(Role.CPO, cpo_tokens), workdir)
         children.append(cpo)
-        emsp = _start_child("emsp", member_args(Role.EMSP, [tokens.hub_to_emsp]), workdir)
+        emsp_tokens = [tokens.hub_to_emsp, tokens.cpo_to_emsp]
+        emsp = _start_child("emsp", member_args(Role.EMSP, emsp_tokens), workdir)
         children.append(emsp)
         bodies = location_bodies()
         _wait_ready(cpo)
@@ -1021,6 +1136,17 @@ def run_bench(
         )
         direct = Target("direct", cpo.url + CPO_LOCATIONS, encode_authorization(tokens.emsp_to_cpo))
         routed = Target("routed", hub.url + HUB_LOCATIONS, encode_authorization(tokens.emsp_to_hub))
+        pairs = [(direct, routed)]
+        if options.push:
+            cpo_auth = encode_authorization(tokens.cpo_to_emsp)
+            hub_auth = encode_authorization(tokens.cpo_to_hub)
+            pairs.append(
+                (
+                    Target("direct-push", emsp.url + EMSP_LOCATIONS, cpo_auth, push=True),
+                    Target("routed-push", hub.url + HUB_RECEIVER_LOCATIONS, hub_auth, push=True),
+                )
+            )
+            report.push_check_us = push_check_us()
         # The measuring instrument must not pause: this process imported the whole hub, and a
         # full collection over those objects took tens of ms. Frozen objects are never scanned.
         gc.collect()
@@ -1028,7 +1154,7 @@ def run_bench(
         try:
             with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
                 log_lines = log_line_counter(workdir / "hub.db")
-                runner.run(_measure(report, direct, routed, bodies, log_lines, progress))
+                runner.run(_measure(report, pairs, bodies, log_lines, progress))
         finally:
             gc.unfreeze()
         for child in children:
@@ -1041,6 +1167,44 @@ def run_bench(
 
 
 # --- the report ---------------------------------------------------------------------------
+def _push_lines(report: BenchReport, summary: Mapping[str, Any]) -> list[str]:
+    """The push rows: a Location PUT direct to the eMSP and through the hub's push checks."""
+    if "direct-push" not in summary or "routed-push" not in summary:
+        return []
+    added = summary["added_push"]
+    lines = [
+        "",
+        f"Push: PUT Location ({len(push_bodies()['LOC1']):,} bytes) as the CPO {CPO}; "
+        f"direct: {EMSP_LOCATIONS}/{{cc}}/{{pid}}/{{id}} at the eMSP;",
+        f"  routed: {HUB_RECEIVER_LOCATIONS}/{{cc}}/{{pid}}/{{id}} at the hub, OCPI-to {EMSP}, "
+        "checked (a valid Location, the sender's own) before it is forwarded.",
+    ]
+    for name in ("direct-push", "routed-push"):
+        row = summary[name]
+        late = f"{row['late']}/{row['paced_requests']}"
+        cpu = f"{row['cpu_process']} {row['cpu_us_per_request']:,.0f}"
+        lines.append(
+            f"{name:11} {row['p50_ms']:8.2f} {row['p99_ms']:8.2f} {row['p999_ms']:9.2f} "
+            f"{late:>10} {row['req_per_s']:8,.0f} {row['saturated_p50_ms']:11.2f} "
+            f"{cpu:>15} {row['errors']:7d}"
+        )
+    lines.append(
+        f"{'added':11} {added['p50_ms']:+8.2f} {added['p99_ms']:+8.2f} {'':9} {'':10} "
+        f"{'x' + format(added['throughput_ratio'], '.2f'):>8}"
+    )
+    check = added.get("push_check_us")
+    lines.append(
+        f"Hub CPU per routed push: {added['hub_cpu_us_per_request']:,.0f} us"
+        + (
+            f"; of it the push checks (parse into the Location model, owner and id) take "
+            f"{check:,.0f} us (in-process, this Location)."
+            if check is not None
+            else "."
+        )
+    )
+    return lines
+
+
 def _verdict(met: bool) -> str:
     return "met" if met else "NOT met"
 
@@ -1118,7 +1282,11 @@ def format_report(report: BenchReport) -> str:
             "  note: other work took CPU from this machine during the bench: compare within "
             "this run only, or rerun when the machine is quiet."
         )
+    lines += _push_lines(report, summary)
     errors = direct["errors"] + routed["errors"]
+    errors += sum(
+        summary[path]["errors"] for path in ("direct-push", "routed-push") if path in summary
+    )
     if errors:
         lines.append(f"  note: {errors} requests failed or answered unexpected bytes.")
     return "\n".join(lines)

@@ -266,7 +266,7 @@ def test_a_server_that_cannot_start_is_reported_and_reaped(tmp_path: Path) -> No
     assert _gone(child.pid)
 
 
-def test_bench_smoke_run_prints_both_paths_and_leaves_no_process(tmp_path: Path) -> None:
+def test_bench_smoke_run_prints_every_path_and_leaves_no_process(tmp_path: Path) -> None:
     before = set(_children_of_this_process())
     out = tmp_path / "bench.json"
     args = ["hub", "bench", "--duration", "0.5", "--rate", "50", "--reps", "1"]
@@ -284,7 +284,12 @@ def test_bench_smoke_run_prints_both_paths_and_leaves_no_process(tmp_path: Path)
     data = json.loads(out.read_text())
     assert data["summary"]["routed"]["errors"] == 0
     assert data["summary"]["direct"]["errors"] == 0
-    assert {run["path"] for run in data["paced_runs"]} == {"direct", "routed"}
+    paths = {"direct", "routed", "direct-push", "routed-push"}
+    assert {run["path"] for run in data["paced_runs"]} == paths
+    assert re.search(rf"^routed-push\s+{number}\s+{number}\s", result.stdout, re.MULTILINE)
+    assert re.search(rf"push checks .* take {number} us", result.stdout)
+    assert data["summary"]["routed-push"]["errors"] == 0  # the hub's checks pass the Location
+    assert data["summary"]["added_push"]["push_check_us"] > 0
     assert all(run["requests"] > 0 for run in data["closed_runs"])
     routed = [run for run in data["closed_runs"] if run["path"] == "routed"]
     assert routed[0]["log_lines"] >= 2 * routed[0]["requests"]  # inbound + outbound hop
