@@ -1,5 +1,5 @@
 """Receiver rules for CPO-owned objects, pure: PUT and PATCH of Location/EVSE/Connector,
-PATCH of a Session, and the re-sync diff after a complete pull.
+PATCH of a Session, the re-sync diff after a pull, and where the next incremental pull starts.
 
 Spec mod_locations Receiver: a PUT or PATCH of an EVSE or Connector updates the parents'
 `last_updated` too; a PATCH cannot remove information (full objects are PUT). Spec
@@ -9,13 +9,14 @@ mod_sessions Receiver: `charging_periods` in a PATCH are appended. A PATCH's cha
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from ocpi.v221.locations import EVSE, Connector, Location
 from ocpi.v221.sessions import Session
+from ocpi.v221.types import format_datetime, parse_datetime
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -119,7 +120,7 @@ def patch_session(session: Session, changes: Mapping[str, Any]) -> Session:
 
 @dataclass(frozen=True)
 class SyncDiff(Generic[K, V]):
-    """What a complete pull changes: objects to store, keys gone (missing from the pull)."""
+    """What a pull changes: objects to store, keys gone (missing from a complete pull)."""
 
     upserts: dict[K, V]
     gone: frozenset[K]
@@ -127,15 +128,19 @@ class SyncDiff(Generic[K, V]):
 
 
 def sync_diff(
-    stored: Mapping[K, tuple[datetime, V]], pulled: Mapping[K, tuple[datetime, V]]
+    stored: Mapping[K, tuple[datetime, V]],
+    pulled: Mapping[K, tuple[datetime, V]],
+    *,
+    complete: bool = True,
 ) -> SyncDiff[K, V]:
-    """Compare what we hold (key -> (last_updated, object)) with a complete pull.
+    """Compare what we hold (key -> (last_updated, object)) with a pull.
 
     An object the pull has is stored when it is new, newer than ours, or as old but different
     (the hub's copy is the sender's latest word; two changes within one clock tick share a
     stamp). Ours is kept only when strictly newer (a push that overtook the pull). An object
-    we hold that a complete pull does not return is gone (spec mod_locations: what a full GET
-    no longer returns is no longer valid for the receiver).
+    we hold that a complete pull (a GET-all without `date_from`) does not return is gone (spec
+    mod_locations: what a full GET no longer returns is no longer valid for the receiver); a
+    delta (`complete=False`: with `date_from`) holds changes only, so nothing is gone.
     """
     upserts: dict[K, V] = {}
     unchanged = 0
@@ -145,5 +150,46 @@ def sync_diff(
             upserts[key] = value
         else:
             unchanged += 1
-    gone = frozenset(key for key in stored if key not in pulled)
+    gone = frozenset(key for key in stored if key not in pulled) if complete else frozenset()
     return SyncDiff(upserts, gone, unchanged)
+
+
+@dataclass(frozen=True)
+class PullMark:
+    """Where the next incremental pull of one module starts, kept after a complete pull.
+
+    `started` is when that pull started, on the eMSP's clock; `newest` the newest
+    `last_updated` any complete pull of the module returned, on the senders' clocks.
+    `date_from` is the earlier of the two: a change after our pull can be stamped neither
+    before its start (clocks that agree) nor before a stamp the sender had already given (a
+    sender's clock that lags ours: the mock CPO's simulated clock may read last year).
+    """
+
+    started: datetime
+    newest: datetime
+
+    @property
+    def date_from(self) -> datetime:
+        return min(self.started, self.newest)
+
+    def to_json(self) -> dict[str, str]:
+        return {"started": format_datetime(self.started), "newest": format_datetime(self.newest)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, str]) -> PullMark:
+        return cls(parse_datetime(data["started"]), parse_datetime(data["newest"]))
+
+
+def next_mark(
+    previous: PullMark | None, started: datetime, stamps: Iterable[datetime]
+) -> PullMark | None:
+    """The mark after a complete pull that started at `started` and returned `stamps`.
+
+    The newest stamp seen before stays a bound when this pull returned nothing newer (an empty
+    delta). A module of which nothing was ever pulled has no mark: its next pull is a first
+    one again (we know nothing of its senders' clocks).
+    """
+    newest = max(stamps, default=None)
+    if previous is not None and (newest is None or previous.newest > newest):
+        newest = previous.newest
+    return None if newest is None else PullMark(started, newest)

@@ -31,6 +31,7 @@ from emsp_mock.store import ObjectKey, Store, StoredInvoice, StoredObject, make_
 from ocpi.client import OcpiClient
 from ocpi.errors import OcpiError
 from ocpi.headers import PartyRef
+from ocpi.pagination import PageRequest
 from ocpi.platform import PeerState, Registration
 from ocpi.pricing import PlannedSession, PricingError, Quote, quote
 from ocpi.v221.cdrs import CDR, CdrDimensionType
@@ -56,7 +57,7 @@ from ocpi.v221.tokens import (
     TokenType,
     WhitelistType,
 )
-from ocpi.v221.types import Role
+from ocpi.v221.types import Role, format_datetime
 from ocpi.v221.versions import InterfaceRole, ModuleID
 
 log = logging.getLogger("emsp_mock")
@@ -66,6 +67,12 @@ TokenKey = tuple[str, str]
 """(uid, type) of one of our tokens: unique per eMSP (spec mod_tokens)."""
 
 FUNCTIONAL_BASE = "/ocpi/emsp/2.2.1"
+PULLED = (ModuleID.LOCATIONS, ModuleID.TARIFFS, ModuleID.SESSIONS, ModuleID.CDRS)
+"""What a re-sync pulls from the hub, in this order."""
+SESSIONS_FLOOR = datetime(1970, 1, 1, tzinfo=UTC)
+"""`date_from` of a complete Sessions pull: the spec requires the parameter on that list only,
+and the epoch asks for every session (our own start would miss those begun before it, and a
+CPO's simulated clock may read a time long before it)."""
 _OPEN = (SessionStatus.ACTIVE, SessionStatus.PENDING, SessionStatus.RESERVATION)
 
 
@@ -94,6 +101,11 @@ def token_key(uid: str, type: TokenType | str) -> TokenKey:
 
 def stamp(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
+
+
+def _mark_key(module: ModuleID) -> str:
+    """Key of a module's pull mark in the eMSP's key/value table (no schema change needed)."""
+    return f"pull_mark.{module.value}"
 
 
 class _StorePeer:
@@ -221,6 +233,9 @@ class Emsp:
         self.commands: dict[str, CommandState] = {}
         self.parties: dict[tuple[str, str, str], ClientInfo] = {}
         self.last_resync: dict[str, Any] | None = None
+        self.pull_marks: dict[ModuleID, objects.PullMark] = {}
+        """Per pulled module, where its next incremental pull starts (none: pull it all)."""
+        self._resync_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self.started = False
@@ -322,6 +337,9 @@ class Emsp:
             for key, body in await asyncio.to_thread(self.store.load_cdrs)
         }
         self.invoices = await asyncio.to_thread(self.store.load_invoices)
+        self.pull_marks = await asyncio.to_thread(self._load_marks)
+        last = await asyncio.to_thread(self.store.get_state, "last_resync")
+        self.last_resync = json.loads(last) if last else None
         for body in await asyncio.to_thread(self.store.load_client_infos):
             info = ClientInfo.model_validate_json(body)
             self.parties[(info.country_code.upper(), info.party_id.upper(), info.role.value)] = info
@@ -334,6 +352,18 @@ class Emsp:
                     await self._time_out(command.id)
                 else:
                     self._arm_timer(command.id, (deadline - now).total_seconds())
+
+    def _load_marks(self) -> dict[ModuleID, objects.PullMark]:
+        marks: dict[ModuleID, objects.PullMark] = {}
+        for module in PULLED:
+            raw = self.store.get_state(_mark_key(module))
+            if not raw:
+                continue
+            try:
+                marks[module] = objects.PullMark.from_json(json.loads(raw))
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("pull mark of %s unreadable (%s): its next pull is full", module, exc)
+        return marks
 
     def _token_of(self, driver: DriverSettings, item: TokenSettings, at: datetime) -> Token:
         whitelist = item.whitelist or (
@@ -880,26 +910,56 @@ class Emsp:
         raise AppError(f"invoice {invoice_id} is not known here", 404)
 
     # --- re-sync (spec: after an outage, pull; digest §5 phase 5.5) ---------------------------
-    async def _pull(self, module: ModuleID, model: type[M]) -> list[M]:
-        """A complete paginated GET-all from the hub (TO = the hub: answered from its copies)."""
+    async def _pull(
+        self, module: ModuleID, model: type[M], date_from: datetime | None
+    ) -> tuple[list[M], datetime]:
+        """A paginated GET-all from the hub (TO = the hub: answered from its copies), of what
+        changed since `date_from` (None: everything); with the time it started."""
+        started = utcnow()
         url = self.hub_url(module, InterfaceRole.SENDER)
-        return await self._client().get_all(url, model, to=self.hub_party)
+        page = PageRequest(date_from=date_from)
+        return await self._client().get_all(url, model, page, to=self.hub_party), started
 
-    async def resync(self) -> dict[str, Any]:
+    def pull_from(self, module: ModuleID, *, full: bool = False) -> datetime | None:
+        """`date_from` of the next pull of `module`: the mark of its last complete pull, or
+        (first sync, or `full`) none, except for Sessions where it is required."""
+        mark = None if full else self.pull_marks.get(module)
+        if mark is not None:
+            return mark.date_from
+        return SESSIONS_FLOOR if module is ModuleID.SESSIONS else None
+
+    async def resync(self, *, full: bool = False) -> dict[str, Any]:
         """Pull locations, tariffs, sessions and CDRs from the hub and converge.
 
-        Locations and tariffs missing from the complete pull are gone (deleted here);
-        sessions are replaced when newer; CDRs not seen yet are stored and invoiced.
+        A module pulled before is pulled incrementally: `date_from` = the mark of its last
+        complete pull (`objects.PullMark`). The first pull of a module, and every pull when
+        `full`, is a complete GET-all (Sessions: from the epoch, `date_from` being required
+        there). Locations and tariffs a complete pull lacks are gone (deleted here); a delta
+        deletes nothing. Sessions are replaced when newer; CDRs not seen yet are stored and
+        invoiced. Nothing is applied, and no mark moves, unless every page of every module
+        came in; the marks are written last, after what they cover.
         """
-        locations = await self._pull(ModuleID.LOCATIONS, Location)
-        tariffs = await self._pull(ModuleID.TARIFFS, Tariff)
-        sessions = await self._pull(ModuleID.SESSIONS, Session)
-        cdrs = await self._pull(ModuleID.CDRS, CDR)
-        report: dict[str, Any] = {}
+        async with self._resync_lock:
+            return await self._resync(full)
+
+    async def _resync(self, full: bool) -> dict[str, Any]:
+        since = {module: self.pull_from(module, full=full) for module in PULLED}
+        complete = {module: full or module not in self.pull_marks for module in PULLED}
+        locations, loc_started = await self._pull(
+            ModuleID.LOCATIONS, Location, since[ModuleID.LOCATIONS]
+        )
+        tariffs, tariff_started = await self._pull(
+            ModuleID.TARIFFS, Tariff, since[ModuleID.TARIFFS]
+        )
+        sessions, session_started = await self._pull(
+            ModuleID.SESSIONS, Session, since[ModuleID.SESSIONS]
+        )
+        cdrs, cdr_started = await self._pull(ModuleID.CDRS, CDR, since[ModuleID.CDRS])
         async with self.lock:
             loc_diff = objects.sync_diff(
                 {k: (v.last_updated, v) for k, v in self.locations.items()},
                 {key_of(x): (x.last_updated, x) for x in locations},
+                complete=complete[ModuleID.LOCATIONS],
             )
             await asyncio.to_thread(
                 self.store.save_objects,
@@ -922,6 +982,7 @@ class Emsp:
                     object_key(t.country_code, t.party_id, t.id): (t.last_updated, t)
                     for t in tariffs
                 },
+                complete=complete[ModuleID.TARIFFS],
             )
             await asyncio.to_thread(
                 self.store.save_objects,
@@ -947,23 +1008,52 @@ class Emsp:
         new_cdrs = 0
         for cdr in cdrs:
             new_cdrs += int(await self.receive_cdr(cdr))
-        report = {
+
+        def when(module: ModuleID) -> str | None:
+            value = since[module]
+            return format_datetime(value) if value is not None else None
+
+        report: dict[str, Any] = {
             "at": stamp(utcnow()),
+            "full": all(complete.values()),
             "locations": {
+                "date_from": when(ModuleID.LOCATIONS),
                 "pulled": len(locations),
                 "stored": len(loc_diff.upserts),
                 "gone": len(loc_diff.gone),
             },
             "tariffs": {
+                "date_from": when(ModuleID.TARIFFS),
                 "pulled": len(tariffs),
                 "stored": len(tariff_diff.upserts),
                 "gone": len(tariff_diff.gone),
             },
-            "sessions": {"pulled": len(sessions), "stored": len(newer)},
-            "cdrs": {"pulled": len(cdrs), "new": new_cdrs},
+            "sessions": {
+                "date_from": when(ModuleID.SESSIONS),
+                "pulled": len(sessions),
+                "stored": len(newer),
+            },
+            "cdrs": {"date_from": when(ModuleID.CDRS), "pulled": len(cdrs), "new": new_cdrs},
         }
+        pulled: dict[ModuleID, tuple[datetime, list[datetime]]] = {
+            ModuleID.LOCATIONS: (loc_started, [x.last_updated for x in locations]),
+            ModuleID.TARIFFS: (tariff_started, [x.last_updated for x in tariffs]),
+            ModuleID.SESSIONS: (session_started, [x.last_updated for x in sessions]),
+            ModuleID.CDRS: (cdr_started, [x.last_updated for x in cdrs]),
+        }
+        marks: dict[ModuleID, objects.PullMark] = {}
+        for module, (started, stamps) in pulled.items():
+            previous = None if complete[module] else self.pull_marks.get(module)
+            mark = objects.next_mark(previous, started, stamps)
+            if mark is not None:
+                marks[module] = mark
+        facts: dict[str, str | None] = {
+            _mark_key(m): json.dumps(marks[m].to_json()) if m in marks else None for m in PULLED
+        }
+        facts["last_resync"] = json.dumps(report)
+        await asyncio.to_thread(self.store.set_states, facts)
+        self.pull_marks = marks
         self.last_resync = report
-        await asyncio.to_thread(self.store.set_state, "last_resync", json.dumps(report))
         return report
 
     # --- views --------------------------------------------------------------------------------
@@ -1009,4 +1099,10 @@ class Emsp:
             "review": sum(1 for i in self.invoices if i.status == InvoiceStatus.REVIEW.value),
             "drivers": len(self.drivers),
             "last_resync": self.last_resync,
+            "pull_marks": {
+                m.value: format_datetime(mark.date_from)
+                if (mark := self.pull_marks.get(m))
+                else None
+                for m in PULLED
+            },
         }

@@ -75,7 +75,8 @@ class EmspSettings(_Section):
     push_tokens_on_register: bool = True
     """Broadcast every driver token right after the first registration."""
     resync_on_start: bool = True
-    """Pull locations and tariffs from the hub when starting already registered."""
+    """Re-sync (pull locations, tariffs, sessions and CDRs from the hub) when starting already
+    registered: incrementally from the pull marks, completely for a module never pulled."""
     drivers: list[DriverSettings] = Field(default_factory=list)
 
     @model_validator(mode="after")

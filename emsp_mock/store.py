@@ -8,7 +8,7 @@ never lost and never billed twice (the same CDR id again finds the stored one).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -83,15 +83,20 @@ class Store:
             return record.value if record else None
 
     def set_state(self, key: str, value: str | None) -> None:
+        self.set_states({key: value})
+
+    def set_states(self, values: Mapping[str, str | None]) -> None:
+        """Write several facts in one transaction (None deletes one)."""
         with Session(self.engine) as db:
-            record = db.get(EmspStateRecord, key)
-            if value is None:
-                if record is not None:
-                    db.delete(record)
-            else:
-                record = record or EmspStateRecord(key=key, value=value)
-                record.value = value
-                db.add(record)
+            for key, value in values.items():
+                record = db.get(EmspStateRecord, key)
+                if value is None:
+                    if record is not None:
+                        db.delete(record)
+                else:
+                    record = record or EmspStateRecord(key=key, value=value)
+                    record.value = value
+                    db.add(record)
             db.commit()
 
     # --- objects -----------------------------------------------------------------------------

@@ -71,6 +71,9 @@ class StopRequest(_Input):
     wait: bool = False
 
 
+_FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "": False}
+
+
 def _parse(model: type[Any], body: Any) -> Any:
     try:
         return model.model_validate(body if body is not None else {})
@@ -294,9 +297,12 @@ def app_router(emsp: Emsp) -> APIRouter:
         return JSONResponse([i.to_json() for i in emsp.invoices if i.status == "REVIEW"])
 
     @router.post("/resync")
-    async def resync() -> JSONResponse:
+    async def resync(request: Request) -> JSONResponse:
+        raw = request.query_params.get("full", "false").lower()
+        if raw not in _FLAGS:
+            raise AppError(f"full must be true or false, got {raw!r}", 400)
         try:
-            return JSONResponse(await emsp.resync())
+            return JSONResponse(await emsp.resync(full=_FLAGS[raw]))
         except OcpiError as exc:
             raise AppError(f"the hub could not be pulled: {exc}", 502) from None
 

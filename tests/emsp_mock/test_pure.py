@@ -150,3 +150,24 @@ def test_sync_diff_stores_new_newer_and_changed_and_drops_what_the_pull_lacks() 
     diff = objects.sync_diff(stored, pulled)
     assert diff.upserts == {"newer": "B", "changed": "C", "new": "n"}
     assert diff.gone == frozenset({"gone"}) and diff.unchanged == 2
+
+
+def test_sync_diff_of_a_delta_drops_nothing() -> None:
+    stored = {"kept": (T0, "k"), "old": (T0, "o")}
+    pulled = {"old": (T0 + timedelta(minutes=1), "O")}
+    diff = objects.sync_diff(stored, pulled, complete=False)
+    assert diff.upserts == {"old": "O"} and diff.gone == frozenset()
+
+
+def test_the_pull_mark_is_the_pull_start_unless_the_senders_stamps_lag() -> None:
+    started = T0 + timedelta(hours=1)
+    ahead = objects.next_mark(None, started, [T0, T0 + timedelta(hours=2)])
+    assert ahead is not None and ahead.date_from == started
+    lagging = objects.next_mark(None, started, [T0, T0 - timedelta(days=1)])
+    assert lagging is not None and lagging.date_from == T0
+    # A delta that brought nothing keeps the newest stamp seen before.
+    later = objects.next_mark(lagging, started + timedelta(hours=1), [])
+    assert later is not None and later.date_from == T0
+    # Nothing pulled, ever: no mark (the next pull is a first one again).
+    assert objects.next_mark(None, started, []) is None
+    assert objects.PullMark.from_json(lagging.to_json()) == lagging
