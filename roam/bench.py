@@ -53,7 +53,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import aiohttp
 import uvicorn
@@ -715,6 +715,9 @@ def push_check_us(repeat: int = 2000) -> float:
     return (time.perf_counter() - started) / repeat * 1e6
 
 
+Run = TypeVar("Run", "PacedRun", "ClosedRun")
+
+
 @dataclass
 class PacedRun:
     path: str
@@ -896,6 +899,16 @@ async def closed_run(
 
 
 # --- the whole bench ------------------------------------------------------------------------
+def _paired(runs: Sequence[Run], direct_path: str, routed_path: str) -> list[tuple[Run, Run]]:
+    """The (direct, routed) runs of one repetition: differences are taken within a pair."""
+    return [
+        (direct, routed)
+        for direct in runs
+        for routed in runs
+        if direct.path == direct_path and routed.path == routed_path and direct.rep == routed.rep
+    ]
+
+
 OWN_CPU = {"direct": "cpo", "routed": "hub", "direct-push": "emsp", "routed-push": "hub"}
 """Whose CPU each path's requests are charged to: the process that answers them."""
 PAIRS = (("direct", "routed", "added"), ("direct-push", "routed-push", "added_push"))
@@ -971,22 +984,8 @@ class BenchReport:
         for direct_path, routed_path, key in PAIRS:
             if direct_path not in out or routed_path not in out:
                 continue
-            pairs = [
-                (direct, routed)
-                for direct in self.paced
-                for routed in self.paced
-                if direct.path == direct_path
-                and routed.path == routed_path
-                and direct.rep == routed.rep
-            ]
-            throughput = [
-                (direct, routed)
-                for direct in self.closed
-                for routed in self.closed
-                if direct.path == direct_path
-                and routed.path == routed_path
-                and direct.rep == routed.rep
-            ]
+            pairs = _paired(self.paced, direct_path, routed_path)
+            throughput = _paired(self.closed, direct_path, routed_path)
             hub_us = out[routed_path]["cpu_us_per_request"]
             out[key] = {
                 "p50_ms": _median([r.p50_ms - d.p50_ms for d, r in pairs]),

@@ -19,27 +19,9 @@ import httpx
 from ocpi.headers import encode_authorization
 from tests.doubles import factories as f
 from tests.hub import test_processes
-from tests.hub.test_processes import Processes, _act, _eventually, _roam, _state
+from tests.hub.test_processes import Processes, _act, _eventually, _state, onboard
 
 processes = test_processes.processes  # the fixture: roam hub serve + two member processes
-
-
-def _onboard(p: Processes) -> None:
-    for member, party in ((p.cpo, "CPO:DE/CPB"), (p.emsp, "EMSP:NL/EMA")):
-        invitation = json.loads(
-            _roam(
-                p.tmp_path,
-                "hub",
-                "invite",
-                "--json",
-                "--party",
-                party,
-                "--database-url",
-                p.database_url,
-            )
-        )
-        _act(member, "register", versions_url=invitation["versions_url"], token=invitation["token"])
-    assert _eventually(lambda: len(_state(p.cpo)["client_info"]) == 1)
 
 
 def _raw(
@@ -73,7 +55,7 @@ def test_spoofed_malformed_and_escaping_requests_reach_no_receiver(
     processes: Processes,
 ) -> None:
     p = processes
-    _onboard(p)
+    onboard(p)
     cpo_token = _act(p.cpo, "peer")["token"]
     emsp_token = _act(p.emsp, "peer")["token"]
     emsp_before = len(_state(p.emsp)["received"])
