@@ -4,7 +4,7 @@ Member-initiated: the member calls POST /credentials with a token A from `roam h
 the hub fetches the member's versions and details with the member's token B, and answers with
 a new token C. Hub-initiated (`roam hub connect`): the hub plays the member's part against the
 member's own credentials endpoint. PUT rotates tokens and refreshes endpoints, DELETE
-unregisters. Token A dies with its first successful use.
+unregisters. Token A dies with its first successful use, atomically (Store.register_platform).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 from hub.clientinfo import announce
 from hub.directory import Party, Platform, hash_token
 from hub.service import Hub, Invitee
-from hub.store import utcnow
+from hub.store import InvitationUsed, utcnow
 from ocpi.client import OcpiClient
 from ocpi.errors import (
     InvalidParameters,
@@ -28,6 +28,7 @@ from ocpi.errors import (
     OcpiError,
     PeerError,
     UnableToUseClientApi,
+    Unauthorized,
     UnsupportedVersion,
 )
 from ocpi.headers import PartyRef
@@ -146,7 +147,14 @@ def _parties(checked: list[tuple[Role, PartyRef, CredentialsRole]]) -> list[Part
 
 
 async def register(hub: Hub, invitee: Invitee, credentials: Credentials) -> Credentials:
-    """POST /credentials by a new member (token A)."""
+    """POST /credentials by a new member (token A).
+
+    Two POSTs with the same token A may both get this far (each was authenticated before
+    either was written); the store consumes the invitation atomically, and the loser gets
+    what a used token A gets: HTTP 401, status 2000. It leaves nothing behind: the directory,
+    the database and ClientInfo are only touched once the registration is written. (The
+    member was only read from: its versions and details.)
+    """
     checked = _check_roles(hub, credentials.roles, invitee.allowed, None)
     api = await fetch_member_api(hub, credentials.url, credentials.token)
     token_c = secrets.token_urlsafe(32)
@@ -160,9 +168,12 @@ async def register(hub: Hub, invitee: Invitee, credentials: Credentials) -> Cred
         parties=_parties(checked),
         last_seen=time.monotonic(),
     )
-    await asyncio.to_thread(
-        hub.store.register_platform, platform, invitation_hash=invitee.token_hash
-    )
+    try:
+        await asyncio.to_thread(
+            hub.store.register_platform, platform, invitation_hash=invitee.token_hash
+        )
+    except InvitationUsed as exc:
+        raise Unauthorized(str(exc)) from None
     hub.directory.add_platform(platform)
     hub.spawn(announce(hub, platform.parties, new_platform=platform), "clientinfo-connect")
     return hub_credentials(hub, token_c)

@@ -25,7 +25,7 @@ from hub.db import make_engine
 from hub.directory import Directory, Platform, hash_token
 from hub.forwarding import AiohttpEngine, Engine, HttpxEngine
 from hub.settings import HubSettings
-from hub.store import BatchWriter, Callback, Store, utcnow
+from hub.store import PUBLIC_URL_STATE, BatchWriter, Callback, Store, utcnow
 from ocpi.client import OcpiClient
 from ocpi.headers import PartyRef
 from ocpi.v221.locations import BusinessDetails
@@ -84,6 +84,8 @@ class Hub:
                 stored = secrets.token_urlsafe(24)
                 await asyncio.to_thread(self.store.set_state, "admin_token", stored)
             self.admin_token = stored
+        # Where members reach this hub, for `roam hub invite` run against the same database.
+        await asyncio.to_thread(self.store.set_state, PUBLIC_URL_STATE, self.settings.public_url)
         self.writer.start()
         self._alive_task = asyncio.create_task(still_alive_loop(self), name="hub-still-alive")
 

@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, delete, select
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlmodel import Session, col, delete, select, update
 
 from hub.copies import Copy
 from hub.directory import Party, Platform
@@ -50,6 +51,15 @@ _LOG_CHUNK = 1000  # rows per INSERT: 15 columns x 1000 stays below SQLite's 32,
 LogLine = dict[str, Any]
 """One message-log row as column -> value (see MessageRecord); kept as a plain dict because
 building an ORM instance costs ~80 µs, twice per routed message."""
+
+
+PUBLIC_URL_STATE = "public_url"
+"""hub_state key: the public URL of the hub that last started serving from this database
+(written by `Hub.start`, read by `roam hub invite` so that it hands out a URL that answers)."""
+
+
+class InvitationUsed(Exception):
+    """The token A was consumed by another registration (a token A registers one platform)."""
 
 
 @dataclass(frozen=True)
@@ -146,10 +156,30 @@ class Store:
     ) -> Platform:
         """Insert or replace a platform with its endpoints and parties; consume the invitation.
 
-        All in one transaction: a handshake either lands whole or not at all.
+        All in one transaction: a handshake either lands whole or not at all. The invitation
+        is consumed first, by a conditional UPDATE that only one transaction can win: on
+        PostgreSQL a second one waits for the first's row lock and then finds `used_at` set;
+        on SQLite the database write lock serialises them the same way (the UPDATE is the
+        transaction's first statement, so the waiter retries on a fresh snapshot). The loser
+        raises `InvitationUsed` and writes nothing.
         """
         now = utcnow()
         with Session(self.engine) as db:
+            if invitation_hash is not None:
+                consumed = db.exec(
+                    update(InvitationRecord)
+                    .where(
+                        col(InvitationRecord.token_hash) == invitation_hash,
+                        col(InvitationRecord.used_at).is_(None),
+                    )
+                    .values(used_at=now)
+                )
+                if consumed.rowcount != 1:
+                    db.rollback()
+                    raise InvitationUsed(
+                        "this token A has already been used for a registration "
+                        "(a token A registers one platform)"
+                    )
             record = db.get(PlatformRecord, platform.id) if platform.id > 0 else None
             if record is None:
                 record = PlatformRecord(
@@ -179,13 +209,11 @@ class Store:
                 party.platform_id = record.id
                 _save_party(db, party)
             if invitation_hash is not None:
-                invitation = db.exec(
-                    select(InvitationRecord).where(InvitationRecord.token_hash == invitation_hash)
-                ).first()
-                if invitation is not None:
-                    invitation.used_at = now
-                    invitation.platform_id = record.id
-                    db.add(invitation)
+                db.exec(
+                    update(InvitationRecord)
+                    .where(col(InvitationRecord.token_hash) == invitation_hash)
+                    .values(platform_id=record.id)
+                )
             db.commit()
         return platform
 
@@ -404,6 +432,83 @@ def _to_party(record: PartyRecord) -> Party:
     )
 
 
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+"""Errors that say the database (not the data) is the problem: retry the whole batch later."""
+
+
+def write_isolating(
+    store: Store,
+    messages: Sequence[LogLine],
+    copies: Sequence[Copy],
+    callbacks: Sequence[Callback],
+) -> int:
+    """Write a batch that failed as a whole, halving it until each bad item stands alone.
+
+    A log line that cannot be stored is stored with its text escaped (control characters and
+    lone surrogates as backslash escapes) and a note saying so; a copy or callback that cannot
+    be stored is left out and a log line records which and why. Returns how many items could
+    not be stored as they were. Transient errors still propagate (the caller retries).
+    """
+    bad = 0
+
+    def attempt(batch: Sequence[Any], write: Any, isolate: Any) -> None:
+        nonlocal bad
+        if not batch:
+            return
+        try:
+            write(batch)
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception as exc:
+            if len(batch) == 1:
+                bad += 1
+                isolate(batch[0], exc)
+                return
+            middle = len(batch) // 2
+            attempt(batch[:middle], write, isolate)
+            attempt(batch[middle:], write, isolate)
+
+    def keep_escaped(line: LogLine, exc: Exception) -> None:
+        reason = f"{type(exc).__name__}"
+        escaped = {key: _escaped(value) for key, value in line.items()}
+        escaped["note"] = (
+            f"{escaped.get('note') or ''} [stored escaped: the line held text the database "
+            f"refused ({reason})]"
+        ).strip()
+        try:
+            store.write_batch([escaped], [], [])
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception:
+            log.exception("a message-log line could not be stored even escaped: %r", line)
+
+    def record_dropped(what: str) -> Any:
+        def drop(item: Any, exc: Exception) -> None:
+            key = getattr(item, "key", None) or getattr(item, "uid", "?")
+            note = f"{what} {_escaped(str(key))} could not be stored: {type(exc).__name__}"
+            log.error(note)
+            line = {"timestamp": utcnow(), "hop": "store", "method": "", "path": "", "note": note}
+            keep_escaped(line, exc)
+
+        return drop
+
+    attempt(messages, lambda batch: store.write_batch(batch, [], []), keep_escaped)
+    attempt(copies, lambda batch: store.write_batch([], batch, []), record_dropped("copy"))
+    attempt(callbacks, lambda batch: store.write_batch([], [], batch), record_dropped("callback"))
+    return bad
+
+
+def _escaped(value: Any) -> Any:
+    """Text any database column accepts: no NUL, no lone surrogate, printable escapes."""
+    if isinstance(value, str):
+        text = value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return "".join(
+            c if c.isprintable() or c in "\t\n" else c.encode("unicode_escape").decode()
+            for c in text
+        )
+    return value
+
+
 class BatchWriter:
     """Collects log lines, copies and callbacks; writes them in one transaction per interval.
 
@@ -419,6 +524,8 @@ class BatchWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self.unstorable = 0
+        """Items that could not be stored even alone (each left a line in the log)."""
 
     def log(self, message: LogLine) -> None:
         self._messages.append(message)
@@ -443,7 +550,7 @@ class BatchWriter:
             self._wake.clear()
             try:
                 await self.flush()
-            except Exception:  # keep the writer alive; the lines stay queued for a retry
+            except Exception:  # the database is unavailable: the batch stays queued
                 log.exception("writing the message log failed; will retry")
                 await asyncio.sleep(1)
                 self._wake.set()
@@ -457,13 +564,21 @@ class BatchWriter:
                 return
             try:
                 await asyncio.to_thread(self.store.write_batch, messages, copies, callbacks)
-            except Exception:
-                # put them back in front, so a later flush writes them in order
+            except TRANSIENT_ERRORS:
+                # The database is unreachable or busy: put them back in front, so a later
+                # flush writes them in order.
                 self._messages[:0] = messages
                 for item in copies:
                     self._copies.setdefault(item.key, item)
                 self._callbacks[:0] = callbacks
                 raise
+            except Exception:
+                # Something in the batch cannot be stored (a string the database refuses, a
+                # value its driver cannot encode): one item must never hold the rest hostage.
+                log.exception("a batch could not be written; writing its items one by one")
+                self.unstorable += await asyncio.to_thread(
+                    write_isolating, self.store, messages, copies, callbacks
+                )
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -18,7 +18,7 @@ from hub.copies import Copy
 from hub.db import make_engine
 from hub.settings import HubSettings
 from hub.settlement import settle, to_csv
-from hub.store import Store
+from hub.store import PUBLIC_URL_STATE, Store
 from ocpi.headers import PartyRef
 from ocpi.v221.types import Role, parse_datetime
 from ocpi.v221.versions import ModuleID
@@ -84,6 +84,37 @@ def _parse_party(text: str) -> tuple[Role, PartyRef]:
         ) from None
 
 
+def _invite_url(
+    host: str | None, port: int | None, base_url: str | None, recorded: str | None
+) -> str:
+    """The public URL to hand out: an explicit --base-url (or --host/--port) first, then the
+    URL the serving hub recorded in the database, then a guess from the defaults (warned)."""
+    if base_url or host is not None or port is not None:
+        defaults = HubSettings()
+        chosen = HubSettings(
+            host=defaults.host if host is None else host,
+            port=defaults.port if port is None else port,
+            base_url=base_url,
+        ).public_url
+        if recorded and recorded != chosen:
+            typer.echo(
+                f"warning: the hub serving from this database recorded {recorded}; "
+                f"handing out {chosen} as asked",
+                err=True,
+            )
+        return chosen
+    if recorded:
+        return recorded
+    guess = HubSettings().public_url
+    typer.echo(
+        "warning: no hub has served from this database yet, so the versions URL below is a "
+        f"guess ({guess}); start `roam hub serve` with the same --database-url and invite "
+        "again, or pass --base-url",
+        err=True,
+    )
+    return guess
+
+
 @hub_app.command("invite")
 def invite(
     party: Annotated[
@@ -94,17 +125,42 @@ def invite(
     ] = None,
     note: Annotated[str, typer.Option(help="A note kept with the invitation.")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
-    host: Host = "127.0.0.1",
-    port: Port = 8080,
-    base_url: BaseUrl = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ROAM_HUB_HOST",
+            help="Hand out http://HOST:PORT instead of the URL the serving hub recorded.",
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            envvar="ROAM_HUB_PORT",
+            help="Hand out http://HOST:PORT instead of the URL the serving hub recorded.",
+        ),
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ROAM_HUB_BASE_URL",
+            help="Hand out this public URL instead of the one the serving hub recorded.",
+        ),
+    ] = None,
     database_url: DatabaseUrl = DEFAULT_DB,
 ) -> None:
-    """Create a one-time credentials token A for a new member and print it."""
+    """Create a one-time credentials token A for a new member and print it.
+
+    The versions URL printed with it is the one the hub serving from this database recorded
+    when it started (`roam hub serve`), so it is the URL that answers.
+    """
     parties = [_parse_party(p) for p in party or []]
-    settings = _settings(host, port, base_url, database_url)
-    store = Store(make_engine(settings.database_url))
-    result = create_invitation(store, settings, parties, note)
-    store.engine.dispose()
+    store = Store(make_engine(database_url))
+    try:
+        url = _invite_url(host, port, base_url, store.get_state(PUBLIC_URL_STATE))
+        settings = HubSettings(base_url=url, database_url=database_url)
+        result = create_invitation(store, settings, parties, note)
+    finally:
+        store.engine.dispose()
     if as_json:
         typer.echo(json.dumps(result))
         return

@@ -84,11 +84,10 @@ def _eventually(check: Any, within: float = 10) -> Any:
         time.sleep(0.05)
 
 
-def test_two_independent_platforms_roam_through_a_served_hub(processes: Processes) -> None:
-    p = processes
-    # Onboarding: `roam hub invite` for each, then the member-initiated handshake.
+def onboard(p: Processes) -> None:
+    """`roam hub invite` for each member (the URL comes from the serving hub's database), then
+    the member-initiated handshake."""
     for member, party in ((p.cpo, "CPO:DE/CPB"), (p.emsp, "EMSP:NL/EMA")):
-        port = p.hub.rsplit(":", 1)[1]
         invitation = json.loads(
             _roam(
                 p.tmp_path,
@@ -97,14 +96,17 @@ def test_two_independent_platforms_roam_through_a_served_hub(processes: Processe
                 "--json",
                 "--party",
                 party,
-                "--port",
-                port,
                 "--database-url",
                 p.database_url,
             )
         )
         _act(member, "register", versions_url=invitation["versions_url"], token=invitation["token"])
     assert _eventually(lambda: len(_state(p.cpo)["client_info"]) == 1)
+
+
+def test_two_independent_platforms_roam_through_a_served_hub(processes: Processes) -> None:
+    p = processes
+    onboard(p)
 
     # Tariff and location broadcast.
     assert _act(p.cpo, "push_tariff", tariff=f.tariff().to_json())["status_code"] == 1000
