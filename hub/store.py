@@ -59,7 +59,8 @@ PUBLIC_URL_STATE = "public_url"
 
 
 class InvitationUsed(Exception):
-    """The token A was consumed by another registration (a token A registers one platform)."""
+    """The token A was consumed by another registration (a token A registers one platform),
+    or the token is no invitation at all."""
 
 
 @dataclass(frozen=True)
@@ -175,10 +176,17 @@ class Store:
                     .values(used_at=now)
                 )
                 if consumed.rowcount != 1:
+                    exists = db.exec(
+                        select(InvitationRecord.id).where(
+                            InvitationRecord.token_hash == invitation_hash
+                        )
+                    ).first()
                     db.rollback()
                     raise InvitationUsed(
                         "this token A has already been used for a registration "
                         "(a token A registers one platform)"
+                        if exists is not None
+                        else "this token is not a token A: it cannot register a platform"
                     )
             record = db.get(PlatformRecord, platform.id) if platform.id > 0 else None
             if record is None:

@@ -21,7 +21,7 @@ from hub.db import make_engine
 from hub.directory import Party, Platform, hash_token
 from hub.records import InvitationRecord
 from hub.service import Hub
-from hub.store import Store, utcnow
+from hub.store import InvitationUsed, Store, utcnow
 from ocpi.errors import Unauthorized
 from ocpi.headers import PartyRef, encode_authorization
 from ocpi.v221.hubclientinfo import ConnectionStatus
@@ -184,6 +184,7 @@ def test_store_consumes_a_token_a_once_for_concurrent_registrations(database_url
         registered = [o for o in outcomes if isinstance(o, Platform)]
         refused = [o for o in outcomes if not isinstance(o, Platform)]
         assert (len(registered), len(refused)) == (1, 1), outcomes
+        assert isinstance(refused[0], InvitationUsed), refused
         assert "already been used" in str(refused[0])
         stored = store.load_platforms()
         assert [(p.id, p.name) for p in stored] == [(registered[0].id, registered[0].name)]
@@ -201,12 +202,26 @@ def test_a_used_token_a_cannot_register_again(database_url: str) -> None:
     store.add_invitation(token_hash, [])
     try:
         store.register_platform(_platform(1), invitation_hash=token_hash)
-        refused: Exception | None = None
+        refused: InvitationUsed | None = None
         try:
             store.register_platform(_platform(2), invitation_hash=token_hash)
-        except Exception as exc:  # the class is the store's; see the hub test for the answer
+        except InvitationUsed as exc:
             refused = exc
         assert refused is not None and "already been used" in str(refused)
         assert [p.name for p in store.load_platforms()] == ["Racer 1"]
+    finally:
+        store.engine.dispose()
+
+
+def test_a_token_that_is_no_invitation_cannot_register(database_url: str) -> None:
+    store = Store(make_engine(database_url))
+    try:
+        refused: Exception | None = None
+        try:
+            store.register_platform(_platform(1), invitation_hash=hash_token("never-invited"))
+        except InvitationUsed as exc:
+            refused = exc
+        assert refused is not None and "not a token A" in str(refused)
+        assert store.load_platforms() == []
     finally:
         store.engine.dispose()
