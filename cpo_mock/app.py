@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from cpo_mock.api.control import control_error, control_router
+from cpo_mock.api.control import control_router
 from cpo_mock.api.ocpi import (
     CREDENTIALS_PATH,
     FUNCTIONAL_BASE,
@@ -13,8 +13,9 @@ from cpo_mock.api.ocpi import (
     functional_router,
     hubclientinfo_router,
 )
-from cpo_mock.service import ControlError, Cpo
+from cpo_mock.service import Cpo
 from cpo_mock.settings import CpoSettings
+from ocpi.platform import OperationError, operation_error_response
 from ocpi.platform.app import member_app
 
 
@@ -39,5 +40,5 @@ def create_app(settings: CpoSettings, http: httpx.AsyncClient | None = None) -> 
     app.include_router(functional_router(cpo, built.peer_only))
     app.include_router(hubclientinfo_router(cpo, built.peer_only))
     app.include_router(control_router(cpo), prefix=built.prefix)
-    app.add_exception_handler(ControlError, control_error)
+    app.add_exception_handler(OperationError, operation_error_response)
     return app

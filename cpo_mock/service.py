@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -57,13 +56,12 @@ from ocpi.errors import (
     UnknownToken,
 )
 from ocpi.headers import PartyRef
-from ocpi.platform import PeerState, Registration
+from ocpi.platform import OperationError, PeerState, TablePeerStore, member_registration
 from ocpi.pricing import PricingError, UsageState, compile_tariff
 from ocpi.v221.cdrs import AuthMethod, CdrToken
 from ocpi.v221.commands import CommandResult, CommandResultType
-from ocpi.v221.credentials import CredentialsRole
 from ocpi.v221.hubclientinfo import ClientInfo, ConnectionStatus
-from ocpi.v221.locations import EVSE, BusinessDetails, Connector, Location, PowerType, Status
+from ocpi.v221.locations import EVSE, Connector, Location, PowerType, Status
 from ocpi.v221.sessions import Session, SessionStatus
 from ocpi.v221.tariffs import Tariff
 from ocpi.v221.tokens import AuthorizationInfo, LocationReferences, Token, TokenType
@@ -84,13 +82,8 @@ _PATCHED = ("status", "start_date_time", "end_date_time", "kwh", "total_cost", "
 _RECEIVING_ROLES = frozenset({Role.EMSP, Role.NSP, Role.OTHER, Role.SCSP, Role.NAP})
 
 
-class ControlError(Exception):
-    """A control-API request that cannot be carried out; `http_status` says how bad."""
-
-    def __init__(self, message: str, http_status: int = 409) -> None:
-        super().__init__(message)
-        self.message = message
-        self.http_status = http_status
+ControlError = OperationError
+"""A control-API request that cannot be carried out (the kit's error of member operations)."""
 
 
 def token_key(country_code: str, party_id: str, uid: str, type: TokenType | str) -> TokenKey:
@@ -103,21 +96,6 @@ def party_text(party: PartyRef | None) -> str:
 
 def parse_party(text: str) -> PartyRef | None:
     return PartyRef.parse(text) if text else None
-
-
-class _StorePeer:
-    """PeerStore over the CPO's key/value table (tokens kept across restarts)."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    async def load_peer(self) -> PeerState | None:
-        raw = await asyncio.to_thread(self.store.get_state, "peer")
-        return PeerState.from_json(json.loads(raw)) if raw else None
-
-    async def save_peer(self, state: PeerState | None) -> None:
-        value = json.dumps(state.to_json()) if state is not None else None
-        await asyncio.to_thread(self.store.set_state, "peer", value)
 
 
 @dataclass
@@ -147,19 +125,8 @@ class Cpo:
         self.store = Store(make_engine(settings.database_url))
         self._own_http = http is None
         self.http = http or httpx.AsyncClient(timeout=30.0, trust_env=False)
-        self.registration = Registration(
-            self.http,
-            _StorePeer(self.store),
-            versions_url=f"{settings.public_url}/ocpi/versions",
-            roles=[
-                CredentialsRole(
-                    role=Role.CPO,
-                    business_details=BusinessDetails(name=settings.name),
-                    country_code=self.party.country_code,
-                    party_id=self.party.party_id,
-                )
-            ],
-            token_a=settings.accept_token_a,
+        self.registration = member_registration(
+            self.http, TablePeerStore(self.store), settings, Role.CPO
         )
         self.clock: Clock = make_clock(ClockMode.STEPPED, settings.clock.start, 1.0)
         self.lock = asyncio.Lock()

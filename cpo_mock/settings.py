@@ -7,31 +7,28 @@ file's folder.
 
 from __future__ import annotations
 
-import tomllib
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AwareDatetime, Field
 
 from cpo_mock.clock import ClockMode
-from ocpi.headers import PartyRef
+from ocpi.platform.settings import ConfigError, ConfigSection, HubConnection, MemberSettings
+from ocpi.platform.settings import load_config as load_member_config
+
+__all__ = [
+    "ClockSettings",
+    "ConfigError",
+    "CpoSettings",
+    "HubConnection",
+    "NetworkSettings",
+    "SimulationSettings",
+    "load_config",
+]
 
 
-class _Section(BaseModel):
-    # A misspelt key in a config file must fail, not be ignored.
-    model_config = ConfigDict(extra="forbid")
-
-
-class HubConnection(_Section):
-    """Where the hub is and the token A its operator handed out (`roam hub invite`)."""
-
-    versions_url: str
-    token_a: str | None = None
-    """Needed only until the first registration; afterwards the stored tokens are used."""
-
-
-class ClockSettings(_Section):
+class ClockSettings(ConfigSection):
     mode: ClockMode = ClockMode.REAL
     speed: Annotated[float, Field(gt=0)] = 60.0
     """For `accelerated`: simulated seconds per real second."""
@@ -41,7 +38,7 @@ class ClockSettings(_Section):
     """Real seconds between two simulation steps for `real` and `accelerated`."""
 
 
-class SimulationSettings(_Section):
+class SimulationSettings(ConfigSection):
     session_update_interval: Annotated[int, Field(ge=1)] = 300
     """Simulated seconds between two Session PATCHes with charging periods."""
     meter_step: Annotated[int, Field(ge=1)] = 10
@@ -62,7 +59,7 @@ class SimulationSettings(_Section):
     (`roam conformance`). Off by default: a real charger waits for a car."""
 
 
-class NetworkSettings(_Section):
+class NetworkSettings(ConfigSection):
     """The CPO's locations and tariffs: a data file, the generator, or both."""
 
     file: Path | None = None
@@ -74,24 +71,17 @@ class NetworkSettings(_Section):
     countries: list[str] = Field(default_factory=list)
 
 
-class CpoSettings(_Section):
-    """Everything `create_app` needs."""
+class CpoSettings(MemberSettings):
+    """Everything `create_app` needs (who it is and how the hub reaches it: MemberSettings)."""
 
     country_code: Annotated[str, Field(min_length=2, max_length=2)] = "DE"
     party_id: Annotated[str, Field(min_length=3, max_length=3)] = "CPB"
     name: str = "Mock CPO"
     """The brand: business_details.name in credentials and Location.operator."""
-    host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8101
-    base_url: str | None = None
-    """Public URL the hub reaches the CPO at (default http://HOST:PORT)."""
     database_url: str = "sqlite:///var/cpo.db"
-    hub: HubConnection | None = None
-    accept_token_a: str | None = None
-    """A token A for a hub-initiated handshake (`roam hub connect`)."""
     control_token: str | None = None
     """Bearer token of the control API (None: no token needed; bind to loopback then)."""
-    page_limit: Annotated[int, Field(ge=1)] = 100
     currency: Annotated[str, Field(min_length=3, max_length=3)] = "EUR"
     """Currency of sessions at connectors without a tariff (they are free of charge)."""
     shutdown_grace: Annotated[float, Field(ge=0)] = 5.0
@@ -106,55 +96,17 @@ class CpoSettings(_Section):
     locations: list[dict[str, Any]] = Field(default_factory=list)
     """Extra OCPI Location objects (cc/pid/last_updated may be left out)."""
 
-    @model_validator(mode="after")
-    def _party_is_valid(self) -> CpoSettings:
-        PartyRef(self.country_code, self.party_id)  # raises naming what is wrong
-        object.__setattr__(self, "country_code", self.country_code.upper())
-        object.__setattr__(self, "party_id", self.party_id.upper())
-        return self
-
-    @property
-    def party(self) -> PartyRef:
-        return PartyRef(self.country_code, self.party_id)
-
-    @property
-    def public_url(self) -> str:
-        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
-
     @property
     def clock_start(self) -> datetime | None:
         return self.clock.start
 
 
-class ConfigError(ValueError):
-    """The config file cannot be used; the message names the file and the problem."""
-
-
 def load_config(path: Path) -> CpoSettings:
-    """Read a TOML config file; relative paths in it are relative to the file."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    values = dict(raw.pop("cpo", {}))
-    values.update(raw)  # [hub], [clock], [simulation], [network], [[tariffs]], [[locations]]
-    try:
-        settings = CpoSettings.model_validate(values)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from None
+    """Read a TOML config file (`[cpo]`, `[hub]`, `[clock]`, `[simulation]`, `[network]`,
+    `[[tariffs]]`, `[[locations]]`); relative paths in it are relative to the file."""
+    settings = load_member_config(path, CpoSettings, "cpo")
     file = settings.network.file
     if file is not None and not file.is_absolute():
         network = settings.network.model_copy(update={"file": path.parent / file})
         settings = settings.model_copy(update={"network": network})
-    database = settings.database_url
-    if database.startswith("sqlite:///") and not database.startswith("sqlite:////"):
-        relative = database.removeprefix("sqlite:///")
-        if relative and relative != ":memory:":
-            resolved = (path.parent / relative).resolve()
-            settings = settings.model_copy(update={"database_url": f"sqlite:///{resolved}"})
     return settings

@@ -15,69 +15,23 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from cpo_mock.app import create_app
 from cpo_mock.network import ALLIANCE_COUNTRIES, MEMBER_STATIONS, PROFILES, generate_network
-from cpo_mock.settings import ConfigError, CpoSettings, load_config
+from cpo_mock.settings import CpoSettings, load_config
 from ocpi.headers import PartyRef
-
-cpo_app = typer.Typer(
-    help="Run a mock charge point operator (docs/cpo_mock.md).",
-    invoke_without_command=True,
-    no_args_is_help=False,
-)
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", envvar="ROAM_CPO_CONFIG", help="The CPO's TOML config file."),
-]
+from roam.member_cmd import MemberCommand, member_typer
 
 
-def _load(config: Path) -> CpoSettings:
-    try:
-        return load_config(config)
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+def _banner(settings: CpoSettings) -> list[str]:
+    return [
+        f"database: {settings.database_url}; clock: {settings.clock.mode.value}",
+        f"control API: {settings.public_url}/control/state",
+    ]
 
 
-def _serve(settings: CpoSettings) -> None:
-    try:
-        app = create_app(settings)
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    typer.echo(
-        f"mock CPO {settings.party} ({settings.name}) at {settings.public_url}/ocpi/versions"
-    )
-    typer.echo(f"database: {settings.database_url}; clock: {settings.clock.mode.value}")
-    typer.echo(f"control API: {settings.public_url}/control/state")
-    config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, access_log=False, log_level="warning"
-    )
-    uvicorn.Server(config).run()
-
-
-@cpo_app.callback()
-def main(ctx: typer.Context, config: ConfigOption = None) -> None:
-    """With --config and no command: run the CPO described by the file."""
-    if ctx.invoked_subcommand is not None:
-        return
-    if config is None:
-        typer.echo(ctx.get_help())
-        raise typer.Exit(0)
-    _serve(_load(config))
-
-
-@cpo_app.command("run")
-def run(
-    config: Annotated[
-        Path, typer.Option("--config", "-c", envvar="ROAM_CPO_CONFIG", help="TOML config file.")
-    ],
-) -> None:
-    """Run the CPO described by a config file until interrupted (state in its database)."""
-    _serve(_load(config))
+CPO_COMMAND = MemberCommand("CPO", "ROAM_CPO_CONFIG", load_config, create_app, _banner)
+cpo_app = member_typer(CPO_COMMAND, help="Run a mock charge point operator (docs/cpo_mock.md).")
 
 
 def _config_text(

@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
-from starlette.responses import Response
 
 from cpo_mock import charging
 from cpo_mock.model import EvseSim, FaultKind, SessionSim
@@ -203,8 +202,3 @@ def control_router(cpo: Cpo) -> APIRouter:
         return JSONResponse(_cdr_json(entry))
 
     return router
-
-
-async def control_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ControlError)
-    return JSONResponse({"error": exc.message}, status_code=exc.http_status)

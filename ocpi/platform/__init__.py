@@ -5,10 +5,25 @@ credentials handshake both ways (spec credentials, digest §3.4), a versions end
 2.2.1 version details listing its modules, and somewhere to keep the tokens and the peer's
 endpoints. This kit provides them; each service keeps the peer state in its own database
 through the small `PeerStore` protocol. No database and no service is imported here.
+
+The rest of what both mock platforms share lives here too, so that a mock keeps only what
+makes it a CPO or an eMSP: `MemberSettings` and `load_config` (settings), `MemberRuntime`
+(HTTP client, background tasks, registration retry), `ClientInfoReceiver` (HubClientInfo)
+and `OperationError` (the control/app API's error).
 """
 
+from ocpi.platform.clientinfo import (
+    HUBCLIENTINFO_PATH,
+    ClientInfoReceiver,
+    KnownParty,
+    PartyKey,
+    came_back,
+    hubclientinfo_router,
+    party_key,
+)
+from ocpi.platform.errors import OperationError, operation_error_response
 from ocpi.platform.middleware import RoutingAnswerMiddleware
-from ocpi.platform.peer import MemoryPeerStore, PeerState, PeerStore
+from ocpi.platform.peer import MemoryPeerStore, PeerState, PeerStore, StateTable, TablePeerStore
 from ocpi.platform.registration import Principal, Registration
 from ocpi.platform.routers import (
     ModuleInterface,
@@ -16,16 +31,42 @@ from ocpi.platform.routers import (
     version_endpoints,
     versions_router,
 )
+from ocpi.platform.runtime import MemberRuntime, member_registration
+from ocpi.platform.settings import (
+    ConfigError,
+    ConfigSection,
+    HubConnection,
+    MemberSettings,
+    load_config,
+)
 
 __all__ = [
+    "HUBCLIENTINFO_PATH",
+    "ClientInfoReceiver",
+    "ConfigError",
+    "ConfigSection",
+    "HubConnection",
+    "KnownParty",
+    "MemberRuntime",
+    "MemberSettings",
     "MemoryPeerStore",
     "ModuleInterface",
+    "OperationError",
+    "PartyKey",
     "PeerState",
     "PeerStore",
     "Principal",
     "Registration",
     "RoutingAnswerMiddleware",
+    "StateTable",
+    "TablePeerStore",
+    "came_back",
     "credentials_router",
+    "hubclientinfo_router",
+    "load_config",
+    "member_registration",
+    "operation_error_response",
+    "party_key",
     "version_endpoints",
     "versions_router",
 ]

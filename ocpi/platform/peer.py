@@ -2,11 +2,14 @@
 
 `PeerState` holds both tokens of the connection (the one we send, the one we issued), the
 peer's versions URL, its 2.2.1 endpoints and its roles. A service persists it through a
-`PeerStore` of its own; `MemoryPeerStore` is the in-memory one for tests and scripts.
+`PeerStore` of its own: `TablePeerStore` over its key/value table, or `MemoryPeerStore`,
+the in-memory one for tests and scripts.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -89,3 +92,28 @@ class MemoryPeerStore:
 
     async def save_peer(self, state: PeerState | None) -> None:
         self.state = state
+
+
+class StateTable(Protocol):
+    """A service's key/value table (synchronous: it is called in a worker thread)."""
+
+    def get_state(self, key: str) -> str | None: ...
+
+    def set_state(self, key: str, value: str | None) -> None: ...
+
+
+class TablePeerStore:
+    """A PeerStore over a service's key/value table: the PeerState as JSON under one key,
+    so the tokens survive a restart. The table's calls run in a worker thread."""
+
+    def __init__(self, table: StateTable, key: str = "peer") -> None:
+        self.table = table
+        self.key = key
+
+    async def load_peer(self) -> PeerState | None:
+        raw = await asyncio.to_thread(self.table.get_state, self.key)
+        return PeerState.from_json(json.loads(raw)) if raw else None
+
+    async def save_peer(self, state: PeerState | None) -> None:
+        value = json.dumps(state.to_json()) if state is not None else None
+        await asyncio.to_thread(self.table.set_state, self.key, value)
