@@ -15,6 +15,7 @@ from hub.api.functional import ROUTED_PREFIXES, functional_routes
 from hub.api.hubclientinfo import hubclientinfo_router
 from hub.api.logging import ConfigurationLogMiddleware
 from hub.api.versions import versions_router
+from hub.clientinfo import still_alive_round
 from hub.service import Hub, Principal
 from hub.settings import HubSettings
 from ocpi.server import TokenAuth, ocpi_app
@@ -27,6 +28,7 @@ def create_app(settings: HubSettings, http: httpx.AsyncClient | None = None) -> 
     starts (lifespan) and is flushed when it stops.
     """
     hub = Hub(settings, http)
+    hub.every("hub-still-alive", lambda current: current.still_alive_interval, still_alive_round)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -4,8 +4,9 @@
   implements the hubclientinfo Receiver interface (and, for a newly connected platform, the
   ClientInfo of every party it does not host itself).
 * `set_platform_status` flips all parties of a platform (CONNECTED <-> OFFLINE) and announces.
-* `still_alive_loop` GETs the versions endpoint of platforms that have been silent for
-  `still_alive_after` seconds (spec: 5 minutes advised) and of OFFLINE ones, to decide.
+* `still_alive_round` GETs the versions endpoint of platforms that have been silent for
+  `still_alive_after` seconds (spec: 5 minutes advised) and of OFFLINE ones, to decide;
+  `create_app` has the hub run it every `still_alive_interval` seconds (`Hub.every`).
 """
 
 from __future__ import annotations
@@ -14,18 +15,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from hub.directory import Party, Platform
+from hub.service import Hub
 from hub.store import utcnow
 from ocpi.errors import OcpiError
 from ocpi.headers import new_request_id
 from ocpi.v221.hubclientinfo import ClientInfo, ConnectionStatus
 from ocpi.v221.versions import InterfaceRole, ModuleID
-
-if TYPE_CHECKING:
-    from hub.service import Hub
 
 log = logging.getLogger("hub.clientinfo")
 
@@ -145,12 +143,3 @@ async def still_alive_round(hub: Hub) -> None:
         and (party_offline(platform) or now - platform.last_seen >= hub.settings.still_alive_after)
     ]
     await asyncio.gather(*(check_platform(hub, platform) for platform in due))
-
-
-async def still_alive_loop(hub: Hub) -> None:
-    while True:
-        await asyncio.sleep(hub.settings.still_alive_interval)
-        try:
-            await still_alive_round(hub)
-        except Exception:
-            log.exception("still-alive round failed")

@@ -2,7 +2,11 @@
 
 `Hub` is created by `create_app`; its `start()`/`stop()` run in the app's lifespan. The
 request-handling logic lives in registration.py, relay.py and clientinfo.py, which take a
-`Hub` as their first argument.
+`Hub` as their first argument (they import this module; this module imports none of them).
+
+What a program embedding the hub may use (docs/hub.md, "Embedding the hub"): `settings`,
+`ref`, `invite`, `messages`, `settlement`, `platform_parties`, `reconfigure`, `hops_sent`,
+`drain`, `start`/`stop`. Everything else is the hub's own business.
 """
 
 from __future__ import annotations
@@ -13,23 +17,28 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import httpx
 
-from hub.clientinfo import still_alive_loop
 from hub.copies import Copies
 from hub.db import make_engine
-from hub.directory import Directory, Platform, hash_token
+from hub.directory import Directory, Party, Platform, hash_token
 from hub.forwarding import AiohttpEngine, Engine, HttpxEngine
-from hub.settings import HubSettings
+from hub.invitations import Invitation, create_invitation
+from hub.messages import LoggedMessage, MessageFilter
+from hub.settings import LIVE_SETTINGS, HubSettings
+from hub.settlement import SettlementLine, settle
 from hub.store import PUBLIC_URL_STATE, BatchWriter, Callback, Store, utcnow
 from ocpi.client import OcpiClient
 from ocpi.headers import PartyRef
+from ocpi.v221.hubclientinfo import ConnectionStatus
 from ocpi.v221.locations import BusinessDetails
 from ocpi.v221.types import Role
+from ocpi.v221.versions import ModuleID
 
 log = logging.getLogger("hub")
 
@@ -45,10 +54,13 @@ class Invitee:
 
 Principal = Platform | Invitee
 
+Job = Callable[["Hub"], Awaitable[None]]
+"""Periodic work on the hub (the still-alive round), registered with `Hub.every`."""
+
 
 class Hub:
     def __init__(self, settings: HubSettings, http: httpx.AsyncClient | None = None) -> None:
-        self.settings = settings
+        self._settings = settings
         self.ref = PartyRef(settings.country_code, settings.party_id)
         self.business_details = BusinessDetails(name=settings.name)
         self.store = Store(make_engine(settings.database_url))
@@ -66,10 +78,60 @@ class Hub:
         """Messages the hub sent on to a member (forwarded, fanned out, ClientInfo pushes)."""
         self.pending: dict[str, Invitee] = {}
         """Tokens the hub handed a member during a hub-initiated handshake, by hash."""
-        self._alive_task: asyncio.Task[None] | None = None
+        self._jobs: list[tuple[str, Callable[[HubSettings], float], Job]] = []
+        self._job_tasks: list[asyncio.Task[None]] = []
+        self._reconfigured = asyncio.Event()
         self.on_client_info_change: list[Callable[[], Awaitable[None]]] = []
 
+    # --- settings ------------------------------------------------------------------------
+    @property
+    def settings(self) -> HubSettings:
+        """The hub's settings: fixed when it is built, except through `reconfigure`."""
+        return self._settings
+
+    def reconfigure(self, **changes: Any) -> HubSettings:
+        """Change settings of a running hub; only those in `LIVE_SETTINGS` (timeouts,
+        still-alive timing, page size, log flush interval). Each takes effect at once, for
+        everything that reads it: the forward timeout also for handshake and ClientInfo
+        calls, a new still-alive interval also for the pause in progress. Raises ValueError
+        (naming them) for unknown settings, settings fixed at construction and bad values."""
+        fixed = sorted(set(changes) - LIVE_SETTINGS)
+        if fixed:
+            unknown = [name for name in fixed if name not in HubSettings.model_fields]
+            if unknown:
+                raise ValueError(f"unknown hub settings: {', '.join(unknown)}")
+            raise ValueError(
+                f"fixed when the hub is built: {', '.join(fixed)} "
+                f"(a running hub changes only {', '.join(sorted(LIVE_SETTINGS))})"
+            )
+        updated = HubSettings.model_validate({**self._settings.model_dump(), **changes})
+        self._settings = updated
+        self.writer.interval = updated.log_flush_interval
+        if self._own_http:
+            self.http.timeout = httpx.Timeout(updated.forward_timeout)
+        # Wake the periodic jobs' pauses, which then count against the new interval.
+        self._reconfigured.set()
+        self._reconfigured = asyncio.Event()
+        return updated
+
     # --- lifecycle -----------------------------------------------------------------------
+    def every(self, name: str, interval: Callable[[HubSettings], float], job: Job) -> None:
+        """Run `job(hub)` every `interval(settings)` seconds while the hub runs (register
+        before `start`); a failing round is logged and the next one runs."""
+        self._jobs.append((name, interval, job))
+
+    async def _repeat(self, name: str, interval: Callable[[HubSettings], float], job: Job) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            began = loop.time()
+            while (left := interval(self._settings) - (loop.time() - began)) > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._reconfigured.wait(), left)
+            try:
+                await job(self)
+            except Exception:
+                log.exception("%s failed", name)
+
     async def start(self) -> None:
         platforms = await asyncio.to_thread(self.store.load_platforms)
         for platform in platforms:
@@ -87,13 +149,16 @@ class Hub:
         # Where members reach this hub, for `roam hub invite` run against the same database.
         await asyncio.to_thread(self.store.set_state, PUBLIC_URL_STATE, self.settings.public_url)
         self.writer.start()
-        self._alive_task = asyncio.create_task(still_alive_loop(self), name="hub-still-alive")
+        self._job_tasks = [
+            asyncio.create_task(self._repeat(name, interval, job), name=name)
+            for name, interval, job in self._jobs
+        ]
 
     async def stop(self) -> None:
-        if self._alive_task is not None:
-            self._alive_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._alive_task
+        for task in self._job_tasks:
+            task.cancel()
+        await asyncio.gather(*self._job_tasks, return_exceptions=True)
+        self._job_tasks = []
         for task in list(self.background):
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
@@ -130,6 +195,49 @@ class Hub:
         while self.background:
             await asyncio.gather(*list(self.background), return_exceptions=True)
         await self.writer.flush()
+
+    # --- what the embedding program asks ------------------------------------------------
+    async def invite(
+        self, parties: Sequence[tuple[Role, PartyRef]] = (), note: str = ""
+    ) -> Invitation:
+        """A one-time token A with this hub's versions URL (what `POST /admin/invitations`
+        answers); the named parties appear as PLANNED until they register."""
+        invitation = await asyncio.to_thread(
+            create_invitation, self.store, self._settings.versions_url, parties, note
+        )
+        self._plan(invitation.parties)
+        return invitation
+
+    def invite_blocking(
+        self, parties: Sequence[tuple[Role, PartyRef]] = (), note: str = ""
+    ) -> Invitation:
+        """`invite` for synchronous callers (it blocks on one database write)."""
+        invitation = create_invitation(self.store, self._settings.versions_url, parties, note)
+        self._plan(invitation.parties)
+        return invitation
+
+    def _plan(self, parties: Sequence[tuple[Role, PartyRef]]) -> None:
+        for role, ref in parties:
+            if (role, ref) not in self.directory.parties:
+                self.directory.add_party(Party(role, ref, ConnectionStatus.PLANNED, utcnow()))
+
+    async def messages(self, where: MessageFilter | None = None) -> list[LoggedMessage]:
+        """The message log (oldest first), after writing what is pending: a caller sees
+        every message the hub has answered."""
+        await self.writer.flush()
+        rows = await asyncio.to_thread(self.store.messages, where or MessageFilter())
+        return [LoggedMessage.of(row) for row in rows]
+
+    def settlement(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> list[SettlementLine]:
+        """What each eMSP owes each CPO, from the CDRs the hub routed."""
+        return settle(self.copies.listing(ModuleID.CDRS), since, until)
+
+    def platform_parties(self, platform_id: int) -> tuple[PartyRef, ...]:
+        """The parties a registered platform hosts (empty for an unknown id)."""
+        platform = self.directory.platforms.get(platform_id)
+        return tuple(party.ref for party in platform.parties) if platform is not None else ()
 
     # --- authentication ------------------------------------------------------------------
     async def authenticate(self, token: str) -> Principal | None:

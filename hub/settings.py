@@ -4,6 +4,18 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+LIVE_SETTINGS = frozenset(
+    {
+        "forward_timeout",
+        "still_alive_after",
+        "still_alive_interval",
+        "page_limit",
+        "log_flush_interval",
+    }
+)
+"""The settings `Hub.reconfigure` changes on a running hub; every other one is fixed when the
+hub is built (who it is, where it listens and keeps its state, how it authenticates)."""
+
 
 class HubSettings(BaseModel):
     """Everything `create_app` needs; `roam hub serve` fills it from options and ROAM_HUB_* env."""

@@ -52,6 +52,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -63,11 +64,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.db import make_engine
-from hub.directory import Party, Platform, hash_token
-from hub.records import MessageRecord
+from hub.database import MESSAGE_TABLE, hub_database
 from hub.settings import HubSettings
-from hub.store import Store, utcnow
 from ocpi.envelope import encode_envelope
 from ocpi.errors import Unauthorized, UnknownLocation
 from ocpi.headers import (
@@ -85,7 +83,6 @@ from ocpi.headers import (
     token_candidates,
 )
 from ocpi.server import ocpi_app
-from ocpi.v221.hubclientinfo import ConnectionStatus
 from ocpi.v221.locations import Location
 from ocpi.v221.types import Role, parse_datetime
 from ocpi.v221.versions import InterfaceRole, ModuleID
@@ -481,8 +478,7 @@ class Tokens:
 
 def seed_hub(database_url: str, cpo_url: str, emsp_url: str, tokens: Tokens) -> None:
     """Write both members into the hub's database as a completed handshake would."""
-    store = Store(make_engine(database_url))
-    try:
+    with hub_database(database_url) as database:
         for name, role, ref, url, to_member, from_member, endpoints in (
             (
                 "bench CPO",
@@ -503,27 +499,14 @@ def seed_hub(database_url: str, cpo_url: str, emsp_url: str, tokens: Tokens) -> 
                 {(ModuleID.LOCATIONS.value, InterfaceRole.RECEIVER): emsp_url + EMSP_LOCATIONS},
             ),
         ):
-            store.register_platform(
-                Platform(
-                    id=0,
-                    name=name,
-                    versions_url=f"{url}/ocpi/versions",
-                    token_to_member=to_member,
-                    token_hash=hash_token(from_member),
-                    endpoints=endpoints,
-                    parties=[
-                        Party(
-                            role=role,
-                            ref=ref,
-                            status=ConnectionStatus.CONNECTED,
-                            last_updated=utcnow(),
-                            business_details={"name": name},
-                        )
-                    ],
-                )
+            database.add_registered_platform(
+                name,
+                f"{url}/ocpi/versions",
+                token_to_member=to_member,
+                token_from_member=from_member,
+                endpoints=endpoints,
+                parties=[(role, ref)],
             )
-    finally:
-        store.engine.dispose()
 
 
 # --- /proc readings -----------------------------------------------------------------------
@@ -554,7 +537,7 @@ def log_line_counter(database_path: Path) -> Callable[[], int]:
         with contextlib.closing(
             sqlite3.connect(f"file:{database_path}?mode=ro", uri=True, timeout=5)
         ) as db:
-            (lines,) = db.execute(f"SELECT count(*) FROM {MessageRecord.__tablename__}").fetchone()
+            (lines,) = db.execute(f"SELECT count(*) FROM {MESSAGE_TABLE}").fetchone()
         return int(lines)
 
     return count
@@ -1020,7 +1003,7 @@ def _environment() -> dict[str, Any]:
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
         "packages": {name: version(name) for name in packages},
-        "started": utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "started": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
 

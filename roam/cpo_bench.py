@@ -27,7 +27,6 @@ from cpo_mock.network import generate_network
 from cpo_mock.service import Cpo
 from cpo_mock.settings import CpoSettings
 from hub.app import create_app as create_hub
-from hub.directory import hash_token
 from hub.service import Hub
 from hub.settings import HubSettings
 from ocpi.client import OcpiClient
@@ -140,8 +139,7 @@ async def run_bench(stations: int = 500, seed: int = 1, page_limit: int = 100) -
         hub_served = _Served(hub_app, hub_port)
         await hub_served.start()
         hub: Hub = hub_app.state.hub
-        token_a = "bench-token-a"
-        await asyncio.to_thread(hub.store.add_invitation, hash_token(token_a), [(Role.CPO, PARTY)])
+        token_a = (await hub.invite([(Role.CPO, PARTY)])).token
         settings = CpoSettings.model_validate(
             {
                 "country_code": PARTY.country_code,

@@ -34,13 +34,11 @@ from emsp_mock.app import create_app as create_emsp
 from emsp_mock.service import Emsp
 from emsp_mock.settings import EmspSettings
 from hub.app import create_app as create_hub
-from hub.directory import hash_token
 from hub.service import Hub
 from hub.settings import HubSettings
-from hub.settlement import SettlementLine, settle
+from hub.settlement import SettlementLine
 from ocpi.headers import PartyRef
 from ocpi.v221.types import Role
-from ocpi.v221.versions import ModuleID
 from roam.demo_federation import FederationSpec, MemberSpec
 
 Echo = Callable[[str], None]
@@ -313,7 +311,7 @@ class Federation:
         return sum(len(m.cpo.open_sessions()) for m in self.members if m.online)
 
     def settlement(self) -> list[SettlementLine]:
-        return settle(self.hub.copies.listing(ModuleID.CDRS))
+        return self.hub.settlement()
 
     def live_line(self) -> str:
         lines = self.settlement()
@@ -361,9 +359,7 @@ async def _build_member(
     """Invite the member's two parties at the hub and build (not start) its platforms."""
     invites = {}
     for role, party in ((Role.CPO, spec.cpo), (Role.EMSP, spec.emsp)):
-        token_a = secrets.token_urlsafe(24)
-        await asyncio.to_thread(hub.store.add_invitation, hash_token(token_a), [(role, party)])
-        invites[role] = token_a
+        invites[role] = (await hub.invite([(role, party)])).token
     cc = spec.country_code
     versions_url = hub.settings.versions_url
     network: dict[str, Any] = {

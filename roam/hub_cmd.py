@@ -12,16 +12,12 @@ import httpx
 import typer
 import uvicorn
 
-from hub.api.admin import create_invitation
 from hub.app import create_app
-from hub.copies import Copy
-from hub.db import make_engine
+from hub.database import hub_database
 from hub.settings import HubSettings
-from hub.settlement import settle, to_csv
-from hub.store import PUBLIC_URL_STATE, Store
+from hub.settlement import to_csv
 from ocpi.headers import PartyRef
 from ocpi.v221.types import Role, parse_datetime
-from ocpi.v221.versions import ModuleID
 from roam.bench import BenchError, BenchOptions, format_report, run_bench
 
 hub_app = typer.Typer(help="Run and operate the OCPI roaming hub.", no_args_is_help=True)
@@ -154,13 +150,10 @@ def invite(
     when it started (`roam hub serve`), so it is the URL that answers.
     """
     parties = [_parse_party(p) for p in party or []]
-    store = Store(make_engine(database_url))
-    try:
-        url = _invite_url(host, port, base_url, store.get_state(PUBLIC_URL_STATE))
+    with hub_database(database_url) as database:
+        url = _invite_url(host, port, base_url, database.recorded_public_url())
         settings = HubSettings(base_url=url, database_url=database_url)
-        result = create_invitation(store, settings, parties, note)
-    finally:
-        store.engine.dispose()
+        result = database.invite(settings.versions_url, parties, note).to_json()
     if as_json:
         typer.echo(json.dumps(result))
         return
@@ -184,9 +177,8 @@ def connect(
 ) -> None:
     """Hub-initiated handshake: the running hub registers itself at a member."""
     if admin_token is None:
-        store = Store(make_engine(database_url))
-        admin_token = store.get_state("admin_token")
-        store.engine.dispose()
+        with hub_database(database_url) as database:
+            admin_token = database.admin_token()
     if not admin_token:
         typer.echo("no admin token: pass --admin-token or start the hub once", err=True)
         raise typer.Exit(2)
@@ -219,12 +211,9 @@ def settlement(
     database_url: DatabaseUrl = DEFAULT_DB,
 ) -> None:
     """Print what each eMSP owes each CPO, as CSV, from the CDRs the hub routed."""
-    store = Store(make_engine(database_url))
-    cdrs: list[Copy] = [
-        item for item in store.load_copies() if item.module == ModuleID.CDRS and not item.deleted
-    ]
-    store.engine.dispose()
-    sys.stdout.write(to_csv(settle(cdrs, _when(since), _when(until))))
+    with hub_database(database_url) as database:
+        lines = database.settlement(_when(since), _when(until))
+    sys.stdout.write(to_csv(lines))
 
 
 @hub_app.command("bench")

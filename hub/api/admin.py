@@ -2,8 +2,6 @@
 directory, message tracing and settlement. Authenticated with `Authorization: Bearer <admin
 token>`; answers use the OCPI envelope so that one client reads everything."""
 
-import asyncio
-import secrets
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -11,16 +9,12 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from hub import registration
-from hub.directory import Party, hash_token
+from hub.messages import LoggedMessage, MessageFilter
 from hub.service import Hub
-from hub.settings import HubSettings
-from hub.settlement import settle
-from hub.store import MessageFilter, Store, utcnow
 from ocpi.errors import InvalidParameters, Unauthorized
 from ocpi.headers import PartyRef
 from ocpi.server import ocpi_response
 from ocpi.server.responses import OcpiResponse
-from ocpi.v221.hubclientinfo import ConnectionStatus
 from ocpi.v221.types import Role, format_datetime, parse_datetime
 from ocpi.v221.versions import ModuleID
 
@@ -39,19 +33,6 @@ class InvitationRequest(BaseModel):
 class ConnectRequest(BaseModel):
     versions_url: str = Field(max_length=255)
     token: str = Field(min_length=1, max_length=64)
-
-
-def create_invitation(
-    store: Store, settings: HubSettings, parties: list[tuple[Role, PartyRef]], note: str = ""
-) -> dict[str, Any]:
-    """Make a one-time token A (stored hashed). Shared by the admin API and `roam hub invite`."""
-    token = secrets.token_urlsafe(24)
-    store.add_invitation(hash_token(token), parties, note)
-    return {
-        "token": token,
-        "versions_url": settings.versions_url,
-        "parties": [f"{role.value} {ref}" for role, ref in parties],
-    }
 
 
 def _time(value: str | None, name: str) -> datetime | None:
@@ -79,13 +60,8 @@ def admin_router(hub: Hub) -> APIRouter:
             parties = [(p.role, PartyRef(p.country_code, p.party_id)) for p in body.parties]
         except ValueError as exc:
             raise InvalidParameters(str(exc)) from None
-        result = await asyncio.to_thread(
-            create_invitation, hub.store, hub.settings, parties, body.note
-        )
-        for role, ref in parties:
-            if (role, ref) not in hub.directory.parties:
-                hub.directory.add_party(Party(role, ref, ConnectionStatus.PLANNED, utcnow()))
-        return ocpi_response(result, http_status=201)
+        invitation = await hub.invite(parties, body.note)
+        return ocpi_response(invitation.to_json(), http_status=201)
 
     @router.post("/connect")
     async def connect(_: Admin, body: ConnectRequest) -> OcpiResponse:
@@ -135,23 +111,19 @@ def admin_router(hub: Hub) -> APIRouter:
             until=_time(until, "until"),
             limit=max(1, min(limit, 10_000)),
         )
-        await hub.writer.flush()
-        rows = await asyncio.to_thread(hub.store.messages, where)
-        return ocpi_response([message_json(row) for row in rows])
+        return ocpi_response([message_json(row) for row in await hub.messages(where)])
 
     @router.get("/settlement")
     async def settlement(
         _: Admin, since: str | None = None, until: str | None = None
     ) -> OcpiResponse:
-        lines = settle(
-            hub.copies.listing(ModuleID.CDRS), _time(since, "since"), _time(until, "until")
-        )
+        lines = hub.settlement(_time(since, "since"), _time(until, "until"))
         return ocpi_response([line.to_json() for line in lines])
 
     return router
 
 
-def message_json(row: Any) -> dict[str, Any]:
+def message_json(row: LoggedMessage) -> dict[str, Any]:
     return {
         "timestamp": format_datetime(row.timestamp),
         "correlation_id": row.correlation_id,

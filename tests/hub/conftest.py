@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -9,7 +10,6 @@ import httpx
 import pytest
 
 from hub.app import create_app
-from hub.directory import hash_token
 from hub.service import Hub
 from hub.settings import HubSettings
 from ocpi.headers import PartyRef
@@ -29,14 +29,16 @@ def hub_settings(tmp_path: Path, **overrides: object) -> HubSettings:
 
 
 def invite(hub: Hub, *parties: tuple[Role, PartyRef]) -> str:
-    token = f"token-a-{len(hub.store.load_platforms())}-{id(parties)}"
-    hub.store.add_invitation(hash_token(token), list(parties))
-    return token
+    """A token A from the hub, as `POST /admin/invitations` makes it."""
+    return hub.invite_blocking(parties).token
 
 
-@pytest.fixture
-async def hub_client(tmp_path: Path) -> AsyncIterator[tuple[Hub, httpx.AsyncClient]]:
-    app = create_app(hub_settings(tmp_path))
+@contextlib.asynccontextmanager
+async def running_hub(
+    tmp_path: Path, **overrides: object
+) -> AsyncIterator[tuple[Hub, httpx.AsyncClient]]:
+    """A started hub (its own outbound HTTP) and a client that calls it in-process."""
+    app = create_app(hub_settings(tmp_path, **overrides))
     hub: Hub = app.state.hub
     await hub.start()
     try:
@@ -46,3 +48,9 @@ async def hub_client(tmp_path: Path) -> AsyncIterator[tuple[Hub, httpx.AsyncClie
             yield hub, client
     finally:
         await hub.stop()
+
+
+@pytest.fixture
+async def hub_client(tmp_path: Path) -> AsyncIterator[tuple[Hub, httpx.AsyncClient]]:
+    async with running_hub(tmp_path) as started:
+        yield started
