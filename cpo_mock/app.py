@@ -11,11 +11,10 @@ from cpo_mock.api.ocpi import (
     FUNCTIONAL_BASE,
     INTERFACES,
     functional_router,
-    hubclientinfo_router,
 )
 from cpo_mock.service import Cpo
 from cpo_mock.settings import CpoSettings
-from ocpi.platform import OperationError, operation_error_response
+from ocpi.platform import OperationError, hubclientinfo_router, operation_error_response
 from ocpi.platform.app import member_app
 
 
@@ -38,7 +37,7 @@ def create_app(settings: CpoSettings, http: httpx.AsyncClient | None = None) -> 
     app = built.app
     app.state.cpo = cpo
     app.include_router(functional_router(cpo, built.peer_only))
-    app.include_router(hubclientinfo_router(cpo, built.peer_only))
+    app.include_router(hubclientinfo_router(cpo.clients, settings.public_url, built.peer_only))
     app.include_router(control_router(cpo), prefix=built.prefix)
     app.add_exception_handler(OperationError, operation_error_response)
     return app

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -31,6 +32,7 @@ from cpo_mock.records import (
 )
 from ocpi import persistence
 from ocpi.persistence import aware
+from ocpi.platform.clientinfo import KnownParty as KnownParty
 from ocpi.v221.cdrs import CDR
 from ocpi.v221.hubclientinfo import ClientInfo
 from ocpi.v221.locations import Location
@@ -43,14 +45,32 @@ def make_engine(url: str) -> Engine:
     return persistence.make_engine(url, CpoTable.metadata)
 
 
+class CdrDelivery(StrEnum):
+    """Where a CDR is on its way to the eMSP."""
+
+    PENDING = "pending"
+    """Not delivered yet: retried with backoff."""
+    DELIVERED = "delivered"
+    REJECTED = "rejected"
+    """The eMSP read it and refused it (OCPI 2xxx): never sent again."""
+
+
+class ResultState(StrEnum):
+    """Where a CommandResult is on its way to the eMSP's response_url."""
+
+    DUE = "due"
+    SENT = "sent"
+    FAILED = "failed"
+    """The eMSP did not take it (not retried: the command is long over)."""
+
+
 @dataclass
 class CdrEntry:
     """A CDR with its delivery state."""
 
     cdr: CDR
     emsp: str
-    delivery: str = "pending"
-    """"pending" (retried with backoff), "delivered", "rejected" (the eMSP refused it)."""
+    delivery: CdrDelivery = CdrDelivery.PENDING
     attempts: int = 0
     next_attempt_at: datetime | None = None
     last_error: str = ""
@@ -67,14 +87,8 @@ class PendingResult:
     requester: str
     result: dict[str, Any]
     due_at: datetime
-    state: str = "due"
+    state: ResultState = ResultState.DUE
     note: str = ""
-
-
-@dataclass
-class KnownParty:
-    info: ClientInfo
-    offline_since: datetime | None = None
 
 
 class Store:
@@ -223,7 +237,7 @@ class Store:
                 CdrEntry(
                     cdr=CDR.model_validate_json(row.body),
                     emsp=row.emsp,
-                    delivery=row.delivery,
+                    delivery=CdrDelivery(row.delivery),
                     attempts=row.attempts,
                     next_attempt_at=aware(row.next_attempt_at) if row.next_attempt_at else None,
                     last_error=row.last_error,
@@ -240,9 +254,9 @@ class Store:
                 emsp=entry.emsp,
                 body=entry.cdr.model_dump_json(exclude_none=True),
                 last_updated=entry.cdr.last_updated,
-                delivery=entry.delivery,
+                delivery=entry.delivery.value,
             )
-            record.delivery = entry.delivery
+            record.delivery = entry.delivery.value
             record.attempts = entry.attempts
             record.next_attempt_at = entry.next_attempt_at
             record.last_error = entry.last_error
@@ -253,7 +267,9 @@ class Store:
     # --- command results -------------------------------------------------------------------------
     def load_results(self) -> list[PendingResult]:
         with Session(self.engine) as db:
-            rows = db.exec(select(CommandRecord).where(CommandRecord.state == "due")).all()
+            rows = db.exec(
+                select(CommandRecord).where(CommandRecord.state == ResultState.DUE.value)
+            ).all()
             return [
                 PendingResult(
                     id=row.id,
@@ -262,7 +278,7 @@ class Store:
                     requester=row.requester,
                     result=json.loads(row.result),
                     due_at=aware(row.due_at),
-                    state=row.state,
+                    state=ResultState(row.state),
                     note=row.note,
                 )
                 for row in rows
@@ -277,11 +293,11 @@ class Store:
                 requester=item.requester,
                 result=json.dumps(item.result),
                 due_at=item.due_at,
-                state=item.state,
+                state=item.state.value,
             )
             record.result = json.dumps(item.result)
             record.due_at = item.due_at
-            record.state = item.state
+            record.state = item.state.value
             record.note = item.note
             db.add(record)
             db.commit()

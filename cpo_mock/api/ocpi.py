@@ -20,11 +20,10 @@ from cpo_mock.service import Cpo, token_key
 from ocpi.errors import InvalidParameters, NotFound
 from ocpi.headers import RoutingHeaders
 from ocpi.pagination import PageRequest, page_headers, paginate
-from ocpi.platform import ModuleInterface
+from ocpi.platform import HUBCLIENTINFO_PATH, ModuleInterface
 from ocpi.server import TokenAuth, ocpi_response, page_request, routing_headers
 from ocpi.server.responses import OcpiResponse
 from ocpi.server.validation import parse_body, same_owner, same_value
-from ocpi.v221.hubclientinfo import ClientInfo
 from ocpi.v221.locations import Capability, Status
 from ocpi.v221.patches import TokenPatch
 from ocpi.v221.sessions import ChargingPreferences, ChargingPreferencesResponse, ProfileType
@@ -35,7 +34,6 @@ T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
 FUNCTIONAL_BASE = "/ocpi/cpo/2.2.1"
-HUBCLIENTINFO_PATH = "/ocpi/2.2.1/hubclientinfo"
 CREDENTIALS_PATH = "/ocpi/2.2.1/credentials"
 
 INTERFACES: tuple[ModuleInterface, ...] = (
@@ -230,29 +228,5 @@ def functional_router(cpo: Cpo, auth: TokenAuth[Literal["peer"]]) -> APIRouter:
     @router.post(base + "/commands/{command}")
     async def post_command(command: str, body: JsonBody, routing: Routing) -> OcpiResponse:
         return ocpi_response(await handle_command(cpo, command, body, routing.from_))
-
-    return router
-
-
-def hubclientinfo_router(cpo: Cpo, auth: TokenAuth[Literal["peer"]]) -> APIRouter:
-    """HubClientInfo Receiver: `{url}/{country_code}/{party_id}` (configuration module)."""
-    router = APIRouter(dependencies=[Depends(auth)])
-    path = urlsplit(cpo.settings.public_url).path.rstrip("/") + HUBCLIENTINFO_PATH
-    path += "/{country_code}/{party_id}"
-
-    @router.put(path)
-    async def put_client_info(country_code: str, party_id: str, info: ClientInfo) -> OcpiResponse:
-        same_owner(country_code, party_id, info.model_dump())
-        created = await cpo.put_client_info(info)
-        return ocpi_response(http_status=201 if created else 200)
-
-    @router.get(path)
-    async def get_client_info(country_code: str, party_id: str) -> OcpiResponse:
-        wanted = (country_code.upper(), party_id.upper())
-        for known in cpo.parties.values():
-            info = known.info
-            if wanted == (info.country_code.upper(), info.party_id.upper()):
-                return ocpi_response(info)
-        raise NotFound(f"no ClientInfo for {country_code}/{party_id}")
 
     return router

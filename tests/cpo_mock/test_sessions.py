@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from cpo_mock import service as cpo_service
+from cpo_mock import link as cpo_link
 from hub.clientinfo import still_alive_round
 from hub.store import MessageFilter
 from ocpi.client import OcpiClient
@@ -376,7 +376,7 @@ async def test_auto_plug_starts_the_session_on_a_remote_start(tmp_path: Path) ->
 async def test_a_broadcast_whose_connection_dropped_is_sent_again(
     fed: Federation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cpo_service, "BROADCAST_RETRY_DELAY", 0.3)
+    monkeypatch.setattr(cpo_link, "BROADCAST_RETRY_DELAY", 0.3)
     fed.network.down.add("hub.test")
     await fed.cpo.plug("LOC1", "AC1", None, {"preset": "city"})
     await asyncio.sleep(0.1)  # the first try has met a closed port by now

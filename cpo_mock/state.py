@@ -1,0 +1,243 @@
+"""What the mock CPO knows, and the one lock that guards it.
+
+`CpoState` holds the locations, tariffs, tokens, EVSE simulations, sessions, CDRs and pending
+command results, the clock and the link to the hub. The locking rule: every change of the
+state happens with `lock` held, and is persisted before it is announced; a function that
+changes state calls `require_lock()` first, so that breaking the rule fails at once instead
+of racing. Network calls never run under the lock (the link queues them in the outbox).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from cpo_mock import sessions
+from cpo_mock.clock import Clock
+from cpo_mock.link import HubLink
+from cpo_mock.model import EvseSim, SessionSim
+from cpo_mock.network import ALLIANCE_COUNTRIES, Network, generate_network
+from cpo_mock.settings import ConfigError, CpoSettings
+from cpo_mock.store import CdrEntry, PendingResult, Store
+from ocpi.headers import PartyRef
+from ocpi.platform import OperationError
+from ocpi.pricing import PricingError, compile_tariff
+from ocpi.v221.cdrs import CdrToken
+from ocpi.v221.locations import EVSE, Connector, Location
+from ocpi.v221.sessions import SessionStatus
+from ocpi.v221.tariffs import Tariff
+from ocpi.v221.tokens import Token, TokenType
+from ocpi.v221.types import Role
+
+TokenKey = tuple[str, str, str, str]
+"""(country_code, party_id, uid, type) of a stored Token: (uid, type) is unique per eMSP."""
+
+OPEN = (SessionStatus.ACTIVE, SessionStatus.PENDING, SessionStatus.RESERVATION)
+RECEIVING_ROLES = frozenset({Role.EMSP, Role.NSP, Role.OTHER, Role.SCSP, Role.NAP})
+"""Roles that receive what the CPO sends (a party is reachable if one of them is)."""
+
+
+class CpoState:
+    """The CPO's state plus its lock (see the module docstring for the rule)."""
+
+    def __init__(self, settings: CpoSettings, store: Store, clock: Clock, link: HubLink) -> None:
+        self.settings = settings
+        self.sim = settings.simulation
+        self.party = settings.party
+        self.store = store
+        self.clock = clock
+        self.link = link
+        self.lock = asyncio.Lock()
+        self.locations: dict[str, Location] = {}
+        self.tariffs: dict[str, Tariff] = {}
+        self.tokens: dict[TokenKey, Token] = {}
+        self.evses: dict[tuple[str, str], EvseSim] = {}
+        self.sessions: dict[str, SessionSim] = {}
+        self.session_seq: dict[str, int] = {}
+        self.cdrs: dict[str, CdrEntry] = {}
+        self.cdr_seq: dict[str, int] = {}
+        self.results: dict[str, PendingResult] = {}
+        self.simulated_until = clock.now()
+        self.in_flight: set[str] = set()
+        """CDR and result ids whose delivery is queued or under way (queued once)."""
+
+    def require_lock(self) -> None:
+        """Every state change calls this first: the lock must be held (by the caller)."""
+        assert self.lock.locked(), "CPO state changed without holding its lock"
+
+    # --- lookups ------------------------------------------------------------------------------
+    def now(self) -> datetime:
+        return max(self.clock.now(), self.simulated_until)
+
+    def location(self, location_id: str) -> Location | None:
+        return self.locations.get(location_id)
+
+    @staticmethod
+    def find_evse(location: Location, evse_uid: str) -> EVSE | None:
+        return next((e for e in location.evses or [] if e.uid == evse_uid), None)
+
+    @staticmethod
+    def find_connector(evse: EVSE, connector_id: str) -> Connector | None:
+        return next((c for c in evse.connectors if c.id == connector_id), None)
+
+    def evse_parts(self, location_id: str, evse_uid: str) -> tuple[Location, EVSE, EvseSim]:
+        """The location, its EVSE and the EVSE's simulation; OperationError 404 naming the
+        missing one."""
+        location = self.locations.get(location_id)
+        if location is None:
+            raise OperationError(f"location {location_id} is not known here", 404)
+        evse = self.find_evse(location, evse_uid)
+        if evse is None:
+            raise OperationError(f"location {location_id} has no EVSE {evse_uid}", 404)
+        return location, evse, self.evses[(location_id, evse_uid)]
+
+    def open_sessions(self) -> list[SessionSim]:
+        return [s for s in self.sessions.values() if s.session.status in OPEN]
+
+    def find_tokens(self, uid: str, type: TokenType) -> list[Token]:
+        found = [t for key, t in self.tokens.items() if key[2] == uid and key[3] == type.value]
+        return sorted(found, key=lambda t: not t.valid)
+
+    def new_session_id(self) -> str:
+        return f"S{len(self.session_seq) + 1:06d}"
+
+    @property
+    def own(self) -> tuple[str, str]:
+        """(country_code, party_id): the first URL segments of every object the CPO owns."""
+        return (self.party.country_code, self.party.party_id)
+
+    # --- persistence (the store is synchronous: it runs in a worker thread) -------------------
+    async def save_session(self, sim: SessionSim) -> None:
+        seq = self.session_seq.setdefault(sim.session.id, len(self.session_seq))
+        await asyncio.to_thread(self.store.save_session, seq, sim)
+
+    async def save_evses(self, *evses: EvseSim) -> None:
+        await asyncio.to_thread(self.store.save_evses, list(evses))
+
+    async def save_location(self, location: Location) -> None:
+        await asyncio.to_thread(self.store.save_location, location)
+
+    async def save_cdr(self, entry: CdrEntry) -> None:
+        seq = self.cdr_seq.setdefault(entry.cdr.id, len(self.cdr_seq))
+        await asyncio.to_thread(self.store.save_cdr, seq, entry)
+
+    # --- loading ------------------------------------------------------------------------------
+    async def load(self) -> None:
+        """Read the database, then add what the configuration has and the database has not."""
+        store = self.store
+        self.locations = {x.id: x for x in await asyncio.to_thread(store.load_locations)}
+        self.tariffs = {x.id: x for x in await asyncio.to_thread(store.load_tariffs)}
+        network = self._configured_network(set(self.locations), set(self.tariffs))
+        # The data file is imported into the database once; afterwards the database (with the
+        # EVSEs' live statuses) is authoritative. Objects new in the file are added.
+        new_tariffs = [t for t in network.tariffs if t.id not in self.tariffs]
+        new_locations = [x for x in network.locations if x.id not in self.locations]
+        for tariff in new_tariffs:
+            self._check_owned(tariff.country_code, tariff.party_id, f"tariff {tariff.id}")
+            try:
+                compile_tariff(tariff)
+            except PricingError as exc:
+                raise ConfigError(f"tariff {tariff.id} cannot be priced: {exc}") from None
+        for location in new_locations:
+            self._check_owned(location.country_code, location.party_id, f"location {location.id}")
+        if new_tariffs:
+            await asyncio.to_thread(store.add_tariffs, new_tariffs, len(self.tariffs))
+            self.tariffs.update((t.id, t) for t in new_tariffs)
+        if new_locations:
+            await asyncio.to_thread(store.add_locations, new_locations, len(self.locations))
+            self.locations.update((x.id, x) for x in new_locations)
+        self.evses = {}
+        for location in self.locations.values():
+            for evse in location.evses or []:
+                self.evses[(location.id, evse.uid)] = EvseSim(
+                    location_id=location.id, evse_uid=evse.uid, status=evse.status
+                )
+        for sim in await asyncio.to_thread(store.load_evses):
+            self.evses[sim.key] = sim
+        self.tokens = {
+            token_key(t.country_code, t.party_id, t.uid, t.type): t
+            for t in await asyncio.to_thread(store.load_tokens)
+        }
+        for seq, session in await asyncio.to_thread(store.load_sessions):
+            self.sessions[session.session.id] = session
+            self.session_seq[session.session.id] = seq
+        for number, entry in enumerate(await asyncio.to_thread(store.load_cdrs)):
+            self.cdrs[entry.cdr.id] = entry
+            self.cdr_seq[entry.cdr.id] = number
+        self.results = {r.id: r for r in await asyncio.to_thread(store.load_results)}
+
+    def _configured_network(self, known: set[str], known_tariffs: set[str]) -> Network:
+        """The configured objects the database does not hold yet (validated only those)."""
+        source = self.settings.network
+        if source.file is not None:
+            try:
+                network = Network.read(source.file, skip=known, skip_tariffs=known_tariffs)
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"network file {source.file}: {exc}") from None
+        elif source.stations and not known:
+            # Generated once, into an empty database; later starts keep what was generated.
+            network = generate_network(
+                self.party.country_code,
+                self.party.party_id,
+                self.settings.name,
+                stations=source.stations,
+                seed=source.seed,
+                profile=source.profile,
+                countries=tuple(source.countries) or ALLIANCE_COUNTRIES,
+            )
+        else:
+            network = Network([], [])
+        stamp = self.clock.now()
+        own = {"country_code": self.party.country_code, "party_id": self.party.party_id}
+        extra_locations = [
+            Location.model_validate({**own, "last_updated": stamp, **raw})
+            for raw in self.settings.locations
+            if raw.get("id") not in known
+        ]
+        extra_tariffs = [
+            Tariff.model_validate({**own, "last_updated": stamp, **raw})
+            for raw in self.settings.tariffs
+            if raw.get("id") not in known_tariffs
+        ]
+        return Network(network.locations + extra_locations, network.tariffs + extra_tariffs)
+
+    def _check_owned(self, country_code: str, party_id: str, what: str) -> None:
+        if PartyRef(country_code, party_id) != self.party:
+            raise ConfigError(
+                f"{what} belongs to {country_code}/{party_id}, not to this CPO {self.party}"
+            )
+
+
+def token_key(country_code: str, party_id: str, uid: str, type: TokenType | str) -> TokenKey:
+    return (country_code.upper(), party_id.upper(), uid, TokenType(type).value)
+
+
+def party_text(party: PartyRef | None) -> str:
+    return str(party) if party is not None else ""
+
+
+def parse_party(text: str) -> PartyRef | None:
+    return PartyRef.parse(text) if text else None
+
+
+def session_tariff_id(sim: SessionSim) -> str:
+    return sessions.tariff_of(sim).id
+
+
+def cdr_token_of(token: Token | CdrToken) -> CdrToken:
+    return CdrToken(
+        country_code=token.country_code,
+        party_id=token.party_id,
+        uid=token.uid,
+        type=token.type,
+        contract_id=token.contract_id,
+    )
+
+
+def same_token(a: Token | CdrToken, b: Token | CdrToken) -> bool:
+    return (a.country_code.upper(), a.party_id.upper(), a.uid, a.type) == (
+        b.country_code.upper(),
+        b.party_id.upper(),
+        b.uid,
+        b.type,
+    )
