@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
+from emsp_mock.driver_app import session_view
 from emsp_mock.search import MapHit, MapQuery
 from emsp_mock.service import AppError, CommandState, Emsp
 from ocpi.errors import OcpiError
@@ -234,7 +235,7 @@ def app_router(emsp: Emsp) -> APIRouter:
 
     @router.get("/drivers/{driver_id}")
     async def get_driver(driver_id: str) -> JSONResponse:
-        return JSONResponse(emsp.driver_json(driver_id))
+        return JSONResponse(emsp.driver_app.driver_json(driver_id))
 
     @router.post("/drivers/{driver_id}/start")
     async def start(driver_id: str, body: Args) -> JSONResponse:
@@ -270,7 +271,7 @@ def app_router(emsp: Emsp) -> APIRouter:
 
     @router.get("/commands/{command_id}")
     async def get_command(command_id: str) -> JSONResponse:
-        return JSONResponse(emsp.command(command_id).to_json())
+        return JSONResponse(emsp.sender.get(command_id).to_json())
 
     @router.get("/drivers/{driver_id}/sessions")
     async def sessions(driver_id: str, request: Request) -> JSONResponse:
@@ -278,19 +279,19 @@ def app_router(emsp: Emsp) -> APIRouter:
         found = emsp.driver_sessions(driver_id)
         if active:
             found = [s for s in found if s.status.value in ("ACTIVE", "PENDING", "RESERVATION")]
-        return JSONResponse([emsp.session_view(s) for s in found])
+        return JSONResponse([session_view(s) for s in found])
 
     @router.get("/drivers/{driver_id}/sessions/{session_id}")
     async def session(driver_id: str, session_id: str) -> JSONResponse:
-        return JSONResponse(emsp.session_view(emsp.driver_session(driver_id, session_id)))
+        return JSONResponse(session_view(emsp.driver_app.driver_session(driver_id, session_id)))
 
     @router.get("/drivers/{driver_id}/invoices")
     async def invoices(driver_id: str) -> JSONResponse:
-        return JSONResponse([i.to_json() for i in emsp.driver_invoices(driver_id)])
+        return JSONResponse([i.to_json() for i in emsp.driver_app.driver_invoices(driver_id)])
 
     @router.get("/invoices/{invoice_id}")
     async def invoice(invoice_id: int) -> JSONResponse:
-        return JSONResponse(emsp.invoice(invoice_id).to_json())
+        return JSONResponse(emsp.driver_app.invoice(invoice_id).to_json())
 
     @router.get("/review")
     async def review() -> JSONResponse:

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ValidationError
 
 from emsp_mock import objects
 from emsp_mock.search import location_key
-from emsp_mock.service import FUNCTIONAL_BASE, Emsp, object_key
+from emsp_mock.service import FUNCTIONAL_BASE, Emsp
+from emsp_mock.state import object_key
 from ocpi.errors import InvalidParameters, NotFound, UnknownLocation, UnknownToken
 from ocpi.headers import RoutingHeaders
 from ocpi.pagination import PageRequest
@@ -216,11 +217,11 @@ def functional_router(emsp: Emsp, auth: TokenAuth[Literal["peer"]]) -> APIRouter
         tariff = parse_body(Tariff, body)
         same_owner(country_code, party_id, tariff.model_dump())
         same_value("tariff_id", tariff_id, tariff.id)
-        return _stored(await emsp.store_tariff(tariff))
+        return _stored(await emsp.receivers.store_tariff(tariff))
 
     @router.delete(tariff_path)
     async def delete_tariff(country_code: str, party_id: str, tariff_id: str) -> OcpiResponse:
-        if not await emsp.delete_tariff(object_key(country_code, party_id, tariff_id)):
+        if not await emsp.receivers.delete_tariff(object_key(country_code, party_id, tariff_id)):
             raise NotFound(f"tariff {country_code}/{party_id}/{tariff_id} is not known here")
         return ocpi_response()
 
@@ -241,7 +242,7 @@ def functional_router(emsp: Emsp, auth: TokenAuth[Literal["peer"]]) -> APIRouter
         session = parse_body(Session, body)
         same_owner(country_code, party_id, session.model_dump())
         same_value("session_id", session_id, session.id)
-        return _stored(await emsp.store_session(session))
+        return _stored(await emsp.receivers.store_session(session))
 
     @router.patch(session_path)
     async def patch_session(
@@ -255,7 +256,7 @@ def functional_router(emsp: Emsp, auth: TokenAuth[Literal["peer"]]) -> APIRouter
             raise NotFound(
                 f"session {country_code}/{party_id}/{session_id} is not known here: PUT it first"
             )
-        await emsp.store_session(parse_merge(objects.patch_session, current, changes))
+        await emsp.receivers.store_session(parse_merge(objects.patch_session, current, changes))
         return ocpi_response()
 
     # --- cdrs (Receiver) -----------------------------------------------------------------------
@@ -267,7 +268,7 @@ def functional_router(emsp: Emsp, auth: TokenAuth[Literal["peer"]]) -> APIRouter
         # before is not stored or billed again; the answer points at the first one.
         return ocpi_response(
             http_status=201 if created else 200,
-            headers={"Location": emsp.cdr_location_url(cdr)},
+            headers={"Location": emsp.receivers.cdr_location_url(cdr)},
         )
 
     @router.get(base + "/cdrs/{country_code}/{party_id}/{cdr_id}")

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from emsp_mock import service
+from emsp_mock import resync
 from emsp_mock.app import create_app
 from emsp_mock.service import Emsp
 from emsp_mock.store import Store, make_engine
@@ -198,7 +198,7 @@ async def puller(tmp_path: Path) -> AsyncIterator[Puller]:
 
 def clock(monkeypatch: pytest.MonkeyPatch, now: datetime) -> None:
     """The eMSP's clock reads `now` (the time a pull starts is taken from it)."""
-    monkeypatch.setattr(service, "utcnow", lambda: now)
+    monkeypatch.setattr(resync, "utcnow", lambda: now)
 
 
 async def test_the_first_resync_pulls_everything_and_sessions_from_the_epoch(

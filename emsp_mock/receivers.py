@@ -1,0 +1,107 @@
+"""What the eMSP receives from CPOs and from its hub, as changes of the state: Locations,
+Tariffs and Sessions kept as sent, a CDR kept with its invoice (spec mod_cdrs), and the hub's
+HubClientInfo. The endpoints (api/ocpi.py) have validated the body; each change here holds
+the state's lock (`EmspState.changing`).
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote as url_quote
+
+from emsp_mock import billing
+from emsp_mock.billing import InvoiceStatus
+from emsp_mock.link import HubLink
+from emsp_mock.state import Change, EmspState
+from emsp_mock.store import ObjectKey
+from ocpi.headers import PartyRef
+from ocpi.v221.cdrs import CDR
+from ocpi.v221.hubclientinfo import ClientInfo, ConnectionStatus
+from ocpi.v221.locations import Location
+from ocpi.v221.sessions import Session
+from ocpi.v221.tariffs import Tariff
+from ocpi.v221.types import Role
+
+log = logging.getLogger("emsp_mock")
+
+
+async def bill_cdr(change: Change, cdr: CDR) -> bool:
+    """Keep the CDR with its invoice; False when this CDR id was received before (it is then
+    neither stored nor billed again)."""
+    state = change.state
+    if (cdr.country_code.upper(), cdr.party_id.upper(), cdr.id) in state.cdrs:
+        return False
+    location = state.location(cdr.country_code, cdr.party_id, cdr.cdr_location.id)
+    # The CDR has no time zone; restrictions are read in the Location's (UTC if the location
+    # is unknown: a CDR priced in another zone then goes to REVIEW).
+    time_zone = location.time_zone if location is not None else "UTC"
+    draft = billing.check_cdr(cdr, state.tariffs_of(cdr.country_code, cdr.party_id), time_zone)
+    driver = state.driver_of(cdr.cdr_token.uid, cdr.cdr_token.type)
+    body = draft.to_json()
+    status = draft.status
+    if not driver:
+        status = InvoiceStatus.REVIEW
+        body["reason"] = (
+            f"token {cdr.cdr_token.uid} belongs to no driver of this eMSP; " + body["reason"]
+        ).rstrip("; ")
+    body["status"] = status.value
+    stored = await change.add_cdr(cdr, driver, status.value, body)
+    if stored and status is InvoiceStatus.REVIEW:
+        log.warning(
+            "CDR %s/%s/%s flagged for review: %s",
+            cdr.country_code.upper(),
+            cdr.party_id.upper(),
+            cdr.id,
+            body["reason"],
+        )
+    return stored
+
+
+class Receivers:
+    """The receiving side of the eMSP's modules, over its state and its link to the hub."""
+
+    def __init__(self, state: EmspState, link: HubLink) -> None:
+        self.state = state
+        self.link = link
+
+    async def store_location(self, location: Location) -> None:
+        """Keep a (new version of a) location: memory, map index and database."""
+        async with self.state.changing() as change:
+            await change.put_location(location)
+
+    async def store_tariff(self, tariff: Tariff) -> bool:
+        async with self.state.changing() as change:
+            return await change.put_tariff(tariff)
+
+    async def delete_tariff(self, key: ObjectKey) -> bool:
+        async with self.state.changing() as change:
+            return await change.delete_tariff(key)
+
+    async def store_session(self, session: Session) -> bool:
+        async with self.state.changing() as change:
+            return await change.put_session(session)
+
+    async def receive_cdr(self, cdr: CDR) -> bool:
+        async with self.state.changing() as change:
+            return await bill_cdr(change, cdr)
+
+    def cdr_location_url(self, cdr: CDR) -> str:
+        """Where the stored CDR can be read (the `Location` header of the POST answer)."""
+        parts = (cdr.country_code.upper(), cdr.party_id.upper(), cdr.id)
+        return f"{self.link.functional_url}/cdrs/" + "/".join(url_quote(p, safe="") for p in parts)
+
+    async def put_client_info(self, info: ClientInfo) -> bool:
+        """Keep the hub's ClientInfo; True when the party was not known before."""
+        async with self.state.changing() as change:
+            before = await change.put_client_info(info)
+        if (
+            info.role is Role.CPO
+            and info.status is ConnectionStatus.CONNECTED
+            and (before is None or before.status is not ConnectionStatus.CONNECTED)
+        ):
+            # A CPO that (re)connected missed our broadcasts: the hub queues nothing (digest
+            # §2.4), so every token is PUT to it directly (TO = that CPO).
+            to = PartyRef(info.country_code, info.party_id)
+            for token in list(self.state.tokens.values()):
+                self.link.push_token(token, to)
+        return before is None

@@ -1,0 +1,257 @@
+"""What the mock eMSP holds, and the one rule for changing it.
+
+`EmspState` is the memory (locations and their map index, tariffs, sessions, tokens, CDRs,
+invoices, commands, the hub's ClientInfo) over the database. Anyone may read it: the eMSP runs
+on one event loop and a read never awaits. A change is made only through a `Change`, and the
+only way to get one is `async with state.changing() as change:`, which holds `state.lock`: a
+change and its database write are one step that no other change interleaves with. The lock
+is never held across a network call (the hub may call us back meanwhile).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
+
+from emsp_mock.search import LocationKey, MapIndex, key_of, location_key
+from emsp_mock.settings import DriverSettings, EmspSettings, TokenSettings
+from emsp_mock.store import ObjectKey, Store, StoredInvoice, StoredObject
+from ocpi.v221.cdrs import CDR
+from ocpi.v221.hubclientinfo import ClientInfo
+from ocpi.v221.locations import Location
+from ocpi.v221.sessions import Session
+from ocpi.v221.tariffs import Tariff
+from ocpi.v221.tokens import Token, TokenType
+
+if TYPE_CHECKING:
+    from emsp_mock.commands import CommandState
+
+M = TypeVar("M", bound=BaseModel)
+TokenKey = tuple[str, str]
+"""(uid, type) of one of our tokens: unique per eMSP (spec mod_tokens)."""
+PartyKey = tuple[str, str, str]
+"""(country_code, party_id, role) of a party the hub told us about (HubClientInfo)."""
+
+
+class AppError(Exception):
+    """An app-API request that cannot be carried out; `http_status` says how bad."""
+
+    def __init__(self, message: str, http_status: int = 409) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, at the millisecond precision DateTime keeps on the wire."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def object_key(country_code: str, party_id: str, id: str) -> ObjectKey:
+    return (country_code.upper(), party_id.upper(), id)
+
+
+def token_key(uid: str, type: TokenType | str) -> TokenKey:
+    return (uid, TokenType(type).value)
+
+
+def stamp(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _stored(key: ObjectKey, item: Location | Tariff | Session | Token) -> StoredObject:
+    return StoredObject(key, item.model_dump_json(exclude_none=True), item.last_updated)
+
+
+class EmspState:
+    """The eMSP's memory; read freely, changed only through `changing()`."""
+
+    def __init__(self, settings: EmspSettings, store: Store) -> None:
+        self.settings = settings
+        self.party = settings.party
+        self.store = store
+        self.lock = asyncio.Lock()
+        """Held by every `Change`: see the module's rule."""
+        self.locations: dict[LocationKey, Location] = {}
+        self.index = MapIndex()
+        self.tariffs: dict[ObjectKey, Tariff] = {}
+        self.sessions: dict[ObjectKey, Session] = {}
+        self.drivers: dict[str, DriverSettings] = {d.id: d for d in settings.drivers}
+        self.tokens: dict[TokenKey, Token] = {}
+        self.token_settings: dict[TokenKey, TokenSettings] = {}
+        self.token_driver: dict[TokenKey, str] = {}
+        self.cdrs: dict[ObjectKey, CDR] = {}
+        self.invoices: list[StoredInvoice] = []
+        self.commands: dict[str, CommandState] = {}
+        self.parties: dict[PartyKey, ClientInfo] = {}
+
+    @asynccontextmanager
+    async def changing(self) -> AsyncIterator[Change]:
+        """The one way to change the state: holds the lock until the block ends."""
+        async with self.lock:
+            yield Change(self)
+
+    # --- reads --------------------------------------------------------------------------------
+    def location(self, country_code: str, party_id: str, location_id: str) -> Location | None:
+        return self.locations.get(location_key(country_code, party_id, location_id))
+
+    def tariffs_of(self, country_code: str, party_id: str) -> dict[str, Tariff]:
+        cc, pid = country_code.upper(), party_id.upper()
+        return {k[2]: t for k, t in self.tariffs.items() if k[0] == cc and k[1] == pid}
+
+    def driver_of(self, uid: str, type: TokenType | str) -> str:
+        """The id of the driver holding a token ("" when it is no driver's)."""
+        return self.token_driver.get(token_key(uid, type), "")
+
+    # --- loading ------------------------------------------------------------------------------
+    def _load_kind(self, kind: str, model: type[M]) -> dict[ObjectKey, M]:
+        return {
+            item.key: model.model_validate_json(item.body) for item in self.store.load_objects(kind)
+        }
+
+    async def load(self) -> None:
+        """Read what the database holds (commands are loaded by `Commands.load`)."""
+        self.locations = dict(await asyncio.to_thread(self._load_kind, "location", Location))
+        self.index = MapIndex.build(self.locations.values())
+        self.tariffs = await asyncio.to_thread(self._load_kind, "tariff", Tariff)
+        self.sessions = await asyncio.to_thread(self._load_kind, "session", Session)
+        tokens = await asyncio.to_thread(self._load_kind, "token", Token)
+        self.tokens = {token_key(t.uid, t.type): t for t in tokens.values()}
+        self.cdrs = {
+            key: CDR.model_validate_json(body)
+            for key, body in await asyncio.to_thread(self.store.load_cdrs)
+        }
+        self.invoices = await asyncio.to_thread(self.store.load_invoices)
+        for body in await asyncio.to_thread(self.store.load_client_infos):
+            info = ClientInfo.model_validate_json(body)
+            self.parties[(info.country_code.upper(), info.party_id.upper(), info.role.value)] = info
+
+    async def get_fact(self, key: str) -> Any:
+        """A JSON value of the key/value table (None when not set)."""
+        raw = await asyncio.to_thread(self.store.get_state, key)
+        return json.loads(raw) if raw else None
+
+
+class Change:
+    """Changes to the state, memory and database together; made by `EmspState.changing()`."""
+
+    def __init__(self, state: EmspState) -> None:
+        self.state = state
+        self.store = state.store
+
+    async def locations(
+        self, upserts: dict[LocationKey, Location], gone: Iterable[LocationKey]
+    ) -> None:
+        """Keep new versions of locations (memory, map index, database) and drop others."""
+        gone = sorted(gone)
+        rows = [_stored(key, location) for key, location in upserts.items()]
+        await asyncio.to_thread(self.store.save_objects, "location", rows, gone)
+        for key in gone:
+            self.state.locations.pop(key, None)
+            self.state.index.remove(key)
+        for key, location in upserts.items():
+            self.state.locations[key] = location
+            self.state.index.put(location)
+
+    async def put_location(self, location: Location) -> None:
+        await self.locations({key_of(location): location}, ())
+
+    async def tariffs(self, upserts: dict[ObjectKey, Tariff], gone: Iterable[ObjectKey]) -> None:
+        gone = sorted(gone)
+        rows = [_stored(key, tariff) for key, tariff in upserts.items()]
+        await asyncio.to_thread(self.store.save_objects, "tariff", rows, gone)
+        for key in gone:
+            self.state.tariffs.pop(key, None)
+        self.state.tariffs.update(upserts)
+
+    async def put_tariff(self, tariff: Tariff) -> bool:
+        """Keep a tariff; True when it was not known before."""
+        key = object_key(tariff.country_code, tariff.party_id, tariff.id)
+        created = key not in self.state.tariffs
+        await self.tariffs({key: tariff}, ())
+        return created
+
+    async def delete_tariff(self, key: ObjectKey) -> bool:
+        """Forget a tariff; False when it was not known."""
+        if key not in self.state.tariffs:
+            return False
+        await self.tariffs({}, [key])
+        return True
+
+    async def put_session(self, session: Session) -> bool:
+        """Keep a session; True when it was not known before."""
+        key = object_key(session.country_code, session.party_id, session.id)
+        created = key not in self.state.sessions
+        await asyncio.to_thread(self.store.save_objects, "session", [_stored(key, session)])
+        self.state.sessions[key] = session
+        return created
+
+    async def put_tokens(self, tokens: list[Token]) -> None:
+        for token in tokens:
+            self.state.tokens[token_key(token.uid, token.type)] = token
+        if tokens:
+            rows = [
+                _stored(
+                    (
+                        token.country_code.upper(),
+                        token.party_id.upper(),
+                        f"{token.uid}|{token.type}",
+                    ),
+                    token,
+                )
+                for token in tokens
+            ]
+            await asyncio.to_thread(self.store.save_objects, "token", rows)
+
+    async def add_cdr(
+        self, cdr: CDR, driver_id: str, invoice_status: str, invoice: dict[str, Any]
+    ) -> bool:
+        """Keep a CDR with its invoice in one transaction; False when the CDR id was known."""
+        key = object_key(cdr.country_code, cdr.party_id, cdr.id)
+        stored = await asyncio.to_thread(
+            self.store.add_cdr,
+            key,
+            cdr.model_dump_json(exclude_none=True),
+            utcnow(),
+            driver_id,
+            cdr.session_id or "",
+            invoice_status,
+            invoice,
+        )
+        self.state.cdrs[key] = cdr
+        if stored:
+            self.state.invoices = await asyncio.to_thread(self.store.load_invoices)
+        return stored
+
+    async def put_client_info(self, info: ClientInfo) -> ClientInfo | None:
+        """Keep what the hub says about a party; the ClientInfo it replaces, if any."""
+        key = (info.country_code.upper(), info.party_id.upper(), info.role.value)
+        before = self.state.parties.get(key)
+        await asyncio.to_thread(
+            self.store.save_client_info, key, info.model_dump_json(exclude_none=True)
+        )
+        self.state.parties[key] = info
+        return before
+
+    async def save_command(self, command: CommandState) -> None:
+        self.state.commands[command.id] = command
+        await asyncio.to_thread(
+            self.store.save_command,
+            command.id,
+            command.command.value,
+            command.driver_id,
+            command.to_json(),
+            command.deadline,
+        )
+
+    async def set_facts(self, facts: dict[str, Any]) -> None:
+        """Write JSON values to the key/value table in one transaction (None deletes)."""
+        raw = {k: json.dumps(v) if v is not None else None for k, v in facts.items()}
+        await asyncio.to_thread(self.store.set_states, raw)
