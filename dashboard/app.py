@@ -1,0 +1,273 @@
+"""The dashboard's HTTP face (Starlette): the page and its static files, a small JSON API
+over the live state, the station details with each member's quote, the start of a session,
+and the Server-Sent Events stream `events`. Every URL is relative, so the app can be served
+on its own or mounted under a prefix (e.g. `/dashboard/` of the hub)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+from urllib.parse import quote as url_quote
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from dashboard import flow, geography, sse
+from dashboard.config import DashboardConfig
+from dashboard.live import Live
+from dashboard.sources import SourceError
+from dashboard.words import price_in_words, tariff_in_words
+
+COOKIE = "roam_dashboard"
+QUOTE_KWH = 30.0
+QUOTE_MINUTES = 30.0
+KEEP_ALIVE_S = 15.0
+
+LOGIN_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>roam dashboard: sign in</title>
+<body style="font:16px system-ui, sans-serif; max-width:28rem; margin:4rem auto; padding:1rem">
+<h1>roam hub: operator view</h1>
+<form method="get" action="./"><label>Admin token
+<input name="token" type="password" autocomplete="current-password" required
+ style="display:block; width:100%; font:inherit; margin:.5rem 0"></label>
+<button>Open the dashboard</button></form>{message}</body></html>"""
+
+
+def _error(message: str, status: int) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def create_app(config: DashboardConfig) -> Starlette:
+    """The dashboard as an ASGI app. `app.state.live` is its live state (`await
+    app.state.live.aclose()` stops its polling; the app's own lifespan does that too)."""
+    live = Live(config)
+    static = StaticFiles(packages=[("dashboard", "static")])
+    page = resources.files("dashboard").joinpath("static/index.html").read_text(encoding="utf-8")
+
+    def allowed(request: Request) -> bool:
+        if config.access_token is None:
+            return True
+        given = request.cookies.get(COOKIE, "")
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer":
+            given = token.strip()
+        return hmac.compare_digest(given.encode(), config.access_token.encode())
+
+    async def index(request: Request) -> Response:
+        token = request.query_params.get("token")
+        if config.access_token is not None and token is not None:
+            if not hmac.compare_digest(token.encode(), config.access_token.encode()):
+                return HTMLResponse(
+                    LOGIN_PAGE.format(message="<p role=alert>That token is not right.</p>"),
+                    status_code=401,
+                )
+            response: Response = RedirectResponse("./", status_code=303)
+            response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+            return response
+        if not allowed(request):
+            return HTMLResponse(LOGIN_PAGE.format(message=""), status_code=401)
+        live.ensure_started()
+        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+    def guard(request: Request) -> Response | None:
+        if not allowed(request):
+            return _error("sign in with the admin token", 401)
+        live.ensure_started()
+        return None
+
+    async def overview(request: Request) -> Response:
+        return guard(request) or JSONResponse(live.overview())
+
+    async def stations(request: Request) -> Response:
+        return guard(request) or JSONResponse(live.stations_json())
+
+    async def world(request: Request) -> Response:
+        return guard(request) or Response(
+            geography.europe(),
+            media_type="application/json",
+            headers={"Cache-Control": "max-age=86400"},
+        )
+
+    async def station(request: Request) -> Response:
+        if (refused := guard(request)) is not None:
+            return refused
+        p = request.path_params
+        key = f"{p['cc']}/{p['pid']}/{p['id']}".upper()
+        found = next((s for k, s in live.stations.items() if k.upper() == key), None)
+        if found is None:
+            return _error(f"station {key} is not on the map", 404)
+        owner = live.member_names[found.member] if found.member >= 0 else None
+        detail = dict(found.detail)
+        detail["evses"] = [
+            {**evse, "status": found.evse_status.get(str(evse["uid"]), evse.get("status"))}
+            for evse in detail.get("evses", [])
+        ]
+        return JSONResponse({"key": found.key, "member": owner, "location": detail})
+
+    async def quotes(request: Request) -> Response:
+        """What a driver of each member with an app pays at one connector (its app's quote
+        for QUOTE_KWH in QUOTE_MINUTES), and the tariff in words."""
+        if (refused := guard(request)) is not None:
+            return refused
+        body = await _body(request)
+        if isinstance(body, Response):
+            return body
+        ask = {
+            "country_code": body.get("country_code"),
+            "party_id": body.get("party_id"),
+            "location_id": body.get("location_id"),
+            "evse_uid": body.get("evse_uid"),
+            "connector_id": body.get("connector_id"),
+            "energy_kwh": QUOTE_KWH,
+            "charging_minutes": QUOTE_MINUTES,
+            "start": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+
+        async def one(api: Any) -> dict[str, Any]:
+            row: dict[str, Any] = {"member": api.link.name}
+            try:
+                quote = await api.post("/quote", ask)
+            except SourceError as exc:
+                return {**row, "error": str(exc)}
+            return {
+                **row,
+                "tariff_id": quote.get("tariff_id"),
+                "tariff": tariff_in_words(quote),
+                "price": price_in_words(quote, QUOTE_KWH, QUOTE_MINUTES),
+                "quote": quote,
+            }
+
+        rows = await asyncio.gather(*(one(api) for api in live.emsps()))
+        return JSONResponse({"energy_kwh": QUOTE_KWH, "minutes": QUOTE_MINUTES, "quotes": rows})
+
+    async def start(request: Request) -> Response:
+        """START_SESSION from a member's app for one of its drivers (`POST
+        /app/drivers/{id}/start`), waiting for the CPO's answer."""
+        if (refused := guard(request)) is not None:
+            return refused
+        if not config.allow_actions:
+            return _error("actions are switched off on this dashboard", 403)
+        body = await _body(request)
+        if isinstance(body, Response):
+            return body
+        api = live.emsp(str(body.get("member")))
+        if api is None:
+            return _error(f"no app of a member {body.get('member')!r}", 404)
+        driver = str(body.get("driver") or (api.link.drivers or ("driver",))[0])
+        if driver not in api.link.drivers:
+            return _error(f"{driver!r} is not a driver of {api.link.name}'s app here", 404)
+        ask = {
+            key: body.get(key)
+            for key in ("country_code", "party_id", "location_id", "evse_uid", "connector_id")
+            if body.get(key) is not None
+        }
+        try:
+            command = await api.post(
+                f"/drivers/{url_quote(driver, safe='')}/start",
+                {**ask, "wait": True},
+                wait_s=config.timeout + 30,
+            )
+        except SourceError as exc:
+            return _error(str(exc), 502)
+        return JSONResponse({"member": api.link.name, "driver": driver, "command": command})
+
+    async def messages(request: Request) -> Response:
+        if (refused := guard(request)) is not None:
+            return refused
+        q = request.query_params
+        try:
+            query = flow.Search(
+                text=q.get("q", ""),
+                module=q.get("module", ""),
+                member=q.get("member", ""),
+                status=q.get("status", ""),
+                since=flow.parse_time(q["since"]) if q.get("since") else None,
+                until=flow.parse_time(q["until"]) if q.get("until") else None,
+                limit=max(1, min(int(q.get("limit", "200")), 2000)),
+            )
+        except ValueError as exc:
+            return _error(f"bad search: {exc}", 400)
+        rows = flow.search(live.log, live.member_of_party, query)
+        return JSONResponse({"count": len(rows), "held": len(live.log), "messages": rows})
+
+    async def trace(request: Request) -> Response:
+        if (refused := guard(request)) is not None:
+            return refused
+        return JSONResponse(await live.trace(request.path_params["correlation_id"]))
+
+    async def events(request: Request) -> Response:
+        if (refused := guard(request)) is not None:
+            return refused
+        queue = live.subscribe()
+
+        async def stream() -> AsyncIterator[bytes]:
+            try:
+                while True:
+                    try:
+                        yield await asyncio.wait_for(queue.get(), KEEP_ALIVE_S)
+                    except TimeoutError:
+                        yield sse.KEEP_ALIVE
+            finally:
+                live.unsubscribe(queue)
+
+        return StreamingResponse(
+            stream(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        await live.aclose()
+
+    async def guarded_static(scope: Any, receive: Any, send: Any) -> None:
+        request = Request(scope, receive)
+        if not allowed(request):
+            await _error("sign in with the admin token", 401)(scope, receive, send)
+            return
+        await static(scope, receive, send)
+
+    app = Starlette(
+        routes=[
+            Route("/", index),
+            Route("/api/overview", overview),
+            Route("/api/stations", stations),
+            Route("/api/stations/{cc}/{pid}/{id}", station),
+            Route("/api/geography", world),
+            Route("/api/quote", quotes, methods=["POST"]),
+            Route("/api/start", start, methods=["POST"]),
+            Route("/api/messages", messages),
+            Route("/api/trace/{correlation_id}", trace),
+            Route("/events", events),
+            Mount("/static", app=guarded_static),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.live = live
+    return app
+
+
+async def _body(request: Request) -> dict[str, Any] | Response:
+    try:
+        body = await request.json()
+    except ValueError:
+        return _error("the body must be JSON", 400)
+    if not isinstance(body, dict):
+        return _error("the body must be a JSON object", 400)
+    return body

@@ -1,0 +1,57 @@
+"""Serving the dashboard with uvicorn: `start()` inside a running event loop (the demo's),
+`serve()` blocking until interrupted (a command line)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from dataclasses import dataclass
+
+import uvicorn
+
+from dashboard.app import create_app
+from dashboard.config import DashboardConfig
+
+
+@dataclass
+class RunningDashboard:
+    url: str
+    """Where the page is, e.g. http://127.0.0.1:8099/ (print it for the user)."""
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+def _bound(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+async def start(
+    config: DashboardConfig, host: str = "127.0.0.1", port: int = 0
+) -> RunningDashboard:
+    """Serve the dashboard in the current event loop (port 0: a free one) and return once it
+    accepts connections; `await running.stop()` ends it."""
+    sock = _bound(host, port)
+    bound_port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("the dashboard server stopped while starting")
+        await asyncio.sleep(0.02)
+    shown = f"[{host}]" if ":" in host else host
+    return RunningDashboard(f"http://{shown}:{bound_port}/", server, task)
+
+
+def serve(config: DashboardConfig, host: str = "127.0.0.1", port: int = 8099) -> None:
+    """Serve the dashboard until interrupted (blocking)."""
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
