@@ -1,4 +1,7 @@
-"""`roam hub …`: run and operate the roaming hub."""
+"""`roam hub …`: run and operate the roaming hub.
+
+The bench (uvloop, an aiohttp load generator) is imported only when `roam hub bench` runs.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ from typing import Annotated
 
 import httpx
 import typer
-import uvicorn
 
 from hub.app import create_app
 from hub.database import hub_database
@@ -18,7 +20,7 @@ from hub.settings import HubSettings
 from hub.settlement import to_csv
 from ocpi.headers import PartyRef
 from ocpi.v221.types import Role, parse_datetime
-from roam.bench import BenchError, BenchOptions, format_report, run_bench
+from roam.serving import serve_until_interrupted
 
 hub_app = typer.Typer(help="Run and operate the OCPI roaming hub.", no_args_is_help=True)
 
@@ -64,10 +66,7 @@ def serve(
     typer.echo(f"OCPI hub {settings.country_code}/{settings.party_id} at {settings.versions_url}")
     typer.echo(f"database: {settings.database_url}")
     typer.echo("invite a member with: roam hub invite  (same --database-url)")
-    config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, access_log=False, log_level="warning"
-    )
-    uvicorn.Server(config).run()
+    serve_until_interrupted(app, settings.host, settings.port)
 
 
 def _parse_party(text: str) -> tuple[Role, PartyRef]:
@@ -239,6 +238,8 @@ def bench(
     through the hub, with a verdict per target. The verdicts are information: the exit status
     is 0 unless the bench itself could not run.
     """
+    from roam.bench.hub import BenchError, BenchOptions, format_report, run_bench
+
     options = BenchOptions(duration=duration, rate=rate, connections=connections, reps=reps)
     try:
         report = run_bench(options, progress=lambda line: typer.echo(line, err=True))

@@ -15,8 +15,8 @@ from typing import Annotated
 
 import typer
 
-from roam.scenario import Outcome, run_scenario
-from roam.scenario_format import Scenario, ScenarioError, load_scenario
+from roam.scenario.format import Scenario, ScenarioError, load_scenario
+from roam.scenario.runner import Outcome, run_scenario
 
 scenario_app = typer.Typer(
     help="Scripted roaming scenarios: steps on a simulated clock and what must then hold.",

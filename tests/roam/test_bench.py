@@ -1,4 +1,4 @@
-"""`roam hub bench` (roam/bench.py): the helpers, the members, the seeded hub, and one short
+"""`roam hub bench` (roam/bench/hub.py): the helpers, the members, the seeded hub, and one short
 real run. No timing assertions: the numbers depend on the machine; only their presence is
 checked."""
 
@@ -26,8 +26,8 @@ from ocpi.headers import PartyRef, encode_authorization
 from ocpi.v221.locations import Location
 from ocpi.v221.types import Role
 from ocpi.v221.versions import InterfaceRole, ModuleID
-from roam import bench
-from roam.bench import (
+from roam.bench import hub as bench
+from roam.bench.hub import (
     BenchError,
     BenchOptions,
     BenchReport,
@@ -308,7 +308,7 @@ def test_children_stop_on_their_own_when_the_bench_dies(tmp_path: Path) -> None:
     """A member whose parent is gone shuts down (no orphans even if the bench is killed)."""
     # An intermediate process starts a member and dies at once without stopping it.
     script = (
-        "import sys, pathlib; from roam import bench; "
+        "import sys, pathlib; from roam.bench import hub as bench; "
         "c = bench._start_child('cpo', ['member', '--role=CPO', '--token=t'], "
         "pathlib.Path(sys.argv[1])); bench._wait_ready(c); print(c.pid, flush=True); "
         "import os; os._exit(0)"

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from roam.demo import demo_command, run_demo
-from roam.demo_federation import FederationError, load_federation, parse_federation
+from roam.demo.run import run_demo
+from roam.demo_cmd import demo_command
+from roam.federation.spec import FederationError, load_federation, parse_federation
 
 
 def test_the_default_federation_is_the_four_member_alliance() -> None:

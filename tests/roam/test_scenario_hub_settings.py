@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from roam.scenario import run_scenario
-from roam.scenario_format import parse_scenario
+from roam.scenario.format import parse_scenario
+from roam.scenario.runner import run_scenario
 
 STEPS = [{"advance": "1m"}, {"expect": {"settlement": "balanced", "balanced": True}}]
 

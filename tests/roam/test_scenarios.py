@@ -15,8 +15,8 @@ import yaml  # type: ignore[import-untyped]
 from typer.testing import CliRunner
 
 from roam.cli import app
-from roam.scenario import run_scenario
-from roam.scenario_format import ScenarioError, load_scenario, match, parse_scenario, seconds
+from roam.scenario.format import ScenarioError, load_scenario, match, parse_scenario, seconds
+from roam.scenario.runner import run_scenario
 
 FOLDER = Path(__file__).resolve().parents[2] / "scenarios"
 SHIPPED = sorted(FOLDER.glob("*.yaml"))

@@ -1,8 +1,9 @@
-"""The running federation of `roam demo`: hub and members served in one process (docs/demo.md).
+"""The running federation of `roam demo` and `roam scenario run`: hub and members served in one
+process (docs/demo.md).
 
 The hub and every member's CPO and eMSP run under uvicorn in this process, each on its own
 127.0.0.1 port, so every OCPI message is real HTTP: the credentials handshakes, the location
-and tariff broadcasts, commands, sessions, CDRs. The story driver (`roam/demo_story.py`) uses
+and tariff broadcasts, commands, sessions, CDRs. The story driver (`roam/demo/story.py`) uses
 the services' Python objects the way a person uses the control and app APIs, and steps the
 CPOs' simulated clocks (deterministic: the same story gives the same prices).
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import socket
 import tempfile
 import time
 from collections.abc import Callable, Generator
@@ -22,7 +22,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -39,53 +38,14 @@ from hub.settings import HubSettings
 from hub.settlement import SettlementLine
 from ocpi.headers import PartyRef
 from ocpi.v221.types import Role
-from roam.demo_federation import FederationSpec, MemberSpec
+from roam.federation.spec import FederationSpec, MemberSpec
+from roam.serving import LoopbackServer, ServeError, free_port
 
 Echo = Callable[[str], None]
 
 
 class DemoError(RuntimeError):
     """The federation could not be brought up; the message says why."""
-
-
-_HELD: dict[int, socket.socket] = {}
-"""Ports handed out by `free_port`, held bound until their server starts on them."""
-
-
-def free_port() -> int:
-    """A free loopback port, kept bound (not listening) until `Served` starts on it, so that
-    nothing else on the machine takes it in between (other test runs, other demos)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port: int = sock.getsockname()[1]
-    _HELD[port] = sock
-    return port
-
-
-def _listening_socket(port: int) -> socket.socket:
-    sock = _HELD.pop(port, None)
-    if sock is not None:
-        # Held without SO_REUSEADDR (so nobody else could bind it); set now, because a later
-        # restart on this port binds while this listener's old connections linger in
-        # FIN-WAIT/TIME-WAIT, which Linux allows only if they too had SO_REUSEADDR.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        return sock
-    sock = socket.socket()  # a restart on the port the platform had
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-class _QuietServer(uvicorn.Server):
-    """Several servers share one process: signals are the demo's business, not uvicorn's."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
 
 
 class Faults:
@@ -121,44 +81,27 @@ class Faults:
 
 
 class Served:
-    """An ASGI app under uvicorn in this event loop, behind a Faults switch."""
+    """A platform's app served on its loopback port in this event loop, behind a Faults
+    switch."""
 
     def __init__(self, app: FastAPI, port: int) -> None:
         self.app = app
         self.port = port
         self.faults = Faults(app)
-        config = uvicorn.Config(
-            self.faults, host="127.0.0.1", port=port, log_level="error", access_log=False
-        )
-        self.server = _QuietServer(config)
-        self.task: asyncio.Task[None] | None = None
+        self.server = LoopbackServer(self.faults, port, log_level="error")
 
     @property
     def running(self) -> bool:
-        return self.task is not None
+        return self.server.running
 
     async def start(self, within: float = 120.0) -> None:
         try:
-            sock = _listening_socket(self.port)
-        except OSError as exc:
-            raise DemoError(f"port {self.port}: {exc.strerror}") from None
-        self.task = asyncio.create_task(self.server.serve(sockets=[sock]))
-        deadline = time.monotonic() + within
-        while not self.server.started:
-            if self.task.done() or time.monotonic() > deadline:
-                raise DemoError(f"the server on port {self.port} did not start")
-            await asyncio.sleep(0.01)
+            await self.server.start(within)
+        except ServeError as exc:
+            raise DemoError(str(exc)) from None
 
     async def stop(self) -> None:
-        held = _HELD.pop(self.port, None)
-        if held is not None:  # never started
-            held.close()
-        if self.task is None:
-            return
-        self.server.should_exit = True
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.task, 30)
-        self.task = None
+        await self.server.stop()
 
 
 def _renewed(served: Served, build: Callable[[], FastAPI]) -> Served:

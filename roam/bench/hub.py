@@ -42,7 +42,6 @@ import secrets
 import select
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -57,7 +56,6 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import aiohttp
-import uvicorn
 import uvloop
 from fastapi import FastAPI
 from starlette.requests import Request
@@ -86,6 +84,7 @@ from ocpi.server import ocpi_app
 from ocpi.v221.locations import Location
 from ocpi.v221.types import Role, parse_datetime
 from ocpi.v221.versions import InterfaceRole, ModuleID
+from roam.serving import HOST, LoopbackServer, free_port
 
 __all__ = [
     "BenchError",
@@ -97,7 +96,6 @@ __all__ = [
     "timetable",
 ]
 
-HOST = "127.0.0.1"
 CPO = PartyRef("NL", "SPK")
 EMSP = PartyRef("DE", "MSP")
 N_LOCATIONS = 100  # LOC1 … LOC100, requested in turn
@@ -290,31 +288,19 @@ def member_app(role: Role, tokens: frozenset[str], base_url: str) -> FastAPI:
     return app
 
 
-def _serve(app: Any, sock: socket.socket) -> None:
-    """Run `app` on `sock`; print `READY <port>` once it answers; stop if the parent dies."""
-    config = uvicorn.Config(
-        app,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="warning",
-        timeout_graceful_shutdown=5,
+def _serve(app: Any, port: int) -> None:
+    """Run `app` on `port`; print `READY <port>` once it listens; stop if the parent dies."""
+    served = LoopbackServer(
+        app, port, signals=True, loop="uvloop", http="httptools", timeout_graceful_shutdown=5
     )
-    server = uvicorn.Server(config)
     parent = os.getppid()
-    port = sock.getsockname()[1]
 
     async def run() -> None:
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started and not task.done():
-            await asyncio.wait({task}, timeout=0.02)
-        if server.started:
-            print(f"READY {port}", flush=True)
-        while not task.done():
+        await served.start(within=math.inf)
+        print(f"READY {port}", flush=True)
+        while not await served.wait_stopped(within=0.5):
             if os.getppid() != parent:  # the bench died without stopping us
-                server.should_exit = True
-            await asyncio.wait({task}, timeout=0.5)
-        await task
+                served.request_stop()
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(run())
@@ -344,14 +330,11 @@ def hub_args(database_url: str, admin_token: str) -> list[str]:
     return ["hub", f"--database-url={database_url}", f"--admin-token={admin_token}"]
 
 
-def _child_main(argv: Sequence[str] | None = None) -> None:
+def child_main(argv: Sequence[str] | None = None) -> None:
     """`python -m roam.bench member|hub …`: one server process of the bench (internal)."""
     args = _child_parser().parse_args(argv)
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, 0))
-    port = sock.getsockname()[1]
+    port = free_port()
     app: Any
     if args.kind == "member":
         app = member_app(Role(args.role), frozenset(args.token), f"http://{HOST}:{port}")
@@ -366,7 +349,7 @@ def _child_main(argv: Sequence[str] | None = None) -> None:
             host=HOST, port=port, database_url=args.database_url, admin_token=args.admin_token
         )
         app = create_app(settings)
-    _serve(app, sock)
+    _serve(app, port)
 
 
 @dataclass
@@ -1272,7 +1255,3 @@ def format_report(report: BenchReport) -> str:
     if errors:
         lines.append(f"  note: {errors} requests failed or answered unexpected bytes.")
     return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    _child_main()

@@ -5,7 +5,7 @@ the hub's message log through `Hub.messages` (docs/hub.md)."""
 from __future__ import annotations
 
 from hub.messages import LoggedMessage, MessageFilter
-from roam.demo_runtime import Echo, Federation
+from roam.federation.runtime import Echo, Federation
 
 
 def _party_label(fed: Federation) -> dict[str, str]:

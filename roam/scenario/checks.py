@@ -13,10 +13,10 @@ from typing import Any
 from emsp_mock.service import AppError
 from ocpi.pricing import PlannedSession
 from ocpi.v221.cdrs import CDR
-from roam.demo_runtime import settlement_table
-from roam.scenario_format import Expectation, Step, match
-from roam.scenario_state import Charge, RunState, StepError
-from roam.scenario_timeline import Timeline
+from roam.federation.runtime import settlement_table
+from roam.scenario.format import Expectation, Step, match
+from roam.scenario.state import Charge, RunState, StepError
+from roam.scenario.timeline import Timeline
 
 
 @dataclass

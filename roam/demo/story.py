@@ -26,7 +26,7 @@ from ocpi.v221.cdrs import AuthMethod
 from ocpi.v221.hubclientinfo import ConnectionStatus
 from ocpi.v221.locations import Capability, PowerType
 from ocpi.v221.sessions import SessionStatus
-from roam.demo_runtime import Echo, Federation, Member
+from roam.federation.runtime import Echo, Federation, Member
 
 CHARGE_MINUTES = 25
 

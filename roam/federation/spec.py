@@ -2,7 +2,7 @@
 
 Pure: reading and checking the file, and deriving from it what each member runs (party
 references, network size at a scale, the drivers of its app). The default file,
-`roam/federation.yaml`, is the four-member alliance (simulation data).
+`roam/federation/federation.yaml`, is the four-member alliance (simulation data).
 """
 
 from __future__ import annotations
@@ -119,13 +119,15 @@ def parse_federation(text: str, origin: str = "federation file") -> FederationSp
 
 
 def default_federation_text() -> str:
-    return resources.files("roam").joinpath("federation.yaml").read_text(encoding="utf-8")
+    return (
+        resources.files("roam.federation").joinpath("federation.yaml").read_text(encoding="utf-8")
+    )
 
 
 def load_federation(path: Path | None = None) -> FederationSpec:
     """The file at `path`, or the default alliance."""
     if path is None:
-        return parse_federation(default_federation_text(), "roam/federation.yaml")
+        return parse_federation(default_federation_text(), "roam/federation/federation.yaml")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

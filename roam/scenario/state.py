@@ -1,4 +1,4 @@
-"""The state a scenario run shares between its parts (roam/scenario.py): the federation, the
+"""The state a scenario run shares between its parts (roam/scenario/runner.py): the federation, the
 charges named so far, the answers to `send` steps, and the lookups of names in a scenario
 (members, platforms, parties, drivers, charges, places) that steps and expectations use."""
 
@@ -11,8 +11,8 @@ from emsp_mock.service import CommandState
 from ocpi.headers import PartyRef
 from ocpi.pricing import Quote
 from ocpi.v221.locations import Capability, PowerType
-from roam.demo_runtime import Echo, Federation, Member, Served
-from roam.scenario_format import ChargeStep, Place, Scenario
+from roam.federation.runtime import Echo, Federation, Member, Served
+from roam.scenario.format import ChargeStep, Place, Scenario
 
 
 class StepError(RuntimeError):

@@ -1,13 +1,9 @@
-"""`roam demo`: a whole alliance on one machine (docs/demo.md).
-
-    roam demo                          # the default alliance (roam/federation.yaml), then live
-    roam demo --once                   # play the story once, print a summary, exit 0 if it held
-    roam demo --scale 0.1              # a tenth of the stations (10 for ten times as many)
-    roam demo --federation my.yaml     # your own members
+"""The run of `roam demo` (docs/demo.md): bring the federation up, play the story, print the
+settlement; then, unless `--once`, keep it running with a live view until cancelled.
 
 The hub and every member's CPO and eMSP run under uvicorn in this process on 127.0.0.1 ports
 (real HTTP, real credentials handshakes); databases go to a fresh temporary folder (or
-`--keep DIR`). Ctrl-C stops every server cleanly.
+`--keep DIR`). The command itself is roam/demo_cmd.py.
 """
 
 from __future__ import annotations
@@ -15,20 +11,16 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Annotated
 
-import typer
-
-from roam.demo_federation import FederationError, FederationSpec, load_federation
-from roam.demo_runtime import (
-    DemoError,
+from roam.demo.story import Story, play
+from roam.federation.runtime import (
     Echo,
     Federation,
     demo_folder,
     settlement_table,
     start_federation,
 )
-from roam.demo_story import Story, play
+from roam.federation.spec import FederationSpec
 
 
 async def run_demo(
@@ -94,42 +86,3 @@ async def _live(federation: Federation, echo: Echo, every: float) -> None:
         if time.monotonic() - last >= max(every, 5.0):
             last = time.monotonic()
             echo(federation.live_line())
-
-
-def demo_command(
-    once: Annotated[
-        bool, typer.Option("--once", help="Play the story once, summarise, exit 0 if it held.")
-    ] = False,
-    scale: Annotated[
-        float,
-        typer.Option(
-            min=0.001, max=20, help="Network size: 1 = the alliance, 0.1 smaller, 10 larger."
-        ),
-    ] = 1.0,
-    federation: Annotated[
-        Path | None,
-        typer.Option("--federation", "-f", help="Federation file (YAML; default: the alliance)."),
-    ] = None,
-    keep: Annotated[
-        Path | None,
-        typer.Option(
-            help="Keep the databases in this folder (emptied first) instead of a temp one."
-        ),
-    ] = None,
-) -> None:
-    """Run a roaming alliance on this machine: hub, members, sync, a roaming story, settlement."""
-    try:
-        spec = load_federation(federation)
-    except FederationError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    ok = False
-    try:
-        ok = asyncio.run(run_demo(spec, scale=scale, once=once, keep=keep, echo=typer.echo))
-    except KeyboardInterrupt:
-        typer.echo("interrupted: everything stopped")
-        raise typer.Exit(130 if once else 0) from None
-    except DemoError as exc:
-        typer.echo(f"demo failed: {exc}", err=True)
-        raise typer.Exit(1) from None
-    raise typer.Exit(0 if ok else 1)

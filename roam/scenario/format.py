@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 import yaml  # type: ignore[import-untyped]
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from roam.demo_federation import MemberSpec
+from roam.federation.spec import MemberSpec
 
 
 class ScenarioError(ValueError):

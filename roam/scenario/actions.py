@@ -13,8 +13,8 @@ from emsp_mock.service import CommandState, Emsp
 from ocpi.errors import OcpiError
 from ocpi.pricing import PlannedSession
 from ocpi.v221.versions import InterfaceRole, ModuleID
-from roam.demo_runtime import Member
-from roam.scenario_format import (
+from roam.federation.runtime import Member
+from roam.scenario.format import (
     Advance,
     Fail,
     Heal,
@@ -34,10 +34,10 @@ from roam.scenario_format import (
     Wait,
     seconds,
 )
-from roam.scenario_format import (
+from roam.scenario.format import (
     Quote as QuoteStep,
 )
-from roam.scenario_state import Charge, Response, RunState, StepError
+from roam.scenario.state import Charge, Response, RunState, StepError
 
 COMMAND_WAIT = 30.0
 """Real seconds a start, stop or reservation may take before the runner gives up on it."""

@@ -2,7 +2,7 @@
 simulated clocks, every expectation is checked, and every message the hub saw is printed on
 a timeline.
 
-The federation is `roam demo`'s (roam/demo_runtime.py): hub and members under uvicorn on
+The federation is `roam demo`'s (roam/federation/runtime.py): hub and members under uvicorn on
 loopback ports, real HTTP and real handshakes. The runner drives the services' Python
 objects the way a person drives the control and app APIs, and flips the fault switches in
 front of each platform (offline, slow, failing).
@@ -23,13 +23,13 @@ import httpx
 from emsp_mock.service import AppError
 from hub.settings import LIVE_SETTINGS, HubSettings
 from ocpi.errors import OcpiError
-from roam.demo_federation import FederationSpec, load_federation
-from roam.demo_runtime import DemoError, Echo, Federation, demo_folder, start_federation
-from roam.scenario_actions import Actions
-from roam.scenario_checks import Checks, Result
-from roam.scenario_format import Expectation, Scenario
-from roam.scenario_state import RunState, StepError
-from roam.scenario_timeline import Timeline
+from roam.federation.runtime import DemoError, Echo, Federation, demo_folder, start_federation
+from roam.federation.spec import FederationSpec, load_federation
+from roam.scenario.actions import Actions
+from roam.scenario.checks import Checks, Result
+from roam.scenario.format import Expectation, Scenario
+from roam.scenario.state import RunState, StepError
+from roam.scenario.timeline import Timeline
 
 
 @dataclass

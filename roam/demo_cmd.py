@@ -1,0 +1,60 @@
+"""`roam demo`: a whole alliance on one machine (docs/demo.md).
+
+    roam demo                          # the default alliance (roam/federation/federation.yaml)
+    roam demo --once                   # play the story once, print a summary, exit 0 if it held
+    roam demo --scale 0.1              # a tenth of the stations (10 for ten times as many)
+    roam demo --federation my.yaml     # your own members
+
+The run is roam/demo/run.py; Ctrl-C stops every server cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from roam.demo.run import run_demo
+from roam.federation.runtime import DemoError
+from roam.federation.spec import FederationError, load_federation
+
+
+def demo_command(
+    once: Annotated[
+        bool, typer.Option("--once", help="Play the story once, summarise, exit 0 if it held.")
+    ] = False,
+    scale: Annotated[
+        float,
+        typer.Option(
+            min=0.001, max=20, help="Network size: 1 = the alliance, 0.1 smaller, 10 larger."
+        ),
+    ] = 1.0,
+    federation: Annotated[
+        Path | None,
+        typer.Option("--federation", "-f", help="Federation file (YAML; default: the alliance)."),
+    ] = None,
+    keep: Annotated[
+        Path | None,
+        typer.Option(
+            help="Keep the databases in this folder (emptied first) instead of a temp one."
+        ),
+    ] = None,
+) -> None:
+    """Run a roaming alliance on this machine: hub, members, sync, a roaming story, settlement."""
+    try:
+        spec = load_federation(federation)
+    except FederationError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    ok = False
+    try:
+        ok = asyncio.run(run_demo(spec, scale=scale, once=once, keep=keep, echo=typer.echo))
+    except KeyboardInterrupt:
+        typer.echo("interrupted: everything stopped")
+        raise typer.Exit(130 if once else 0) from None
+    except DemoError as exc:
+        typer.echo(f"demo failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    raise typer.Exit(0 if ok else 1)

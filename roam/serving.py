@@ -1,0 +1,154 @@
+"""Serving an ASGI app with uvicorn, the one way every part of `roam` does it.
+
+`LoopbackServer` runs an app on 127.0.0.1 inside the running event loop (the demo's and the
+scenarios' federation, the benches): start it on a free or given port, wait until it listens,
+stop it cleanly. `serve_until_interrupted` serves in the foreground (`roam hub serve`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import Generator
+from typing import Any
+
+import uvicorn
+from starlette.types import ASGIApp
+
+HOST = "127.0.0.1"
+
+_HELD: dict[int, socket.socket] = {}
+"""Ports handed out by `free_port`, held bound until their server starts on them."""
+
+
+class ServeError(RuntimeError):
+    """A server could not start; the message says why (the port, or that it did not start)."""
+
+
+def free_port() -> int:
+    """A free loopback port, kept bound (not listening) until a `LoopbackServer` starts on it,
+    so that nothing else on the machine takes it in between (other test runs, other demos)."""
+    sock = socket.socket()
+    sock.bind((HOST, 0))
+    port: int = sock.getsockname()[1]
+    _HELD[port] = sock
+    return port
+
+
+def _listening_socket(port: int) -> socket.socket:
+    sock = _HELD.pop(port, None)
+    if sock is not None:
+        # Held without SO_REUSEADDR (so nobody else could bind it); set now, because a later
+        # restart on this port binds while this listener's old connections linger in
+        # FIN-WAIT/TIME-WAIT, which Linux allows only if they too had SO_REUSEADDR.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        return sock
+    sock = socket.socket()  # a restart on the port the server had, or a port of the caller's
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((HOST, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class _QuietServer(uvicorn.Server):
+    """Several servers share one process: signals are the caller's business, not uvicorn's."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class LoopbackServer:
+    """An ASGI app under uvicorn on 127.0.0.1 in the running event loop.
+
+    `port=None` takes a `free_port()`. With `signals=False` (several servers in one process)
+    SIGINT/SIGTERM are left to the caller; with `signals=True` (a server process of its own)
+    uvicorn shuts down gracefully on them. `options` go to `uvicorn.Config` (http="httptools",
+    timeout_graceful_shutdown=…).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        port: int | None = None,
+        *,
+        log_level: str = "warning",
+        signals: bool = False,
+        **options: Any,
+    ) -> None:
+        self.app = app
+        self.port = free_port() if port is None else port
+        config = uvicorn.Config(
+            app, host=HOST, port=self.port, log_level=log_level, access_log=False, **options
+        )
+        self.server = uvicorn.Server(config) if signals else _QuietServer(config)
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        """Started and not stopped by `stop()`."""
+        return self.task is not None
+
+    @property
+    def started(self) -> bool:
+        """Whether it ever listened (stays True after it stopped)."""
+        return bool(self.server.started)
+
+    async def start(self, within: float = 120.0) -> float:
+        """Listen, then return the seconds that took; ServeError if it did not start."""
+        began = time.perf_counter()
+        try:
+            sock = _listening_socket(self.port)
+        except OSError as exc:
+            raise ServeError(f"port {self.port}: {exc.strerror}") from None
+        task = self.task = asyncio.create_task(self.server.serve(sockets=[sock]))
+        deadline = time.monotonic() + within
+        while not self.server.started:
+            if task.done() or time.monotonic() > deadline:
+                cause = task.exception() if task.done() and not task.cancelled() else None
+                raise ServeError(f"the server on port {self.port} did not start") from cause
+            await asyncio.sleep(0.005)
+        return time.perf_counter() - began
+
+    def request_stop(self) -> None:
+        """Ask it to shut down (gracefully); `wait_stopped` tells when it has."""
+        self.server.should_exit = True
+
+    async def wait_stopped(self, within: float | None = None) -> bool:
+        """Whether it has stopped, waiting up to `within` seconds (None: until it has).
+        An error that ended the server is raised here."""
+        if self.task is None:
+            return True
+        done, _ = await asyncio.wait({self.task}, timeout=within)
+        if done:
+            await self.task
+        return bool(done)
+
+    async def stop(self, within: float = 30.0) -> None:
+        """Shut it down and wait up to `within` seconds; a port held but never served is
+        released."""
+        held = _HELD.pop(self.port, None)
+        if held is not None:  # never started
+            held.close()
+        if self.task is None:
+            return
+        self.request_stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.task, within)
+        self.task = None
+
+
+def serve_until_interrupted(app: ASGIApp, host: str, port: int) -> None:
+    """Serve `app` on host:port in the foreground until Ctrl-C or SIGTERM (uvicorn's graceful
+    shutdown), the way a service is run from the command line."""
+    config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level="warning")
+    uvicorn.Server(config).run()
