@@ -5,15 +5,11 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from emsp_mock.api.app import app_error, app_router
-from emsp_mock.api.ocpi import (
-    CREDENTIALS_PATH,
-    INTERFACES,
-    functional_router,
-    hubclientinfo_router,
-)
-from emsp_mock.service import FUNCTIONAL_BASE, AppError, Emsp
+from emsp_mock.api.app import app_router
+from emsp_mock.api.ocpi import CREDENTIALS_PATH, INTERFACES, functional_router
+from emsp_mock.service import FUNCTIONAL_BASE, Emsp
 from emsp_mock.settings import EmspSettings
+from ocpi.platform import OperationError, hubclientinfo_router, operation_error_response
 from ocpi.platform.app import member_app
 
 
@@ -36,7 +32,9 @@ def create_app(settings: EmspSettings, http: httpx.AsyncClient | None = None) ->
     app = built.app
     app.state.emsp = emsp
     app.include_router(functional_router(emsp, built.peer_only))
-    app.include_router(hubclientinfo_router(emsp, built.peer_only))
+    app.include_router(
+        hubclientinfo_router(emsp.receivers.client_info, settings.public_url, built.peer_only)
+    )
     app.include_router(app_router(emsp), prefix=built.prefix)
-    app.add_exception_handler(AppError, app_error)
+    app.add_exception_handler(OperationError, operation_error_response)
     return app

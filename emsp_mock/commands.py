@@ -21,9 +21,10 @@ from typing import Any
 import httpx
 
 from emsp_mock.link import HubLink
-from emsp_mock.state import AppError, EmspState, stamp, utcnow
+from emsp_mock.state import EmspState, stamp, utcnow
 from ocpi.errors import OcpiError
 from ocpi.headers import PartyRef
+from ocpi.platform import OperationError
 from ocpi.v221.commands import (
     CommandResponse,
     CommandResponseType,
@@ -173,7 +174,7 @@ class CommandSender:
     def get(self, command_id: str) -> CommandState:
         found = self.state.commands.get(command_id)
         if found is None:
-            raise AppError(f"command {command_id} is not known here", 404)
+            raise OperationError(f"command {command_id} is not known here", 404)
         return found
 
     def response_url(self, command: CommandType, command_id: str) -> str:
@@ -182,7 +183,7 @@ class CommandSender:
     def _arm_timer(self, command_id: str, seconds: float) -> None:
         def fire() -> None:
             self._timers.pop(command_id, None)
-            self.link.spawn(self._time_out(command_id), f"timeout {command_id}")
+            self.link.runtime.spawn(self._time_out(command_id), f"timeout {command_id}")
 
         loop = asyncio.get_running_loop()
         self._timers[command_id] = loop.call_later(max(seconds, 0.0), fire)
@@ -227,7 +228,7 @@ class CommandSender:
         answer: CommandResponse | Exception
         try:
             answer = await self.link.post_command(command.command, body, to)
-        except (OcpiError, httpx.HTTPError, AppError) as exc:
+        except (OcpiError, httpx.HTTPError, OperationError) as exc:
             answer = exc
         async with self.state.changing() as change:
             self._answered(command, answer)
@@ -238,7 +239,7 @@ class CommandSender:
 
     def _answered(self, command: CommandState, answer: CommandResponse | Exception) -> None:
         """Record the CPO's CommandResponse, or why there is none (under the lock)."""
-        if isinstance(answer, AppError):
+        if isinstance(answer, OperationError):
             command.finish(CommandResultType.FAILED, answer.message)
         elif isinstance(answer, Exception):
             # Spec mod_commands: 2003 with REJECTED for an unknown location; hub errors 4xxx.

@@ -1,7 +1,8 @@
 """The driver app's operations over the eMSP's state: drivers and their tokens, the map, a
 price before starting, start/stop/reserve through the hub, sessions live, invoices.
 
-Refusals are `AppError`s (the app API answers them with their HTTP status).
+Refusals are the kit's `OperationError` (the app API answers `{"error": …}` with its HTTP
+status).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from emsp_mock import billing, objects
 from emsp_mock.commands import CommandSender, CommandState
 from emsp_mock.search import MapHit, MapQuery
 from emsp_mock.settings import DriverSettings
-from emsp_mock.state import AppError, EmspState, stamp, token_key
+from emsp_mock.state import EmspState, stamp, token_key
 from emsp_mock.store import StoredInvoice
 from ocpi.headers import PartyRef
+from ocpi.platform import OperationError
 from ocpi.pricing import PlannedSession, PricingError, Quote, quote
 from ocpi.v221.cdrs import CdrDimensionType
 from ocpi.v221.commands import CommandType, ReserveNow, StartSession, StopSession
@@ -69,7 +71,7 @@ class DriverApp:
     def driver(self, driver_id: str) -> DriverSettings:
         found = self.state.drivers.get(driver_id)
         if found is None:
-            raise AppError(f"driver {driver_id} is not known here", 404)
+            raise OperationError(f"driver {driver_id} is not known here", 404)
         return found
 
     def driver_tokens(self, driver_id: str) -> list[Token]:
@@ -90,7 +92,7 @@ class DriverApp:
         tokens = [t for t in self.driver_tokens(driver_id) if t.valid]
         tokens.sort(key=lambda t: t.type is not TokenType.APP_USER)
         if not tokens:
-            raise AppError(f"driver {driver_id} has no valid token", 409)
+            raise OperationError(f"driver {driver_id} has no valid token", 409)
         return tokens[0]
 
     # --- the map and prices -------------------------------------------------------------------
@@ -100,7 +102,9 @@ class DriverApp:
     def _location(self, country_code: str, party_id: str, location_id: str) -> Location:
         location = self.state.location(country_code, party_id, location_id)
         if location is None:
-            raise AppError(f"location {country_code}/{party_id}/{location_id} is not known", 404)
+            raise OperationError(
+                f"location {country_code}/{party_id}/{location_id} is not known", 404
+            )
         return location
 
     def _target(
@@ -110,7 +114,7 @@ class DriverApp:
         try:
             objects.find_evse(location, evse_uid)
         except objects.MissingParent:
-            raise AppError(f"location {location_id} has no EVSE {evse_uid}", 404) from None
+            raise OperationError(f"location {location_id} has no EVSE {evse_uid}", 404) from None
         return location
 
     def quote(
@@ -127,7 +131,7 @@ class DriverApp:
         try:
             connector = objects.find_connector(location, evse_uid, connector_id)
         except objects.MissingParent as exc:
-            raise AppError(str(exc), 404) from None
+            raise OperationError(str(exc), 404) from None
         if not connector.tariff_ids:
             return None
         tariff = billing.tariff_for_connector(
@@ -136,7 +140,7 @@ class DriverApp:
             plan.start_date_time,
         )
         if tariff is None:
-            raise AppError(
+            raise OperationError(
                 f"none of the connector's tariffs ({', '.join(connector.tariff_ids)}) is known "
                 "here and valid at the planned start",
                 409,
@@ -144,7 +148,7 @@ class DriverApp:
         try:
             return quote(tariff, connector, plan, location.time_zone)
         except PricingError as exc:
-            raise AppError(str(exc), 400) from None
+            raise OperationError(str(exc), 400) from None
 
     # --- commands -----------------------------------------------------------------------------
     async def start_charging(
@@ -163,7 +167,7 @@ class DriverApp:
             try:
                 objects.find_connector(location, evse_uid, connector_id)
             except objects.MissingParent as exc:
-                raise AppError(str(exc), 404) from None
+                raise OperationError(str(exc), 404) from None
         command_id = uuid.uuid4().hex
         body = StartSession(
             response_url=self.commands.response_url(CommandType.START_SESSION, command_id),
@@ -210,7 +214,7 @@ class DriverApp:
         """STOP_SESSION through the hub (TO = the session's CPO)."""
         session = self.driver_session(driver_id, session_id)
         if session.status not in OPEN:
-            raise AppError(f"session {session_id} is {session.status.value}: nothing to stop")
+            raise OperationError(f"session {session_id} is {session.status.value}: nothing to stop")
         command_id = uuid.uuid4().hex
         body = StopSession(
             response_url=self.commands.response_url(CommandType.STOP_SESSION, command_id),
@@ -239,7 +243,7 @@ class DriverApp:
         for session in self.driver_sessions(driver_id):
             if session.id == session_id:
                 return session
-        raise AppError(f"driver {driver_id} has no session {session_id}", 404)
+        raise OperationError(f"driver {driver_id} has no session {session_id}", 404)
 
     def driver_invoices(self, driver_id: str) -> list[StoredInvoice]:
         self.driver(driver_id)
@@ -249,4 +253,4 @@ class DriverApp:
         for item in self.state.invoices:
             if item.id == invoice_id:
                 return item
-        raise AppError(f"invoice {invoice_id} is not known here", 404)
+        raise OperationError(f"invoice {invoice_id} is not known here", 404)

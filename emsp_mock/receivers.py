@@ -6,17 +6,19 @@ the state's lock (`EmspState.changing`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from urllib.parse import quote as url_quote
 
 from emsp_mock import billing
 from emsp_mock.billing import InvoiceStatus
 from emsp_mock.link import HubLink
-from emsp_mock.state import Change, EmspState
+from emsp_mock.state import Change, EmspState, utcnow
 from emsp_mock.store import ObjectKey
 from ocpi.headers import PartyRef
+from ocpi.platform import ClientInfoReceiver, KnownParty
 from ocpi.v221.cdrs import CDR
-from ocpi.v221.hubclientinfo import ClientInfo, ConnectionStatus
+from ocpi.v221.hubclientinfo import ClientInfo
 from ocpi.v221.locations import Location
 from ocpi.v221.sessions import Session
 from ocpi.v221.tariffs import Tariff
@@ -63,6 +65,14 @@ class Receivers:
     def __init__(self, state: EmspState, link: HubLink) -> None:
         self.state = state
         self.link = link
+        self.client_info = ClientInfoReceiver(
+            state.lock, now=utcnow, save=self._save_party, on_change=self._party_changed
+        )
+        """HubClientInfo (the kit's receiver, under the state's lock)."""
+
+    async def load(self) -> None:
+        bodies = await asyncio.to_thread(self.state.store.load_client_infos)
+        self.client_info.load(KnownParty(ClientInfo.model_validate_json(b)) for b in bodies)
 
     async def store_location(self, location: Location) -> None:
         """Keep a (new version of a) location: memory, map index and database."""
@@ -90,18 +100,14 @@ class Receivers:
         parts = (cdr.country_code.upper(), cdr.party_id.upper(), cdr.id)
         return f"{self.link.functional_url}/cdrs/" + "/".join(url_quote(p, safe="") for p in parts)
 
-    async def put_client_info(self, info: ClientInfo) -> bool:
-        """Keep the hub's ClientInfo; True when the party was not known before."""
-        async with self.state.changing() as change:
-            before = await change.put_client_info(info)
-        if (
-            info.role is Role.CPO
-            and info.status is ConnectionStatus.CONNECTED
-            and (before is None or before.status is not ConnectionStatus.CONNECTED)
-        ):
+    async def _save_party(self, party: KnownParty) -> None:
+        body = party.info.model_dump_json(exclude_none=True)
+        await asyncio.to_thread(self.state.store.save_client_info, party.key, body)
+
+    def _party_changed(self, party: KnownParty, before: KnownParty | None) -> None:
+        if party.info.role is Role.CPO and party.connected and not (before and before.connected):
             # A CPO that (re)connected missed our broadcasts: the hub queues nothing (digest
             # §2.4), so every token is PUT to it directly (TO = that CPO).
-            to = PartyRef(info.country_code, info.party_id)
+            to = PartyRef(party.info.country_code, party.info.party_id)
             for token in list(self.state.tokens.values()):
                 self.link.push_token(token, to)
-        return before is None

@@ -4,8 +4,10 @@
 them directly). It composes, and owns the start-up order; the work is done by its parts:
 
 * `state.EmspState`   what the eMSP holds, changed only under its lock (`changing()`)
-* `link.HubLink`      the one place that sends to the hub, and runs background sends
-* `receivers`         what CPOs and the hub send us (Locations … CDRs, HubClientInfo)
+* `link.HubLink`      the one place that sends to the hub (background work: the kit's
+                      `MemberRuntime`)
+* `receivers`         what CPOs and the hub send us (Locations … CDRs; HubClientInfo through
+                      the kit's `ClientInfoReceiver`)
 * `tokens`            our tokens from the configured drivers; real-time authorization
 * `commands`          commands sent for drivers, their deadlines and results
 * `resync.Resync`     pulling from the hub after an outage
@@ -25,17 +27,17 @@ import httpx
 
 from emsp_mock import tokens
 from emsp_mock.billing import InvoiceStatus
-from emsp_mock.commands import CommandSender, CommandState, Phase
+from emsp_mock.commands import CommandSender, CommandState
 from emsp_mock.driver_app import DriverApp, session_view
 from emsp_mock.link import FUNCTIONAL_BASE, HubLink
 from emsp_mock.receivers import Receivers
 from emsp_mock.resync import Resync
 from emsp_mock.search import LocationKey, MapIndex
 from emsp_mock.settings import EmspSettings
-from emsp_mock.state import AppError, EmspState, object_key, utcnow
+from emsp_mock.state import EmspState
 from emsp_mock.store import ObjectKey, Store, StoredInvoice, make_engine
 from ocpi.errors import OcpiError
-from ocpi.platform import PeerState
+from ocpi.platform import OperationError, PartyKey, PeerState
 from ocpi.v221.cdrs import CDR
 from ocpi.v221.hubclientinfo import ClientInfo
 from ocpi.v221.locations import Location
@@ -43,17 +45,12 @@ from ocpi.v221.sessions import Session
 from ocpi.v221.tariffs import Tariff
 from ocpi.v221.tokens import Token
 
-__all__ = [
-    "FUNCTIONAL_BASE",
-    "AppError",
-    "CommandState",
-    "Emsp",
-    "Phase",
-    "object_key",
-    "utcnow",
-]
+__all__ = ["FUNCTIONAL_BASE", "AppError", "CommandState", "Emsp"]
 
 log = logging.getLogger("emsp_mock")
+
+AppError = OperationError
+"""The app API's refusal: the kit's error of member operations (roam's scenarios import it)."""
 
 
 class Emsp:
@@ -76,7 +73,7 @@ class Emsp:
         self.location = self.state.location
         self.store_location = self.receivers.store_location
         self.receive_cdr = self.receivers.receive_cdr
-        self.put_client_info = self.receivers.put_client_info
+        self.put_client_info = self.receivers.client_info.receive
         self.authorize = partial(tokens.authorize, self.state)
         self.command_result = self.sender.result
         self.wait_command = self.sender.wait
@@ -96,6 +93,7 @@ class Emsp:
         hub calls back (GET our versions with token B) only once the socket listens.
         """
         await self.state.load()
+        await self.receivers.load()
         await self.syncer.load()
         await self.sender.load()
         await self.registration.load()
@@ -108,7 +106,7 @@ class Emsp:
                 if register_now:
                     await self.register()
                 else:
-                    self.link.spawn(self.link.register_until_done(self.register), "register")
+                    self.link.runtime.register_later(self.register, self.registration)
             return
         for token in changed:
             self.link.push_token(token, None)
@@ -116,7 +114,7 @@ class Emsp:
             if register_now:
                 await self.resync()
             else:
-                self.link.spawn(self._resync_quietly(), "resync")
+                self.link.runtime.spawn(self._resync_quietly(), "resync")
 
     async def stop(self) -> None:
         self.sender.close()
@@ -126,7 +124,7 @@ class Emsp:
 
     async def drain(self) -> None:
         """Wait until every background push has finished (tests and shutdown)."""
-        await self.link.drain()
+        await self.link.runtime.drain()
 
     async def _resync_quietly(self) -> None:
         try:
@@ -183,8 +181,9 @@ class Emsp:
         return self.state.commands
 
     @property
-    def parties(self) -> dict[tuple[str, str, str], ClientInfo]:
-        return self.state.parties
+    def parties(self) -> dict[PartyKey, ClientInfo]:
+        """What the hub told us about each party (HubClientInfo)."""
+        return {key: party.info for key, party in self.receivers.client_info.parties.items()}
 
     @property
     def last_resync(self) -> dict[str, Any] | None:

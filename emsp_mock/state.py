@@ -1,11 +1,12 @@
 """What the mock eMSP holds, and the one rule for changing it.
 
 `EmspState` is the memory (locations and their map index, tariffs, sessions, tokens, CDRs,
-invoices, commands, the hub's ClientInfo) over the database. Anyone may read it: the eMSP runs
+invoices, commands) over the database. Anyone may read it: the eMSP runs
 on one event loop and a read never awaits. A change is made only through a `Change`, and the
 only way to get one is `async with state.changing() as change:`, which holds `state.lock`: a
 change and its database write are one step that no other change interleaves with. The lock
-is never held across a network call (the hub may call us back meanwhile).
+is never held across a network call (the hub may call us back meanwhile). The kit's
+HubClientInfo receiver (`ocpi.platform.ClientInfoReceiver`) is given the same lock.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from emsp_mock.search import LocationKey, MapIndex, key_of, location_key
 from emsp_mock.settings import DriverSettings, EmspSettings, TokenSettings
 from emsp_mock.store import ObjectKey, Store, StoredInvoice, StoredObject
 from ocpi.v221.cdrs import CDR
-from ocpi.v221.hubclientinfo import ClientInfo
 from ocpi.v221.locations import Location
 from ocpi.v221.sessions import Session
 from ocpi.v221.tariffs import Tariff
@@ -35,17 +35,6 @@ if TYPE_CHECKING:
 M = TypeVar("M", bound=BaseModel)
 TokenKey = tuple[str, str]
 """(uid, type) of one of our tokens: unique per eMSP (spec mod_tokens)."""
-PartyKey = tuple[str, str, str]
-"""(country_code, party_id, role) of a party the hub told us about (HubClientInfo)."""
-
-
-class AppError(Exception):
-    """An app-API request that cannot be carried out; `http_status` says how bad."""
-
-    def __init__(self, message: str, http_status: int = 409) -> None:
-        super().__init__(message)
-        self.message = message
-        self.http_status = http_status
 
 
 def utcnow() -> datetime:
@@ -90,7 +79,6 @@ class EmspState:
         self.cdrs: dict[ObjectKey, CDR] = {}
         self.invoices: list[StoredInvoice] = []
         self.commands: dict[str, CommandState] = {}
-        self.parties: dict[PartyKey, ClientInfo] = {}
 
     @asynccontextmanager
     async def changing(self) -> AsyncIterator[Change]:
@@ -129,9 +117,6 @@ class EmspState:
             for key, body in await asyncio.to_thread(self.store.load_cdrs)
         }
         self.invoices = await asyncio.to_thread(self.store.load_invoices)
-        for body in await asyncio.to_thread(self.store.load_client_infos):
-            info = ClientInfo.model_validate_json(body)
-            self.parties[(info.country_code.upper(), info.party_id.upper(), info.role.value)] = info
 
     async def get_fact(self, key: str) -> Any:
         """A JSON value of the key/value table (None when not set)."""
@@ -229,16 +214,6 @@ class Change:
         if stored:
             self.state.invoices = await asyncio.to_thread(self.store.load_invoices)
         return stored
-
-    async def put_client_info(self, info: ClientInfo) -> ClientInfo | None:
-        """Keep what the hub says about a party; the ClientInfo it replaces, if any."""
-        key = (info.country_code.upper(), info.party_id.upper(), info.role.value)
-        before = self.state.parties.get(key)
-        await asyncio.to_thread(
-            self.store.save_client_info, key, info.model_dump_json(exclude_none=True)
-        )
-        self.state.parties[key] = info
-        return before
 
     async def save_command(self, command: CommandState) -> None:
         self.state.commands[command.id] = command

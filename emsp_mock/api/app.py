@@ -17,12 +17,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
-from starlette.responses import Response
 
 from emsp_mock.driver_app import session_view
 from emsp_mock.search import MapHit, MapQuery
-from emsp_mock.service import AppError, CommandState, Emsp
+from emsp_mock.service import CommandState, Emsp
 from ocpi.errors import OcpiError
+from ocpi.platform import OperationError
 from ocpi.pricing import PlannedSession
 from ocpi.pricing.quote import connector_max_power
 from ocpi.v221.locations import ConnectorType, Status
@@ -83,7 +83,7 @@ def _parse(model: type[Any], body: Any) -> Any:
             f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
             for err in exc.errors()
         )
-        raise AppError(f"invalid request: {problems}", 400) from None
+        raise OperationError(f"invalid request: {problems}", 400) from None
 
 
 def _float(query: dict[str, str], name: str) -> float | None:
@@ -93,7 +93,7 @@ def _float(query: dict[str, str], name: str) -> float | None:
     try:
         return float(raw)
     except ValueError:
-        raise AppError(f"{name} must be a number, got {raw!r}", 400) from None
+        raise OperationError(f"{name} must be a number, got {raw!r}", 400) from None
 
 
 def _enums(raw: str | None, kind: type[Any], name: str) -> frozenset[Any]:
@@ -103,7 +103,7 @@ def _enums(raw: str | None, kind: type[Any], name: str) -> frozenset[Any]:
         return frozenset(kind(item.strip()) for item in raw.split(",") if item.strip())
     except ValueError:
         known = ", ".join(x.value for x in kind)
-        raise AppError(f"{name} {raw!r} is not known; use one of {known}", 400) from None
+        raise OperationError(f"{name} {raw!r} is not known; use one of {known}", 400) from None
 
 
 def map_query(query: dict[str, str]) -> MapQuery:
@@ -122,7 +122,7 @@ def map_query(query: dict[str, str]) -> MapQuery:
             limit=int(limit) if limit is not None else 50,
         )
     except ValueError as exc:
-        raise AppError(str(exc), 400) from None
+        raise OperationError(str(exc), 400) from None
 
 
 def hit_json(hit: MapHit) -> dict[str, Any]:
@@ -170,7 +170,7 @@ def app_router(emsp: Emsp) -> APIRouter:
             return
         given = request.headers.get("Authorization", "")
         if not hmac.compare_digest(given, f"Bearer {expected}"):
-            raise AppError("the app API needs Authorization: Bearer <app_token>", 401)
+            raise OperationError("the app API needs Authorization: Bearer <app_token>", 401)
 
     router = APIRouter(prefix="/app", dependencies=[Depends(authorized)])
 
@@ -201,7 +201,9 @@ def app_router(emsp: Emsp) -> APIRouter:
     async def get_location(country_code: str, party_id: str, location_id: str) -> JSONResponse:
         found = emsp.location(country_code, party_id, location_id)
         if found is None:
-            raise AppError(f"location {country_code}/{party_id}/{location_id} is not known", 404)
+            raise OperationError(
+                f"location {country_code}/{party_id}/{location_id} is not known", 404
+            )
         return JSONResponse(found.to_json())
 
     @router.post("/quote")
@@ -209,7 +211,7 @@ def app_router(emsp: Emsp) -> APIRouter:
         asked: QuoteRequest = _parse(QuoteRequest, body)
         start = asked.start or datetime.now(UTC)
         if start.tzinfo is None:
-            raise AppError("start needs a time zone (Z or an offset)", 400)
+            raise OperationError("start needs a time zone (Z or an offset)", 400)
         try:
             plan = PlannedSession(
                 start_date_time=start,
@@ -218,7 +220,7 @@ def app_router(emsp: Emsp) -> APIRouter:
                 parking_duration=timedelta(minutes=float(asked.parking_minutes)),
             )
         except (ValidationError, InvalidOperation) as exc:
-            raise AppError(f"invalid plan: {exc}", 400) from None
+            raise OperationError(f"invalid plan: {exc}", 400) from None
         found = emsp.quote(
             asked.country_code,
             asked.party_id,
@@ -301,20 +303,20 @@ def app_router(emsp: Emsp) -> APIRouter:
     async def resync(request: Request) -> JSONResponse:
         raw = request.query_params.get("full", "false").lower()
         if raw not in _FLAGS:
-            raise AppError(f"full must be true or false, got {raw!r}", 400)
+            raise OperationError(f"full must be true or false, got {raw!r}", 400)
         try:
             return JSONResponse(await emsp.resync(full=_FLAGS[raw]))
         except OcpiError as exc:
-            raise AppError(f"the hub could not be pulled: {exc}", 502) from None
+            raise OperationError(f"the hub could not be pulled: {exc}", 502) from None
 
     @router.post("/register")
     async def register() -> JSONResponse:
         if emsp.registration.is_registered:
-            raise AppError("already registered with the hub")
+            raise OperationError("already registered with the hub")
         try:
             await emsp.register()
         except (OcpiError, ValueError) as exc:
-            raise AppError(f"registration failed: {exc}", 502) from None
+            raise OperationError(f"registration failed: {exc}", 502) from None
         return JSONResponse(emsp.snapshot())
 
     @router.post("/drain")
@@ -323,8 +325,3 @@ def app_router(emsp: Emsp) -> APIRouter:
         return JSONResponse({"drained": True})
 
     return router
-
-
-async def app_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, AppError)
-    return JSONResponse({"error": exc.message}, status_code=exc.http_status)

@@ -1,5 +1,6 @@
 """The eMSP's OCPI 2.2.1 interfaces: Locations, Tariffs, Sessions, CDRs (Receiver); Tokens,
-Commands (Sender); HubClientInfo (Receiver, a configuration module: not routed).
+Commands (Sender). HubClientInfo (Receiver, a configuration module: not routed) is the kit's
+(`ocpi.platform.hubclientinfo_router`).
 
 Endpoints are thin: they read and validate input, call the service, answer with ocpi.server
 helpers. Receiver URLs carry the CPO's {country_code}/{party_id}, which SHALL equal the body's
@@ -15,20 +16,18 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ValidationError
 
 from emsp_mock import objects
-from emsp_mock.search import location_key
 from emsp_mock.service import FUNCTIONAL_BASE, Emsp
 from emsp_mock.state import object_key
 from ocpi.errors import InvalidParameters, NotFound, UnknownLocation, UnknownToken
 from ocpi.headers import RoutingHeaders
 from ocpi.pagination import PageRequest
-from ocpi.platform import ModuleInterface
+from ocpi.platform import HUBCLIENTINFO_PATH, ModuleInterface
 from ocpi.server import TokenAuth, ocpi_response, page_request, paginated_response, routing_headers
 from ocpi.server.errors import describe_errors
 from ocpi.server.responses import OcpiResponse
 from ocpi.server.validation import parse_body, same_owner, same_value
 from ocpi.v221.cdrs import CDR
 from ocpi.v221.commands import CommandResult
-from ocpi.v221.hubclientinfo import ClientInfo
 from ocpi.v221.locations import EVSE, Connector, Location
 from ocpi.v221.patches import ConnectorPatch, EVSEPatch, LocationPatch, SessionPatch
 from ocpi.v221.sessions import Session
@@ -38,20 +37,24 @@ from ocpi.v221.versions import InterfaceRole, ModuleID
 
 M = TypeVar("M", bound=BaseModel)
 
-HUBCLIENTINFO_PATH = "/ocpi/2.2.1/hubclientinfo"
 CREDENTIALS_PATH = "/ocpi/2.2.1/credentials"
+
+ROLES = {
+    ModuleID.LOCATIONS: InterfaceRole.RECEIVER,
+    ModuleID.TARIFFS: InterfaceRole.RECEIVER,
+    ModuleID.SESSIONS: InterfaceRole.RECEIVER,
+    ModuleID.CDRS: InterfaceRole.RECEIVER,
+    ModuleID.TOKENS: InterfaceRole.SENDER,
+    ModuleID.COMMANDS: InterfaceRole.SENDER,
+}
+"""The eMSP's role in each functional module (digest §2.1: the eMSP's usual interfaces)."""
 
 INTERFACES: tuple[ModuleInterface, ...] = (
     ModuleInterface(ModuleID.CREDENTIALS, InterfaceRole.SENDER, CREDENTIALS_PATH),
-    ModuleInterface(ModuleID.LOCATIONS, InterfaceRole.RECEIVER, f"{FUNCTIONAL_BASE}/locations"),
-    ModuleInterface(ModuleID.TARIFFS, InterfaceRole.RECEIVER, f"{FUNCTIONAL_BASE}/tariffs"),
-    ModuleInterface(ModuleID.SESSIONS, InterfaceRole.RECEIVER, f"{FUNCTIONAL_BASE}/sessions"),
-    ModuleInterface(ModuleID.CDRS, InterfaceRole.RECEIVER, f"{FUNCTIONAL_BASE}/cdrs"),
-    ModuleInterface(ModuleID.TOKENS, InterfaceRole.SENDER, f"{FUNCTIONAL_BASE}/tokens"),
-    ModuleInterface(ModuleID.COMMANDS, InterfaceRole.SENDER, f"{FUNCTIONAL_BASE}/commands"),
+    *(ModuleInterface(m, role, f"{FUNCTIONAL_BASE}/{m.value}") for m, role in ROLES.items()),
     ModuleInterface(ModuleID.HUBCLIENTINFO, InterfaceRole.RECEIVER, HUBCLIENTINFO_PATH),
 )
-"""What the eMSP publishes in its 2.2.1 details (digest §2.1: the eMSP's usual interfaces)."""
+"""What the eMSP publishes in its 2.2.1 details: the configuration modules and `ROLES`."""
 
 Page = Annotated[PageRequest, Depends(page_request)]
 Routing = Annotated[RoutingHeaders, Depends(routing_headers)]
@@ -327,26 +330,3 @@ def parse_merge(apply: Any, *args: Any) -> Any:
         ) from None
     except objects.MissingParent as exc:
         raise UnknownLocation(f"{exc}: PUT it first") from None
-
-
-def hubclientinfo_router(emsp: Emsp, auth: TokenAuth[Literal["peer"]]) -> APIRouter:
-    """HubClientInfo Receiver: `{url}/{country_code}/{party_id}` (configuration module)."""
-    router = APIRouter(dependencies=[Depends(auth)])
-    path = urlsplit(emsp.settings.public_url).path.rstrip("/") + HUBCLIENTINFO_PATH
-    path += "/{country_code}/{party_id}"
-
-    @router.put(path)
-    async def put_client_info(country_code: str, party_id: str, body: JsonBody) -> OcpiResponse:
-        info = parse_body(ClientInfo, body)
-        same_owner(country_code, party_id, info.model_dump())
-        return _stored(await emsp.put_client_info(info))
-
-    @router.get(path)
-    async def get_client_info(country_code: str, party_id: str) -> OcpiResponse:
-        wanted = location_key(country_code, party_id, "")[:2]
-        for info in emsp.parties.values():
-            if wanted == (info.country_code.upper(), info.party_id.upper()):
-                return ocpi_response(info)
-        raise NotFound(f"no ClientInfo for {country_code}/{party_id}")
-
-    return router

@@ -101,9 +101,8 @@ class Federation:
     async def settle(self) -> None:
         """Let every queued push, result and fan-out finish."""
         for _ in range(4):
-            await self.cpo.drain()
-            await self.hub.drain()
-            await self.emsp.drain()
+            for platform in (self.cpo, self.hub, self.emsp):
+                await platform.drain()
             await asyncio.sleep(0)
 
     async def step(self, seconds: float) -> None:

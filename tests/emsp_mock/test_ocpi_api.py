@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from ocpi.headers import encode_authorization
+from ocpi.headers import RoutingHeaders, encode_authorization
 from ocpi.v221 import CommandType
-from tests.cpo_mock.conftest import T0, location, tariff
-from tests.emsp_mock.conftest import Federation
+from tests.cpo_mock.conftest import CPO, T0, location, tariff
+from tests.emsp_mock.conftest import EMSP, Federation
 
 BASE = "http://emsp.test/ocpi/emsp/2.2.1"
 
@@ -21,13 +21,8 @@ async def call(fed: Federation, method: str, path: str, body: Any = None) -> htt
     """A request as the hub forwards it: the hub's token, routing headers CPO -> eMSP."""
     peer = fed.emsp.registration.peer
     assert peer is not None
-    headers = {
-        "Authorization": encode_authorization(peer.issued_token),
-        "OCPI-from-country-code": "DE",
-        "OCPI-from-party-id": "CPB",
-        "OCPI-to-country-code": "NL",
-        "OCPI-to-party-id": "EMA",
-    }
+    headers = RoutingHeaders(to=EMSP, from_=CPO).to_headers()
+    headers["Authorization"] = encode_authorization(peer.issued_token)
     async with fed.network.client() as client:
         return await client.request(method, BASE + path, json=body, headers=headers)
 
