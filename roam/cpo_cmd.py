@@ -117,7 +117,7 @@ def bench(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Start a hub and a CPO on loopback, then time the CPO's start-up and a full pull."""
-    from roam.cpo_bench import run_bench
+    from roam.bench.cpo import run_bench
 
     result = asyncio.run(run_bench(stations=stations, seed=seed, page_limit=page_limit))
     if as_json:

@@ -41,8 +41,19 @@ def demo_command(
             help="Keep the databases in this folder (emptied first) instead of a temp one."
         ),
     ] = None,
+    dashboard: Annotated[
+        bool | None,
+        typer.Option(
+            "--dashboard/--no-dashboard",
+            help="Serve the federation dashboard and print its URL (default: on, off with --once).",
+        ),
+    ] = None,
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Open the dashboard in a web browser.")
+    ] = False,
 ) -> None:
     """Run a roaming alliance on this machine: hub, members, sync, a roaming story, settlement."""
+    with_dashboard = open_browser or (not once if dashboard is None else dashboard)
     try:
         spec = load_federation(federation)
     except FederationError as exc:
@@ -50,7 +61,17 @@ def demo_command(
         raise typer.Exit(2) from None
     ok = False
     try:
-        ok = asyncio.run(run_demo(spec, scale=scale, once=once, keep=keep, echo=typer.echo))
+        ok = asyncio.run(
+            run_demo(
+                spec,
+                scale=scale,
+                once=once,
+                keep=keep,
+                echo=typer.echo,
+                dashboard=with_dashboard,
+                open_browser=open_browser,
+            )
+        )
     except KeyboardInterrupt:
         typer.echo("interrupted: everything stopped")
         raise typer.Exit(130 if once else 0) from None

@@ -45,7 +45,7 @@ def bench(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Generate a Spark-scale federation into an eMSP and time map searches (p50/p99)."""
-    from roam.emsp_bench import run_bench
+    from roam.bench.emsp import run_bench
 
     result = asyncio.run(run_bench(stations_per_member=stations, queries=queries, seed=seed))
     if as_json:

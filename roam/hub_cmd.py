@@ -7,15 +7,24 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import httpx
 import typer
+from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import Receive, Scope, Send
 
 from hub.app import create_app
 from hub.database import hub_database
+from hub.service import Hub
 from hub.settings import HubSettings
 from hub.settlement import to_csv
 from ocpi.headers import PartyRef
@@ -62,11 +71,58 @@ def serve(
     settings = _settings(host, port, base_url, database_url).model_copy(
         update={"admin_token": admin_token, "forward_timeout": forward_timeout}
     )
-    app = create_app(settings)
+    app = with_dashboard(create_app(settings))
     typer.echo(f"OCPI hub {settings.country_code}/{settings.party_id} at {settings.versions_url}")
     typer.echo(f"database: {settings.database_url}")
+    typer.echo(f"dashboard (operator view, admin token): {settings.public_url}/dashboard/")
     typer.echo("invite a member with: roam hub invite  (same --database-url)")
     serve_until_interrupted(app, settings.host, settings.port)
+
+
+def with_dashboard(hub_app: FastAPI) -> Starlette:
+    """The hub with the operator view of the dashboard at /dashboard/ (docs/dashboard.md).
+
+    The dashboard is a client of the hub's admin API, behind the same admin token; it is built
+    on its first request, once the hub has started and knows its token. It sits beside the hub
+    app, not inside it, so its page loads and event stream stay out of the OCPI message log.
+    """
+    from dashboard import DashboardConfig
+    from dashboard import create_app as create_dashboard
+
+    hub: Hub = hub_app.state.hub
+    built: list[Starlette] = []
+
+    async def dashboard(scope: Scope, receive: Receive, send: Send) -> None:
+        if not built:
+            config = DashboardConfig(
+                hub.settings.public_url,
+                hub.admin_token,
+                access_token=hub.admin_token,
+                allow_actions=False,
+            )
+            built.append(create_dashboard(config))
+        await built[0](scope, receive, send)
+
+    async def to_slash(_: Request) -> Response:
+        return RedirectResponse("/dashboard/", status_code=307)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        async with hub_app.router.lifespan_context(hub_app):
+            try:
+                yield
+            finally:
+                for app in built:
+                    await app.state.live.aclose()
+
+    return Starlette(
+        routes=[
+            Route("/dashboard", to_slash),
+            Mount("/dashboard", dashboard),
+            Mount("", hub_app),
+        ],
+        lifespan=lifespan,
+    )
 
 
 def _parse_party(text: str) -> tuple[Role, PartyRef]:

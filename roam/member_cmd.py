@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Annotated, Generic, Protocol, TypeVar
 
 import typer
-import uvicorn
 from fastapi import FastAPI
 
 from ocpi.headers import PartyRef
 from ocpi.platform import ConfigError
+from roam.serving import serve_until_interrupted
 
 
 class ServedSettings(Protocol):
@@ -78,10 +78,7 @@ class MemberCommand(Generic[S]):
         )
         for line in self.banner(settings):
             typer.echo(line)
-        config = uvicorn.Config(
-            app, host=settings.host, port=settings.port, access_log=False, log_level="warning"
-        )
-        uvicorn.Server(config).run()
+        serve_until_interrupted(app, settings.host, settings.port)
 
 
 def member_typer(command: MemberCommand[S], *, help: str) -> typer.Typer:

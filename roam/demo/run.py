@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+import webbrowser
 from pathlib import Path
 
+from dashboard import DashboardConfig, MemberLink, RunningDashboard, start
 from roam.demo.story import Story, play
 from roam.federation.runtime import (
     Echo,
@@ -31,16 +33,30 @@ async def run_demo(
     keep: Path | None = None,
     echo: Echo = print,
     live_every: float = 1.0,
+    dashboard: bool = True,
+    open_browser: bool = False,
 ) -> bool:
     """Bring the federation up, play the story, print the settlement table; with `once` stop
     there, else keep the federation running (clocks ticking, live view) until cancelled.
-    True when every step of the story held and the settlement balances."""
+    With `dashboard`, the federation dashboard is served too and its URL printed among the
+    first lines (`open_browser` opens it). True when every step of the story held and the
+    settlement balances."""
     began = time.perf_counter()
     with demo_folder(keep) as folder:
         echo(f"{spec.alliance}: {len(spec.members)} members, scale {scale:g}; state in {folder}")
         federation: Federation | None = None
+        running: list[RunningDashboard] = []
+
+        async def start_dashboard(federation: Federation) -> None:
+            running.append(await start(dashboard_config(federation)))
+            echo(f"dashboard: {running[0].url}  (map, message flow, traces, settlement)")
+            if open_browser:
+                webbrowser.open(running[0].url)
+
         try:
-            federation, sync_s = await start_federation(spec, scale, folder, echo)
+            federation, sync_s = await start_federation(
+                spec, scale, folder, echo, on_members=start_dashboard if dashboard else None
+            )
             story = Story(echo, live_every=live_every)
             played = await play(federation, story)
             echo("  " + federation.live_line())
@@ -63,10 +79,27 @@ async def run_demo(
                 await _live(federation, echo, live_every)
             return ok
         finally:
+            for served in running:
+                await served.stop()
             if federation is not None:
                 echo("stopping the federation ...")
                 await federation.stop()
                 echo("stopped")
+
+
+def dashboard_config(federation: Federation) -> DashboardConfig:
+    """The dashboard of a running federation: the hub's admin API and every member's CPO
+    control API and eMSP app API, by URL (it is a client of those public interfaces only)."""
+    hub = federation.hub
+    members = []
+    for member in federation.members:
+        cpo, emsp = member.cpo_settings, member.emsp_settings
+        drivers = tuple(driver.id for driver in emsp.drivers) or ("driver",)
+        members.append(MemberLink(member.spec.name, "CPO", cpo.public_url, cpo.control_token))
+        members.append(
+            MemberLink(member.spec.name, "EMSP", emsp.public_url, emsp.app_token, drivers)
+        )
+    return DashboardConfig(hub.settings.public_url, hub.admin_token, members=members)
 
 
 async def _live(federation: Federation, echo: Echo, every: float) -> None:

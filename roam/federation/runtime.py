@@ -15,7 +15,7 @@ import contextlib
 import secrets
 import tempfile
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -348,10 +348,13 @@ async def start_federation(
     folder: Path,
     echo: Echo,
     hub_overrides: dict[str, Any] | None = None,
+    on_members: Callable[[Federation], Awaitable[None]] | None = None,
 ) -> tuple[Federation, float]:
     """Bring up hub and members; register them all; sync. Returns the sync time in seconds.
 
-    `hub_overrides` are HubSettings values (scenarios shorten `forward_timeout`, say).
+    `hub_overrides` are HubSettings values (scenarios shorten `forward_timeout`, say);
+    `on_members` runs once every member's URLs are known, before any registers (the demo
+    starts its dashboard there, so that its URL is among the first lines printed).
     """
     hub_served = _start_hub(folder, hub_overrides)
     await hub_served.start()
@@ -360,6 +363,8 @@ async def start_federation(
 
     members = [await _build_member(hub, m, scale, folder, spec.start) for m in spec.members]
     federation = Federation(spec, scale, folder, hub_served, members)
+    if on_members is not None:
+        await on_members(federation)
 
     # eMSPs first: they are connected when the CPOs broadcast their networks.
     await asyncio.gather(*(m.start_emsp() for m in members))
