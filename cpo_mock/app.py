@@ -14,8 +14,7 @@ from cpo_mock.api.ocpi import (
 )
 from cpo_mock.service import Cpo
 from cpo_mock.settings import CpoSettings
-from ocpi.platform import OperationError, hubclientinfo_router, operation_error_response
-from ocpi.platform.app import member_app
+from ocpi.platform import build_member_app
 
 
 def create_app(settings: CpoSettings, http: httpx.AsyncClient | None = None) -> FastAPI:
@@ -25,19 +24,15 @@ def create_app(settings: CpoSettings, http: httpx.AsyncClient | None = None) -> 
     the app starts (lifespan), or when a test calls `await app.state.cpo.start()`.
     """
     cpo = Cpo(settings, http)
-    built = member_app(
+    app = build_member_app(
         cpo,
-        title=f"{settings.name} ({settings.country_code}/{settings.party_id})",
-        party=settings.party,
-        public_url=settings.public_url,
+        settings,
         interfaces=INTERFACES,
         credentials_path=CREDENTIALS_PATH,
         functional_base=FUNCTIONAL_BASE,
+        functional=lambda peer_only: functional_router(cpo, peer_only),
+        client_info=cpo.clients,
+        operations=control_router(cpo),
     )
-    app = built.app
     app.state.cpo = cpo
-    app.include_router(functional_router(cpo, built.peer_only))
-    app.include_router(hubclientinfo_router(cpo.clients, settings.public_url, built.peer_only))
-    app.include_router(control_router(cpo), prefix=built.prefix)
-    app.add_exception_handler(OperationError, operation_error_response)
     return app

@@ -178,10 +178,8 @@ class Cpo(CpoState):
 
     async def register(self) -> PeerState:
         """Member-initiated handshake with the configured hub, then publish everything."""
-        hub = self.settings.hub
-        if hub is None or not hub.token_a:
-            raise ValueError("no hub configured (hub.versions_url and hub.token_a)")
-        state = await self.registration.register(hub.versions_url, hub.token_a)
+        versions_url, token_a = self.settings.configured_hub()
+        state = await self.registration.register(versions_url, token_a)
         if self.settings.push_on_register:
             self.publish_all()
         return state

@@ -31,7 +31,7 @@ from cpo_mock.records import (
     TokenRecord,
 )
 from ocpi import persistence
-from ocpi.persistence import aware
+from ocpi.persistence import KeyValueTable, aware
 from ocpi.platform.clientinfo import KnownParty as KnownParty
 from ocpi.v221.cdrs import CDR
 from ocpi.v221.hubclientinfo import ClientInfo
@@ -94,24 +94,14 @@ class PendingResult:
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.facts = KeyValueTable(engine, CpoStateRecord.__table__)  # type: ignore[attr-defined]
 
     # --- key/value -------------------------------------------------------------------------
     def get_state(self, key: str) -> str | None:
-        with Session(self.engine) as db:
-            record = db.get(CpoStateRecord, key)
-            return record.value if record else None
+        return self.facts.get(key)
 
     def set_state(self, key: str, value: str | None) -> None:
-        with Session(self.engine) as db:
-            record = db.get(CpoStateRecord, key)
-            if value is None:
-                if record is not None:
-                    db.delete(record)
-            else:
-                record = record or CpoStateRecord(key=key, value=value)
-                record.value = value
-                db.add(record)
-            db.commit()
+        self.facts.set({key: value})
 
     # --- locations and tariffs ---------------------------------------------------------------
     def load_locations(self) -> list[Location]:

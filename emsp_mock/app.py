@@ -9,8 +9,7 @@ from emsp_mock.api.app import app_router
 from emsp_mock.api.ocpi import CREDENTIALS_PATH, INTERFACES, functional_router
 from emsp_mock.service import FUNCTIONAL_BASE, Emsp
 from emsp_mock.settings import EmspSettings
-from ocpi.platform import OperationError, hubclientinfo_router, operation_error_response
-from ocpi.platform.app import member_app
+from ocpi.platform import build_member_app
 
 
 def create_app(settings: EmspSettings, http: httpx.AsyncClient | None = None) -> FastAPI:
@@ -20,21 +19,15 @@ def create_app(settings: EmspSettings, http: httpx.AsyncClient | None = None) ->
     re-syncs) when the app starts (lifespan), or when a test calls `app.state.emsp.start()`.
     """
     emsp = Emsp(settings, http)
-    built = member_app(
+    app = build_member_app(
         emsp,
-        title=f"{settings.name} ({settings.country_code}/{settings.party_id})",
-        party=settings.party,
-        public_url=settings.public_url,
+        settings,
         interfaces=INTERFACES,
         credentials_path=CREDENTIALS_PATH,
         functional_base=FUNCTIONAL_BASE,
+        functional=lambda peer_only: functional_router(emsp, peer_only),
+        client_info=emsp.receivers.client_info,
+        operations=app_router(emsp),
     )
-    app = built.app
     app.state.emsp = emsp
-    app.include_router(functional_router(emsp, built.peer_only))
-    app.include_router(
-        hubclientinfo_router(emsp.receivers.client_info, settings.public_url, built.peer_only)
-    )
-    app.include_router(app_router(emsp), prefix=built.prefix)
-    app.add_exception_handler(OperationError, operation_error_response)
     return app

@@ -98,7 +98,7 @@ class Emsp:
         await self.sender.load()
         await self.registration.load()
         async with self.state.changing() as change:
-            changed = await tokens.sync_tokens(change, list(self.state.drivers.values()))
+            changed = await tokens.sync_tokens(change)
         self.started = True
         hub = self.settings.hub
         if self.registration.peer is None:
@@ -134,10 +134,8 @@ class Emsp:
 
     async def register(self) -> PeerState:
         """Member-initiated handshake with the configured hub, then broadcast our tokens."""
-        hub = self.settings.hub
-        if hub is None or not hub.token_a:
-            raise ValueError("no hub configured (hub.versions_url and hub.token_a)")
-        peer = await self.registration.register(hub.versions_url, hub.token_a)
+        versions_url, token_a = self.settings.configured_hub()
+        peer = await self.registration.register(versions_url, token_a)
         if self.settings.push_tokens_on_register:
             for token in self.state.tokens.values():
                 self.link.push_token(token, None)

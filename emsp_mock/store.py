@@ -28,7 +28,7 @@ from emsp_mock.records import (
     ObjectRecord,
 )
 from ocpi import persistence
-from ocpi.persistence import aware
+from ocpi.persistence import KeyValueTable, aware
 
 ObjectKey = tuple[str, str, str]
 """(country_code, party_id, id) of a stored object of one kind."""
@@ -75,29 +75,18 @@ class StoredInvoice:
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.facts = KeyValueTable(engine, EmspStateRecord.__table__)  # type: ignore[attr-defined]
 
     # --- key/value ---------------------------------------------------------------------------
     def get_state(self, key: str) -> str | None:
-        with Session(self.engine) as db:
-            record = db.get(EmspStateRecord, key)
-            return record.value if record else None
+        return self.facts.get(key)
 
     def set_state(self, key: str, value: str | None) -> None:
-        self.set_states({key: value})
+        self.facts.set({key: value})
 
     def set_states(self, values: Mapping[str, str | None]) -> None:
         """Write several facts in one transaction (None deletes one)."""
-        with Session(self.engine) as db:
-            for key, value in values.items():
-                record = db.get(EmspStateRecord, key)
-                if value is None:
-                    if record is not None:
-                        db.delete(record)
-                else:
-                    record = record or EmspStateRecord(key=key, value=value)
-                    record.value = value
-                    db.add(record)
-            db.commit()
+        self.facts.set(values)
 
     # --- objects -----------------------------------------------------------------------------
     def load_objects(self, kind: str) -> list[StoredObject]:

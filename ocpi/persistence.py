@@ -8,11 +8,12 @@ writes, and datetimes SQLite hands back naive are UTC.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, Table, create_engine, delete, event, insert, select
 from sqlalchemy.engine import Engine, make_url
 
 
@@ -53,3 +54,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def aware(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything stored is UTC."""
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class KeyValueTable:
+    """A service's table of small facts: a `key` primary key and a text `value` (the peer
+    state, the simulated time, pull marks...). Each service declares its own table; this is
+    the one way they are read and written."""
+
+    def __init__(self, engine: Engine, table: Table) -> None:
+        self.engine = engine
+        self.table = table
+
+    def get(self, key: str) -> str | None:
+        with self.engine.connect() as db:
+            value = db.execute(select(self.table.c.value).where(self.table.c.key == key)).scalar()
+        return None if value is None else str(value)
+
+    def set(self, values: Mapping[str, str | None]) -> None:
+        """Write several facts in one transaction; None deletes one."""
+        with self.engine.begin() as db:
+            for key, value in values.items():
+                db.execute(delete(self.table).where(self.table.c.key == key))
+                if value is not None:
+                    db.execute(insert(self.table).values(key=key, value=value))

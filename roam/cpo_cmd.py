@@ -20,7 +20,7 @@ from cpo_mock.app import create_app
 from cpo_mock.network import ALLIANCE_COUNTRIES, MEMBER_STATIONS, PROFILES, generate_network
 from cpo_mock.settings import CpoSettings, load_config
 from ocpi.headers import PartyRef
-from roam.member_cmd import MemberCommand, member_typer
+from roam.member_cmd import MemberCommand, member_typer, print_result
 
 
 def _banner(settings: CpoSettings) -> list[str]:
@@ -119,11 +119,9 @@ def bench(
     """Start a hub and a CPO on loopback, then time the CPO's start-up and a full pull."""
     from roam.bench.cpo import run_bench
 
-    result = asyncio.run(run_bench(stations=stations, seed=seed, page_limit=page_limit))
-    if as_json:
-        typer.echo(json.dumps(result.to_json()))
-        return
-    typer.echo(result.report())
+    print_result(
+        asyncio.run(run_bench(stations=stations, seed=seed, page_limit=page_limit)), as_json
+    )
 
 
 if __name__ == "__main__":

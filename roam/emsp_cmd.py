@@ -9,14 +9,13 @@ Also runnable as `python -m roam.emsp_cmd …`.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Annotated
 
 import typer
 
 from emsp_mock.app import create_app
 from emsp_mock.settings import ConfigError, EmspSettings, load_config
-from roam.member_cmd import MemberCommand, member_typer
+from roam.member_cmd import MemberCommand, member_typer, print_result
 
 
 def _banner(settings: EmspSettings) -> list[str]:
@@ -48,10 +47,7 @@ def bench(
     from roam.bench.emsp import run_bench
 
     result = asyncio.run(run_bench(stations_per_member=stations, queries=queries, seed=seed))
-    if as_json:
-        typer.echo(json.dumps(result.to_json()))
-        return
-    typer.echo(result.report())
+    print_result(result, as_json)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,11 @@ network file that cannot be used is one line on stderr and exit code 2, never a 
 No `from __future__ import annotations`: typer reads the Annotated options at runtime.
 """
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Generic, Protocol, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 import typer
 from fastapi import FastAPI
@@ -79,6 +80,19 @@ class MemberCommand(Generic[S]):
         for line in self.banner(settings):
             typer.echo(line)
         serve_until_interrupted(app, settings.host, settings.port)
+
+
+class BenchResult(Protocol):
+    """What `roam cpo bench` and `roam emsp bench` print."""
+
+    def to_json(self) -> dict[str, Any]: ...
+
+    def report(self) -> str: ...
+
+
+def print_result(result: BenchResult, as_json: bool) -> None:
+    """A bench's result as its report, or as one line of JSON for scripts."""
+    typer.echo(json.dumps(result.to_json()) if as_json else result.report())
 
 
 def member_typer(command: MemberCommand[S], *, help: str) -> typer.Typer:

@@ -8,17 +8,16 @@ call needs `Authorization: Bearer <control_token>`.
 No `from __future__ import annotations`: FastAPI resolves the local Annotated aliases.
 """
 
-import hmac
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends
 from fastapi.responses import JSONResponse
 
 from cpo_mock import charging
 from cpo_mock.model import EvseSim, FaultKind, SessionSim
 from cpo_mock.service import ControlError, Cpo
 from cpo_mock.store import CdrEntry
-from ocpi.errors import OcpiError
+from ocpi.platform import bearer_guard, register_on_request
 from ocpi.v221.tokens import TokenType
 from ocpi.v221.types import format_datetime
 
@@ -74,14 +73,7 @@ def _cdr_json(entry: CdrEntry) -> dict[str, Any]:
 
 
 def control_router(cpo: Cpo) -> APIRouter:
-    async def authorized(request: Request) -> None:
-        expected = cpo.settings.control_token
-        if expected is None:
-            return
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given, f"Bearer {expected}"):
-            raise ControlError("the control API needs Authorization: Bearer <control_token>", 401)
-
+    authorized = bearer_guard(lambda: cpo.settings.control_token, "control API", "control_token")
     router = APIRouter(prefix="/control", dependencies=[Depends(authorized)])
 
     @router.get("/state")
@@ -110,12 +102,7 @@ def control_router(cpo: Cpo) -> APIRouter:
 
     @router.post("/register")
     async def register() -> JSONResponse:
-        if cpo.registration.peer is not None:
-            raise ControlError("already registered with the hub")
-        try:
-            await cpo.register()
-        except (OcpiError, ValueError) as exc:
-            raise ControlError(f"registration failed: {exc}", 409) from None
+        await register_on_request(cpo)
         return JSONResponse(cpo.snapshot())
 
     @router.post("/publish")

@@ -20,7 +20,7 @@ from cpo_mock.service import Cpo, token_key
 from ocpi.errors import InvalidParameters, NotFound
 from ocpi.headers import RoutingHeaders
 from ocpi.pagination import PageRequest, page_headers, paginate
-from ocpi.platform import HUBCLIENTINFO_PATH, ModuleInterface
+from ocpi.platform import HUBCLIENTINFO_PATH, ModuleInterface, addressed_to
 from ocpi.server import TokenAuth, ocpi_response, page_request, routing_headers
 from ocpi.server.responses import OcpiResponse
 from ocpi.server.validation import parse_body, same_owner, same_value
@@ -57,15 +57,7 @@ TypeParam = Annotated[TokenType, Query(alias="type")]
 def functional_router(cpo: Cpo, auth: TokenAuth[Literal["peer"]]) -> APIRouter:
     """The functional modules, under {base}/ocpi/cpo/2.2.1."""
 
-    def addressed_here(routing: Routing) -> RoutingHeaders:
-        # A hub sets TO to the receiving party; a message for another party is not ours.
-        if routing.to is not None and routing.to != cpo.party:
-            raise InvalidParameters(
-                f"this platform hosts {cpo.party}, but the request is addressed to {routing.to}"
-            )
-        return routing
-
-    router = APIRouter(dependencies=[Depends(auth), Depends(addressed_here)])
+    router = APIRouter(dependencies=[Depends(auth), Depends(addressed_to(cpo.party))])
     base = urlsplit(cpo.settings.public_url).path.rstrip("/") + FUNCTIONAL_BASE
     origin = urlsplit(cpo.settings.public_url)
 

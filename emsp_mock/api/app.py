@@ -8,7 +8,6 @@ connected to a hub). With `app_token` set, every call needs `Authorization: Bear
 No `from __future__ import annotations`: FastAPI resolves the local Annotated aliases.
 """
 
-import hmac
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -22,7 +21,7 @@ from emsp_mock.driver_app import session_view
 from emsp_mock.search import MapHit, MapQuery
 from emsp_mock.service import CommandState, Emsp
 from ocpi.errors import OcpiError
-from ocpi.platform import OperationError
+from ocpi.platform import OperationError, bearer_guard, register_on_request
 from ocpi.pricing import PlannedSession
 from ocpi.pricing.quote import connector_max_power
 from ocpi.v221.locations import ConnectorType, Status
@@ -164,14 +163,7 @@ def hit_json(hit: MapHit) -> dict[str, Any]:
 
 
 def app_router(emsp: Emsp) -> APIRouter:
-    async def authorized(request: Request) -> None:
-        expected = emsp.settings.app_token
-        if expected is None:
-            return
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given, f"Bearer {expected}"):
-            raise OperationError("the app API needs Authorization: Bearer <app_token>", 401)
-
+    authorized = bearer_guard(lambda: emsp.settings.app_token, "app API", "app_token")
     router = APIRouter(prefix="/app", dependencies=[Depends(authorized)])
 
     async def outcome(command: CommandState, wait: bool) -> JSONResponse:
@@ -311,12 +303,7 @@ def app_router(emsp: Emsp) -> APIRouter:
 
     @router.post("/register")
     async def register() -> JSONResponse:
-        if emsp.registration.is_registered:
-            raise OperationError("already registered with the hub")
-        try:
-            await emsp.register()
-        except (OcpiError, ValueError) as exc:
-            raise OperationError(f"registration failed: {exc}", 502) from None
+        await register_on_request(emsp)
         return JSONResponse(emsp.snapshot())
 
     @router.post("/drain")

@@ -21,7 +21,7 @@ from emsp_mock.state import object_key
 from ocpi.errors import InvalidParameters, NotFound, UnknownLocation, UnknownToken
 from ocpi.headers import RoutingHeaders
 from ocpi.pagination import PageRequest
-from ocpi.platform import HUBCLIENTINFO_PATH, ModuleInterface
+from ocpi.platform import HUBCLIENTINFO_PATH, ModuleInterface, addressed_to
 from ocpi.server import TokenAuth, ocpi_response, page_request, paginated_response, routing_headers
 from ocpi.server.errors import describe_errors
 from ocpi.server.responses import OcpiResponse
@@ -69,15 +69,7 @@ def _stored(created: bool) -> OcpiResponse:
 def functional_router(emsp: Emsp, auth: TokenAuth[Literal["peer"]]) -> APIRouter:
     """The functional modules, under {base}/ocpi/emsp/2.2.1."""
 
-    def addressed_here(routing: Routing) -> RoutingHeaders:
-        # A hub sets TO to the receiving party; a message for another party is not ours.
-        if routing.to is not None and routing.to != emsp.party:
-            raise InvalidParameters(
-                f"this platform hosts {emsp.party}, but the request is addressed to {routing.to}"
-            )
-        return routing
-
-    router = APIRouter(dependencies=[Depends(auth), Depends(addressed_here)])
+    router = APIRouter(dependencies=[Depends(auth), Depends(addressed_to(emsp.party))])
     base = urlsplit(emsp.settings.public_url).path.rstrip("/") + FUNCTIONAL_BASE
 
     # --- locations (Receiver) ------------------------------------------------------------------

@@ -12,6 +12,7 @@ makes it a CPO or an eMSP: `MemberSettings` and `load_config` (settings), `Membe
 and `OperationError` (the control/app API's error).
 """
 
+from ocpi.platform.app import MemberApp, addressed_to, build_member_app, member_app
 from ocpi.platform.clientinfo import (
     HUBCLIENTINFO_PATH,
     ClientInfoReceiver,
@@ -21,7 +22,12 @@ from ocpi.platform.clientinfo import (
     hubclientinfo_router,
     party_key,
 )
-from ocpi.platform.errors import OperationError, operation_error_response
+from ocpi.platform.errors import (
+    OperationError,
+    bearer_guard,
+    operation_error_response,
+    register_on_request,
+)
 from ocpi.platform.middleware import RoutingAnswerMiddleware
 from ocpi.platform.peer import MemoryPeerStore, PeerState, PeerStore, StateTable, TablePeerStore
 from ocpi.platform.registration import Principal, Registration
@@ -47,6 +53,7 @@ __all__ = [
     "ConfigSection",
     "HubConnection",
     "KnownParty",
+    "MemberApp",
     "MemberRuntime",
     "MemberSettings",
     "MemoryPeerStore",
@@ -60,13 +67,18 @@ __all__ = [
     "RoutingAnswerMiddleware",
     "StateTable",
     "TablePeerStore",
+    "addressed_to",
+    "bearer_guard",
+    "build_member_app",
     "came_back",
     "credentials_router",
     "hubclientinfo_router",
     "load_config",
+    "member_app",
     "member_registration",
     "operation_error_response",
     "party_key",
+    "register_on_request",
     "version_endpoints",
     "versions_router",
 ]

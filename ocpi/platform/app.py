@@ -8,19 +8,23 @@ requests with the routing headers reversed. The service adds its own module rout
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from starlette.requests import Request
 
-from ocpi.headers import PartyRef
+from ocpi.errors import InvalidParameters
+from ocpi.headers import PartyRef, RoutingHeaders
+from ocpi.platform.clientinfo import ClientInfoReceiver, hubclientinfo_router
+from ocpi.platform.errors import OperationError, operation_error_response
 from ocpi.platform.middleware import RoutingAnswerMiddleware
 from ocpi.platform.registration import Principal, Registration
 from ocpi.platform.routers import ModuleInterface, credentials_router, versions_router
-from ocpi.server import TokenAuth, ocpi_app
+from ocpi.server import TokenAuth, ocpi_app, routing_headers
 
 
 class MemberService(Protocol):
@@ -72,3 +76,62 @@ def member_app(
         RoutingAnswerMiddleware, party=party, prefixes=[prefix + functional_base + "/"]
     )
     return MemberApp(app, any_caller, peer_only, prefix)
+
+
+class MemberIdentity(Protocol):
+    """The settings `build_member_app` reads (MemberSettings has them)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def party(self) -> PartyRef: ...
+
+    @property
+    def public_url(self) -> str: ...
+
+
+def build_member_app(
+    service: MemberService,
+    settings: MemberIdentity,
+    *,
+    interfaces: Sequence[ModuleInterface],
+    credentials_path: str,
+    functional_base: str,
+    functional: Callable[[TokenAuth[Literal["peer"]]], APIRouter],
+    client_info: ClientInfoReceiver,
+    operations: APIRouter,
+) -> FastAPI:
+    """A whole member platform: `member_app` plus the service's functional modules (behind
+    the peer's token), the HubClientInfo receiver, and its own operations API (the CPO's
+    control API, the eMSP's app API) with its error handler."""
+    built = member_app(
+        service,
+        title=f"{settings.name} ({settings.party})",
+        party=settings.party,
+        public_url=settings.public_url,
+        interfaces=interfaces,
+        credentials_path=credentials_path,
+        functional_base=functional_base,
+    )
+    app = built.app
+    app.include_router(functional(built.peer_only))
+    app.include_router(hubclientinfo_router(client_info, settings.public_url, built.peer_only))
+    app.include_router(operations, prefix=built.prefix)
+    app.add_exception_handler(OperationError, operation_error_response)
+    return app
+
+
+def addressed_to(party: PartyRef) -> Callable[[Request], RoutingHeaders]:
+    """A dependency of functional routes: a hub sets OCPI-to to the receiving party, so a
+    message addressed to another party is not this platform's (2001)."""
+
+    def addressed_here(request: Request) -> RoutingHeaders:
+        routing = routing_headers(request)
+        if routing.to is not None and routing.to != party:
+            raise InvalidParameters(
+                f"this platform hosts {party}, but the request is addressed to {routing.to}"
+            )
+        return routing
+
+    return addressed_here

@@ -63,6 +63,13 @@ class MemberSettings(ConfigSection):
     def public_url(self) -> str:
         return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
+    def configured_hub(self) -> tuple[str, str]:
+        """(versions URL, token A) of the hub to register with (member-initiated handshake);
+        ValueError when the file names none, which the registration retry reports."""
+        if self.hub is None or not self.hub.token_a:
+            raise ValueError("no hub configured (hub.versions_url and hub.token_a)")
+        return self.hub.versions_url, self.hub.token_a
+
 
 class ConfigError(ValueError):
     """The config file cannot be used; the message names the file and the problem."""
