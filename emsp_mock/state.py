@@ -179,20 +179,13 @@ class Change:
         return created
 
     async def put_tokens(self, tokens: list[Token]) -> None:
+        """Keep our own tokens (stored under our party, id `uid|type`)."""
+        rows = []
         for token in tokens:
             self.state.tokens[token_key(token.uid, token.type)] = token
-        if tokens:
-            rows = [
-                _stored(
-                    (
-                        token.country_code.upper(),
-                        token.party_id.upper(),
-                        f"{token.uid}|{token.type}",
-                    ),
-                    token,
-                )
-                for token in tokens
-            ]
+            key = (token.country_code.upper(), token.party_id.upper(), f"{token.uid}|{token.type}")
+            rows.append(_stored(key, token))
+        if rows:
             await asyncio.to_thread(self.store.save_objects, "token", rows)
 
     async def add_cdr(

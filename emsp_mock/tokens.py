@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from emsp_mock.settings import DriverSettings, TokenSettings
+from emsp_mock.settings import TokenSettings
 from emsp_mock.state import Change, EmspState, token_key, utcnow
 from ocpi.v221.tokens import (
     AllowedType,
@@ -37,13 +37,13 @@ def token_of(state: EmspState, item: TokenSettings, at: datetime) -> Token:
     )
 
 
-async def sync_tokens(change: Change, drivers: list[DriverSettings]) -> list[Token]:
+async def sync_tokens(change: Change) -> list[Token]:
     """Tokens from the configured drivers; those new or changed since the last start get a
     new last_updated (and are to be broadcast again)."""
     state = change.state
     now = utcnow()
     changed: list[Token] = []
-    for driver in drivers:
+    for driver in state.drivers.values():
         for item in driver.tokens:
             key = token_key(item.uid, item.type)
             state.token_settings[key] = item
