@@ -66,10 +66,22 @@ def serve(
     forward_timeout: Annotated[
         float, typer.Option(envvar="ROAM_HUB_FORWARD_TIMEOUT", help="Seconds before 4002.")
     ] = 10.0,
+    still_alive_interval: Annotated[
+        float,
+        typer.Option(
+            envvar="ROAM_HUB_STILL_ALIVE_INTERVAL",
+            min=0.1,
+            help="Seconds between still-alive rounds (an OFFLINE platform is retried each).",
+        ),
+    ] = 30.0,
 ) -> None:
     """Serve the hub over HTTP until interrupted (state persists in the database)."""
     settings = _settings(host, port, base_url, database_url).model_copy(
-        update={"admin_token": admin_token, "forward_timeout": forward_timeout}
+        update={
+            "admin_token": admin_token,
+            "forward_timeout": forward_timeout,
+            "still_alive_interval": still_alive_interval,
+        }
     )
     app = with_dashboard(create_app(settings))
     typer.echo(f"OCPI hub {settings.country_code}/{settings.party_id} at {settings.versions_url}")

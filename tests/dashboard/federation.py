@@ -39,6 +39,8 @@ class RunningMember:
     spec: MemberSpec
     control_url: str
     app_url: str
+    configs: dict[str, Path] = field(default_factory=dict)
+    """`cpo` / `emsp`: the TOML config each platform was started with."""
 
 
 @dataclass
@@ -48,6 +50,26 @@ class RunningFederation:
     members: list[RunningMember]
     folder: Path
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    by_platform: dict[tuple[str, str], subprocess.Popen[bytes]] = field(default_factory=dict)
+    """(`cpo` | `emsp`, member name) -> its current process."""
+
+    def stop(self, kind: str, member: RunningMember) -> None:
+        """Stop one platform's process (the platform goes away as in an outage)."""
+        process = self.by_platform[(kind, member.spec.name)]
+        process.terminate()
+        process.wait(timeout=10)
+
+    def start(self, kind: str, member: RunningMember) -> None:
+        """Start a stopped platform again on its config and database (a warm start: no new
+        handshake); returns once its API answers."""
+        log = self.folder / f"{kind}-{member.spec.name}.log"
+        process = _start([kind, "run", "--config", str(member.configs[kind])], log, append=True)
+        self.processes.append(process)
+        self.by_platform[(kind, member.spec.name)] = process
+        ready = f"{member.app_url}/app/state"
+        if kind == "cpo":
+            ready = f"{member.control_url}/control/state"
+        _wait(ready, process, log, 60)
 
 
 def free_port() -> int:
@@ -57,9 +79,9 @@ def free_port() -> int:
         return port
 
 
-def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+def _start(args: list[str], log: Path, *, append: bool = False) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    with log.open("wb") as out:
+    with log.open("ab" if append else "wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "roam", *args],
             cwd=ROOT,
@@ -169,12 +191,17 @@ def federation(members: list[MemberSpec], folder: Path) -> Iterator[RunningFeder
                 f"sqlite:///{folder / 'hub.db'}",
                 "--admin-token",
                 ADMIN_TOKEN,
+                # An OFFLINE platform is retried every second: back to CONNECTED quickly.
+                "--still-alive-interval",
+                "1",
             ],
             hub_log,
         )
         processes.append(process)
         _wait(f"{hub}/ocpi/versions", process, hub_log, 30)
         urls: dict[tuple[str, str], str] = {}
+        configs: dict[tuple[str, str], Path] = {}
+        by_platform: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
         started: list[tuple[str, subprocess.Popen[bytes], Path]] = []
         # eMSPs first, so that they are connected when the CPOs broadcast their networks.
         for kind in ("emsp", "cpo"):
@@ -192,22 +219,30 @@ def federation(members: list[MemberSpec], folder: Path) -> Iterator[RunningFeder
                     ready = f"{base}/control/state"
                 config = folder / f"{kind}-{spec.name}.toml"
                 config.write_text(text, encoding="utf-8")
+                configs[(kind, spec.name)] = config
                 log = folder / f"{kind}-{spec.name}.log"
                 process = _start([kind, "run", "--config", str(config)], log)
                 processes.append(process)
+                by_platform[(kind, spec.name)] = process
                 started.append((ready, process, log))
             for ready, process, log in started:
                 _wait(ready, process, log, 60)
             started.clear()
         running = [
-            RunningMember(spec, urls[("cpo", spec.name)], urls[("emsp", spec.name)])
+            RunningMember(
+                spec,
+                urls[("cpo", spec.name)],
+                urls[("emsp", spec.name)],
+                {kind: configs[(kind, spec.name)] for kind in ("cpo", "emsp")},
+            )
             for spec in members
         ]
         _wait_synced(running, sum(spec.stations for spec in members), within=60)
-        yield RunningFederation(hub, ADMIN_TOKEN, running, folder, processes)
+        yield RunningFederation(hub, ADMIN_TOKEN, running, folder, processes, by_platform)
     finally:
         for process in processes:
-            process.terminate()
+            if process.poll() is None:
+                process.terminate()
         for process in processes:
             try:
                 process.wait(timeout=10)

@@ -204,3 +204,41 @@ def test_screenshots_at_desktop_and_phone_width(page: Any) -> None:
     page.screenshot(path=str(ARTIFACTS / "dashboard-390x844.png"))
     page.screenshot(path=str(ARTIFACTS / "dashboard-390x844-full.png"), full_page=True)
     assert page.console_errors == []
+
+
+def _party_status(page: Any, party: str) -> str:
+    """The status word the page shows for a party (the text, not the colour)."""
+    text: str = page.evaluate(
+        """party => {
+            const li = document.querySelector(`#parties li[data-party="${party}"] .st`);
+            return li ? li.textContent : '';
+        }""",
+        party,
+    )
+    return text
+
+
+def test_taking_a_member_offline_shows_it_offline(page: Any, fed: RunningFederation) -> None:
+    """Electra's app stops; an EVSE status change at Electra's CPO is broadcast by the hub to
+    every eMSP, the delivery to Electra's app finds nobody, the hub marks the party OFFLINE
+    (HubClientInfo) and the page says so in words. Started again, the app's re-sync on start
+    is a sign of life: CONNECTED. Runs last: the other tests need both apps."""
+    electra = fed.members[1]
+    party = f"{electra.spec.country_code}/{electra.spec.emsp_party_id}"
+    _wait_for(lambda: _party_status(page, party).endswith("CONNECTED"), 10, "CONNECTED first")
+    fed.stop("emsp", electra)
+    station = _a_station_of(fed, "ELC")
+    evse = station["evses"][0]["uid"]
+    control = f"{electra.control_url}/control/evses/{station['id']}/{evse}"
+    try:
+        assert httpx.post(f"{control}/fault", json={}).status_code == 200
+        _wait_for(lambda: _party_status(page, party) == "✖ OFFLINE", 6, "Electra's app OFFLINE")
+        assert (
+            page.locator(f'#parties li[data-party="{party}"]').get_attribute("data-status")
+            == "OFFLINE"
+        )
+    finally:
+        httpx.post(f"{control}/repair", json={})
+        fed.start("emsp", electra)
+    _wait_for(lambda: _party_status(page, party) == "✔ CONNECTED", 15, "Electra's app back")
+    assert page.console_errors == []
