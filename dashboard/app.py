@@ -29,7 +29,7 @@ from starlette.staticfiles import StaticFiles
 from dashboard import flow, geography, sse
 from dashboard.config import DashboardConfig
 from dashboard.live import Live
-from dashboard.sources import SourceError
+from dashboard.sources import FederationControl, SourceError
 from dashboard.words import price_in_words, tariff_in_words
 
 COOKIE = "roam_dashboard"
@@ -186,6 +186,47 @@ def create_app(config: DashboardConfig) -> Starlette:
             return _error(str(exc), 502)
         return JSONResponse({"member": api.link.name, "driver": driver, "command": command})
 
+    control = (
+        FederationControl(live.client, config.federation_url, config.federation_token)
+        if config.federation_url is not None
+        else None
+    )
+
+    def switches(request: Request) -> tuple[FederationControl | None, Response | None]:
+        if (refused := guard(request)) is not None:
+            return None, refused
+        if control is None or not live.federation_control:
+            return None, _error("no federation control on this dashboard", 404)
+        return control, None
+
+    async def federation_members(request: Request) -> Response:
+        """Each member's platforms: online, delay, failing (the control API's view)."""
+        used, refused = switches(request)
+        if used is None:
+            return refused or _error("no federation control", 404)
+        try:
+            return JSONResponse({"members": await used.members()})
+        except SourceError as exc:
+            return _error(str(exc), 502)
+
+    async def federation_act(request: Request) -> Response:
+        """A fault switch: `offline`, `online`, `slow` or `heal` a member (`?platform=`,
+        `?seconds=` passed on), through the federation control API."""
+        used, refused = switches(request)
+        if used is None:
+            return refused or _error("no federation control", 404)
+        params = {
+            key: request.query_params[key]
+            for key in ("platform", "seconds")
+            if key in request.query_params
+        }
+        p = request.path_params
+        try:
+            member = await used.act(p["name"], p["action"], params)
+        except SourceError as exc:
+            return _error(str(exc), 502)
+        return JSONResponse(member)
+
     async def messages(request: Request) -> Response:
         if (refused := guard(request)) is not None:
             return refused
@@ -252,6 +293,8 @@ def create_app(config: DashboardConfig) -> Starlette:
             Route("/api/geography", world),
             Route("/api/quote", quotes, methods=["POST"]),
             Route("/api/start", start, methods=["POST"]),
+            Route("/api/federation", federation_members),
+            Route("/api/federation/{name}/{action}", federation_act, methods=["POST"]),
             Route("/api/messages", messages),
             Route("/api/trace/{correlation_id}", trace),
             Route("/events", events),

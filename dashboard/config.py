@@ -35,6 +35,12 @@ class DashboardConfig:
     """When set, the page and its API need it (the operator view behind the admin token)."""
     allow_actions: bool = True
     """Whether the page may start sessions (the demo: yes; an operator's hub: no)."""
+    federation_url: str | None = None
+    """Base URL of a federation control API (`roam demo` serves one: `POST
+    {federation_url}/federation/members/{name}/offline|online|slow|heal`). When set, and
+    actions are allowed, the page has buttons per member for those fault switches."""
+    federation_token: str | None = None
+    """Bearer token of the federation control API, when it has one."""
     status_interval: float = 0.5
     """Seconds between polls of EVSE statuses (a change reaches the page within about this
     plus the member's own delivery time)."""
@@ -58,6 +64,8 @@ class DashboardConfig:
                 raise ValueError(f"member {name!r}: role {role!r} is not CPO or EMSP")
             links.append(MemberLink(name, "CPO" if upper == "CPO" else "EMSP", url))
         object.__setattr__(self, "hub_url", self.hub_url.rstrip("/"))
+        if self.federation_url is not None:
+            object.__setattr__(self, "federation_url", self.federation_url.rstrip("/"))
         object.__setattr__(
             self,
             "links",

@@ -162,7 +162,13 @@ class Live:
             "stations_source": self.stations_source,
             "problems": self.problems,
             "allow_actions": self.config.allow_actions,
+            "federation_control": self.federation_control,
         }
+
+    @property
+    def federation_control(self) -> bool:
+        """Whether the page shows the fault switches (a control API and actions allowed)."""
+        return self.config.allow_actions and self.config.federation_url is not None
 
     def parties_json(self) -> list[dict[str, Any]]:
         return [

@@ -6,6 +6,7 @@ failed and why."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -107,3 +108,24 @@ class MemberApi:
     async def sessions(self) -> list[dict[str, Any]]:
         """CPO: the sessions its chargers run (`GET /control/sessions`)."""
         return list(await self.get("/sessions"))
+
+
+class FederationControl:
+    """A federation control API (`roam demo` serves one, docs/dashboard.md): `GET
+    /federation/members`, `POST /federation/members/{name}/{action}`; plain JSON."""
+
+    def __init__(self, client: httpx.AsyncClient, url: str, token: str | None) -> None:
+        self.client = client
+        self.base = f"{url}/federation/members"
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    async def members(self) -> list[dict[str, Any]]:
+        body = await _json(self.client, "GET", self.base, headers=self.headers)
+        return list(body.get("members", []))
+
+    async def act(self, name: str, action: str, params: dict[str, str]) -> dict[str, Any]:
+        path = f"{self.base}/{quote(name, safe='')}/{quote(action, safe='')}"
+        body: dict[str, Any] = await _json(
+            self.client, "POST", path, params=params, headers=self.headers, timeout=130.0
+        )
+        return body

@@ -397,12 +397,15 @@
     const on = (name, fn) => source.addEventListener(name, (e) => fn(JSON.parse(e.data)));
     on("hello", (d) => {
       state.allowActions = d.allow_actions;
+      state.federationControl = d.federation_control;
+      $("#faults").hidden = !d.federation_control;
+      loadFaults().catch(showProblem);
       setMembers(d.members); renderPartyMap(d.parties); renderParties(d.parties); renderRates(d.rates);
       renderSessions(d.sessions); renderSettlement(d.settlement); renderProblems(d.problems);
       if (d.stations_version !== state.version) loadStations().catch(showProblem);
     });
     on("members", setMembers);
-    on("parties", (d) => { renderPartyMap(d); renderParties(d); });
+    on("parties", (d) => { renderPartyMap(d); renderParties(d); loadFaults().catch(showProblem); });
     on("stations", (d) => {
       if (d.version <= state.version) return;
       d.stations.forEach(putStation); state.version = d.version; setMembers(d.members);
@@ -413,6 +416,45 @@
     on("sessions", renderSessions);
     on("settlement", renderSettlement);
     on("problems", renderProblems);
+  }
+  // ---------------------------------------------------------------- fault switches (demo)
+  const FAULT_ACTIONS = [["offline", "Take offline"], ["online", "Bring online"], ["slow", "Make slow (2 s)"], ["heal", "Heal"]];
+  function platformWords(p) {
+    const words = [p.online ? "online" : "OFFLINE"];
+    if (p.delay > 0) words.push("slow " + p.delay + " s");
+    if (p.failing) words.push("failing");
+    return words.join(", ");
+  }
+  function renderFaultRow(m) {
+    const buttons = FAULT_ACTIONS.map(([action, label]) => {
+      const button = el("button", { type: "button", text: label, "data-action": action });
+      button.addEventListener("click", () => faultSwitch(m.name, action, label));
+      return button;
+    });
+    return el("li", { "data-member": m.name, "data-cpo": m.cpo.online ? "online" : "offline", "data-emsp": m.emsp.online ? "online" : "offline" },
+      el("strong", { text: m.name }), " ",
+      el("span", { class: "fstate", text: "CPO " + platformWords(m.cpo) + " · app " + platformWords(m.emsp) }), " ",
+      el("span", { class: "fbuttons" }, ...buttons));
+  }
+  async function loadFaults() {
+    if (!state.federationControl) return;
+    const d = await getJSON("api/federation");
+    $("#faults-list").replaceChildren(...d.members.map(renderFaultRow));
+  }
+  async function faultSwitch(name, action, label) {
+    const result = $("#faults-result");
+    result.className = ""; result.textContent = name + ": " + label.toLowerCase() + "…";
+    document.querySelectorAll("#faults-list button").forEach((b) => { b.disabled = true; });
+    try {
+      const m = await postJSON("api/federation/" + encodeURIComponent(name) + "/" + action, {});
+      const row = document.querySelector('#faults-list li[data-member="' + CSS.escape(name) + '"]');
+      if (row) row.replaceWith(renderFaultRow(m));
+      result.className = "ok"; result.textContent = name + ": " + label.toLowerCase() + " done";
+    } catch (error) {
+      result.className = "error"; result.textContent = name + ": " + label.toLowerCase() + " failed: " + error.message;
+    } finally {
+      document.querySelectorAll("#faults-list button").forEach((b) => { b.disabled = false; });
+    }
   }
   function renderPartyMap(parties) {
     state.partyMember = {};

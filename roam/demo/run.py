@@ -9,12 +9,14 @@ The hub and every member's CPO and eMSP run under uvicorn in this process on 127
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 import webbrowser
 from pathlib import Path
 
 from dashboard import DashboardConfig, MemberLink, RunningDashboard, start
 from roam.demo.story import Story, play
+from roam.federation.control import control_app
 from roam.federation.runtime import (
     Echo,
     Federation,
@@ -23,6 +25,7 @@ from roam.federation.runtime import (
     start_federation,
 )
 from roam.federation.spec import FederationSpec
+from roam.serving import LoopbackServer
 
 
 async def run_demo(
@@ -46,9 +49,17 @@ async def run_demo(
         echo(f"{spec.alliance}: {len(spec.members)} members, scale {scale:g}; state in {folder}")
         federation: Federation | None = None
         running: list[RunningDashboard] = []
+        controls: list[LoopbackServer] = []
 
         async def start_dashboard(federation: Federation) -> None:
-            running.append(await start(dashboard_config(federation)))
+            # The page's fault switches go through a small HTTP control API of this
+            # federation (the dashboard is a client of HTTP interfaces only).
+            token = secrets.token_urlsafe(16)
+            control = LoopbackServer(control_app(federation, token), log_level="error")
+            await control.start()
+            controls.append(control)
+            config = dashboard_config(federation, control.url, token)
+            running.append(await start(config))
             echo(f"dashboard: {running[0].url}  (map, message flow, traces, settlement)")
             if open_browser:
                 webbrowser.open(running[0].url)
@@ -81,15 +92,23 @@ async def run_demo(
         finally:
             for served in running:
                 await served.stop()
+            for control in controls:
+                await control.stop()
             if federation is not None:
                 echo("stopping the federation ...")
                 await federation.stop()
                 echo("stopped")
 
 
-def dashboard_config(federation: Federation) -> DashboardConfig:
+def dashboard_config(
+    federation: Federation,
+    federation_url: str | None = None,
+    federation_token: str | None = None,
+) -> DashboardConfig:
     """The dashboard of a running federation: the hub's admin API and every member's CPO
-    control API and eMSP app API, by URL (it is a client of those public interfaces only)."""
+    control API and eMSP app API, by URL (it is a client of those public interfaces only);
+    with `federation_url`, also the federation control API (roam/federation/control.py)
+    behind its fault switches."""
     hub = federation.hub
     members = []
     for member in federation.members:
@@ -99,7 +118,13 @@ def dashboard_config(federation: Federation) -> DashboardConfig:
         members.append(
             MemberLink(member.spec.name, "EMSP", emsp.public_url, emsp.app_token, drivers)
         )
-    return DashboardConfig(hub.settings.public_url, hub.admin_token, members=members)
+    return DashboardConfig(
+        hub.settings.public_url,
+        hub.admin_token,
+        members=members,
+        federation_url=federation_url,
+        federation_token=federation_token,
+    )
 
 
 async def _live(federation: Federation, echo: Echo, every: float) -> None:
