@@ -37,6 +37,15 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8099)
     parser.add_argument("--access-token", help="require this token to open the page")
     parser.add_argument("--read-only", action="store_true", help="no session starts")
+    parser.add_argument(
+        "--federation-url",
+        help="a federation control API (fault switches on the page; roam demo serves one)",
+    )
+    parser.add_argument(
+        "--federation-token",
+        default=os.environ.get("ROAM_FEDERATION_TOKEN"),
+        help="its Bearer token (default: $ROAM_FEDERATION_TOKEN)",
+    )
     args = parser.parse_args()
     if not args.admin_token:
         parser.error("--admin-token (or ROAM_HUB_ADMIN_TOKEN) is required")
@@ -46,6 +55,8 @@ def main() -> None:
         members=args.member,
         access_token=args.access_token,
         allow_actions=not args.read_only,
+        federation_url=args.federation_url,
+        federation_token=args.federation_token,
     )
     from dashboard.server import serve
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.dashboard.federation import ROOT
-from tests.dashboard.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.dashboard.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="no /usr/bin/chromium: apt-get install chromium"
@@ -93,6 +93,8 @@ def test_a_member_is_taken_offline_and_back_from_the_page(demo: str) -> None:
             timeout=20_000,
         )
         assert _row(page, member) == "CPO online, slow 2 s · app online, slow 2 s"
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.locator("#faults").screenshot(path=str(ARTIFACTS / "dashboard-faults.png"))
         page.click(f"{row} button[data-action=heal]")
         page.wait_for_function(
             "document.querySelector('#faults-result').textContent.endsWith('heal done')",
@@ -102,5 +104,6 @@ def test_a_member_is_taken_offline_and_back_from_the_page(demo: str) -> None:
         page.set_viewport_size({"width": 390, "height": 844})
         time.sleep(0.3)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.locator("#faults").screenshot(path=str(ARTIFACTS / "dashboard-faults-390.png"))
         assert errors == []
         browser.close()
