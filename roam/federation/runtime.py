@@ -361,48 +361,58 @@ async def start_federation(
     hub: Hub = hub_served.app.state.hub
     echo(f"hub {hub.ref} at {hub.settings.versions_url}")
 
-    members = [await _build_member(hub, m, scale, folder, spec.start) for m in spec.members]
-    federation = Federation(spec, scale, folder, hub_served, members)
-    if on_members is not None:
-        await on_members(federation)
+    federation: Federation | None = None
+    try:
+        members = [await _build_member(hub, m, scale, folder, spec.start) for m in spec.members]
+        federation = Federation(spec, scale, folder, hub_served, members)
+        if on_members is not None:
+            await on_members(federation)
 
-    # eMSPs first: they are connected when the CPOs broadcast their networks.
-    await asyncio.gather(*(m.start_emsp() for m in members))
-    await _wait(
-        lambda: all(m.emsp.registration.peer is not None for m in members),
-        60,
-        "eMSP registrations",
-    )
-    for m in members:
-        echo(f"  {m.spec.name:<10} eMSP {m.spec.emsp} registered (credentials handshake)")
-
-    began = time.perf_counter()
-    await asyncio.gather(*(m.start_cpo(within=600) for m in members))
-    await _wait(
-        lambda: all(m.cpo.registration.peer is not None for m in members),
-        120,
-        "CPO registrations",
-    )
-    stations = sum(len(m.cpo.locations) for m in members)
-    tariffs = sum(len(m.cpo.tariffs) for m in members)
-    evses = sum(len(loc.evses or []) for m in members for loc in m.cpo.locations.values())
-    countries = {loc.country for m in members for loc in m.cpo.locations.values()}
-    for m in members:
-        echo(
-            f"  {m.spec.name:<10} CPO  {m.spec.cpo} registered, publishing "
-            f"{len(m.cpo.locations):,} stations"
+        # eMSPs first: they are connected when the CPOs broadcast their networks.
+        await asyncio.gather(*(m.start_emsp() for m in members))
+        await _wait(
+            lambda: all(m.emsp.registration.peer is not None for m in members),
+            60,
+            "eMSP registrations",
         )
-    echo(
-        f"sync: {stations:,} stations, {evses:,} charge points (EVSEs) in {len(countries)} "
-        f"countries, {tariffs} tariffs -> {len(members)} eMSPs through the hub"
-    )
-    await federation.wait_synced(began, echo)
-    took = time.perf_counter() - began
-    echo(
-        f"sync done in {took:.1f} s: every eMSP holds {stations:,} stations and {tariffs} "
-        f"tariffs ({federation.hub.hops_sent:,} messages routed)"
-    )
-    return federation, took
+        for m in members:
+            echo(f"  {m.spec.name:<10} eMSP {m.spec.emsp} registered (credentials handshake)")
+
+        began = time.perf_counter()
+        await asyncio.gather(*(m.start_cpo(within=600) for m in members))
+        await _wait(
+            lambda: all(m.cpo.registration.peer is not None for m in members),
+            120,
+            "CPO registrations",
+        )
+        stations = sum(len(m.cpo.locations) for m in members)
+        tariffs = sum(len(m.cpo.tariffs) for m in members)
+        evses = sum(len(loc.evses or []) for m in members for loc in m.cpo.locations.values())
+        countries = {loc.country for m in members for loc in m.cpo.locations.values()}
+        for m in members:
+            echo(
+                f"  {m.spec.name:<10} CPO  {m.spec.cpo} registered, publishing "
+                f"{len(m.cpo.locations):,} stations"
+            )
+        echo(
+            f"sync: {stations:,} stations, {evses:,} charge points (EVSEs) in {len(countries)} "
+            f"countries, {tariffs} tariffs -> {len(members)} eMSPs through the hub"
+        )
+        await federation.wait_synced(began, echo)
+        took = time.perf_counter() - began
+        echo(
+            f"sync done in {took:.1f} s: every eMSP holds {stations:,} stations and {tariffs} "
+            f"tariffs ({federation.hub.hops_sent:,} messages routed)"
+        )
+        return federation, took
+    except BaseException:
+        # Cancelled (Ctrl-C) or failed while coming up: stop what was started, in order, so
+        # that no server is left for the event loop's teardown to cancel mid-lifespan.
+        if federation is not None:
+            await federation.stop()
+        else:
+            await hub_served.stop()
+        raise
 
 
 def settlement_table(federation: Federation) -> tuple[str, bool]:

@@ -3,6 +3,8 @@ checked by the demo itself; plus the federation file's rules. No timing is asser
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ from typer.testing import CliRunner
 
 from roam.demo.run import run_demo
 from roam.demo_cmd import demo_command
+from roam.federation.runtime import start_federation
 from roam.federation.spec import FederationError, load_federation, parse_federation
 
 
@@ -57,3 +60,28 @@ def test_the_command_refuses_a_bad_federation_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["--once", "--federation", str(bad)])
     assert result.exit_code == 2
     assert "not valid YAML" in result.output
+
+
+async def test_cancelling_the_bring_up_stops_every_server(tmp_path: Path) -> None:
+    """Ctrl-C while the federation comes up (the sync takes minutes at full scale) stops what
+    was started, in order: no server is left for the event loop's teardown to cancel."""
+    lines: list[str] = []
+    registered = asyncio.Event()
+
+    def echo(line: str) -> None:
+        lines.append(line)
+        if "registered" in line:
+            registered.set()
+
+    before = asyncio.all_tasks()
+    bring_up = asyncio.create_task(start_federation(load_federation(), 0.005, tmp_path, echo))
+    await asyncio.wait_for(registered.wait(), 60)
+    bring_up.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await bring_up
+    hub_line = next(line for line in lines if line.startswith("hub "))
+    hub_port = int(hub_line.split(":")[2].split("/")[0])
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", hub_port), timeout=1).close()
+    left = [task for task in asyncio.all_tasks() - before if not task.done()]
+    assert left == [], left
