@@ -186,6 +186,140 @@ def test_a_session_started_from_the_page_shows_in_the_message_flow(
     assert page.console_errors == []
 
 
+def _seconds(clock: str) -> float:
+    """`HH:MM:SS.fff` as the log shows it (the hub may drop trailing zeros and add `Z`)."""
+    hours, minutes, seconds = clock.rstrip("Z").split(":")
+    return 3600 * int(hours) + 60 * int(minutes) + float(seconds)
+
+
+def _logged(page: Any, module: str, pair: str) -> list[dict[str, Any]]:
+    """The page's log searched by module: the hub's outbound hops between a member pair,
+    oldest first."""
+    page.select_option("#log-form [name=module]", module)
+    page.click("#log-form button")
+    page.wait_for_function(
+        """module => [...document.querySelectorAll('#log-table tbody tr')]
+            .every(tr => tr.dataset.module === module)""",
+        arg=module,
+    )
+    rows: list[dict[str, Any]] = page.eval_on_selector_all(
+        "#log-table tbody tr",
+        """rows => rows.map(tr => ({
+            time: tr.cells[0].textContent, hop: tr.cells[1].textContent,
+            pair: tr.cells[2].textContent, module: tr.dataset.module,
+            request: tr.cells[4].textContent, correlation: tr.dataset.correlation}))""",
+    )
+    picked = [r for r in rows if r["hop"] == "outbound" and r["pair"] == pair]
+    return sorted(picked, key=lambda r: _seconds(r["time"]))
+
+
+def test_a_session_started_from_the_page_ends_in_a_cdr_whose_hops_the_trace_lists(
+    page: Any, fed: RunningFederation
+) -> None:
+    """Issue 15. An Electra driver starts at a Fastned station from the page; a car plugs in
+    through Fastned's control API, the driver stops through Electra's app API, and Fastned
+    posts the CDR. Each hop (command, CommandResult, Session PUT/PATCH, CDR) travels under
+    its own X-Correlation-ID (the sender's; the hub keeps it on the hop it forwards), so no
+    trace spans the session: the order is checked on the page's log searched by module,
+    and each hop's trace on the page lists the sender's request to the hub, then the
+    hub's request to the receiver, with OCPI 1000."""
+    fastned, electra = fed.members
+    _wait_for(lambda: _members(page).get("Fastned", {}).get("stations") == 7, 10, "stations")
+    station = _a_station_of(fed, "FNC")
+    evse = station["evses"][0]["uid"]
+    page.fill("#station-search", f"NL/FNC/{station['id']}")
+    page.press("#station-search", "Enter")
+    page.wait_for_selector("#start-button")
+    page.select_option("#start-member", "Electra")
+    page.select_option("#start-evse", evse)
+    page.click("#start-button")
+    page.wait_for_function(
+        "document.querySelector('#start-result').className !== ''", timeout=20_000
+    )
+    assert "ACCEPTED" in page.inner_text("#start-result")
+    control = f"{fastned.control_url}/control/evses/{station['id']}/{evse}"
+    app = f"{electra.app_url}/app/drivers/driver"
+    try:
+        assert httpx.post(f"{control}/plug", json={}).status_code == 200
+        open_sessions: list[dict[str, Any]] = []
+
+        def started() -> bool:
+            answer = httpx.get(f"{app}/sessions", params={"active": "true"})
+            open_sessions[:] = answer.json()
+            return bool(open_sessions)
+
+        _wait_for(started, 10, "the session at Electra's app")
+        session = open_sessions[0]["id"]
+        stop = httpx.post(f"{app}/stop", json={"session_id": session, "wait": True}, timeout=30)
+        assert stop.json()["result"] == "ACCEPTED", stop.text
+    finally:
+        httpx.post(f"{control}/unplug", json={})
+
+    page.uncheck("#log-form [name=follow]")
+    try:
+        to_cpo, to_emsp = "Electra → Fastned", "Fastned → Electra"
+        page.wait_for_selector("#log-form [name=module] option[value=cdrs]", state="attached")
+        cdrs: list[dict[str, Any]] = []
+
+        def cdr_logged() -> bool:
+            cdrs[:] = _logged(page, "cdrs", to_emsp)
+            return bool(cdrs)
+
+        _wait_for(cdr_logged, 10, "the CDR in the page's log")
+
+        # A command goes to the CPO's `commands/{type}`, its result to the eMSP's
+        # `commands/{type}/{uid}` (the earlier page test's Fastned → Electra start is left out).
+        def command(row: dict[str, Any]) -> str:
+            tail: str = row["request"].split("/commands/")[1]
+            return tail
+
+        commands = [r for r in _logged(page, "commands", to_cpo) if "/" not in command(r)]
+        results = [r for r in _logged(page, "commands", to_emsp) if "/" in command(r)]
+        sessions = [
+            r for r in _logged(page, "sessions", to_emsp) if f"/NL/FNC/{session}" in r["request"]
+        ]
+        assert [command(r) for r in commands] == ["START_SESSION", "STOP_SESSION"], commands
+        assert [command(r).split("/")[0] for r in results] == [
+            "START_SESSION",
+            "STOP_SESSION",
+        ], results
+        assert [r["request"].split(" ")[0] for r in sessions][:1] == ["PUT"], sessions
+        assert sessions[-1]["request"].startswith("PATCH"), sessions
+        assert len(cdrs) == 1 and cdrs[0]["request"].startswith("POST"), cdrs
+        # The log's order: START_SESSION, its result, Session PUT, STOP_SESSION (whose
+        # result the CPO may send before answering it), the final PATCH, the CDR.
+        order = [commands[0], results[0], sessions[0], commands[1], sessions[-1], cdrs[0]]
+        times = [_seconds(r["time"]) for r in order]
+        assert times == sorted(times), order
+        assert _seconds(results[1]["time"]) <= times[-2]
+        # Each hop's trace, picked from the log on the page.
+        for hop in [*order, results[1]]:
+            page.fill("#log-form [name=q]", hop["correlation"])
+            page.select_option("#log-form [name=module]", "")
+            page.click("#log-form button")
+            page.wait_for_function(
+                """id => [...document.querySelectorAll('#log-table tbody tr')]
+                    .every(tr => tr.dataset.correlation === id)""",
+                arg=hop["correlation"],
+            )
+            page.locator("#log-table tbody tr button.link").first.click()
+            page.wait_for_function(
+                "id => document.querySelector('#trace-id').textContent === id",
+                arg=hop["correlation"],
+            )
+            items = page.eval_on_selector_all(
+                "#trace-hops li", "lis => lis.map(li => [li.dataset.hop, li.innerText])"
+            )
+            assert [kind for kind, _ in items] == ["inbound", "outbound"], items
+            assert all("OCPI 1000" in text for _, text in items), items
+            assert hop["request"].split(" ")[1] in items[1][1], (hop, items)
+    finally:
+        page.fill("#log-form [name=q]", "")
+        page.select_option("#log-form [name=module]", "")
+        page.check("#log-form [name=follow]")
+    assert page.console_errors == []
+
+
 def test_screenshots_at_desktop_and_phone_width(page: Any) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.set_viewport_size({"width": 1280, "height": 800})
