@@ -15,7 +15,8 @@ from hub.api.functional import ROUTED_PREFIXES, functional_routes
 from hub.api.hubclientinfo import hubclientinfo_router
 from hub.api.logging import ConfigurationLogMiddleware
 from hub.api.versions import versions_router
-from hub.clientinfo import still_alive_round
+from hub.clientinfo import revive, still_alive_round
+from hub.deliveries import run_deliveries
 from hub.service import Hub, Principal
 from hub.settings import HubSettings
 from ocpi.server import TokenAuth, ocpi_app
@@ -29,6 +30,8 @@ def create_app(settings: HubSettings, http: httpx.AsyncClient | None = None) -> 
     """
     hub = Hub(settings, http)
     hub.every("hub-still-alive", lambda current: current.still_alive_interval, still_alive_round)
+    hub.worker("hub-deliveries", run_deliveries)
+    hub.revive = lambda platform: revive(hub, platform)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -108,6 +108,8 @@ async def set_platform_status(hub: Hub, platform: Platform, status: ConnectionSt
             party.status = status
             party.last_updated = now
             changed.append(party)
+    if status == ConnectionStatus.CONNECTED:
+        hub.wake_lane(platform.id)  # rows kept for it in the outbox go out now
     if not changed:
         return
     log.info("platform %s is now %s", platform.name, status.value)
@@ -117,6 +119,13 @@ async def set_platform_status(hub: Hub, platform: Platform, status: ConnectionSt
 
 def party_offline(platform: Platform) -> bool:
     return any(p.status == ConnectionStatus.OFFLINE for p in platform.parties)
+
+
+def revive(hub: Hub, platform: Platform) -> None:
+    """An OFFLINE platform answered or sent a request: it is CONNECTED again, now (not a
+    still-alive period later), and its delivery lane resumes."""
+    if party_offline(platform):
+        hub.spawn(set_platform_status(hub, platform, ConnectionStatus.CONNECTED), "revive")
 
 
 async def check_platform(hub: Hub, platform: Platform) -> bool:

@@ -144,3 +144,31 @@ class MessageRecord(SQLModel, table=True):
     http_status: int | None = None
     latency_ms: float | None = None
     note: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class OutboxRecord(SQLModel, table=True):
+    """One accepted broadcast still to be delivered to one receiver platform.
+
+    Written in the same transaction as the hub's copy, before the hub answers the sender;
+    deleted when the receiver has answered (or refused it, or delivery was given up). The
+    delivery workers read a platform's rows in `id` order (hub/deliveries.py)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_platform", "platform_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform_id: int = Field(foreign_key="platform.id")
+    """The receiver platform."""
+    party: str = Field(max_length=8)
+    """The receiving party ("NL/EMA"): the TO of the push."""
+    module: str = Field(max_length=24)
+    method: str = Field(max_length=8)
+    path: str = Field(sa_column=Column(Text, nullable=False))
+    """Below the receiver's module endpoint: "/NL/CPO/LOC1/EVSE1" plus "?query" if any."""
+    object_key: str = Field(sa_column=Column(Text, nullable=False))
+    """Updates with the same key are delivered one after the other, in id order."""
+    body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    correlation_id: str = Field(default="", max_length=100)
+    request_id: str = Field(default="", max_length=100)
+    """X-Request-ID of the sender's request (the outbound hops' parent)."""
+    created_at: datetime

@@ -223,6 +223,8 @@ async def unregister(hub: Hub, platform: Platform) -> None:
         party.status = ConnectionStatus.SUSPENDED
         party.last_updated = now
     await asyncio.to_thread(hub.store.register_platform, platform)
+    # What was still to be delivered to it is dropped: it must register and re-sync.
+    await asyncio.to_thread(hub.store.drop_outbox, platform.id)
     hub.directory.remove_platform(platform.id, keep_parties=True)
     hub.directory.add_platform(platform)
     hub.spawn(announce(hub, platform.parties), "clientinfo-unregister")

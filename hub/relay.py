@@ -9,22 +9,20 @@ the copies and the message log, and marks unreachable receivers OFFLINE.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hub.clientinfo import set_platform_status
 from hub.copies import Copy, token_key
 from hub.directory import Platform
-from hub.forwarding import Answer, ReceiverUnreachable, forward
+from hub.forwarding import Answer
+from hub.hops import send_hop
 from hub.pushes import check_push, is_object_push
 from hub.routing import (
     FUNCTIONAL_MODULES,
@@ -37,13 +35,14 @@ from hub.routing import (
     decide,
 )
 from hub.service import Hub, Invitee
-from hub.store import Callback
+from hub.store import Callback, LogLine, OutboxRow, StorageUnavailable, utcnow
 from ocpi.errors import (
     ConnectionProblem,
     InvalidParameters,
     MethodNotAllowed,
     NotFound,
     OcpiError,
+    ServerError,
     Unauthorized,
 )
 from ocpi.headers import (
@@ -51,15 +50,12 @@ from ocpi.headers import (
     AuthorizationError,
     PartyRef,
     RoutingHeaders,
-    encode_authorization,
-    new_request_id,
     token_candidates,
 )
 from ocpi.pagination import PageRequest, format_link, page_headers, paginate, parse_link_header
 from ocpi.server.body_guard import STATE_KEY as BODY_STATE_KEY
 from ocpi.server.body_guard import refusal
 from ocpi.server.responses import ocpi_response
-from ocpi.v221.hubclientinfo import ConnectionStatus
 from ocpi.v221.versions import InterfaceRole, ModuleID
 from ocpi.wire_json import read_json
 
@@ -82,9 +78,14 @@ class Context:
     module: str = ""
     to_party: PartyRef | None = None
     note: str = ""
+    line: LogLine | None = None
+    """The inbound log line once queued (corrected in place if the answer changes)."""
 
     def log_inbound(self, ocpi_status: int | None, http_status: int) -> None:
-        self.hub.log_message(
+        if self.line is not None:  # logged before a commit that then failed: say so instead
+            self.line.update(ocpi_status=ocpi_status, http_status=http_status, note=self.note)
+            return
+        self.line = self.hub.log_message(
             hop="inbound",
             method=self.method,
             path=self.path,
@@ -211,6 +212,8 @@ async def _forward(
     query = str(ctx.request.url.query)
     if message.module in (ModuleID.COMMANDS, ModuleID.CHARGINGPROFILES):
         raw, query = _rewrite_response_url(ctx, message, target, raw, body, query)
+        # The hub's response URL must exist before the receiver can call it, crash or not.
+        await _keep(ctx)
     if query:
         url = f"{url}?{query}"
     # Direct requests pass the routing headers through unchanged; open-routed ones get the
@@ -230,6 +233,10 @@ async def _forward(
             headers["location"] = f"{hub.settings.public_url}{OCPI_BASE}/receiver/cdrs/{cb.uid}"
     _rewrite_link(ctx, headers, target.platform, target.party.ref, message.from_)
     ctx.log_inbound(answer.ocpi_status, answer.http_status)
+    if answer.ocpi_status < 2000 and message.module in (ModuleID.SESSIONS, ModuleID.CDRS):
+        # The session or CDR copy (settlement), its Location URL and this message's log
+        # lines are stored before the sender hears 1000.
+        await _keep(ctx)
     return Response(answer.body, status_code=answer.http_status, headers=headers)
 
 
@@ -240,60 +247,33 @@ async def _send(
     url: str,
     routing: RoutingHeaders,
     raw: bytes | None,
-    *,
-    method: str | None = None,
 ) -> Answer:
-    """One outbound hop, logged; an unreachable receiver is marked OFFLINE."""
-    hub = ctx.hub
-    hop_id = new_request_id()
-    headers = {
-        "Authorization": encode_authorization(platform.token_to_member),
-        "X-Request-ID": hop_id,
-        "X-Correlation-ID": ctx.correlation_id,
-        **routing.to_headers(),
-    }
-    if raw:
-        headers["Content-Type"] = "application/json"
-    method = method or ctx.method
-    started = time.perf_counter()
-    try:
-        answer = await forward(hub.engine, method, url, headers, raw, hub.settings.forward_timeout)
-    except OcpiError as exc:
-        hub.log_message(
-            hop="outbound",
-            method=method,
-            path=url,
-            module=ctx.module,
-            correlation_id=ctx.correlation_id,
-            request_id=hop_id,
-            parent_request_id=ctx.request_id,
-            from_party=routing.from_,
-            to_party=party,
-            platform_id=platform.id,
-            ocpi_status=exc.status_code,
-            latency_ms=(time.perf_counter() - started) * 1000,
-            note=exc.message,
-        )
-        if isinstance(exc, ReceiverUnreachable):
-            hub.spawn(set_platform_status(hub, platform, ConnectionStatus.OFFLINE), "offline")
-        raise
-    platform.last_seen = time.monotonic()
-    hub.log_message(
-        hop="outbound",
-        method=method,
-        path=url,
+    """One outbound hop for the message in hand (hub/hops.py logs it, marks OFFLINE)."""
+    return await send_hop(
+        ctx.hub,
+        platform=platform,
+        party=party,
+        method=ctx.method,
+        url=url,
+        routing=routing,
+        raw=raw,
         module=ctx.module,
         correlation_id=ctx.correlation_id,
-        request_id=hop_id,
         parent_request_id=ctx.request_id,
-        from_party=routing.from_,
-        to_party=party,
-        platform_id=platform.id,
-        ocpi_status=answer.ocpi_status,
-        http_status=answer.http_status,
-        latency_ms=answer.latency_ms,
     )
-    return answer
+
+
+async def _keep(ctx: Context) -> None:
+    """Store what was queued before the hub answers (or sends on) 1000: the copies, outbox
+    rows and handed-out URLs of this message are then safe from a crash. If the database
+    does not take them, the sender is told so (3000), never 1000."""
+    try:
+        await ctx.hub.writer.commit()
+    except StorageUnavailable as exc:
+        raise ServerError(
+            f"{exc}: the message was not accepted, send it again",
+            http_status=503,
+        ) from None
 
 
 def _after_success(ctx: Context, message: Message, target: Target, body: Any) -> None:
@@ -455,6 +435,9 @@ async def handle_page(hub: Hub, request: Request) -> Response:
 async def _broadcast(
     ctx: Context, message: Message, route: Broadcast, raw: bytes | None
 ) -> Response:
+    """Keep the copy and one outbox row per receiver, commit, then answer; the delivery
+    lanes (hub/deliveries.py) push it to every receiver with FROM = the hub. Receivers'
+    errors are logged, not relayed (spec: broadcast push)."""
     hub = ctx.hub
     owner = PartyRef(message.segments[0], message.segments[1])
     ids = list(message.segments[2:])
@@ -472,34 +455,41 @@ async def _broadcast(
         copy = hub.copies.apply_simple(message.module, ctx.method, owner, object_id, body)
     if copy is not None:
         hub.writer.copy(copy)
+    query = str(ctx.request.url.query)
+    path = "/" + "/".join(quote(segment, safe="") for segment in message.segments)
+    if query:
+        path = f"{path}?{query}"
+    object_key = "/".join((message.module.value, *message.segments[:3]))
+    text = raw.decode() if raw else None
+    now = utcnow()
+    hub.writer.outbox(
+        [
+            OutboxRow(
+                platform_id=target.platform.id,
+                party=target.party.ref,
+                module=message.module.value,
+                method=ctx.method,
+                path=path,
+                object_key=object_key,
+                body=text,
+                correlation_id=ctx.correlation_id,
+                request_id=ctx.request_id,
+                created_at=now,
+            )
+            for target in route.targets
+        ]
+    )
     ctx.to_party = hub.ref
     ctx.note = f"broadcast to {len(route.targets)} parties"
-    query = str(ctx.request.url.query)
-    hub.spawn(_fan_out(ctx, route.targets, raw, query), f"broadcast-{ctx.request_id}")
     http_status = 201 if ctx.method == "PUT" and not existed and len(ids) == 1 else 200
     ctx.log_inbound(1000, http_status)
+    await _keep(ctx)
+    for target in route.targets:
+        hub.wake_lane(target.platform.id)
     return ocpi_response(
         http_status=http_status,
         headers=RoutingHeaders(to=message.from_, from_=hub.ref).to_headers(),
     )
-
-
-async def _fan_out(
-    ctx: Context, targets: tuple[Target, ...], raw: bytes | None, query: str
-) -> None:
-    """Push to every receiver with FROM = the hub; their errors are logged, not relayed."""
-
-    async def one(target: Target) -> None:
-        url = f"{target.url}?{query}" if query else target.url
-        routing = RoutingHeaders(to=target.party.ref, from_=ctx.hub.ref)
-        # One lane per receiver: broadcasts reach each party in the order the hub accepted
-        # them (an EVSE PATCH must not overtake the PUT before it). asyncio.Lock is FIFO.
-        # Logged by _send; the spec says recipients' errors are not relayed to the sender.
-        async with ctx.hub.lane(target.platform.id):
-            with contextlib.suppress(OcpiError):
-                await _send(ctx, target.platform, target.party.ref, url, routing, raw)
-
-    await asyncio.gather(*(one(target) for target in targets))
 
 
 # --- GET all via hub ----------------------------------------------------------------------

@@ -54,6 +54,27 @@ FUNCTIONAL_MODULES = frozenset(
 CLIENT_OWNED_MODULES = frozenset(
     {ModuleID.LOCATIONS, ModuleID.SESSIONS, ModuleID.TARIFFS, ModuleID.TOKENS}
 )
+_S, _R = InterfaceRole.SENDER, InterfaceRole.RECEIVER
+INTERFACE_METHODS: Mapping[tuple[ModuleID, InterfaceRole], frozenset[str]] = {
+    # Each module's "Interfaces" section: the methods its Sender and Receiver define. The
+    # hub forwards nothing else: a member cannot use the hub to send a peer a request the
+    # protocol does not have (e.g. a PUT on the CDRs Receiver).
+    (ModuleID.LOCATIONS, _S): frozenset({"GET"}),
+    (ModuleID.LOCATIONS, _R): frozenset({"GET", "PUT", "PATCH"}),
+    (ModuleID.SESSIONS, _S): frozenset({"GET", "PUT"}),  # PUT: charging preferences
+    (ModuleID.SESSIONS, _R): frozenset({"GET", "PUT", "PATCH"}),
+    (ModuleID.CDRS, _S): frozenset({"GET"}),
+    (ModuleID.CDRS, _R): frozenset({"GET", "POST"}),
+    (ModuleID.TARIFFS, _S): frozenset({"GET"}),
+    (ModuleID.TARIFFS, _R): frozenset({"GET", "PUT", "DELETE"}),
+    (ModuleID.TOKENS, _S): frozenset({"GET", "POST"}),  # POST: real-time authorization
+    (ModuleID.TOKENS, _R): frozenset({"GET", "PUT", "PATCH"}),
+    (ModuleID.COMMANDS, _S): frozenset({"POST"}),  # the CommandResult
+    (ModuleID.COMMANDS, _R): frozenset({"POST"}),
+    (ModuleID.CHARGINGPROFILES, _S): frozenset({"POST", "PUT"}),  # result; active profile
+    (ModuleID.CHARGINGPROFILES, _R): frozenset({"GET", "PUT", "DELETE"}),
+}
+
 BROADCAST_METHODS: Mapping[ModuleID, frozenset[str]] = {
     ModuleID.LOCATIONS: frozenset({"PUT", "PATCH"}),
     ModuleID.TARIFFS: frozenset({"PUT", "DELETE"}),
@@ -140,6 +161,13 @@ Route = Forward | Broadcast | HubList
 def check_sender(message: Message, sender: Platform) -> Party:
     """Rules 1 and 2: who is sending, and may it use the URL it used?"""
     check_segments(message.segments)
+    allowed = INTERFACE_METHODS.get((message.module, message.interface), frozenset())
+    if message.method not in allowed:
+        raise MethodNotAllowed(
+            f"the {message.module.value} {message.interface.value.lower()} interface has no "
+            f"{message.method} (it defines {', '.join(sorted(allowed)) or 'nothing'}): the hub "
+            "forwards only requests the protocol defines"
+        )
     if message.from_ is None:
         raise InvalidParameters(
             "OCPI-from-country-code and OCPI-from-party-id are required on functional modules"
@@ -215,13 +243,19 @@ def _url_owner(segments: tuple[str, ...]) -> PartyRef | None:
         return None
 
 
+DELIVERABLE = frozenset({ConnectionStatus.CONNECTED, ConnectionStatus.OFFLINE})
+"""The party states a broadcast is kept for (never PLANNED or SUSPENDED ones)."""
+
+
 def _broadcast_targets(
     message: Message, sender: Platform, sender_party: Party, directory: Directory
 ) -> tuple[Target, ...]:
     audience = BROADCAST_AUDIENCE.get(sender_party.role, frozenset())
     targets = []
     for party in directory.all_parties():
-        if party.role not in audience or party.status != ConnectionStatus.CONNECTED:
+        # OFFLINE receivers are in the audience too: the hub keeps their deliveries in its
+        # outbox and sends them, in order, when they are back (hub/deliveries.py).
+        if party.role not in audience or party.status not in DELIVERABLE:
             continue
         platform = directory.platform_of(party)
         if platform is None or platform.id == sender.id or not platform.registered:

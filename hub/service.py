@@ -17,7 +17,7 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,7 +32,7 @@ from hub.invitations import Invitation, create_invitation
 from hub.messages import LoggedMessage, MessageFilter
 from hub.settings import LIVE_SETTINGS, HubSettings
 from hub.settlement import SettlementLine, settle
-from hub.store import PUBLIC_URL_STATE, BatchWriter, Callback, Store, utcnow
+from hub.store import PUBLIC_URL_STATE, BatchWriter, Callback, LogLine, Store, utcnow
 from ocpi.client import OcpiClient
 from ocpi.headers import PartyRef
 from ocpi.v221.hubclientinfo import ConnectionStatus
@@ -58,6 +58,33 @@ Job = Callable[["Hub"], Awaitable[None]]
 """Periodic work on the hub (the still-alive round), registered with `Hub.every`."""
 
 
+@dataclass
+class Lane:
+    """What the hub knows of one receiver's delivery lane (hub/deliveries.py works it)."""
+
+    signal: asyncio.Event
+    """Set when there may be new work, or the receiver may be back."""
+    changed: asyncio.Event
+    """The hub's: set whenever a lane becomes idle or paused (for `drain`)."""
+    busy: bool = True
+    """Rows may be waiting (cleared by the worker when it finds none)."""
+    paused: bool = False
+    """The receiver is OFFLINE: rows wait for it in the outbox, nobody retries them."""
+
+    def settle(self, *, busy: bool, paused: bool) -> None:
+        self.busy, self.paused = busy, paused
+        self.changed.set()
+
+    @property
+    def settled(self) -> bool:
+        """Nothing it could deliver now is waiting."""
+        return not self.busy or self.paused
+
+
+Worker = Callable[["Hub"], Coroutine[Any, Any, None]]
+"""Work that runs as long as the hub (the delivery lanes), registered with `Hub.worker`."""
+
+
 class Hub:
     def __init__(self, settings: HubSettings, http: httpx.AsyncClient | None = None) -> None:
         self._settings = settings
@@ -73,7 +100,13 @@ class Hub:
         self.engine: Engine = HttpxEngine(http) if http is not None else AiohttpEngine()
         self.admin_token = settings.admin_token or ""
         self.background: set[asyncio.Task[None]] = set()
-        self._lanes: dict[int, asyncio.Lock] = {}
+        self.lanes: dict[int, Lane] = {}
+        self.lanes_changed = asyncio.Event()
+        self._workers: list[tuple[str, Worker]] = []
+        self._lane_settled = asyncio.Event()
+        self._worker_tasks: list[asyncio.Task[None]] = []
+        self.revive: Callable[[Platform], None] | None = None
+        """Installed by create_app: a request from an OFFLINE platform marks it CONNECTED."""
         self.hops_sent = 0
         """Messages the hub sent on to a member (forwarded, fanned out, ClientInfo pushes)."""
         self.pending: dict[str, Invitee] = {}
@@ -120,6 +153,11 @@ class Hub:
         before `start`); a failing round is logged and the next one runs."""
         self._jobs.append((name, interval, job))
 
+    def worker(self, name: str, job: Worker) -> None:
+        """Run `job(hub)` for as long as the hub runs (register before `start`); it is
+        cancelled by `stop` after the delivery lanes had `drain_timeout` to finish."""
+        self._workers.append((name, job))
+
     async def _repeat(self, name: str, interval: Callable[[HubSettings], float], job: Job) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -148,10 +186,17 @@ class Hub:
             self.admin_token = stored
         # Where members reach this hub, for `roam hub invite` run against the same database.
         await asyncio.to_thread(self.store.set_state, PUBLIC_URL_STATE, self.settings.public_url)
+        # Broadcasts accepted before a stop or crash and not yet delivered: their lanes start
+        # busy, so that they are delivered (and `drain` waits for them) from the first moment.
+        for platform_id in await asyncio.to_thread(self.store.outbox_sizes):
+            self.wake_lane(platform_id)
         self.writer.start()
         self._job_tasks = [
             asyncio.create_task(self._repeat(name, interval, job), name=name)
             for name, interval, job in self._jobs
+        ]
+        self._worker_tasks = [
+            asyncio.create_task(job(self), name=name) for name, job in self._workers
         ]
 
     async def stop(self) -> None:
@@ -159,6 +204,14 @@ class Hub:
             task.cancel()
         await asyncio.gather(*self._job_tasks, return_exceptions=True)
         self._job_tasks = []
+        # A stop (a deploy, SIGTERM) first lets the lanes deliver what they hold; what is
+        # left stays in the outbox and is delivered by the next start.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._lanes_settled(), self._settings.drain_timeout)
+        for task in self._worker_tasks:
+            task.cancel()
+        await asyncio.gather(*self._worker_tasks, return_exceptions=True)
+        self._worker_tasks = []
         for task in list(self.background):
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
@@ -168,12 +221,25 @@ class Hub:
             await self.http.aclose()
         self.store.engine.dispose()
 
-    def lane(self, platform_id: int) -> asyncio.Lock:
-        """The lock that keeps broadcast deliveries to one platform in order."""
-        lock = self._lanes.get(platform_id)
-        if lock is None:
-            lock = self._lanes[platform_id] = asyncio.Lock()
-        return lock
+    def lane(self, platform_id: int) -> Lane:
+        """The delivery lane of a receiver platform (created on first use)."""
+        lane = self.lanes.get(platform_id)
+        if lane is None:
+            lane = self.lanes[platform_id] = Lane(asyncio.Event(), self._lane_settled)
+            self.lanes_changed.set()
+        return lane
+
+    def wake_lane(self, platform_id: int) -> None:
+        """There is new work for a receiver, or it may be reachable again."""
+        lane = self.lane(platform_id)
+        lane.busy = True
+        lane.signal.set()
+
+    async def _lanes_settled(self) -> None:
+        """Until every lane has delivered what it holds (or waits for an OFFLINE receiver)."""
+        while not all(lane.settled for lane in self.lanes.values()):
+            self._lane_settled.clear()
+            await self._lane_settled.wait()
 
     def spawn(self, coro: Awaitable[None], name: str) -> None:
         """Run work after the answer has gone out (broadcast fan-out, ClientInfo pushes)."""
@@ -191,10 +257,15 @@ class Hub:
         task.add_done_callback(self.background.discard)
 
     async def drain(self) -> None:
-        """Wait for background work (tests and graceful shutdown use this)."""
-        while self.background:
-            await asyncio.gather(*list(self.background), return_exceptions=True)
-        await self.writer.flush()
+        """Wait for background work and for the delivery lanes to have delivered what they
+        hold to every receiver that is not OFFLINE (tests and graceful shutdown use this)."""
+        while True:
+            while self.background:
+                await asyncio.gather(*list(self.background), return_exceptions=True)
+            await self._lanes_settled()
+            await self.writer.flush()
+            if not self.background and all(lane.settled for lane in self.lanes.values()):
+                return
 
     # --- what the embedding program asks ------------------------------------------------
     async def invite(
@@ -234,6 +305,26 @@ class Hub:
         """What each eMSP owes each CPO, from the CDRs the hub routed."""
         return settle(self.copies.listing(ModuleID.CDRS), since, until)
 
+    async def deliveries(self) -> list[dict[str, Any]]:
+        """Per receiver platform: broadcasts accepted and still to deliver (its outbox rows),
+        and its lane's state: "idle", "delivering" or "waiting" (the receiver is OFFLINE)."""
+        sizes = await asyncio.to_thread(self.store.outbox_sizes)
+        rows = []
+        for platform in sorted(self.directory.platforms.values(), key=lambda p: p.name):
+            lane = self.lanes.get(platform.id)
+            state = "idle"
+            if lane is not None and lane.busy:
+                state = "waiting" if lane.paused else "delivering"
+            rows.append(
+                {
+                    "platform": platform.name,
+                    "parties": [str(party.ref) for party in platform.parties],
+                    "waiting": sizes.get(platform.id, 0),
+                    "lane": state,
+                }
+            )
+        return rows
+
     def platform_parties(self, platform_id: int) -> tuple[PartyRef, ...]:
         """The parties a registered platform hosts (empty for an unknown id)."""
         platform = self.directory.platforms.get(platform_id)
@@ -244,6 +335,10 @@ class Hub:
         platform = self.directory.by_token(token)
         if platform is not None:
             platform.last_seen = time.monotonic()
+            if self.revive is not None and any(
+                party.status == ConnectionStatus.OFFLINE for party in platform.parties
+            ):
+                self.revive(platform)  # it spoke to us: it is reachable again
             return platform
         token_hash = hash_token(token)
         if token_hash in self.pending:
@@ -281,28 +376,30 @@ class Hub:
         latency_ms: float | None = None,
         note: str = "",
         timestamp: datetime | None = None,
-    ) -> None:
+    ) -> LogLine:
+        """Queue one line of the message log; the line is returned so that a caller who
+        learns more before it is written (a failed commit) can correct it."""
         if hop == "outbound":
             self.hops_sent += 1
-        self.writer.log(
-            {
-                "timestamp": timestamp or utcnow(),
-                "correlation_id": correlation_id[:100],
-                "request_id": request_id[:100],
-                "parent_request_id": parent_request_id[:100],
-                "hop": hop,
-                "from_party": str(from_party) if from_party else "",
-                "to_party": str(to_party) if to_party else "",
-                "platform_id": platform_id,
-                "module": module[:24],
-                "method": method[:8],
-                "path": path,
-                "ocpi_status": ocpi_status,
-                "http_status": http_status,
-                "latency_ms": round(latency_ms, 3) if latency_ms is not None else None,
-                "note": note,
-            }
-        )
+        line: LogLine = {
+            "timestamp": timestamp or utcnow(),
+            "correlation_id": correlation_id[:100],
+            "request_id": request_id[:100],
+            "parent_request_id": parent_request_id[:100],
+            "hop": hop,
+            "from_party": str(from_party) if from_party else "",
+            "to_party": str(to_party) if to_party else "",
+            "platform_id": platform_id,
+            "module": module[:24],
+            "method": method[:8],
+            "path": path,
+            "ocpi_status": ocpi_status,
+            "http_status": http_status,
+            "latency_ms": round(latency_ms, 3) if latency_ms is not None else None,
+            "note": note,
+        }
+        self.writer.log(line)
+        return line
 
     # --- callbacks -----------------------------------------------------------------------
     def add_callback(

@@ -43,6 +43,17 @@ class HubSettings(BaseModel):
     log_flush_interval: float = Field(default=0.05, gt=0)
     """The message log and object copies are written in batches at most this far apart."""
 
+    delivery_attempts: int = Field(default=20, ge=1)
+    """How often a broadcast is offered to a receiver that fails (HTTP 5xx, timeout, a broken
+    answer) before the hub gives it up; an OFFLINE receiver is not retried but waited for."""
+    delivery_backoff_max: float = Field(default=10.0, gt=0)
+    """The longest pause between two attempts (pauses double from 0.1 s up to this)."""
+    delivery_concurrency: int = Field(default=8, ge=1)
+    """Objects delivered at once to one receiver (one object's updates always in order)."""
+    drain_timeout: float = Field(default=5.0, ge=0)
+    """On stop, seconds the delivery lanes get to deliver what they hold (the rest stays in
+    the outbox for the next start)."""
+
     @property
     def public_url(self) -> str:
         return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import func, insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, col, delete, select, update
@@ -30,6 +31,7 @@ from hub.records import (
     InvitationRecord,
     MessageRecord,
     ObjectRecord,
+    OutboxRecord,
     PartyRecord,
     PlatformRecord,
 )
@@ -74,6 +76,28 @@ class Callback:
     target_party: PartyRef
     caller_party: PartyRef
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """An accepted broadcast to deliver to one receiver (see OutboxRecord); `id` is None
+    until stored."""
+
+    platform_id: int
+    party: PartyRef
+    module: str
+    method: str
+    path: str
+    object_key: str
+    body: str | None
+    correlation_id: str
+    request_id: str
+    created_at: datetime
+    id: int | None = None
+
+
+class StorageUnavailable(Exception):
+    """The database did not take a batch that callers wait for (`BatchWriter.commit`)."""
 
 
 @dataclass(frozen=True)
@@ -268,8 +292,14 @@ class Store:
         messages: Sequence[LogLine],
         copies: Sequence[Copy],
         callbacks: Sequence[Callback],
+        outbox: Sequence[OutboxRow] = (),
+        done: Sequence[int] = (),
     ) -> None:
         with Session(self.engine) as db:
+            if outbox:
+                _insert_outbox(db, outbox)
+            if done:
+                db.exec(delete(OutboxRecord).where(col(OutboxRecord.id).in_(list(done))))
             for item in copies:
                 record = db.exec(
                     select(ObjectRecord).where(
@@ -309,6 +339,52 @@ class Store:
             if messages:
                 _insert_log_lines(db, messages)
             db.commit()
+
+    # --- the outbox ----------------------------------------------------------------------
+    def outbox_pending(self, platform_id: int, limit: int) -> list[OutboxRow]:
+        """The oldest `limit` rows still to deliver to a platform, in acceptance order."""
+        with Session(self.engine) as db:
+            records = db.exec(
+                select(OutboxRecord)
+                .where(OutboxRecord.platform_id == platform_id)
+                .order_by(col(OutboxRecord.id))
+                .limit(limit)
+            ).all()
+            return [
+                OutboxRow(
+                    id=record.id,
+                    platform_id=record.platform_id,
+                    party=PartyRef.parse(record.party),
+                    module=record.module,
+                    method=record.method,
+                    path=record.path,
+                    object_key=record.object_key,
+                    body=record.body,
+                    correlation_id=record.correlation_id,
+                    request_id=record.request_id,
+                    created_at=aware(record.created_at),
+                )
+                for record in records
+            ]
+
+    def outbox_sizes(self) -> dict[int, int]:
+        """Rows still to deliver, per receiver platform."""
+        with Session(self.engine) as db:
+            rows = db.exec(
+                select(OutboxRecord.platform_id, func.count()).group_by(
+                    col(OutboxRecord.platform_id)
+                )
+            ).all()
+            return {int(platform_id): int(count) for platform_id, count in rows}
+
+    def drop_outbox(self, platform_id: int) -> int:
+        """Forget what was still to deliver to a platform (it unregistered); how many."""
+        with Session(self.engine) as db:
+            dropped = db.exec(
+                delete(OutboxRecord).where(col(OutboxRecord.platform_id) == platform_id)
+            )
+            db.commit()
+            return int(dropped.rowcount or 0)
 
     def load_copies(self) -> list[Copy]:
         with Session(self.engine) as db:
@@ -404,6 +480,28 @@ def _insert_log_lines(db: Session, lines: Sequence[LogLine]) -> None:
         connection.exec_driver_sql(sql, tuple(params))
 
 
+def _insert_outbox(db: Session, rows: Sequence[OutboxRow]) -> None:
+    """Insert rows in order (ids grow with acceptance order: the delivery order)."""
+    db.connection().execute(
+        insert(OutboxRecord),
+        [
+            {
+                "platform_id": row.platform_id,
+                "party": str(row.party),
+                "module": row.module,
+                "method": row.method,
+                "path": row.path,
+                "object_key": row.object_key,
+                "body": row.body,
+                "correlation_id": row.correlation_id[:100],
+                "request_id": row.request_id[:100],
+                "created_at": row.created_at,
+            }
+            for row in rows
+        ],
+    )
+
+
 def _party(db: Session, role: Role, ref: PartyRef) -> PartyRecord | None:
     return db.exec(
         select(PartyRecord).where(
@@ -449,15 +547,20 @@ def write_isolating(
     messages: Sequence[LogLine],
     copies: Sequence[Copy],
     callbacks: Sequence[Callback],
-) -> int:
+    outbox: Sequence[OutboxRow] = (),
+    done: Sequence[int] = (),
+) -> tuple[int, bool]:
     """Write a batch that failed as a whole, halving it until each bad item stands alone.
 
     A log line that cannot be stored is stored with its text escaped (control characters and
-    lone surrogates as backslash escapes) and a note saying so; a copy or callback that cannot
-    be stored is left out and a log line records which and why. Returns how many items could
-    not be stored as they were. Transient errors still propagate (the caller retries).
+    lone surrogates as backslash escapes) and a note saying so; a copy, callback or outbox row
+    that cannot be stored is left out and a log line records which and why. Returns how many
+    items could not be stored as they were, and whether every copy, callback and outbox row
+    was kept (else whoever waits for the batch is told it was not stored). Transient errors
+    still propagate (the caller retries).
     """
     bad = 0
+    dropped = 0
 
     def attempt(batch: Sequence[Any], write: Any, isolate: Any) -> None:
         nonlocal bad
@@ -492,7 +595,13 @@ def write_isolating(
 
     def record_dropped(what: str) -> Any:
         def drop(item: Any, exc: Exception) -> None:
-            key = getattr(item, "key", None) or getattr(item, "uid", "?")
+            nonlocal dropped
+            dropped += 1
+            key = (
+                getattr(item, "key", None)
+                or getattr(item, "uid", None)
+                or getattr(item, "object_key", "?")
+            )
             note = f"{what} {_escaped(str(key))} could not be stored: {type(exc).__name__}"
             log.error(note)
             line = {"timestamp": utcnow(), "hop": "store", "method": "", "path": "", "note": note}
@@ -503,7 +612,14 @@ def write_isolating(
     attempt(messages, lambda batch: store.write_batch(batch, [], []), keep_escaped)
     attempt(copies, lambda batch: store.write_batch([], batch, []), record_dropped("copy"))
     attempt(callbacks, lambda batch: store.write_batch([], [], batch), record_dropped("callback"))
-    return bad
+    attempt(
+        outbox,
+        lambda batch: store.write_batch([], [], [], batch),
+        record_dropped("outbox row"),
+    )
+    if done:
+        store.write_batch([], [], [], [], done)  # ids only: nothing in them can be refused
+    return bad, dropped == 0
 
 
 def _escaped(value: Any) -> Any:
@@ -518,9 +634,16 @@ def _escaped(value: Any) -> Any:
 
 
 class BatchWriter:
-    """Collects log lines, copies and callbacks; writes them in one transaction per interval.
+    """Collects log lines, copies, callbacks and outbox changes; writes them in one
+    transaction at a time.
 
-    Nothing waits on it in the forwarding path. `flush()` on shutdown writes what is left.
+    Two kinds of callers. Most items are written behind: at most `interval` seconds later,
+    nothing waits (the message log of a routed GET). A caller that must not answer before
+    its items are stored calls `commit()`, which returns once everything queued so far is in
+    the database (or raises `StorageUnavailable`): that is how a broadcast, a routed CDR or
+    session and a handed-out response URL are kept before the hub says 1000. Callers that
+    wait share transactions (group commit): while one batch is written, the next gathers.
+    `flush()` on shutdown writes what is left.
     """
 
     def __init__(self, store: Store, interval: float) -> None:
@@ -529,11 +652,17 @@ class BatchWriter:
         self._messages: list[LogLine] = []
         self._copies: dict[tuple[ModuleID, PartyRef, str], Copy] = {}
         self._callbacks: list[Callback] = []
+        self._outbox: list[OutboxRow] = []
+        self._done: list[int] = []
+        self._waiters: list[asyncio.Future[None]] = []
         self._wake = asyncio.Event()
+        self._urgent = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self.unstorable = 0
         """Items that could not be stored even alone (each left a line in the log)."""
+        self.failing = False
+        """The last write failed for want of a database (it is retried every second)."""
 
     def log(self, message: LogLine) -> None:
         self._messages.append(message)
@@ -547,6 +676,25 @@ class BatchWriter:
         self._callbacks.append(callback)
         self._wake.set()
 
+    def outbox(self, rows: Sequence[OutboxRow]) -> None:
+        self._outbox.extend(rows)
+        self._wake.set()
+
+    def done(self, row_id: int) -> None:
+        self._done.append(row_id)
+        self._wake.set()
+
+    async def commit(self) -> None:
+        """Return once everything queued so far is stored; StorageUnavailable if it could
+        not be (the items stay queued and are written when the database is back)."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._urgent.set()
+        self._wake.set()
+        if self._task is None:  # not started (a hub being built or stopped): write now
+            await self.flush()
+        await waiter
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="hub-batch-writer")
@@ -554,12 +702,15 @@ class BatchWriter:
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
-            await asyncio.sleep(self.interval)
+            if not self._urgent.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._urgent.wait(), self.interval)
             self._wake.clear()
+            self._urgent.clear()
             try:
                 await self.flush()
             except Exception:  # the database is unavailable: the batch stays queued
-                log.exception("writing the message log failed; will retry")
+                log.exception("writing to the database failed; will retry")
                 await asyncio.sleep(1)
                 self._wake.set()
 
@@ -568,25 +719,51 @@ class BatchWriter:
             messages, self._messages = self._messages, []
             copies, self._copies = list(self._copies.values()), {}
             callbacks, self._callbacks = self._callbacks, []
-            if not (messages or copies or callbacks):
+            outbox, self._outbox = self._outbox, []
+            done, self._done = self._done, []
+            waiters, self._waiters = self._waiters, []
+            if not (messages or copies or callbacks or outbox or done):
+                _settle(waiters, None)
                 return
             try:
-                await asyncio.to_thread(self.store.write_batch, messages, copies, callbacks)
-            except TRANSIENT_ERRORS:
+                await asyncio.to_thread(
+                    self.store.write_batch, messages, copies, callbacks, outbox, done
+                )
+            except TRANSIENT_ERRORS as exc:
                 # The database is unreachable or busy: put them back in front, so a later
-                # flush writes them in order.
+                # flush writes them in order. Whoever waits is told now.
+                self.failing = True
                 self._messages[:0] = messages
                 for item in copies:
                     self._copies.setdefault(item.key, item)
                 self._callbacks[:0] = callbacks
+                self._outbox[:0] = outbox
+                self._done[:0] = done
+                _settle(waiters, StorageUnavailable(_reason(exc)))
                 raise
             except Exception:
                 # Something in the batch cannot be stored (a string the database refuses, a
                 # value its driver cannot encode): one item must never hold the rest hostage.
                 log.exception("a batch could not be written; writing its items one by one")
-                self.unstorable += await asyncio.to_thread(
-                    write_isolating, self.store, messages, copies, callbacks
+                try:
+                    bad, kept_all = await asyncio.to_thread(
+                        write_isolating, self.store, messages, copies, callbacks, outbox, done
+                    )
+                except TRANSIENT_ERRORS as exc:
+                    self.failing = True
+                    _settle(waiters, StorageUnavailable(_reason(exc)))
+                    raise
+                self.unstorable += bad
+                self.failing = False
+                _settle(
+                    waiters,
+                    None
+                    if kept_all
+                    else StorageUnavailable("part of what was sent could not be stored"),
                 )
+                return
+            self.failing = False
+            _settle(waiters, None)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -595,3 +772,18 @@ class BatchWriter:
                 await self._task
             self._task = None
         await self.flush()
+
+
+def _settle(waiters: Sequence[asyncio.Future[None]], error: Exception | None) -> None:
+    for waiter in waiters:
+        if waiter.done():
+            continue
+        if error is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(error)
+
+
+def _reason(exc: Exception) -> str:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"the hub's database is unavailable ({type(exc).__name__}: {first[:160]})"

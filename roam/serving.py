@@ -147,8 +147,22 @@ class LoopbackServer:
         self.task = None
 
 
+GRACE = 3
+"""Seconds requests in progress get to finish when a server is asked to stop."""
+
+
 def serve_until_interrupted(app: ASGIApp, host: str, port: int) -> None:
     """Serve `app` on host:port in the foreground until Ctrl-C or SIGTERM (uvicorn's graceful
-    shutdown), the way a service is run from the command line."""
-    config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level="warning")
+    shutdown), the way a service is run from the command line. Requests in progress get
+    `GRACE` seconds to finish; then the app's own shutdown runs (the hub's: its delivery
+    lanes drain for up to `drain_timeout`, and what is queued is written), so a stop takes
+    well under ten seconds."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=GRACE,
+    )
     uvicorn.Server(config).run()

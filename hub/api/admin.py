@@ -87,6 +87,11 @@ def admin_router(hub: Hub) -> APIRouter:
             )
         return ocpi_response(rows)
 
+    @router.get("/deliveries")
+    async def deliveries(_: Admin) -> OcpiResponse:
+        """Broadcasts accepted and not yet delivered, per receiver platform (the outbox)."""
+        return ocpi_response(await hub.deliveries())
+
     @router.get("/messages")
     async def messages(
         _: Admin,

@@ -6,19 +6,14 @@ callback and pagination rewriting, hub errors, HubClientInfo, tracing, settlemen
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 
-from hub.app import create_app
 from hub.clientinfo import still_alive_round
-from hub.service import Hub
 from ocpi.errors import (
     ConnectionProblem,
     ForwardTimeout,
@@ -33,67 +28,16 @@ from ocpi.v221 import ConnectionStatus, Location, Role, Status, TokenType
 from ocpi.v221.versions import InterfaceRole, ModuleID
 from tests.doubles import factories as f
 from tests.doubles.member import Member, MemberConfig
-from tests.hub.conftest import hub_settings, invite
-from tests.network import Network
+from tests.hub.conftest import invite
+from tests.hub.federation import Federation, federation, start_hub
 
 CPO, EMSP = f.CPO, f.EMSP
 
 
-@dataclass
-class Federation:
-    network: Network
-    app: FastAPI
-    hub: Hub
-    cpo: Member
-    emsp: Member
-    tmp_path: Path
-
-    async def settle(self) -> None:
-        """Let background work (fan-out, ClientInfo pushes, command results) finish."""
-        for _ in range(3):
-            await self.hub.drain()
-            await self.cpo.drain()
-            await self.emsp.drain()
-            await asyncio.sleep(0)
-
-    async def admin(self, path: str, **params: str) -> Any:
-        async with self.network.client() as client:
-            response = await client.get(
-                f"http://hub.test/admin/{path}",
-                params=params,
-                headers={"Authorization": "Bearer admin-secret"},
-            )
-        body = response.json()
-        assert body["status_code"] == 1000, body
-        return body["data"]
-
-
-async def _start(tmp_path: Path, network: Network, **overrides: object) -> tuple[FastAPI, Hub]:
-    app = create_app(hub_settings(tmp_path, **overrides), http=network.client())
-    hub: Hub = app.state.hub
-    await hub.start()
-    network.add("hub.test", app)
-    return app, hub
-
-
 @pytest.fixture
 async def fed(tmp_path: Path) -> AsyncIterator[Federation]:
-    network = Network()
-    app, hub = await _start(tmp_path, network, forward_timeout=0.5)
-    cpo = Member(MemberConfig(Role.CPO, CPO, base_url="http://cpo.test"), http=network.client())
-    emsp = Member(MemberConfig(Role.EMSP, EMSP, base_url="http://emsp.test"), http=network.client())
-    network.add("cpo.test", cpo.app)
-    network.add("emsp.test", emsp.app)
-    await cpo.register("http://hub.test/ocpi/versions", invite(hub, (Role.CPO, CPO)))
-    await emsp.register("http://hub.test/ocpi/versions", invite(hub, (Role.EMSP, EMSP)))
-    federation = Federation(network, app, hub, cpo, emsp, tmp_path)
-    await federation.settle()
-    try:
-        yield federation
-    finally:
-        await cpo.close()
-        await emsp.close()
-        await federation.hub.stop()
+    async with federation(tmp_path) as started:
+        yield started
 
 
 def _routing(request: Any) -> tuple[str | None, ...]:
@@ -549,7 +493,7 @@ async def test_a_restarted_hub_has_lost_nothing(fed: Federation) -> None:
     await fed.cpo.put_session(f.session(), to=EMSP)
     await fed.settle()
     await fed.hub.stop()
-    _, hub = await _start(fed.tmp_path, fed.network)
+    _, hub = await start_hub(fed.tmp_path, fed.network)
     fed.hub = hub
     assert {p.ref for p in hub.directory.all_parties()} == {CPO, EMSP}
     pulled = await fed.emsp.pull(ModuleID.LOCATIONS, Location)  # token C still valid
@@ -564,7 +508,7 @@ async def test_restart_keeps_pending_command_callbacks(fed: Federation) -> None:
     await fed.emsp.start_session("LOC1", "3256", f.token(), to=CPO)
     await fed.hub.writer.flush()
     await fed.hub.stop()
-    _, fed.hub = await _start(fed.tmp_path, fed.network)
+    _, fed.hub = await start_hub(fed.tmp_path, fed.network)
     uid = fed.emsp.last_command_uid
     assert uid is not None
     assert (await fed.emsp.wait_for_command_result(uid)).result.value == "ACCEPTED"

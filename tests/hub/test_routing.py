@@ -149,15 +149,17 @@ def test_receiver_without_the_module_is_4003(world: Any) -> None:
 def test_broadcast_reaches_connected_opposite_roles_implementing_the_receiver(world: Any) -> None:
     route = _route(world, _msg("locations", R, "PUT", "DE", "CPB", "LOC1", to=HUB), CPO)
     assert isinstance(route, Broadcast)
-    # EMSP2 lacks a locations endpoint, the OFFLINE CPO and the PLANNED eMSP are skipped,
-    # and a CPO never receives a CPO's broadcast.
+    # EMSP2 lacks a locations endpoint, the PLANNED eMSP is skipped, and a CPO never
+    # receives a CPO's broadcast.
     assert [t.party.ref for t in route.targets] == [EMSP]
     assert route.targets[0].url == "http://ema/receiver/locations/DE/CPB/LOC1"
 
 
-def test_emsp_token_broadcast_goes_to_connected_cpos(world: Any) -> None:
+def test_emsp_token_broadcast_goes_to_cpos_connected_or_offline(world: Any) -> None:
+    # The OFFLINE CPO is kept in the audience: its deliveries wait in the outbox until it is
+    # back (hub/deliveries.py); PLANNED and SUSPENDED parties are never in it.
     route = _route(world, _msg("tokens", R, "PUT", "NL", "EMA", "T1", to=HUB, from_=EMSP), EMSP)
-    assert [t.party.ref for t in route.targets] == [CPO]
+    assert [t.party.ref for t in route.targets] == [CPO, CPO2]
 
 
 def test_a_push_with_no_to_headers_is_a_broadcast(world: Any) -> None:
@@ -226,3 +228,23 @@ def test_open_routing_that_finds_nobody_is_4001(world: Any) -> None:
 def test_open_routing_that_finds_several_parties_is_4001(world: Any) -> None:
     with pytest.raises(UnknownReceiver, match="several parties"):
         _route(world, _msg("locations", S, "GET", "SHARED", from_=EMSP), EMSP)
+
+
+@pytest.mark.parametrize(
+    ("module", "interface", "method"),
+    [
+        ("cdrs", R, "PUT"),  # CDRs are POSTed, never PUT
+        ("locations", R, "DELETE"),  # a Location is never deleted (it is unpublished)
+        ("tariffs", R, "PATCH"),
+        ("commands", R, "GET"),
+        ("locations", S, "POST"),
+    ],
+)
+def test_a_method_the_interface_does_not_define_is_refused_not_forwarded(
+    world: Any, module: str, interface: InterfaceRole, method: str
+) -> None:
+    message = _msg(module, interface, method, "DE", "CPB", "X1", to=EMSP)
+    with pytest.raises(MethodNotAllowed) as refused:
+        _route(world, message, CPO)
+    assert refused.value.http_status == 405
+    assert f"has no {method}" in refused.value.message

@@ -1,0 +1,209 @@
+"""Delivery lanes: the accepted broadcasts in the outbox reach every receiver, in order.
+
+The relay commits a broadcast's copy and one outbox row per receiver before it answers the
+sender (hub/relay.py `_broadcast`); from then on the message is the hub's to deliver, across
+crashes and restarts. One lane per receiver platform reads its rows from the database in id
+order (at most `LANE_WINDOW` at a time, so the hub's memory stays flat however far a receiver
+falls behind) and delivers them:
+
+* one object's updates one after the other, in the order they were accepted (an EVSE PATCH
+  never overtakes the Location PUT before it); different objects at once, up to
+  `delivery_concurrency`;
+* a row is deleted, durably, when the receiver answered it, before that object's next update
+  goes out: after a crash at most the one update in flight is sent again (receivers' PUT and
+  PATCH are idempotent, so a repeat is harmless; nothing is re-sent out of order);
+* a receiver that fails (HTTP 5xx, 3xxx, a timeout, a broken answer) is offered the update
+  again after a pause that doubles from 0.1 s up to `delivery_backoff_max`, up to
+  `delivery_attempts` times; an answer 2xxx (the receiver says the message is wrong) is not
+  retried: logged, and the row is done;
+* a receiver that cannot be reached at all is OFFLINE: its lane pauses (no retries) and its
+  rows wait in the outbox; the lane checks it (GET versions) with growing pauses, and any
+  successful exchange — the check, or a request of its own — marks it CONNECTED and resumes
+  the lane at once. Broadcasts accepted while it is OFFLINE are kept for it as well: when it
+  is back it receives everything it missed, in order;
+* a platform that unregisters loses its rows (it must register and re-sync to roam again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from hub.clientinfo import check_platform, party_offline
+from hub.forwarding import ReceiverUnreachable
+from hub.hops import send_hop
+from hub.service import Hub, Lane
+from hub.store import OutboxRow, StorageUnavailable
+from ocpi.errors import OcpiError
+from ocpi.headers import RoutingHeaders
+from ocpi.v221.versions import InterfaceRole, ModuleID
+
+log = logging.getLogger("hub.deliveries")
+
+LANE_WINDOW = 256
+"""Rows a lane reads from the outbox at a time."""
+
+FIRST_PAUSE = 0.1
+"""Seconds before the second attempt; each further pause doubles."""
+
+PROBE_PAUSE_MAX = 15.0
+"""Longest pause between two checks of an OFFLINE receiver that has rows waiting."""
+
+
+async def run_deliveries(hub: Hub) -> None:
+    """The hub worker that keeps one task per lane (registered by create_app)."""
+    tasks: dict[int, asyncio.Task[None]] = {}
+    try:
+        while True:
+            hub.lanes_changed.clear()
+            for platform_id, lane in list(hub.lanes.items()):
+                if platform_id not in tasks or tasks[platform_id].done():
+                    tasks[platform_id] = asyncio.create_task(
+                        _lane(hub, platform_id, lane), name=f"lane-{platform_id}"
+                    )
+            await hub.lanes_changed.wait()
+    finally:
+        for task in tasks.values():
+            task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+
+
+async def _lane(hub: Hub, platform_id: int, lane: Lane) -> None:
+    probe_pause = 1.0
+    while True:
+        lane.signal.clear()
+        try:
+            rows = await asyncio.to_thread(hub.store.outbox_pending, platform_id, LANE_WINDOW)
+        except Exception:
+            log.exception("reading the outbox of platform %s failed; retrying", platform_id)
+            await _pause(lane, 1.0)
+            continue
+        if not rows:
+            lane.settle(busy=False, paused=False)
+            await lane.signal.wait()
+            continue
+        lane.busy = True
+        platform = hub.directory.platforms.get(platform_id)
+        if platform is None or not platform.registered:
+            for row in rows:
+                assert row.id is not None
+                hub.writer.done(row.id)
+            log.info("platform %s is gone: %d undelivered rows dropped", platform_id, len(rows))
+            with contextlib.suppress(StorageUnavailable):
+                await hub.writer.commit()
+            continue
+        if party_offline(platform):
+            lane.settle(busy=True, paused=True)
+            # Wait for it: a request of its own or the still-alive round may bring it back;
+            # meanwhile check it ourselves, less and less often.
+            if not await _pause(lane, probe_pause):
+                if await check_platform(hub, platform):
+                    probe_pause = 1.0
+                else:
+                    probe_pause = min(probe_pause * 2, PROBE_PAUSE_MAX)
+            continue
+        lane.settle(busy=True, paused=False)
+        probe_pause = 1.0
+        try:
+            await _deliver_window(hub, rows)
+        except StorageUnavailable:
+            log.warning("the outbox of platform %s could not be updated; retrying", platform_id)
+            await _pause(lane, 1.0)
+
+
+async def _pause(lane: Lane, seconds: float) -> bool:
+    """Sleep, or less if the lane is woken; True when it was woken."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(lane.signal.wait(), seconds)
+        return True
+    return False
+
+
+async def _deliver_window(hub: Hub, rows: Sequence[OutboxRow]) -> None:
+    """Deliver a window of rows: each object's in order, objects side by side."""
+    by_object: dict[str, list[OutboxRow]] = {}
+    for row in rows:
+        by_object.setdefault(row.object_key, []).append(row)
+    gate = asyncio.Semaphore(hub.settings.delivery_concurrency)
+
+    async def one_object(updates: list[OutboxRow]) -> None:
+        async with gate:
+            for row in updates:
+                if not await _deliver(hub, row):
+                    return  # the receiver went OFFLINE: the rest waits in the outbox
+                assert row.id is not None
+                hub.writer.done(row.id)
+                # Durably done before this object's next update goes out (see above).
+                await hub.writer.commit()
+
+    results = await asyncio.gather(
+        *(one_object(updates) for updates in by_object.values()), return_exceptions=True
+    )
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
+async def _deliver(hub: Hub, row: OutboxRow) -> bool:
+    """Offer one row until it is answered or given up; False if the receiver is OFFLINE."""
+    platform = hub.directory.platforms.get(row.platform_id)
+    if platform is None or not platform.registered:
+        return True  # gone: the row is done
+    base = platform.endpoint(ModuleID(row.module), InterfaceRole.RECEIVER)
+    if base is None:
+        log.info("%s no longer receives %s: row %s dropped", platform.name, row.module, row.id)
+        return True
+    url = base.rstrip("/") + row.path
+    raw = row.body.encode() if row.body is not None else None
+    routing = RoutingHeaders(to=row.party, from_=hub.ref)
+    pause = FIRST_PAUSE
+    for attempt in range(1, hub.settings.delivery_attempts + 1):
+        if party_offline(platform):
+            return False
+        try:
+            answer = await send_hop(
+                hub,
+                platform=platform,
+                party=row.party,
+                method=row.method,
+                url=url,
+                routing=routing,
+                raw=raw,
+                module=row.module,
+                correlation_id=row.correlation_id,
+                parent_request_id=row.request_id,
+            )
+        except ReceiverUnreachable:
+            return False
+        except OcpiError:
+            pass  # 4000/4002: logged by send_hop; offered again after a pause
+        else:
+            if answer.ocpi_status < 3000:
+                # 1xxx delivered; 2xxx: the receiver refuses this message, and would again.
+                return True
+        if attempt < hub.settings.delivery_attempts:
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, hub.settings.delivery_backoff_max)
+    log.warning(
+        "gave up delivering %s %s%s to %s after %d attempts (it must re-sync by GET-all)",
+        row.method,
+        row.module,
+        row.path,
+        platform.name,
+        hub.settings.delivery_attempts,
+    )
+    hub.log_message(
+        hop="outbound",
+        method=row.method,
+        path=url,
+        module=row.module,
+        correlation_id=row.correlation_id,
+        parent_request_id=row.request_id,
+        to_party=row.party,
+        platform_id=platform.id,
+        note=f"given up after {hub.settings.delivery_attempts} attempts; the receiver must "
+        "re-sync by GET-all",
+    )
+    return True
