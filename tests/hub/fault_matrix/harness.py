@@ -47,8 +47,10 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 BOUND = 60.0
 """Seconds a hub gets to deliver what it accepted, at most."""
-QUIET = 6.0
-"""...and it is given up on sooner when no receiver got anything new for this long."""
+QUIET = float(os.environ.get("ROAM_FAULT_MATRIX_QUIET", "12"))
+"""...and it is given up on sooner when no request at all reached any receiver for this long
+(longer than the pause between two delivery attempts of a retrying hub: 10 s at most in the
+issue's design)."""
 
 Key = tuple[str, int]
 """(object id, sequence number): one version of one object (a CDR has sequence 0)."""
@@ -288,6 +290,8 @@ class PlatformProcess(Service):
         self.faults = faults
         self.seed = seed
         self.records: list[dict[str, Any]] = []
+        self.last_request_at = 0.0
+        """When a functional request last reached it (time.time()), stored or not."""
         self.hub_versions = ""
         self.token_a = ""
         super().__init__(party, [], workdir, f"{self.url}/_state")
@@ -315,7 +319,8 @@ class PlatformProcess(Service):
             str(self.seed),
         ]
         if self.token_a:
-            self.args += ["--hub-versions", self.hub_versions, "--token-a", self.token_a]
+            # `=`: a token may start with "-" (token_urlsafe), which argparse takes for an option.
+            self.args += [f"--hub-versions={self.hub_versions}", f"--token-a={self.token_a}"]
         super().spawn()
 
     def state(self) -> dict[str, Any]:
@@ -339,8 +344,10 @@ class PlatformProcess(Service):
             answer = self.http.get(f"{self.url}/_received", params={"after": len(self.records)})
         except httpx.TransportError:
             return 0
-        new: list[dict[str, Any]] = answer.json()["records"]
+        body = answer.json()
+        new: list[dict[str, Any]] = body["records"]
         self.records.extend(new)
+        self.last_request_at = max(self.last_request_at, float(body["last_request_at"]))
         return len(new)
 
     def set_faults(self, **values: float) -> None:
@@ -756,10 +763,11 @@ def await_delivery(
     quiet: float = QUIET,
     earlier: frozenset[Key] = frozenset(),
 ) -> dict[str, Delivery]:
-    """Poll the receivers until each has every accepted version, or nothing new arrived at
-    any of them for `quiet` seconds, or `bound` seconds passed; then half a second more for
-    late repeats. Returns each receiver's Delivery."""
-    began = last_new = time.monotonic()
+    """Poll the receivers until each has every accepted version, or no request at all (stored,
+    failed or cut off: a retrying hub's attempts count) reached any of them for `quiet`
+    seconds, or `bound` seconds passed; then half a second more for late repeats. Returns
+    each receiver's Delivery."""
+    began = time.time()
 
     def missing() -> int:
         return sum(
@@ -767,12 +775,13 @@ def await_delivery(
         )
 
     while True:
-        if any(receiver.refresh() for receiver in receivers):
-            last_new = time.monotonic()
+        for receiver in receivers:
+            receiver.refresh()
         if missing() == 0:
             break
-        now = time.monotonic()
-        if now - last_new > quiet or now - began > bound:
+        now = time.time()
+        active = max([began, *(receiver.last_request_at for receiver in receivers)])
+        if now - active > quiet or now - began > bound:
             break
         time.sleep(0.2)
     time.sleep(0.5)

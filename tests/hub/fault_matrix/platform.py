@@ -36,7 +36,8 @@ so a still-alive check sees a platform that is up as up). Each is drawn per requ
   answers late has the object.
 
 Test-only control endpoints, without authentication: `GET /_state` (tokens, registration
-done, counts, faults), `GET /_received?after=N` (the records from index N on) and
+done, counts, faults, when the last functional request arrived), `GET /_received?after=N`
+(the records from index N on, and `last_request_at`) and
 `POST /_faults` (`{"fail_rate", "drop_rate", "delay", "delay_rate"}`, any subset).
 """
 
@@ -153,6 +154,9 @@ class PlatformState:
     dropped: int = 0
     delayed: int = 0
     refused: int = 0
+    last_request_at: float = 0.0
+    """When the last functional request arrived (time.time()), whatever became of it: a
+    harness waiting for a hub's retries sees them even when they are answered 500."""
     log: TextIO | None = None
 
     @property
@@ -225,6 +229,7 @@ class PlatformState:
             "dropped": self.dropped,
             "delayed": self.delayed,
             "refused": self.refused,
+            "last_request_at": self.last_request_at,
             "faults": vars(self.faults),
         }
 
@@ -267,6 +272,7 @@ class Functional:
         state = self.state
         module = str(scope["path_params"]["module"])
         rest = str(scope["path_params"].get("rest", ""))
+        state.last_request_at = time.time()
         if presented_token(request.headers.get("authorization")) != state.token_b:
             state.refused += 1
             await self.answer(send, 401, envelope(2002, "unknown token"))
@@ -386,7 +392,13 @@ def create_app(state: PlatformState) -> Starlette:
 
     async def control_received(request: Request) -> Response:
         after = int(request.query_params.get("after", "0"))
-        return JSONResponse({"total": len(state.received), "records": state.received[after:]})
+        return JSONResponse(
+            {
+                "total": len(state.received),
+                "last_request_at": state.last_request_at,
+                "records": state.received[after:],
+            }
+        )
 
     async def control_faults(request: Request) -> Response:
         state.faults.update(json.loads(await request.body()))

@@ -11,10 +11,12 @@ with OCPI-to = the eMSP.
 **How loss is counted.** A version (object id, sequence number) is *accepted* when one of the
 CPO's attempts got HTTP 2xx with status 1000. It is *lost* when a receiver has no record of
 it after the hub has been given time to deliver: the harness polls the receivers until each
-has every accepted version, or nothing new arrived anywhere for 8 s, or 60 s passed. What the
-hub says it delivered is never used: only what the receiver processes recorded (a request a
-receiver answered with HTTP 500 was not stored, and is not counted as received; one whose
-answer the receiver cut off mid-way was stored, and is). For each object the versions a
+has every accepted version, or no request at all reached any receiver for 12 s (longer than
+a retrying hub's longest pause between attempts; `ROAM_FAULT_MATRIX_QUIET` changes it), or
+60 s passed. What the hub says it delivered is never used: only what the receiver processes
+recorded (a request a receiver answered with HTTP 500 was not stored, and is not counted as
+received; one whose answer the receiver cut off mid-way was stored, and is; so was one it
+answered after the hub's forward timeout: it stores on arrival). For each object the versions a
 receiver got are read in arrival order: a lower number after a higher one is *out of order*
 (of which *replays* are older versions it had already had, pushed again); the same number
 again otherwise is a *duplicate*, which at-least-once delivery allows and is only reported.
@@ -296,8 +298,8 @@ def test_a_receiver_back_from_an_outage_gets_pushes_again(tmp_path: Path) -> Non
             outage = time.monotonic() - stopped_at
             accepted_while_down = set(flowing.accepted)
             time.sleep(2.0)  # back for 2 s before the probe
-            probe = Sender(fed.hub.url, fed.cpo.token_c, location_lanes(["PROBE"], [1])).run()
             sent_at = time.time()
+            probe = Sender(fed.hub.url, fed.cpo.token_c, location_lanes(["PROBE"], [1])).run()
 
             def probe_arrived() -> bool:
                 down.refresh()
