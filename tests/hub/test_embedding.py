@@ -20,7 +20,7 @@ from ocpi.v221 import ConnectionStatus, Role
 from tests.doubles import factories as f
 from tests.hub import test_federation
 from tests.hub.conftest import running_hub
-from tests.hub.test_federation import Federation
+from tests.hub.federation import Federation
 
 CPO, EMSP = f.CPO, f.EMSP
 

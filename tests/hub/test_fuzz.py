@@ -21,7 +21,7 @@ from ocpi.headers import encode_authorization
 from ocpi.wire_json import read_json
 from tests.doubles import factories as f
 from tests.hub import test_federation
-from tests.hub.test_federation import Federation
+from tests.hub.federation import Federation
 
 fed = test_federation.fed  # the federation fixture: a hub and two members in one loop
 

@@ -28,7 +28,7 @@ from ocpi.v221.versions import InterfaceRole, ModuleID
 from tests.doubles import factories as f
 from tests.doubles.member import Member
 from tests.hub import test_federation
-from tests.hub.test_federation import Federation
+from tests.hub.federation import Federation
 
 CPO, EMSP = f.CPO, f.EMSP
 HUB = "http://hub.test/ocpi/2.2.1"
