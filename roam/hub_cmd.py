@@ -6,6 +6,7 @@ The bench (uvloop, an aiohttp load generator) is imported only when `roam hub be
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from typing import Annotated
 import httpx
 import typer
 from fastapi import FastAPI
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -47,10 +49,43 @@ DatabaseUrl = Annotated[
     ),
 ]
 DEFAULT_DB = "sqlite:///var/hub.db"
+SERVE_DEFAULTS = HubSettings()
+"""The defaults of `roam hub serve`'s tuning options: the hub's own."""
 
 
 def _settings(host: str, port: int, base_url: str | None, database_url: str) -> HubSettings:
     return HubSettings(host=host, port=port, base_url=base_url, database_url=database_url)
+
+
+def _option(field: str) -> str:
+    """How click names an option in its errors: `'--drain-timeout' (env var: '…')`."""
+    return f"'--{field.replace('_', '-')}' (env var: 'ROAM_HUB_{field.upper()}')"
+
+
+def serve_settings(
+    host: str, port: int, base_url: str | None, database_url: str, **tuning: object
+) -> HubSettings:
+    """The settings `roam hub serve` runs with, from its options (and ROAM_HUB_* variables).
+
+    Every value is checked by `HubSettings` itself, so a bad one is a usage error naming the
+    option (exit status 2), never a traceback or a hub that runs with it: `--forward-timeout
+    0` was once taken as is (model_copy does not validate) and made every forward fail.
+    """
+    for name, value in tuning.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise typer.BadParameter(
+                f"must be a finite number, not {value}", param_hint=_option(name)
+            )
+    values = {"host": host, "port": port, "base_url": base_url, "database_url": database_url}
+    try:
+        return HubSettings.model_validate({**values, **tuning})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else ""
+        message = str(error["msg"]).replace("Input should be", "must be")
+        raise typer.BadParameter(
+            f"{message} (got {error['input']!r})", param_hint=_option(field)
+        ) from None
 
 
 @hub_app.command("serve")
@@ -64,8 +99,20 @@ def serve(
         typer.Option(envvar="ROAM_HUB_ADMIN_TOKEN", help="Admin API token (default: stored)."),
     ] = None,
     forward_timeout: Annotated[
-        float, typer.Option(envvar="ROAM_HUB_FORWARD_TIMEOUT", help="Seconds before 4002.")
-    ] = 10.0,
+        float,
+        typer.Option(
+            envvar="ROAM_HUB_FORWARD_TIMEOUT",
+            help="Seconds the hub waits for a member before answering 4002 (> 0).",
+        ),
+    ] = SERVE_DEFAULTS.forward_timeout,
+    still_alive_after: Annotated[
+        float,
+        typer.Option(
+            envvar="ROAM_HUB_STILL_ALIVE_AFTER",
+            help="Seconds of silence after which a platform is checked with GET versions "
+            "(> 0; the spec's 5 minutes).",
+        ),
+    ] = SERVE_DEFAULTS.still_alive_after,
     still_alive_interval: Annotated[
         float,
         typer.Option(
@@ -73,15 +120,64 @@ def serve(
             min=0.1,
             help="Seconds between still-alive rounds (an OFFLINE platform is retried each).",
         ),
-    ] = 30.0,
+    ] = SERVE_DEFAULTS.still_alive_interval,
+    log_flush_interval: Annotated[
+        float,
+        typer.Option(
+            envvar="ROAM_HUB_LOG_FLUSH_INTERVAL",
+            help="Seconds at most between two writes of the message log and other writes "
+            "nobody waits for (> 0).",
+        ),
+    ] = SERVE_DEFAULTS.log_flush_interval,
+    delivery_attempts: Annotated[
+        int,
+        typer.Option(
+            envvar="ROAM_HUB_DELIVERY_ATTEMPTS",
+            min=1,
+            help="Times a broadcast is offered to a failing receiver before it is given up.",
+        ),
+    ] = SERVE_DEFAULTS.delivery_attempts,
+    delivery_backoff_max: Annotated[
+        float,
+        typer.Option(
+            envvar="ROAM_HUB_DELIVERY_BACKOFF_MAX",
+            help="Longest pause in seconds between two delivery attempts (> 0; pauses "
+            "double from 0.1 s).",
+        ),
+    ] = SERVE_DEFAULTS.delivery_backoff_max,
+    delivery_concurrency: Annotated[
+        int,
+        typer.Option(
+            envvar="ROAM_HUB_DELIVERY_CONCURRENCY",
+            min=1,
+            help="Objects delivered at once to one receiver (one object's updates in order).",
+        ),
+    ] = SERVE_DEFAULTS.delivery_concurrency,
+    drain_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="ROAM_HUB_DRAIN_TIMEOUT",
+            min=0,
+            help="On stop, seconds the hub keeps delivering accepted broadcasts (the rest "
+            "stays in the outbox for the next start).",
+        ),
+    ] = SERVE_DEFAULTS.drain_timeout,
 ) -> None:
     """Serve the hub over HTTP until interrupted (state persists in the database)."""
-    settings = _settings(host, port, base_url, database_url).model_copy(
-        update={
-            "admin_token": admin_token,
-            "forward_timeout": forward_timeout,
-            "still_alive_interval": still_alive_interval,
-        }
+    settings = serve_settings(
+        host,
+        port,
+        base_url,
+        database_url,
+        admin_token=admin_token,
+        forward_timeout=forward_timeout,
+        still_alive_after=still_alive_after,
+        still_alive_interval=still_alive_interval,
+        log_flush_interval=log_flush_interval,
+        delivery_attempts=delivery_attempts,
+        delivery_backoff_max=delivery_backoff_max,
+        delivery_concurrency=delivery_concurrency,
+        drain_timeout=drain_timeout,
     )
     app = with_dashboard(create_app(settings))
     typer.echo(f"OCPI hub {settings.country_code}/{settings.party_id} at {settings.versions_url}")
