@@ -16,6 +16,7 @@ from hub.api.hubclientinfo import hubclientinfo_router
 from hub.api.logging import ConfigurationLogMiddleware
 from hub.api.versions import versions_router
 from hub.clientinfo import revive, still_alive_round
+from hub.cluster import Cluster
 from hub.deliveries import run_deliveries
 from hub.service import Hub, Principal
 from hub.settings import HubSettings
@@ -29,8 +30,14 @@ def create_app(settings: HubSettings, http: httpx.AsyncClient | None = None) -> 
     starts (lifespan) and is flushed when it stops.
     """
     hub = Hub(settings, http)
-    hub.every("hub-still-alive", lambda current: current.still_alive_interval, still_alive_round)
-    hub.worker("hub-deliveries", run_deliveries)
+    cluster = Cluster(hub)
+    hub.every(
+        "hub-still-alive",
+        lambda current: current.still_alive_interval,
+        cluster.leader_only(still_alive_round),
+    )
+    hub.worker("hub-cluster", cluster.run)
+    hub.worker("hub-deliveries", lambda running: run_deliveries(running, cluster))
     hub.revive = lambda platform: revive(hub, platform)
 
     @asynccontextmanager
@@ -53,6 +60,7 @@ def create_app(settings: HubSettings, http: httpx.AsyncClient | None = None) -> 
         defer_body_errors=ROUTED_PREFIXES,
     )
     app.state.hub = hub
+    app.state.cluster = cluster
     app.include_router(versions_router(hub, auth))
     app.include_router(credentials_router(hub, auth))
     app.include_router(hubclientinfo_router(hub, auth))

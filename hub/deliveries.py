@@ -21,7 +21,9 @@ falls behind) and delivers them:
   successful exchange — the check, or a request of its own — marks it CONNECTED and resumes
   the lane at once. Broadcasts accepted while it is OFFLINE are kept for it as well: when it
   is back it receives everything it missed, in order;
-* a platform that unregisters loses its rows (it must register and re-sync to roam again).
+* a platform that unregisters loses its rows (it must register and re-sync to roam again);
+* with several hub instances on one PostgreSQL database, one instance at a time holds a
+  receiver's lane (hub/cluster.py `claim`); the others take it over when it goes away.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import logging
 from collections.abc import Sequence
 
 from hub.clientinfo import check_platform, party_offline
+from hub.cluster import Cluster
 from hub.forwarding import ReceiverUnreachable
 from hub.hops import send_hop
 from hub.service import Hub, Lane
@@ -51,8 +54,11 @@ FIRST_PAUSE = 0.1
 PROBE_PAUSE_MAX = 15.0
 """Longest pause between two checks of an OFFLINE receiver that has rows waiting."""
 
+CLAIM_AGAIN = 1.0
+"""Seconds between attempts to take a lane another instance holds."""
 
-async def run_deliveries(hub: Hub) -> None:
+
+async def run_deliveries(hub: Hub, cluster: Cluster) -> None:
     """The hub worker that keeps one task per lane (registered by create_app)."""
     tasks: dict[int, asyncio.Task[None]] = {}
     try:
@@ -61,7 +67,7 @@ async def run_deliveries(hub: Hub) -> None:
             for platform_id, lane in list(hub.lanes.items()):
                 if platform_id not in tasks or tasks[platform_id].done():
                     tasks[platform_id] = asyncio.create_task(
-                        _lane(hub, platform_id, lane), name=f"lane-{platform_id}"
+                        _lane(hub, cluster, platform_id, lane), name=f"lane-{platform_id}"
                     )
             await hub.lanes_changed.wait()
     finally:
@@ -70,10 +76,16 @@ async def run_deliveries(hub: Hub) -> None:
         await asyncio.gather(*tasks.values(), return_exceptions=True)
 
 
-async def _lane(hub: Hub, platform_id: int, lane: Lane) -> None:
+async def _lane(hub: Hub, cluster: Cluster, platform_id: int, lane: Lane) -> None:
     probe_pause = 1.0
     while True:
         lane.signal.clear()
+        if not await cluster.claim(platform_id):
+            # Another instance on the same database delivers to this receiver; take over
+            # if it goes away (its lock ends with its connection).
+            lane.settle(busy=False, paused=False)
+            await _pause(lane, CLAIM_AGAIN)
+            continue
         try:
             rows = await asyncio.to_thread(hub.store.outbox_pending, platform_id, LANE_WINDOW)
         except Exception:
@@ -107,7 +119,7 @@ async def _lane(hub: Hub, platform_id: int, lane: Lane) -> None:
         lane.settle(busy=True, paused=False)
         probe_pause = 1.0
         try:
-            await _deliver_window(hub, rows)
+            await _deliver_window(hub, cluster, rows)
         except StorageUnavailable:
             log.warning("the outbox of platform %s could not be updated; retrying", platform_id)
             await _pause(lane, 1.0)
@@ -121,7 +133,7 @@ async def _pause(lane: Lane, seconds: float) -> bool:
     return False
 
 
-async def _deliver_window(hub: Hub, rows: Sequence[OutboxRow]) -> None:
+async def _deliver_window(hub: Hub, cluster: Cluster, rows: Sequence[OutboxRow]) -> None:
     """Deliver a window of rows: each object's in order, objects side by side."""
     by_object: dict[str, list[OutboxRow]] = {}
     for row in rows:
@@ -131,6 +143,8 @@ async def _deliver_window(hub: Hub, rows: Sequence[OutboxRow]) -> None:
     async def one_object(updates: list[OutboxRow]) -> None:
         async with gate:
             for row in updates:
+                if not cluster.holds(row.platform_id):
+                    return  # the claim was lost (database connection): stop before sending
                 if not await _deliver(hub, row):
                     return  # the receiver went OFFLINE: the rest waits in the outbox
                 assert row.id is not None

@@ -176,7 +176,7 @@ async def _handle(ctx: Context, interface: InterfaceRole) -> Response:
     rest = request.path_params.get("rest", "")
     segments = tuple(part for part in rest.split("/") if part)
     raw, body = await _body(ctx)
-    callback = _callback_for(hub, ctx.method, module, interface, segments)
+    callback = await _callback_for(hub, ctx.method, module, interface, segments)
     if callback is not None:
         return await _relay_callback(ctx, sender, callback, raw)
     message = Message(
@@ -222,6 +222,10 @@ async def _forward(
     answer = await _send(ctx, target.platform, target.party.ref, url, routing, raw)
     headers = dict(answer.headers)
     if answer.ocpi_status < 2000:
+        if _patches_a_session(message):
+            # Merged into the stored copy, which another instance may have just changed.
+            owner = PartyRef(message.segments[0], message.segments[1])
+            await hub.refresh_copy(ModuleID.SESSIONS, owner, message.segments[2])
         _after_success(ctx, message, target, body)
         location = headers.get("location")
         if location and not _usable_url(location):
@@ -303,6 +307,15 @@ def _after_success(ctx: Context, message: Message, target: Target, body: Any) ->
         ctx.hub.writer.copy(copy)
 
 
+def _patches_a_session(message: Message) -> bool:
+    return (
+        message.module == ModuleID.SESSIONS
+        and message.interface == InterfaceRole.RECEIVER
+        and message.method == "PATCH"
+        and len(message.segments) == 3
+    )
+
+
 # --- URL rewriting ------------------------------------------------------------------------
 def _rewrite_response_url(
     ctx: Context, message: Message, target: Target, raw: bytes | None, body: Any, query: str
@@ -364,7 +377,7 @@ def _rewrite_link(
     headers["link"] = format_link(f"{ctx.hub.settings.public_url}{OCPI_BASE}/pages/{cb.uid}")
 
 
-def _callback_for(
+async def _callback_for(
     hub: Hub, method: str, module: ModuleID, interface: InterfaceRole, segments: tuple[str, ...]
 ) -> Callback | None:
     """Is this a call to a URL the hub handed out in place of a member's?"""
@@ -383,7 +396,7 @@ def _callback_for(
         uid = segments[0]
     if uid is None:
         return None
-    callback = hub.callbacks.get(uid)
+    callback = await hub.callback(uid)
     if callback is None:
         raise NotFound(f"the hub handed out no URL with id {uid} (or it has expired)")
     return callback
@@ -420,7 +433,7 @@ async def handle_page(hub: Hub, request: Request) -> Response:
             ctx.routing = RoutingHeaders.parse(request.headers)
         except ValueError as exc:
             raise InvalidParameters(str(exc)) from None
-        callback = hub.callbacks.get(request.path_params["uid"])
+        callback = await hub.callback(request.path_params["uid"])
         if callback is None or callback.kind != "page":
             raise NotFound("no such page: the hub handed out no page URL with this id")
         ctx.module = "pages"
@@ -444,13 +457,16 @@ async def _broadcast(
     body = message.body if isinstance(message.body, dict) else None
     existed: bool
     copy: Copy | None
+    object_id = ids[0]
+    if message.module == ModuleID.TOKENS:
+        object_id = token_key(object_id, message.query.get("type"))
+    if ctx.method == "PATCH" or len(ids) > 1:
+        # Merged into the stored copy, which another instance may have just changed.
+        await hub.refresh_copy(message.module, owner, object_id)
     if message.module == ModuleID.LOCATIONS:
         existed = hub.copies.get(ModuleID.LOCATIONS, owner, ids[0]) is not None
         copy = hub.copies.apply_location(ctx.method, owner, ids, body or {})
     else:
-        object_id = ids[0]
-        if message.module == ModuleID.TOKENS:
-            object_id = token_key(object_id, message.query.get("type"))
         existed = hub.copies.get(message.module, owner, object_id) is not None
         copy = hub.copies.apply_simple(message.module, ctx.method, owner, object_id, body)
     if copy is not None:

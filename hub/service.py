@@ -90,7 +90,7 @@ class Hub:
         self._settings = settings
         self.ref = PartyRef(settings.country_code, settings.party_id)
         self.business_details = BusinessDetails(name=settings.name)
-        self.store = Store(make_engine(settings.database_url))
+        self.store = Store(make_engine(settings.database_url), instance=secrets.token_hex(6))
         self.directory = Directory()
         self.copies = Copies()
         self.callbacks: dict[str, Callback] = {}
@@ -171,11 +171,7 @@ class Hub:
                 log.exception("%s failed", name)
 
     async def start(self) -> None:
-        platforms = await asyncio.to_thread(self.store.load_platforms)
-        for platform in platforms:
-            self.directory.add_platform(platform)
-        for party in await asyncio.to_thread(self.store.load_unhosted_parties):
-            self.directory.add_party(party)
+        await self.reload_directory()
         self.copies.load(await asyncio.to_thread(self.store.load_copies))
         self.callbacks = {cb.uid: cb for cb in await asyncio.to_thread(self.store.load_callbacks)}
         if not self.admin_token:
@@ -220,6 +216,50 @@ class Hub:
         if self._own_http:
             await self.http.aclose()
         self.store.engine.dispose()
+
+    # --- what other instances changed (hub/cluster.py) ------------------------------------
+    async def reload_directory(self) -> None:
+        """Platforms, tokens, endpoints and parties as the database has them (at start, and
+        when another instance on the same database changed them)."""
+        platforms = await asyncio.to_thread(self.store.load_platforms)
+        unhosted = await asyncio.to_thread(self.store.load_unhosted_parties)
+        directory = Directory()
+        for platform in platforms:
+            known = self.directory.platforms.get(platform.id)
+            if known is not None:
+                platform.last_seen = known.last_seen
+            directory.add_platform(platform)
+        for party in unhosted:
+            directory.add_party(party)
+        self.directory = directory
+
+    async def reload_copies(self, keys: Sequence[str] | None) -> None:
+        """Copies another instance changed (`keys` as in its notice), or all of them."""
+        if keys is None:
+            fresh = Copies()
+            fresh.load(await asyncio.to_thread(self.store.load_copies))
+            self.copies = fresh
+            return
+        for item in await asyncio.to_thread(self.store.load_copies_by_key, keys):
+            self.copies.put(item)
+
+    async def refresh_copy(self, module: ModuleID, owner: PartyRef, object_id: str) -> None:
+        """Before merging a PATCH into a copy: take the stored one, which another instance
+        sharing the database may have changed a moment ago (nothing to do on SQLite)."""
+        if not self.store.shared:
+            return
+        stored = await asyncio.to_thread(self.store.load_copy, module, owner, object_id)
+        if stored is not None:
+            self.copies.put(stored)
+
+    async def callback(self, uid: str) -> Callback | None:
+        """A URL the hub handed out, by id (also one another instance handed out)."""
+        found = self.callbacks.get(uid)
+        if found is None and self.store.shared:
+            found = await asyncio.to_thread(self.store.load_callback, uid)
+            if found is not None:
+                self.callbacks[uid] = found
+        return found
 
     def lane(self, platform_id: int) -> Lane:
         """The delivery lane of a receiver platform (created on first use)."""
@@ -341,6 +381,16 @@ class Hub:
                 self.revive(platform)  # it spoke to us: it is reachable again
             return platform
         token_hash = hash_token(token)
+        if self.store.shared and await asyncio.to_thread(
+            self.store.has_registered_token, token_hash
+        ):
+            # Registered (or rotated) on another instance a moment ago: its notice is on
+            # its way; read the directory now rather than refuse a valid token.
+            await self.reload_directory()
+            platform = self.directory.by_token(token)
+            if platform is not None:
+                platform.last_seen = time.monotonic()
+                return platform
         if token_hash in self.pending:
             return self.pending[token_hash]
         invitation = await asyncio.to_thread(self.store.open_invitation, token_hash)

@@ -112,9 +112,41 @@ class MessageFilter:
     limit: int = 1000
 
 
+NOTICE_CHANNEL = "roam_hub"
+"""PostgreSQL channel on which hub instances sharing a database tell each other what changed
+(hub/cluster.py listens): "{instance} {kind} {data}"."""
+
+NOTICE_SEPARATOR = chr(31)
+"""Between the items of a notice's data."""
+
+_NOTICE_MAX = 7000  # bytes of data per NOTIFY (PostgreSQL's limit is 8000 per payload)
+
+
 class Store:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, instance: str = "") -> None:
         self.engine = engine
+        self.instance = instance
+        self.shared = engine.dialect.name == "postgresql"
+        """Several hub instances may use this database: changes are announced (NOTIFY)."""
+
+    def _notice(self, db: Session, kind: str, items: Sequence[str] = ("",)) -> None:
+        """Tell the other instances, when this transaction commits, that `items` changed."""
+        if not self.shared:
+            return
+        chunk: list[str] = []
+        size = 0
+        for item in items:
+            if chunk and size + len(item) + 1 > _NOTICE_MAX:
+                self._send_notice(db, kind, chunk)
+                chunk, size = [], 0
+            chunk.append(item)
+            size += len(item) + 1
+        if chunk:
+            self._send_notice(db, kind, chunk)
+
+    def _send_notice(self, db: Session, kind: str, items: Sequence[str]) -> None:
+        payload = f"{self.instance} {kind} {NOTICE_SEPARATOR.join(items)}"
+        db.connection().exec_driver_sql("SELECT pg_notify(%s, %s)", (NOTICE_CHANNEL, payload))
 
     # --- hub state -----------------------------------------------------------------------
     def get_state(self, key: str) -> str | None:
@@ -157,6 +189,7 @@ class Store:
                             last_updated=utcnow(),
                         )
                     )
+            self._notice(db, "directory")
             db.commit()
             db.refresh(record)
             return record
@@ -246,6 +279,7 @@ class Store:
                     .where(col(InvitationRecord.token_hash) == invitation_hash)
                     .values(platform_id=record.id)
                 )
+            self._notice(db, "directory")
             db.commit()
         return platform
 
@@ -253,6 +287,7 @@ class Store:
         with Session(self.engine) as db:
             for party in parties:
                 _save_party(db, party)
+            self._notice(db, "directory")
             db.commit()
 
     def load_platforms(self) -> list[Platform]:
@@ -298,6 +333,7 @@ class Store:
         with Session(self.engine) as db:
             if outbox:
                 _insert_outbox(db, outbox)
+                self._notice(db, "outbox", sorted({str(row.platform_id) for row in outbox}))
             if done:
                 db.exec(delete(OutboxRecord).where(col(OutboxRecord.id).in_(list(done))))
             for item in copies:
@@ -338,6 +374,8 @@ class Store:
             # 6,000 rows took 4 s of wall time, and the log fell behind at 2,000 req/s).
             if messages:
                 _insert_log_lines(db, messages)
+            if copies:
+                self._notice(db, "copies", [_copy_key(item) for item in copies])
             db.commit()
 
     # --- the outbox ----------------------------------------------------------------------
@@ -388,33 +426,57 @@ class Store:
 
     def load_copies(self) -> list[Copy]:
         with Session(self.engine) as db:
-            return [
-                Copy(
-                    module=ModuleID(record.module),
-                    owner=PartyRef(record.country_code, record.party_id),
-                    object_id=record.object_id,
-                    body=json.loads(record.body),
-                    last_updated=aware(record.last_updated),
-                    receiver=PartyRef.parse(record.receiver) if record.receiver else None,
-                    deleted=record.deleted,
+            return [_to_copy(record) for record in db.exec(select(ObjectRecord)).all()]
+
+    def load_copy(self, module: ModuleID, owner: PartyRef, object_id: str) -> Copy | None:
+        with Session(self.engine) as db:
+            record = db.exec(
+                select(ObjectRecord).where(
+                    ObjectRecord.module == module.value,
+                    ObjectRecord.country_code == owner.country_code,
+                    ObjectRecord.party_id == owner.party_id,
+                    ObjectRecord.object_id == object_id,
                 )
-                for record in db.exec(select(ObjectRecord)).all()
+            ).first()
+            return _to_copy(record) if record is not None else None
+
+    def load_copies_by_key(self, keys: Sequence[str]) -> list[Copy]:
+        """The stored copies with these keys (`_copy_key`), for an instance told they changed."""
+        wanted = {tuple(key.split(_KEY_SEPARATOR, 3)) for key in keys}
+        if not wanted:
+            return []
+        with Session(self.engine) as db:
+            records = db.exec(
+                select(ObjectRecord).where(
+                    col(ObjectRecord.object_id).in_({key[3] for key in wanted if len(key) == 4})
+                )
+            ).all()
+            return [
+                _to_copy(record)
+                for record in records
+                if (record.module, record.country_code, record.party_id, record.object_id) in wanted
             ]
+
+    def load_callback(self, uid: str) -> Callback | None:
+        with Session(self.engine) as db:
+            record = db.get(CallbackRecord, uid)
+            return _to_callback(record) if record is not None else None
+
+    def has_registered_token(self, token_hash: str) -> bool:
+        """Is this the token of a registered platform (one another instance may have just
+        registered or rotated)?"""
+        with Session(self.engine) as db:
+            found = db.exec(
+                select(PlatformRecord.id).where(
+                    PlatformRecord.token_from_member_hash == token_hash,
+                    col(PlatformRecord.registered).is_(True),
+                )
+            ).first()
+            return found is not None
 
     def load_callbacks(self) -> list[Callback]:
         with Session(self.engine) as db:
-            return [
-                Callback(
-                    uid=record.uid,
-                    kind=record.kind,
-                    original_url=record.original_url,
-                    target_platform_id=record.target_platform_id,
-                    target_party=PartyRef.parse(record.target_party),
-                    caller_party=PartyRef.parse(record.caller_party),
-                    created_at=aware(record.created_at),
-                )
-                for record in db.exec(select(CallbackRecord)).all()
-            ]
+            return [_to_callback(record) for record in db.exec(select(CallbackRecord)).all()]
 
     def messages(self, where: MessageFilter) -> list[MessageRecord]:
         query = select(MessageRecord)
@@ -478,6 +540,40 @@ def _insert_log_lines(db: Session, lines: Sequence[LogLine]) -> None:
                 params.append(process(value) if process is not None else value)
         sql = f"INSERT INTO message ({names}) VALUES " + ",".join([row_sql] * len(chunk))
         connection.exec_driver_sql(sql, tuple(params))
+
+
+_KEY_SEPARATOR = chr(30)
+
+
+def _copy_key(item: Copy) -> str:
+    """A copy's key as text for a notice (ids are printable: no control character in them)."""
+    return _KEY_SEPARATOR.join(
+        (item.module.value, item.owner.country_code, item.owner.party_id, item.object_id)
+    )
+
+
+def _to_copy(record: ObjectRecord) -> Copy:
+    return Copy(
+        module=ModuleID(record.module),
+        owner=PartyRef(record.country_code, record.party_id),
+        object_id=record.object_id,
+        body=json.loads(record.body),
+        last_updated=aware(record.last_updated),
+        receiver=PartyRef.parse(record.receiver) if record.receiver else None,
+        deleted=record.deleted,
+    )
+
+
+def _to_callback(record: CallbackRecord) -> Callback:
+    return Callback(
+        uid=record.uid,
+        kind=record.kind,
+        original_url=record.original_url,
+        target_platform_id=record.target_platform_id,
+        target_party=PartyRef.parse(record.target_party),
+        caller_party=PartyRef.parse(record.caller_party),
+        created_at=aware(record.created_at),
+    )
 
 
 def _insert_outbox(db: Session, rows: Sequence[OutboxRow]) -> None:
