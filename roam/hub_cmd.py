@@ -391,6 +391,23 @@ def bench(
         int, typer.Option(min=1, help="Connections of the closed-loop throughput runs.")
     ] = 16,
     reps: Annotated[int, typer.Option(min=1, help="Repetitions; the report shows medians.")] = 3,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="A PostgreSQL server, postgresql://user@host:port/db: the bench creates a fresh "
+            "database there for the hub (CREATEDB privilege; the URL's own database is only "
+            "connected to) and drops it at the end. Default: a fresh SQLite file.",
+        ),
+    ] = None,
+    instances: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=4,
+            help="Hub processes on the one database (more than 1 needs --database-url): the "
+            "routed GET and the broadcast are measured again with the load spread over them.",
+        ),
+    ] = 1,
     json_file: Annotated[
         Path | None, typer.Option("--json", help="Also write every run and the summary here.")
     ] = None,
@@ -398,13 +415,21 @@ def bench(
     """Measure what the hub adds: direct vs routed latency and throughput on loopback.
 
     Starts a CPO, an eMSP and a hub as separate processes on 127.0.0.1 and prints latency
-    (p50/p99 at a paced rate) and throughput (closed loop) of the same GET sent directly and
-    through the hub, with a verdict per target. The verdicts are information: the exit status
-    is 0 unless the bench itself could not run.
+    (p50/p99 at a paced rate) and throughput (closed loop) of the same GET and Location PUT
+    sent directly and through the hub, and of a broadcast (stored before the hub answers, then
+    delivered), with a verdict per target. The verdicts are information: the exit status is 0
+    unless the bench itself could not run.
     """
     from roam.bench.hub import BenchError, BenchOptions, format_report, run_bench
 
-    options = BenchOptions(duration=duration, rate=rate, connections=connections, reps=reps)
+    options = BenchOptions(
+        duration=duration,
+        rate=rate,
+        connections=connections,
+        reps=reps,
+        database_url=database_url,
+        instances=instances,
+    )
     try:
         report = run_bench(options, progress=lambda line: typer.echo(line, err=True))
     except BenchError as exc:

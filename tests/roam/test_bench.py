@@ -1,6 +1,7 @@
-"""`roam hub bench` (roam/bench/hub.py): the helpers, the members, the seeded hub, and one short
-real run. No timing assertions: the numbers depend on the machine; only their presence is
-checked."""
+"""`roam hub bench` (roam/bench/hub.py): the helpers, the members, the seeded hub, and short
+real runs (SQLite; PostgreSQL when ROAM_TEST_POSTGRES_URL is set). No timing assertions: the
+numbers depend on the machine; only their presence is checked, and that every broadcast the hub
+accepted reached the eMSP."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from typer.testing import CliRunner
+from typer.testing import Result as CliResult
 
 from hub.app import create_app
 from hub.db import make_engine
@@ -160,6 +164,49 @@ async def test_seeded_hub_routes_the_bench_request(tmp_path: Path) -> None:
     assert answer.headers["OCPI-from-party-id"] == "SPK"
 
 
+async def test_emsp_member_counts_the_puts_it_takes_by_sender() -> None:
+    """The bench knows every broadcast was delivered from the eMSP's own count."""
+    member = member_app(Role.EMSP, frozenset({"right"}), "http://emsp.test")
+    body = json.dumps(bench.location(1)).encode()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=member), base_url="http://emsp.test"
+    ) as client:
+        assert (await client.get(bench.RECEIVED)).json() == {}
+        for sender, times in ((("EU", "HUB"), 2), (("NL", "SPK"), 1)):
+            headers = {
+                "Authorization": encode_authorization("right"),
+                "OCPI-from-country-code": sender[0],
+                "OCPI-from-party-id": sender[1],
+            }
+            for _ in range(times):
+                url = "/ocpi/emsp/2.2.1/locations/NL/SPK/LOC1"
+                answer = await client.put(url, content=body, headers=headers)
+                assert answer.json()["status_code"] == 1000
+        refused = await client.put(
+            "/ocpi/emsp/2.2.1/locations/NL/SPK/LOC1",
+            content=body,
+            headers={"Authorization": encode_authorization("wrong")},
+        )
+        assert refused.status_code == 401
+        assert (await client.get(bench.RECEIVED)).json() == {"EU/HUB": 2, "NL/SPK": 1}
+
+
+def test_targets_spread_requests_over_hub_instances() -> None:
+    target = Target("routed@2", "http://a/x", "auth", more=("http://b/x",))
+    assert [target.url(i) for i in range(4)] == [
+        "http://a/x/LOC1",
+        "http://b/x/LOC2",
+        "http://a/x/LOC3",
+        "http://b/x/LOC4",
+    ]
+    # A closed-loop worker k sends k, k + C, k + 2C…: with C even it keeps to one instance.
+    assert {target.url(k).split("/")[2] for k in range(1, 64, 16)} == {"b"}
+    broadcast = Target("broadcast", "http://a/r", "auth", push=True, broadcast=True)
+    assert broadcast.url(0) == "http://a/r/NL/SPK/LOC1"
+    assert broadcast.headers()["OCPI-to-party-id"] == "HUB"
+    assert broadcast.headers()["OCPI-from-party-id"] == "SPK"
+
+
 # --- the report -----------------------------------------------------------------------------
 def _paced(path: str, rep: int, p50: float, p99: float) -> PacedRun:
     return PacedRun(path, rep, 200, 4, 800, 0, 0, 0.2, p50, p99, p99 + 1, p99 + 2, 4.0)
@@ -222,6 +269,54 @@ def test_summary_pairs_runs_within_a_repetition_and_takes_medians() -> None:
     assert "(target >= 1,000 req/s): NOT met" in format_report(report)
 
 
+def _instances_run(path: str, rate: float, hub_s: float, hub2_s: float) -> ClosedRun:
+    """A 4 s closed-loop run through hub instances; a broadcast run delivered everything."""
+    cpu = {"hub": hub_s, "cpo": 0.5, "emsp": 0.5, "loadgen": 1.0, "others": 0.1}
+    if hub2_s:
+        cpu |= {"hub2": hub2_s, "hubs": hub_s + hub2_s}
+    broadcast = path.startswith("broadcast")
+    requests = int(rate * 4)
+    run = _closed("routed", 0, rate, 1.0)
+    run.path, run.cpu_s, run.cpu_settled_s, run.machine_busy = path, cpu, cpu, 0.97
+    if broadcast:
+        run.accepted, run.delivered, run.delivery_s, run.undelivered = requests, requests, 5.0, 0
+    return run
+
+
+def test_report_sets_one_and_two_hub_instances_side_by_side_and_says_when_nothing_scaled() -> None:
+    report = BenchReport(BenchOptions(instances=2), {"python": "3.11", "cpus": 2}, {}, 2193)
+    report.database = {"kind": "postgresql", "server": "127.0.0.1:5432", "database": "x"}
+    for path in ("direct", "routed", "broadcast", "routed@2", "broadcast@2"):
+        report.paced.append(_paced(path, 0, 1.0, 3.0))
+    report.closed += [
+        _closed("direct", 0, 10000, 4.0),
+        _instances_run("routed", 2000, 4.0, 0),
+        _instances_run("broadcast", 500, 4.0, 0),
+        _instances_run("routed@2", 1900, 2.4, 2.0),
+        _instances_run("broadcast@2", 480, 3.0, 1.0),
+    ]
+    summary = report.summary()
+    assert summary["routed@2"]["cpu_process"] == "hubs"
+    assert summary["routed@2"]["cpu_us_per_request"] == pytest.approx(4.4 / 7600 * 1e6)
+    assert summary["routed@2"]["hub_cpu_shares"] == {
+        "hub": pytest.approx(2.4 / 4.4),
+        "hub2": pytest.approx(2.0 / 4.4),
+    }
+    assert summary["broadcast@2"]["deliveries_per_s"] == pytest.approx(1920 / 5.0)
+
+    text = format_report(report)
+    assert "Hub instances on one PostgreSQL database: 1 against 2" in text
+    assert re.search(r"^routed GET req/s \(closed loop\)\s+2,000\s+1,900\s+0\.95$", text, re.M)
+    assert re.search(r"^broadcasts accepted/s\s+500\s+480\s+0\.96$", text, re.M)
+    assert re.search(r"^deliveries/s to the eMSP\s+400\s+384\s+0\.96$", text, re.M)
+    assert "Hub CPU split between the instances (routed GET): hub 55%, hub2 45%." in text
+    assert "The 2 instances did not add routed throughput here (x0.95)" in text
+    assert "(2 CPUs) was 97% busy" in text
+
+    report.closed[3] = _instances_run("routed@2", 3000, 2.4, 2.0)
+    assert "The 2 instances served x1.50 the routed GETs of one" in format_report(report)
+
+
 # --- processes ------------------------------------------------------------------------------
 def _children_of_this_process() -> list[int]:
     me = str(os.getpid())
@@ -266,25 +361,43 @@ def test_a_server_that_cannot_start_is_reported_and_reaped(tmp_path: Path) -> No
     assert _gone(child.pid)
 
 
-def test_bench_smoke_run_prints_every_path_and_leaves_no_process(tmp_path: Path) -> None:
+@dataclass
+class SmokeRun:
+    result: CliResult
+    data: dict[str, Any]
+    children_before: set[int]
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> SmokeRun:
+    """One short real run of every path on SQLite, shared by the tests that read it."""
     before = set(_children_of_this_process())
-    out = tmp_path / "bench.json"
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
     args = ["hub", "bench", "--duration", "0.5", "--rate", "50", "--reps", "1"]
     args += ["--connections", "4", "--json", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    number = r"[+-]?[\d,]+\.?\d*"
+    return SmokeRun(result, json.loads(out.read_text()), before)
+
+
+NUMBER = r"[+-]?[\d,]+\.?\d*"
+
+
+def test_bench_smoke_run_prints_every_path_and_leaves_no_process(smoke_run: SmokeRun) -> None:
+    result, data, before = smoke_run.result, smoke_run.data, smoke_run.children_before
+    number = NUMBER
     assert re.search(rf"^direct\s+{number}\s+{number}\s", result.stdout, re.MULTILINE)
     assert re.search(rf"^routed\s+{number}\s+{number}\s", result.stdout, re.MULTILINE)
     assert re.search(rf"^added\s+{number}\s+{number}\s", result.stdout, re.MULTILINE)
     assert re.search(rf"added p50 {number} ms \(target <= 2 ms\): (met|NOT met)", result.stdout)
     assert "routed throughput" in result.stdout
     assert "hub CPU" in result.stdout.replace("Hub CPU", "hub CPU")
+    assert "Database: SQLite" in result.stdout
+    assert re.search(r"Load average \(1, 5, 15 min\) before the bench: [\d.]+", result.stdout)
 
-    data = json.loads(out.read_text())
     assert data["summary"]["routed"]["errors"] == 0
     assert data["summary"]["direct"]["errors"] == 0
-    paths = {"direct", "routed", "direct-push", "routed-push"}
+    paths = {"direct", "routed", "direct-push", "routed-push", "broadcast"}
     assert {run["path"] for run in data["paced_runs"]} == paths
     assert re.search(rf"^routed-push\s+{number}\s+{number}\s", result.stdout, re.MULTILINE)
     assert re.search(rf"push checks .* take {number} us", result.stdout)
@@ -297,6 +410,84 @@ def test_bench_smoke_run_prints_every_path_and_leaves_no_process(tmp_path: Path)
     assert set(pids) == {"cpo", "emsp", "hub"}
     assert all(_gone(pid) for pid in pids.values())
     assert set(_children_of_this_process()) <= before
+
+
+def test_bench_broadcast_path_is_measured_and_every_accepted_broadcast_delivered(
+    smoke_run: SmokeRun,
+) -> None:
+    result, data = smoke_run.result, smoke_run.data
+    number = NUMBER
+    assert re.search(rf"^broadcast\s+{number}\s+{number}\s", result.stdout, re.MULTILINE)
+    assert re.search(rf"^durable\s+{number}\s+{number}\s", result.stdout, re.MULTILINE)
+    assert "the cost of durable acceptance" in result.stdout
+    assert re.search(rf"Accepted: {number} broadcasts/s", result.stdout)
+    assert re.search(rf"hub CPU per accepted broadcast {number} us", result.stdout)
+    assert re.search(rf"{number} deliveries/s", result.stdout)
+    assert "every one reached the eMSP" in result.stdout
+
+    row = data["summary"]["broadcast"]
+    assert row["errors"] == 0
+    assert row["accepted_per_s"] > 0 and row["deliveries_per_s"] > 0
+    assert row["cpu_us_per_request"] > 0
+    assert row["undelivered"] == 0
+    assert "durable" in data["summary"]
+    closed = [run for run in data["closed_runs"] if run["path"] == "broadcast"]
+    assert closed and all(run["accepted"] == run["requests"] > 0 for run in closed)
+    assert all(run["delivered"] >= run["accepted"] for run in closed)
+    assert all(run["undelivered"] == 0 for run in closed)
+    tally = data["broadcasts"]  # the whole bench: warm-up, checks and paced runs included
+    assert tally["accepted"] > sum(run["accepted"] for run in closed)
+    assert tally["received"] >= tally["accepted"]
+    assert tally["undelivered"] == 0
+
+
+def test_bench_refuses_two_instances_on_sqlite_and_a_database_url_that_is_not_postgresql() -> None:
+    with pytest.raises(BenchError, match=r"--instances 2 needs --database-url postgresql"):
+        bench.run_bench(BenchOptions(instances=2))
+    with pytest.raises(BenchError, match="must name a PostgreSQL server"):
+        bench.run_bench(BenchOptions(database_url="sqlite:///x.db"))
+    result = CliRunner().invoke(app, ["hub", "bench", "--instances", "2"])
+    assert result.exit_code == 1
+    assert "bench failed: --instances 2 needs --database-url postgresql" in result.output
+    assert "SQLite" in result.output
+
+
+def _bench_databases(server: str) -> set[str]:
+    import psycopg
+
+    with psycopg.connect(server, autocommit=True) as db:
+        rows = db.execute("SELECT datname FROM pg_database").fetchall()
+    return {row[0] for row in rows if row[0].startswith("roam_bench_")}
+
+
+@pytest.fixture
+def postgres_server() -> str:
+    server = os.environ.get("ROAM_TEST_POSTGRES_URL")
+    if not server:
+        pytest.skip("ROAM_TEST_POSTGRES_URL is not set: the PostgreSQL bench is skipped")
+    return server
+
+
+@pytest.mark.postgres
+def test_bench_on_postgresql_creates_and_drops_its_own_database(postgres_server: str) -> None:
+    before = _bench_databases(postgres_server)
+    options = BenchOptions(
+        duration=0.3, rate=50, connections=4, reps=1, warmup=0.2, database_url=postgres_server
+    )
+    report = bench.run_bench(options)
+    text = format_report(report)
+    assert report.database["kind"] == "postgresql"
+    name = report.database["database"]
+    assert name.startswith("roam_bench_") and name not in before
+    assert f"a fresh database {name} (created and dropped by the bench)" in text
+    assert re.search(r"synchronous_commit \w+, fsync \w+\. A one-row INSERT", text)
+    assert "the hub logs every message to PostgreSQL" in text
+    assert re.search(rf"^broadcast\s+{NUMBER}\s", text, re.MULTILINE)
+    if report.database["cpu_measured"]:  # a server on this machine
+        assert re.search(rf"PostgreSQL's CPU: {NUMBER} us per broadcast", text)
+    assert report.broadcasts["undelivered"] == 0
+    assert report.broadcasts["received"] >= report.broadcasts["accepted"] > 0
+    assert _bench_databases(postgres_server) == before  # dropped
 
 
 def test_bench_refuses_options_it_cannot_run() -> None:
