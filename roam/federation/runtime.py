@@ -161,16 +161,35 @@ class Federation:
     folder: Path
     hub_served: Served
     members: list[Member]
+    more_hubs: list[Served] = field(default_factory=list)
+    """Further instances of the hub on the same PostgreSQL database (docs/hub.md "Several
+    instances"); members are spread over all of them."""
 
     @property
     def hub(self) -> Hub:
+        """The first instance: the hub's settlement, log and invitations are the same on
+        every instance (one database)."""
         hub: Hub = self.hub_served.app.state.hub
         return hub
+
+    @property
+    def hubs(self) -> list[Hub]:
+        return [served.app.state.hub for served in (self.hub_served, *self.more_hubs)]
+
+    @property
+    def hops_sent(self) -> int:
+        """Messages the hub sent on to members, all instances together."""
+        return sum(hub.hops_sent for hub in self.hubs)
+
+    def reconfigure_hub(self, **changes: Any) -> None:
+        """`Hub.reconfigure` on every instance."""
+        for hub in self.hubs:
+            hub.reconfigure(**changes)
 
     async def settle(self, rounds: int = 3) -> None:
         """Let queued pushes, results and fan-out finish."""
         for _ in range(rounds):
-            jobs = [self.hub.drain()]
+            jobs = [hub.drain() for hub in self.hubs]
             for member in self.members:
                 if member.cpo_served.running:
                     jobs.append(member.cpo.drain())
@@ -218,7 +237,7 @@ class Federation:
                 last = time.perf_counter()
                 echo(
                     f"  sync {last - began:5.1f} s: locations at the eMSPs {got:,}/{want:,}, "
-                    f"tariffs {got_tariffs}/{want_tariffs}, routed {self.hub.hops_sent:,}"
+                    f"tariffs {got_tariffs}/{want_tariffs}, routed {self.hops_sent:,}"
                 )
             await asyncio.sleep(0.1)
         await self.settle()
@@ -265,7 +284,7 @@ class Federation:
         cdrs = sum(line.cdr_count for line in lines)
         online = sum(1 for m in self.members if m.online)
         return (
-            f"live: routed {self.hub.hops_sent:,} messages | active sessions "
+            f"live: routed {self.hops_sent:,} messages | active sessions "
             f"{self.active_sessions()} | CPOs online {online}/{len(self.members)} | "
             f"owed between members: {owed} ({cdrs} CDRs)"
         )
@@ -273,6 +292,7 @@ class Federation:
     async def stop(self) -> None:
         await asyncio.gather(*(m.cpo_served.stop() for m in self.members))
         await asyncio.gather(*(m.emsp_served.stop() for m in self.members))
+        await asyncio.gather(*(served.stop() for served in self.more_hubs))
         await self.hub_served.stop()
 
 
@@ -287,11 +307,11 @@ async def _wait(condition: Callable[[], bool], within: float, what: str) -> None
 def _start_hub(folder: Path, overrides: dict[str, Any] | None = None) -> Served:
     hub_port = free_port()
     values: dict[str, Any] = {
-        "port": hub_port,
         "database_url": f"sqlite:///{folder / 'hub.db'}",
         "admin_token": secrets.token_urlsafe(16),
         "still_alive_interval": 0.5,
         **(overrides or {}),
+        "port": hub_port,
     }
     return Served(create_hub(HubSettings.model_validate(values)), hub_port)
 
@@ -349,22 +369,44 @@ async def start_federation(
     echo: Echo,
     hub_overrides: dict[str, Any] | None = None,
     on_members: Callable[[Federation], Awaitable[None]] | None = None,
+    hub_instances: int = 1,
 ) -> tuple[Federation, float]:
     """Bring up hub and members; register them all; sync. Returns the sync time in seconds.
 
     `hub_overrides` are HubSettings values (scenarios shorten `forward_timeout`, say);
+    `hub_instances` > 1 runs that many instances of the hub on one PostgreSQL database (a
+    `database_url` in `hub_overrides`), members spread over them;
     `on_members` runs once every member's URLs are known, before any registers (the demo
     starts its dashboard there, so that its URL is among the first lines printed).
     """
-    hub_served = _start_hub(folder, hub_overrides)
+    overrides = dict(hub_overrides or {})
+    if hub_instances > 1:
+        database_url = str(overrides.get("database_url", ""))
+        if not database_url.startswith(("postgresql", "postgres:")):
+            raise DemoError(
+                f"{hub_instances} hub instances need a PostgreSQL database_url (instances share "
+                "one database; SQLite is one process)"
+            )
+        overrides.setdefault("admin_token", secrets.token_urlsafe(16))
+    hub_served = _start_hub(folder, overrides)
     await hub_served.start()
     hub: Hub = hub_served.app.state.hub
     echo(f"hub {hub.ref} at {hub.settings.versions_url}")
+    more_hubs: list[Served] = []
 
     federation: Federation | None = None
     try:
-        members = [await _build_member(hub, m, scale, folder, spec.start) for m in spec.members]
-        federation = Federation(spec, scale, folder, hub_served, members)
+        for _ in range(hub_instances - 1):
+            more_hubs.append(_start_hub(folder, overrides))
+            await more_hubs[-1].start()
+            echo(f"  another instance at {more_hubs[-1].app.state.hub.settings.versions_url}")
+        instances: list[Hub] = [hub, *(served.app.state.hub for served in more_hubs)]
+        # Members are spread over the instances: member i registers with instance i mod n.
+        members = [
+            await _build_member(instances[i % len(instances)], m, scale, folder, spec.start)
+            for i, m in enumerate(spec.members)
+        ]
+        federation = Federation(spec, scale, folder, hub_served, members, more_hubs)
         if on_members is not None:
             await on_members(federation)
 
@@ -402,7 +444,7 @@ async def start_federation(
         took = time.perf_counter() - began
         echo(
             f"sync done in {took:.1f} s: every eMSP holds {stations:,} stations and {tariffs} "
-            f"tariffs ({federation.hub.hops_sent:,} messages routed)"
+            f"tariffs ({federation.hops_sent:,} messages routed)"
         )
         return federation, took
     except BaseException:
@@ -411,6 +453,7 @@ async def start_federation(
         if federation is not None:
             await federation.stop()
         else:
+            await asyncio.gather(*(served.stop() for served in more_hubs))
             await hub_served.stop()
         raise
 

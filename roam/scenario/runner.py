@@ -124,9 +124,18 @@ def federation_of(scenario: Scenario) -> FederationSpec:
     return spec
 
 
-async def run_scenario(scenario: Scenario, echo: Echo = print, keep: Path | None = None) -> Outcome:
+async def run_scenario(
+    scenario: Scenario,
+    echo: Echo = print,
+    keep: Path | None = None,
+    *,
+    hub_database_url: str | None = None,
+    hub_instances: int = 1,
+) -> Outcome:
     """Bring up the scenario's federation, play it, stop everything; never raises for a
-    scenario that fails (the outcome says why)."""
+    scenario that fails (the outcome says why). `hub_database_url` puts the hub on that
+    database (default: SQLite in the run's folder); `hub_instances` > 1 runs that many hub
+    instances on it (PostgreSQL), the members spread over them."""
     began = time.perf_counter()
     outcome = Outcome(scenario)
     echo(f"scenario: {scenario.name} ({scenario.origin})")
@@ -139,16 +148,21 @@ async def run_scenario(scenario: Scenario, echo: Echo = print, keep: Path | None
             spec = federation_of(scenario)
             quiet: list[str] = []
             fed, sync_s = await start_federation(
-                spec, scenario.federation.scale, folder, quiet.append
+                spec,
+                scenario.federation.scale,
+                folder,
+                quiet.append,
+                hub_overrides={"database_url": hub_database_url} if hub_database_url else None,
+                hub_instances=hub_instances,
             )
             if scenario.federation.hub:
                 # Applied once everyone is connected and synced: a short forward_timeout is
                 # for the story, not for sixteen platforms starting at once.
-                fed.hub.reconfigure(**scenario.federation.hub)
+                fed.reconfigure_hub(**scenario.federation.hub)
             stations = sum(len(m.cpo.locations) for m in fed.members)
             echo(
                 f"  federation up: hub and {len(fed.members)} members, {stations} stations "
-                f"synced in {sync_s:.1f} s ({fed.hub.hops_sent} messages, not shown)"
+                f"synced in {sync_s:.1f} s ({fed.hops_sent} messages, not shown)"
             )
             outcome = await Run(scenario, fed, echo).play()
         except (DemoError, ValueError, OSError) as exc:
