@@ -1434,13 +1434,15 @@ class Rig:
     progress: Callable[[str], None]
     deliveries: Deliveries | None = None
     server_cpu: ServerCpu | None = None
+    servers: dict[str, int] = field(default_factory=dict)
+    """The server processes running now, by name (further hub instances come and go)."""
 
     async def quiesce(self) -> None:
         """Before a run: every accepted broadcast delivered, every server idle, so no backlog
         of an earlier run is measured."""
         if self.deliveries is not None and self.deliveries.tally.accepted:
             await self.deliveries.all_delivered()
-        await settle(self.report.processes)
+        await settle(self.servers)
 
 
 async def _verify(rig: Rig, group: Sequence[Target], direct_get: Target) -> None:
@@ -1461,10 +1463,10 @@ async def _verify(rig: Rig, group: Sequence[Target], direct_get: Target) -> None
             )
 
 
-async def _measure(rig: Rig, groups: Sequence[Sequence[Target]], direct_get: Target) -> None:
-    """Verify every path, warm each up, then the repetitions, group by group."""
+async def _prepare(rig: Rig, groups: Sequence[Sequence[Target]], direct_get: Target) -> None:
+    """Verify every path, then warm each up."""
     options = rig.report.options
-    servers = rig.report.processes
+    servers = rig.servers
     pids = {**servers, "loadgen": os.getpid()}
     for group in groups:
         await _verify(rig, group, direct_get)
@@ -1473,16 +1475,18 @@ async def _measure(rig: Rig, groups: Sequence[Sequence[Target]], direct_get: Tar
         await rig.quiesce()
         warmup = min(options.warmup, options.duration)
         await closed_run(target, -1, warmup, options.connections, rig.bodies, pids, servers)
-    for rep in range(options.reps):
-        for group in groups:
-            await _measure_group(rig, rep, group)
+
+
+async def _measure_rep(rig: Rig, rep: int, groups: Sequence[Sequence[Target]]) -> None:
+    for group in groups:
+        await _measure_group(rig, rep, group)
 
 
 async def _measure_group(rig: Rig, rep: int, group: Sequence[Target]) -> None:
     """One repetition of a group's paced runs, then its closed-loop runs, the group's order
     reversed every other repetition."""
     report, options = rig.report, rig.report.options
-    servers = report.processes
+    servers = rig.servers
     pids = {**servers, "loadgen": os.getpid()}
     order = list(group) if rep % 2 == 0 else list(reversed(group))
     for target in order:
@@ -1621,40 +1625,19 @@ def run_bench(
             cleanup.callback(server_cpu.close)
         report.database["cpu_measured"] = server_cpu is not None
         rig = Rig(report, bodies, log_lines, progress, deliveries, server_cpu)
+        rig.servers.update(report.processes)
         # The measuring instrument must not pause: this process imported the whole hub, and a
         # full collection over those objects took tens of ms. Frozen objects are never scanned.
         gc.collect()
         gc.freeze()
         try:
             with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-                runner.run(_measure(rig, groups, direct))
-                if options.instances > 1:
-                    more = _start_instances(options.instances, database_url, admin_token, workdir)
-                    children += more
-                    report.processes.update({child.name: child.pid for child in more})
-                    urls = tuple(child.url for child in more)
-                    spread = [
-                        Target(
-                            f"routed@{options.instances}",
-                            hub.url + HUB_LOCATIONS,
-                            emsp_auth,
-                            more=tuple(url + HUB_LOCATIONS for url in urls),
-                        ),
-                        Target(
-                            f"broadcast@{options.instances}",
-                            hub.url + HUB_RECEIVER_LOCATIONS,
-                            cpo_auth,
-                            push=True,
-                            broadcast=True,
-                            more=tuple(url + HUB_RECEIVER_LOCATIONS for url in urls),
-                            tally=tally,
-                        ),
-                    ]
-                    progress(
-                        f"{options.instances} hub instances on one database: measuring "
-                        "routed and broadcast again, the load alternating between them"
-                    )
-                    runner.run(_measure(rig, [spread], direct))
+                runner.run(_prepare(rig, groups, direct))
+                for rep in range(options.reps):
+                    runner.run(_measure_rep(rig, rep, groups))
+                    if options.instances > 1:
+                        instances = Instances(hub, database_url, admin_token, workdir, tokens)
+                        instances.measure(runner, rig, rep, direct)
                 report.broadcasts = runner.run(_broadcast_tally(deliveries))
         finally:
             gc.unfreeze()
@@ -1665,22 +1648,71 @@ def run_bench(
         return report
 
 
-def _start_instances(
-    instances: int, database_url: str, admin_token: str, workdir: Path
-) -> list[Child]:
-    """Hub instances 2…n on the database the first one uses."""
-    started: list[Child] = []
-    try:
-        for number in range(2, instances + 1):
-            started.append(
-                _start_child(f"hub{number}", hub_args(database_url, admin_token), workdir)
+@dataclass(frozen=True)
+class Instances:
+    """Hub instances 2…n on the first one's database, for the n-instance runs of a repetition:
+    started after its one-instance runs and stopped after its n-instance runs, so that each
+    repetition compares one against n at nearly the same time, and the one-instance runs have
+    the database to themselves."""
+
+    first: Child
+    database_url: str
+    admin_token: str
+    workdir: Path
+    tokens: Tokens
+
+    def measure(self, runner: asyncio.Runner, rig: Rig, rep: int, direct_get: Target) -> None:
+        n = rig.report.options.instances
+        started: list[Child] = []
+        try:
+            for number in range(2, n + 1):
+                args = hub_args(self.database_url, self.admin_token)
+                started.append(_start_child(f"hub{number}", args, self.workdir))
+            for child in started:
+                _wait_ready(child)
+                rig.servers[child.name] = rig.report.processes[child.name] = child.pid
+            rig.progress(
+                f"rep {rep + 1}: {n} hub instances on one database, the load alternating "
+                "between them"
             )
-        for child in started:
-            _wait_ready(child)
-    except BaseException:
-        _stop_children(started)
-        raise
-    return started
+            group = self.targets(n, [child.url for child in started], rig)
+            runner.run(_prepare(rig, [group], direct_get))
+            runner.run(_measure_rep(rig, rep, [group]))
+            for child in started:
+                if child.process.poll() is not None:
+                    raise BenchError(
+                        f"the {child.name} stopped during the bench:\n{child.log_tail()}"
+                    )
+        finally:
+            for child in started:
+                rig.servers.pop(child.name, None)
+            _stop_children(started)
+
+    def targets(self, n: int, urls: Sequence[str], rig: Rig) -> list[Target]:
+        emsp_auth = encode_authorization(self.tokens.emsp_to_hub)
+        cpo_auth = encode_authorization(self.tokens.cpo_to_hub)
+        assert rig.deliveries is not None
+        routed = Target(
+            f"routed@{n}",
+            self.first.url + HUB_LOCATIONS,
+            emsp_auth,
+            more=tuple(url + HUB_LOCATIONS for url in urls),
+        )
+        options = rig.report.options
+        if not (options.push and options.broadcast):
+            return [routed]
+        return [
+            routed,
+            Target(
+                f"broadcast@{n}",
+                self.first.url + HUB_RECEIVER_LOCATIONS,
+                cpo_auth,
+                push=True,
+                broadcast=True,
+                more=tuple(url + HUB_RECEIVER_LOCATIONS for url in urls),
+                tally=rig.deliveries.tally,
+            ),
+        ]
 
 
 async def _broadcast_tally(deliveries: Deliveries) -> dict[str, int]:
@@ -1790,6 +1822,13 @@ def _broadcast_lines(report: BenchReport, summary: Mapping[str, Any]) -> list[st
         f"{row['delivery_lag_s']:.1f} s after its last answer, "
         f"{row['deliveries_per_s']:,.0f} deliveries/s from the run's start (median)."
     )
+    load = options.rate / row["accepted_per_s"] if row["accepted_per_s"] else math.nan
+    if load > 0.5:
+        lines.append(
+            f"  note: the paced rate ({options.rate:g}/s) is {load:.0%} of the broadcasts/s the "
+            "hub accepted in the closed loop, and it delivers each one too: the paced latency "
+            "includes queueing; a lower --rate shows the accept latency of a hub with room."
+        )
     tally = report.broadcasts
     if tally:
         verdict = (
@@ -1854,9 +1893,9 @@ def _instance_lines(report: BenchReport, summary: Mapping[str, Any]) -> list[str
     lines = [
         "",
         f"Hub instances on one PostgreSQL database: 1 against {n}, the load alternating between "
-        "them (the",
-        f"  {n}-instance runs came after all the 1-instance ones, once the other instance(s) had "
-        "started; medians over the repetitions).",
+        "them. In each repetition the",
+        "  other instance(s) started after the one-instance runs and stopped after their own "
+        "runs; medians over the repetitions.",
         f"{'':44} {'1 instance':>12} {str(n) + ' instances':>12} {'ratio':>7}",
     ]
     for label, one, many, spec in rows:

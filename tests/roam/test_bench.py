@@ -490,6 +490,38 @@ def test_bench_on_postgresql_creates_and_drops_its_own_database(postgres_server:
     assert _bench_databases(postgres_server) == before  # dropped
 
 
+@pytest.mark.postgres
+def test_bench_with_two_hub_instances_sets_them_side_by_side(postgres_server: str) -> None:
+    before = _bench_databases(postgres_server)
+    options = BenchOptions(
+        duration=0.3,
+        rate=50,
+        connections=4,
+        reps=1,
+        warmup=0.2,
+        database_url=postgres_server,
+        instances=2,
+    )
+    report = bench.run_bench(options)
+    text = format_report(report)
+    summary = report.summary()
+    for path in ("routed@2", "broadcast@2"):
+        assert summary[path]["errors"] == 0
+        assert summary[path]["cpu_process"] == "hubs"
+        assert set(summary[path]["hub_cpu_shares"]) == {"hub", "hub2"}
+    # Both instances took requests: each answered some (its CPU share is not nothing).
+    assert all(share > 0 for share in summary["routed@2"]["hub_cpu_shares"].values())
+    assert summary["broadcast@2"]["undelivered"] == 0
+    assert "Hub instances on one PostgreSQL database: 1 against 2" in text
+    assert re.search(rf"^routed GET req/s \(closed loop\)\s+{NUMBER}\s+{NUMBER}", text, re.M)
+    assert re.search(rf"^deliveries/s to the eMSP\s+{NUMBER}\s+{NUMBER}", text, re.M)
+    assert re.search(r"The 2 instances (served x|did not add routed throughput)", text)
+    assert report.broadcasts["undelivered"] == 0
+    assert set(report.processes) == {"cpo", "emsp", "hub", "hub2"}
+    assert all(_gone(pid) for pid in report.processes.values())
+    assert _bench_databases(postgres_server) == before
+
+
 def test_bench_refuses_options_it_cannot_run() -> None:
     with pytest.raises(BenchError, match="positive"):
         bench.run_bench(BenchOptions(duration=0))
