@@ -77,7 +77,9 @@ async def run_deliveries(hub: Hub, cluster: Cluster) -> None:
 
 
 async def _lane(hub: Hub, cluster: Cluster, platform_id: int, lane: Lane) -> None:
+    loop = asyncio.get_running_loop()
     probe_pause = 1.0
+    next_probe: float | None = None  # when to check an OFFLINE receiver next
     while True:
         lane.signal.clear()
         if not await cluster.claim(platform_id):
@@ -109,15 +111,19 @@ async def _lane(hub: Hub, cluster: Cluster, platform_id: int, lane: Lane) -> Non
         if party_offline(platform):
             lane.settle(busy=True, paused=True)
             # Wait for it: a request of its own or the still-alive round may bring it back;
-            # meanwhile check it ourselves, less and less often.
-            if not await _pause(lane, probe_pause):
-                if await check_platform(hub, platform):
-                    probe_pause = 1.0
-                else:
+            # meanwhile check it ourselves, less and less often (on a clock of its own: new
+            # broadcasts wake the lane, and must not postpone the check).
+            if next_probe is None:
+                next_probe = loop.time() + probe_pause
+            if loop.time() >= next_probe:
+                if not await check_platform(hub, platform):
                     probe_pause = min(probe_pause * 2, PROBE_PAUSE_MAX)
+                    next_probe = loop.time() + probe_pause
+                continue
+            await _pause(lane, next_probe - loop.time())
             continue
         lane.settle(busy=True, paused=False)
-        probe_pause = 1.0
+        probe_pause, next_probe = 1.0, None
         try:
             await _deliver_window(hub, cluster, rows)
         except StorageUnavailable:

@@ -294,3 +294,20 @@ async def test_the_admin_api_shows_what_waits_for_each_receiver(fed: Federation)
     await fed.settle()
     rows = {row["parties"][0]: row for row in await fed.admin("deliveries")}
     assert (rows["NL/EMA"]["waiting"], rows["NL/EMA"]["lane"]) == (0, "idle")
+
+
+async def test_new_broadcasts_do_not_postpone_the_check_of_an_offline_receiver(
+    fed: Federation,
+) -> None:
+    fed.network.down.add("emsp.test")
+    await fed.cpo.push_location(f.location("A"))
+    await fed.settle()
+    fed.network.down.discard("emsp.test")
+    # A broadcast every 0.2 s wakes its lane each time; the check (after about a second)
+    # still happens, and everything is delivered.
+    for i in range(15):
+        await fed.cpo.patch_evse_status("A", "3256", (Status.CHARGING, Status.AVAILABLE)[i % 2])
+        if len(fed.emsp.find_received("PATCH", "/locations/DE/CPB/A/3256")) > 0:
+            break
+        await asyncio.sleep(0.2)
+    assert fed.emsp.find_received("PUT", "/locations/DE/CPB/A")
