@@ -163,9 +163,11 @@ class Cluster:
 
     async def _apply(self, payload: str) -> None:
         instance, _, rest = payload.partition(" ")
-        if instance == self.hub.store.instance:
-            return  # our own change: our memory has it already
         kind, _, data = rest.partition(" ")
+        if instance == self.hub.store.instance and kind == "outbox":
+            return  # our own rows: the relay woke our lanes already
+        # Our own directory and copy changes are read back too: a notice of another
+        # instance may have reloaded our memory between our change and its commit.
         items = [item for item in data.split(NOTICE_SEPARATOR) if item]
         try:
             if kind == "directory":
