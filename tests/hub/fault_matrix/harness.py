@@ -3,9 +3,18 @@ SIGTERM with a stopwatch, restart on the same port and database), a sender that 
 broadcasts or CDRs straight to the hub, the receivers' records turned into loss, order and
 duplicate counts, and a TCP proxy that can cut the hub off its PostgreSQL server.
 
+A federation may run several hub instances on one PostgreSQL database (docs/hub.md "Several
+instances"): each `roam hub serve` on its own port with its own base URL, the members
+registered through the instance the test names, and a sender that spreads its messages over
+the instances (round robin, attempt by attempt) until it is told to use only some of them.
+Each instance connects with its own PostgreSQL `application_name` (roam-hub-A, roam-hub-B;
+the same database), so that `LockWatch` can tell from `pg_locks` which instance holds which
+receiver's delivery lane (hub/cluster.py's advisory locks).
+
 Nothing here asks the hub whether it delivered: delivery is what the platforms recorded
 (platform.py). The hub is asked only what the issue makes it responsible for reporting (its
-settlement and message log, case c) and for GET-all (case e).
+settlement and message log, case c) and for GET-all (cases e and h); which instance holds a
+lane is read from PostgreSQL, not from the hub.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -24,15 +34,17 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
+import psycopg
 
+from hub.cluster import LANE_LOCKS, LEADER_LOCK
 from ocpi.headers import PartyRef
 from tests.doubles import factories
 
@@ -207,7 +219,11 @@ class Service:
 
 
 class HubProcess(Service):
-    """`python -m roam hub serve` on a fixed port and database, with the admin token known."""
+    """`python -m roam hub serve` on a fixed port and database, with the admin token known.
+
+    `instance` names one of several instances on one PostgreSQL database ("A", "B"): its log
+    is hub-A.log, its base URL its own address (`--base-url`), and it connects to the
+    database as `application_name` roam-hub-A (`instance_url`)."""
 
     def __init__(
         self,
@@ -217,10 +233,12 @@ class HubProcess(Service):
         port: int | None = None,
         forward_timeout: float = 2.0,
         still_alive_interval: float = 300.0,
+        instance: str = "",
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://{HOST}:{self.port}"
-        self.database_url = database_url
+        self.instance = instance
+        self.database_url = instance_url(database_url, instance) if instance else database_url
         args = [
             "roam",
             "hub",
@@ -228,7 +246,7 @@ class HubProcess(Service):
             "--port",
             str(self.port),
             "--database-url",
-            database_url,
+            self.database_url,
             "--admin-token",
             ADMIN_TOKEN,
             "--forward-timeout",
@@ -236,7 +254,10 @@ class HubProcess(Service):
             "--still-alive-interval",
             str(still_alive_interval),
         ]
-        super().__init__("hub", args, workdir, f"{self.url}/ocpi/versions")
+        if instance:
+            args += ["--base-url", self.url]
+        name = f"hub-{instance}" if instance else "hub"
+        super().__init__(name, args, workdir, f"{self.url}/ocpi/versions")
 
     @property
     def versions_url(self) -> str:
@@ -267,6 +288,23 @@ class HubProcess(Service):
     def rss_kb(self) -> int:
         return rss_kb(self.pid)
 
+    @property
+    def credentials_url(self) -> str:
+        return f"{self.url}{OCPI}/credentials"
+
+
+INSTANCE_APPLICATION = "roam-hub-"
+"""Prefix of the `application_name` of an instance's database connections."""
+
+
+def instance_url(database_url: str, instance: str) -> str:
+    """`database_url` (PostgreSQL) with `application_name=roam-hub-<instance>`: the same
+    database, connections that say which instance opened them (`pg_stat_activity`)."""
+    parts = urlsplit(database_url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "application_name"]
+    query.append(("application_name", INSTANCE_APPLICATION + instance))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
 
 @dataclass(frozen=True)
 class Faults:
@@ -280,8 +318,17 @@ class PlatformProcess(Service):
     """A recording platform (platform.py); its records are read through `/_received`."""
 
     def __init__(
-        self, workdir: Path, role: str, party: str, faults: Faults = Faults(), seed: int = 14
+        self,
+        workdir: Path,
+        role: str,
+        party: str,
+        faults: Faults = Faults(),
+        seed: int = 14,
+        *,
+        register_later: bool = False,
     ) -> None:
+        self.register_later = register_later
+        """Started without a token A: it registers when `register()` says so."""
         self.role = role
         self.party = party
         self.port = free_port()
@@ -321,6 +368,8 @@ class PlatformProcess(Service):
         if self.token_a:
             # `=`: a token may start with "-" (token_urlsafe), which argparse takes for an option.
             self.args += [f"--hub-versions={self.hub_versions}", f"--token-a={self.token_a}"]
+        elif self.register_later:
+            self.args.append("--register-later")
         super().spawn()
 
     def state(self) -> dict[str, Any]:
@@ -353,6 +402,30 @@ class PlatformProcess(Service):
     def set_faults(self, **values: float) -> None:
         self.http.post(f"{self.url}/_faults", json=values, timeout=5)
 
+    def register(self, hub: HubProcess) -> dict[str, Any]:
+        """Register now through `hub` (member-initiated, a token A invited there); returns
+        once the hub has answered: its state, with `registered_at` (time.time())."""
+        self.hub_versions = hub.versions_url
+        self.token_a = hub.invite(self.role, self.party)
+        answer = self.http.post(
+            f"{self.url}/_register",
+            json={"hub_versions": self.hub_versions, "token_a": self.token_a},
+            timeout=40,
+        )
+        state: dict[str, Any] = answer.json()
+        assert answer.status_code == 200 and state["registered"], f"registration: {state}"
+        return state
+
+    def rotate(self, hub: HubProcess) -> dict[str, Any]:
+        """Rotate its credentials through `hub` (PUT /credentials, a new token B); the
+        platform's answer: old_token_c, token_c, token_b, answered_at (time.time())."""
+        answer = self.http.post(
+            f"{self.url}/_rotate", json={"credentials_url": hub.credentials_url}, timeout=30
+        )
+        rotated: dict[str, Any] = answer.json()
+        assert answer.status_code == 200, f"rotation: {rotated}"
+        return rotated
+
 
 # --- the federation -------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -367,8 +440,15 @@ DEFAULT_EMSPS = (EmspSpec("NL/EMA"), EmspSpec("NL/EMB"))
 @dataclass
 class Federation:
     hub: HubProcess
+    """The (first) hub instance."""
     cpo: PlatformProcess
     emsps: list[PlatformProcess]
+    hubs: list[HubProcess] = field(default_factory=list)
+    """Every instance (several on one PostgreSQL database), the first being `hub`."""
+    through: dict[str, HubProcess] = field(default_factory=dict)
+    """Party -> the instance it registered through."""
+    extra: list[Service] = field(default_factory=list)
+    """Processes a test started itself (`add_platform`): stopped with the federation."""
 
     @property
     def platforms(self) -> list[PlatformProcess]:
@@ -376,6 +456,16 @@ class Federation:
 
     def emsp(self, party: str) -> PlatformProcess:
         return next(p for p in self.emsps if p.party == party)
+
+    def add_platform(self, role: str, party: str, faults: Faults = Faults()) -> PlatformProcess:
+        """A platform started now, not yet registered (`PlatformProcess.register`)."""
+        platform = PlatformProcess(self.hub.workdir, role, party, faults, register_later=True)
+        self.extra.append(platform)
+        platform.start()
+        return platform
+
+
+INSTANCE_NAMES = "ABCDEFGH"
 
 
 @contextlib.contextmanager
@@ -386,23 +476,39 @@ def federation(
     *,
     forward_timeout: float = 2.0,
     still_alive_interval: float = 300.0,
+    instances: int = 1,
+    through: Mapping[str, int] | None = None,
 ) -> Iterator[Federation]:
     """A hub process and one CPO + the eMSPs as platform processes, all registered (invited
-    through the admin API, member-initiated handshakes). Everything is stopped afterwards."""
-    hub = HubProcess(
-        workdir,
-        database_url,
-        forward_timeout=forward_timeout,
-        still_alive_interval=still_alive_interval,
-    )
+    through the admin API, member-initiated handshakes). Everything is stopped afterwards.
+
+    `instances` > 1 (PostgreSQL): that many hub processes on the database, started one after
+    the other (A first: it creates the tables), and each member invited by and registered
+    through instance `through[party]` (an index; 0, i.e. A, by default). It is ready when
+    every instance lists every member as CONNECTED."""
+    names = INSTANCE_NAMES[:instances] if instances > 1 else [""]
+    hubs = [
+        HubProcess(
+            workdir,
+            database_url,
+            forward_timeout=forward_timeout,
+            still_alive_interval=still_alive_interval,
+            instance=name,
+        )
+        for name in names
+    ]
     cpo = PlatformProcess(workdir, "CPO", CPO_PARTY)
     receivers = [
         PlatformProcess(workdir, "EMSP", s.party, s.faults, seed=i) for i, s in enumerate(emsps)
     ]
     platforms = [cpo, *receivers]
+    placed = {p.party: hubs[(through or {}).get(p.party, 0)] for p in platforms}
+    fed = Federation(hubs[0], cpo, receivers, hubs, placed)
     try:
-        hub.start()
+        for hub in hubs:
+            hub.start()
         for platform in platforms:
+            hub = placed[platform.party]
             platform.hub_versions = hub.versions_url
             platform.token_a = hub.invite(platform.role, platform.party)
             platform.spawn()
@@ -412,14 +518,17 @@ def federation(
             platform.wait_registered()
 
         def all_connected() -> bool:
-            parties: list[dict[str, Any]] = hub.admin("GET", "parties")
-            connected = [p for p in parties if p["status"] == "CONNECTED"]
-            return len(connected) == len(platforms)
+            for hub in hubs:
+                parties: list[dict[str, Any]] = hub.admin("GET", "parties")
+                connected = [p for p in parties if p["status"] == "CONNECTED"]
+                if len(connected) != len(platforms):
+                    return False
+            return True
 
-        assert wait_until(all_connected, 10, 0.1), hub.admin("GET", "parties")
-        yield Federation(hub, cpo, receivers)
+        assert wait_until(all_connected, 10, 0.1), [h.admin("GET", "parties") for h in hubs]
+        yield fed
     finally:
-        for service in (*platforms, hub):
+        for service in (*fed.extra, *platforms, *hubs):
             service.close()
 
 
@@ -444,6 +553,8 @@ class Attempt:
     http_status: int | None
     ocpi_status: int | None
     message: str
+    hub: str = ""
+    """The hub URL it was sent to."""
 
     @property
     def accepted(self) -> bool:
@@ -519,11 +630,15 @@ class Sender:
     of one lane one after the other (an object's updates in order), up to `concurrency`
     lanes at a time. A message that is not accepted (no answer, or anything but a 2xx with
     status 1000) is sent again after `retry_pause` for up to `retry_for` seconds (0: never),
-    as a CPO would; every attempt is recorded."""
+    as a CPO would; every attempt is recorded.
+
+    Given several hub URLs (instances of one hub), it sends each attempt to the next of them
+    in turn (a retry, too, goes to the next); `retarget` narrows them down, as a load
+    balancer does when an instance has gone."""
 
     def __init__(
         self,
-        hub_url: str,
+        hub_url: str | Sequence[str],
         token: str,
         lanes: Sequence[Sequence[Message]],
         *,
@@ -534,7 +649,8 @@ class Sender:
         timeout: float = 5.0,
         from_party: str = CPO_PARTY,
     ) -> None:
-        self.hub_url = hub_url
+        self.targets: list[str] = [hub_url] if isinstance(hub_url, str) else list(hub_url)
+        self._turn = itertools.count()
         self.token = token
         self.lanes = [list(lane) for lane in lanes]
         self.concurrency = concurrency
@@ -555,6 +671,14 @@ class Sender:
     @property
     def sent(self) -> int:
         return sum(len(lane) for lane in self.lanes)
+
+    def retarget(self, hub_urls: Sequence[str]) -> None:
+        """From the next attempt on, send only to these."""
+        self.targets = list(hub_urls)
+
+    def accepted_by(self) -> Counter[str]:
+        """Accepted attempts per hub URL."""
+        return Counter(a.hub for a in self.attempts if a.accepted)
 
     def start(self) -> Sender:
         self._thread = threading.Thread(target=self._main, name="fault-matrix-sender")
@@ -606,7 +730,7 @@ class Sender:
     async def _run(self) -> None:
         limits = httpx.Limits(max_connections=self.concurrency)
         async with httpx.AsyncClient(
-            base_url=self.hub_url, limits=limits, timeout=self.timeout, trust_env=False
+            limits=limits, timeout=self.timeout, trust_env=False
         ) as client:
             gate = asyncio.Semaphore(self.concurrency)
 
@@ -644,13 +768,15 @@ class Sender:
             "X-Correlation-ID": correlation_id,
             **routing(self.from_party, message.to),
         }
+        targets = self.targets
+        hub = targets[next(self._turn) % len(targets)]
         sent = time.monotonic()
         http_status: int | None = None
         ocpi_status: int | None = None
         text = ""
         try:
             answer = await client.request(
-                message.method, message.path, json=message.body, headers=headers
+                message.method, hub + message.path, json=message.body, headers=headers
             )
             http_status = answer.status_code
             try:
@@ -672,6 +798,7 @@ class Sender:
             http_status,
             ocpi_status,
             text,
+            hub,
         )
 
 
@@ -823,6 +950,71 @@ def hub_get_all(hub_url: str, token: str, party: str, module: str = "locations")
 def seq_of(location: dict[str, Any]) -> int | None:
     match = SEQ_IN_NAME.search(str(location.get("name", "")))
     return int(match.group(1)) if match else None
+
+
+# --- who holds the delivery lanes (several instances) ---------------------------------------
+class LockWatch:
+    """Reads PostgreSQL's `pg_locks` on a connection of its own: which instance holds the
+    advisory lock of each receiver's delivery lane (hub/cluster.py `LANE_LOCKS`, object id =
+    the receiver's platform id) and the leader lock, by the `application_name` of the
+    connection holding it (`instance_url`). Only what the database says: a lock held by a
+    process that is gone is released by PostgreSQL when it notices the connection ended."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self._connection: psycopg.Connection[Any] | None = None
+
+    def __enter__(self) -> LockWatch:
+        self._connection = psycopg.connect(
+            self.database_url, autocommit=True, application_name="fault-matrix-watch"
+        )
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def holders(self) -> dict[str, str]:
+        """Receiver party -> the instance ("A", "B") holding its lane; "leader" -> the one
+        holding the leader lock. Receivers whose lane nobody holds are left out."""
+        assert self._connection is not None, "use LockWatch in a with block"
+        rows = self._connection.execute(
+            """
+            SELECT l.classid::bigint, l.objid::bigint, a.application_name
+            FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            """
+        ).fetchall()
+        parties: dict[int, list[str]] = {}
+        for platform_id, party in self._connection.execute(
+            "SELECT platform_id, country_code || '/' || party_id FROM party "
+            "WHERE platform_id IS NOT NULL"
+        ).fetchall():
+            parties.setdefault(int(platform_id), []).append(str(party))
+        found: dict[str, str] = {}
+        for key_class, key_object, application in rows:
+            holder = str(application).removeprefix(INSTANCE_APPLICATION)
+            if (key_class, key_object) == LEADER_LOCK:
+                found["leader"] = holder
+            elif key_class == LANE_LOCKS:
+                for party in parties.get(int(key_object), [f"platform {key_object}"]):
+                    found[party] = holder
+        return found
+
+    def wait_held(self, parties: Sequence[str], by: str, within: float) -> float | None:
+        """Seconds until every lane of `parties` is held by instance `by` (polled every
+        10 ms), or None if not within `within`."""
+        began = time.monotonic()
+
+        def held() -> bool:
+            holders = self.holders()
+            return all(holders.get(party) == by for party in parties)
+
+        if wait_until(held, within, 0.01):
+            return time.monotonic() - began
+        return None
 
 
 # --- PostgreSQL that can be "restarted" -----------------------------------------------------

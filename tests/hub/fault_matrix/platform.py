@@ -3,6 +3,7 @@
     python -m tests.hub.fault_matrix.platform --role EMSP --party NL/EMA --port 9001 \\
         --hub-versions http://127.0.0.1:9000/ocpi/versions --token-a TOKEN_A \\
         --state /tmp/ema.json [--fail-rate 0.5] [--drop-rate 0.3] [--delay 2 --delay-rate 0.1]
+        [--register-later]
 
 It is the receiver the fault matrix counts with: loss is what the hub accepted and no receiver
 recorded, so this platform must be simple enough to be trusted. It knows nothing of the hub's
@@ -12,7 +13,16 @@ code (it imports no project module): plain Starlette, uvicorn and httpx.
 hub's versions and 2.2.1 details with token A, POST its credentials with its own token B, keep
 the hub's token C), in the background, retried until it succeeds. Its tokens are kept in the
 `--state` JSON file: a platform restarted with the same file does NOT register again (the
-hub keeps the registration in its database), it just serves again on its port.
+hub keeps the registration in its database), it just serves again on its port. With
+`--register-later` it starts without a token A and registers when told to (`POST /_register`,
+answered once the hub has answered), so that a test can use the new token C at once.
+
+**Rotation.** `POST /_rotate` makes it rotate its credentials as a member does (PUT
+/credentials to the URL it is given, with its token C, carrying a new token B; it keeps the
+hub's new token C). From then on the previous token B is still accepted, as a member would
+for requests already under way, but each request that presents it is counted (`stale_token`
+in `/_state`) and its record is marked `"stale_token": true`: a hub that keeps using a
+rotated-out token is seen.
 
 **Recording.** Every request on a functional module (anything below `/ocpi/2.2.1/{module}/`
 except credentials, versions and hubclientinfo, whose ClientInfo pushes are recorded too but
@@ -38,7 +48,10 @@ so a still-alive check sees a platform that is up as up). Each is drawn per requ
 Test-only control endpoints, without authentication: `GET /_state` (tokens, registration
 done, counts, faults, when the last functional request arrived), `GET /_received?after=N`
 (the records from index N on, and `last_request_at`) and
-`POST /_faults` (`{"fail_rate", "drop_rate", "delay", "delay_rate"}`, any subset).
+`POST /_faults` (`{"fail_rate", "drop_rate", "delay", "delay_rate"}`, any subset),
+`POST /_register` (`{"hub_versions", "token_a"}`) and `POST /_rotate` (`{"credentials_url"}`:
+answers `{"old_token_c", "token_c", "token_b", "answered_at"}`, `answered_at` being when the
+hub's answer arrived, `time.time()`).
 """
 
 from __future__ import annotations
@@ -146,14 +159,19 @@ class PlatformState:
     faults: Faults
     rng: random.Random
     token_b: str = ""
+    previous_token_b: str = ""
+    """The token B before the last rotation: still accepted, counted in `stale_token`."""
     token_c: str | None = None
     registered: bool = False
+    registered_at: float = 0.0
+    """When the hub's answer to the registration arrived (time.time())."""
     registration_error: str = ""
     received: list[dict[str, Any]] = field(default_factory=list)
     failed: int = 0
     dropped: int = 0
     delayed: int = 0
     refused: int = 0
+    stale_token: int = 0
     last_request_at: float = 0.0
     """When the last functional request arrived (time.time()), whatever became of it: a
     harness waiting for a hub's retries sees them even when they are answered 500."""
@@ -172,6 +190,7 @@ class PlatformState:
         if self.state_file.exists():
             saved = json.loads(self.state_file.read_text())
             self.token_b = saved["token_b"]
+            self.previous_token_b = saved.get("previous_token_b", "")
             self.token_c = saved.get("token_c")
             self.registered = self.token_c is not None
         if not self.token_b:
@@ -183,10 +202,28 @@ class PlatformState:
         self.log = self.received_file.open("a")
 
     def save(self) -> None:
-        data = {"token_b": self.token_b, "token_c": self.token_c}
+        data = {
+            "token_b": self.token_b,
+            "previous_token_b": self.previous_token_b,
+            "token_c": self.token_c,
+        }
         temporary = self.state_file.with_name(self.state_file.name + ".tmp")
         temporary.write_text(json.dumps(data))
         os.replace(temporary, self.state_file)
+
+    def accepts(self, header: str | None) -> bool:
+        """Is this `Authorization` header one of its tokens B (the previous one counted)?"""
+        token = presented_token(header)
+        if token is not None and token == self.token_b:
+            return True
+        if token is not None and self.previous_token_b and token == self.previous_token_b:
+            self.stale_token += 1
+            return True
+        return False
+
+    def stale(self, header: str | None) -> bool:
+        token = presented_token(header)
+        return bool(self.previous_token_b) and token == self.previous_token_b
 
     def record(self, entry: dict[str, Any]) -> None:
         entry["n"] = len(self.received)
@@ -221,6 +258,7 @@ class PlatformState:
             "party": f"{self.country_code}/{self.party_id}",
             "pid": os.getpid(),
             "registered": self.registered,
+            "registered_at": self.registered_at,
             "registration_error": self.registration_error,
             "token_b": self.token_b,
             "token_c": self.token_c,
@@ -229,6 +267,7 @@ class PlatformState:
             "dropped": self.dropped,
             "delayed": self.delayed,
             "refused": self.refused,
+            "stale_token": self.stale_token,
             "last_request_at": self.last_request_at,
             "faults": vars(self.faults),
         }
@@ -255,10 +294,43 @@ async def register(state: PlatformState) -> None:
                     raise RuntimeError(f"HTTP {answer.status_code}: {body}")
                 state.token_c = body["data"]["token"]
                 state.registered = True
+                state.registered_at = time.time()
                 state.save()
             except (httpx.HTTPError, ValueError, KeyError, StopIteration, RuntimeError) as exc:
                 state.registration_error = f"{type(exc).__name__}: {exc}"
                 await asyncio.sleep(0.2)
+
+
+async def rotate(state: PlatformState, credentials_url: str) -> dict[str, Any]:
+    """PUT /credentials with a new token B (authorised by the current token C); keep the
+    hub's new token C. The new token B is accepted before the PUT goes out: the hub calls
+    back this platform's versions with it while it handles the PUT."""
+    if not state.registered or not state.token_c:
+        raise RuntimeError("not registered")
+    old_b, old_c = state.token_b, state.token_c
+    state.previous_token_b, state.token_b = old_b, secrets.token_urlsafe(24)
+    try:
+        async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
+            answer = await client.put(
+                credentials_url,
+                json=state.credentials(),
+                headers={"Authorization": authorization(old_c)},
+            )
+        answered_at = time.time()
+        body = answer.json()
+        if body.get("status_code") != 1000:
+            raise RuntimeError(f"HTTP {answer.status_code}: {body}")
+        state.token_c = body["data"]["token"]
+    except BaseException:
+        state.token_b, state.previous_token_b = old_b, ""
+        raise
+    state.save()
+    return {
+        "old_token_c": old_c,
+        "token_c": state.token_c,
+        "token_b": state.token_b,
+        "answered_at": answered_at,
+    }
 
 
 class Functional:
@@ -273,7 +345,8 @@ class Functional:
         module = str(scope["path_params"]["module"])
         rest = str(scope["path_params"].get("rest", ""))
         state.last_request_at = time.time()
-        if presented_token(request.headers.get("authorization")) != state.token_b:
+        authorisation = request.headers.get("authorization")
+        if not state.accepts(authorisation):
             state.refused += 1
             await self.answer(send, 401, envelope(2002, "unknown token"))
             return
@@ -301,6 +374,7 @@ class Functional:
                 "from": f"{headers.get('ocpi-from-country-code')}/"
                 f"{headers.get('ocpi-from-party-id')}",
                 "to": f"{headers.get('ocpi-to-country-code')}/{headers.get('ocpi-to-party-id')}",
+                "stale_token": state.stale(authorisation),
             }
         )
         extra: list[tuple[bytes, bytes]] = []
@@ -355,8 +429,7 @@ class Functional:
 
 def create_app(state: PlatformState) -> Starlette:
     def authorised(request: Request) -> bool:
-        token = presented_token(request.headers.get("authorization"))
-        return token is not None and token == state.token_b
+        return state.accepts(request.headers.get("authorization"))
 
     def ocpi(status: int, content: dict[str, Any]) -> JSONResponse:
         return JSONResponse(content, status_code=status)
@@ -404,9 +477,28 @@ def create_app(state: PlatformState) -> Starlette:
         state.faults.update(json.loads(await request.body()))
         return JSONResponse(state.summary())
 
+    async def control_register(request: Request) -> Response:
+        values = json.loads(await request.body())
+        if not state.registered:
+            state.hub_versions, state.token_a = values["hub_versions"], values["token_a"]
+            try:
+                await asyncio.wait_for(register(state), 30)
+            except TimeoutError:
+                return JSONResponse(state.summary(), status_code=504)
+        return JSONResponse(state.summary())
+
+    async def control_rotate(request: Request) -> Response:
+        values = json.loads(await request.body())
+        try:
+            rotated = await rotate(state, values["credentials_url"])
+        except (httpx.HTTPError, ValueError, KeyError, RuntimeError) as exc:
+            return JSONResponse({"error": f"{type(exc).__name__}: {exc}"}, status_code=502)
+        return JSONResponse(rotated)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        task = None if state.registered else asyncio.create_task(register(state))
+        later = state.registered or not (state.hub_versions and state.token_a)
+        task = None if later else asyncio.create_task(register(state))
         try:
             yield
         finally:
@@ -432,6 +524,8 @@ def create_app(state: PlatformState) -> Starlette:
             Route("/_state", control_state),
             Route("/_received", control_received),
             Route("/_faults", control_faults, methods=["POST"]),
+            Route("/_register", control_register, methods=["POST"]),
+            Route("/_rotate", control_rotate, methods=["POST"]),
         ],
         lifespan=lifespan,
     )
@@ -450,6 +544,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--delay-rate", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument(
+        "--register-later", action="store_true", help="wait for POST /_register (no token A)"
+    )
     args = parser.parse_args(argv)
     country_code, _, party_id = args.party.partition("/")
     state = PlatformState(
@@ -464,7 +561,8 @@ def main(argv: list[str] | None = None) -> None:
         rng=random.Random(args.seed),
     )
     state.load()
-    if not state.registered and not (state.hub_versions and state.token_a):
+    given = bool(state.hub_versions and state.token_a)
+    if not state.registered and not (given or args.register_later):
         parser.error("not registered yet: --hub-versions and --token-a are needed")
     config = uvicorn.Config(
         create_app(state),

@@ -53,6 +53,23 @@ f. PostgreSQL (behind the proxy) "restarts" for 3 s during a burst of 500 broadc
    no request answered wholly within the outage got 1000 (statuses reported), every version
    accepted at any time reaches both eMSPs in order, and broadcasts sent after the outage
    are accepted and delivered without restarting the hub. PostgreSQL only.
+g. Two instances of the hub on one PostgreSQL database (A and B, each on its own port and
+   base URL; the CPO and eMSP NL/EMA registered through A, NL/EMB through B), and the CPO
+   sending each attempt to the next instance in turn. A first broadcast through A gives the
+   receivers' lanes to one instance (which one holds what is read from `pg_locks`, and the
+   instances' `GET /admin/deliveries` are reported); during a burst of 500 broadcasts that
+   instance is killed with SIGKILL and NOT restarted, and the CPO sends to the survivor only.
+   Every broadcast either instance answered 1000 reaches both eMSPs, none out of order; the
+   survivor holds both receivers' lanes within TAKEOVER_BOUND s of the kill (from
+   `pg_locks`; the first push each receiver got after the kill is reported too). PostgreSQL
+   only.
+h. The same two instances in normal operation: an eMSP registered through A is served by B
+   with its new token C at once (the next request); after it rotates its credentials through
+   B (PUT /credentials, a new token B) its old token C is refused by A within SPREAD_BOUND s
+   and its new one accepted; a Location accepted by A, and then an update of it, is in B's
+   GET-all within SPREAD_BOUND s; then 60 broadcasts spread over A and B reach all three
+   eMSPs in order, the rotated one with its new token B (pushes presenting the old one are
+   counted). PostgreSQL only.
 
 Run: `ROAM_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/test .venv/bin/pytest
 tests/hub/fault_matrix -v` (without the variable the PostgreSQL cases skip). Each process
@@ -63,8 +80,9 @@ from __future__ import annotations
 
 import contextlib
 import time
+import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -73,14 +91,20 @@ import pytest
 
 from tests.databases import postgres_database
 from tests.hub.fault_matrix.harness import (
+    HUB_PARTY,
+    OCPI,
     Attempt,
     Delivery,
     EmspSpec,
     Faults,
     Federation,
+    HubProcess,
     Key,
+    LockWatch,
     PgProxy,
+    PlatformProcess,
     Sender,
+    authorization,
     await_delivery,
     cdr_end,
     cdr_lanes,
@@ -90,6 +114,7 @@ from tests.hub.fault_matrix.harness import (
     location_versions,
     postgres_target,
     report,
+    routing,
     seq_of,
     wait_until,
     when,
@@ -105,6 +130,11 @@ RSS_GROWTH_KB = 20_000
 """How much the hub's VmRSS may grow over a second identical burst (case d)."""
 PROBE_BOUND = 5.0
 """Seconds within which a receiver back from an outage gets a new broadcast (case e)."""
+TAKEOVER_BOUND = 2.0
+"""Seconds within which the surviving instance holds the lanes of a killed one (case g: the
+docs say "within a second"; a lane that finds the lock taken tries again every second)."""
+SPREAD_BOUND = 1.0
+"""Seconds within which what one instance did is seen by the other (case h)."""
 
 # A receiver that answers a little slowly, so that the hub has a backlog when it dies.
 BACKLOGGED = (EmspSpec("NL/EMA"), EmspSpec("NL/EMB", Faults(delay=0.01)))
@@ -397,3 +427,193 @@ def test_postgres_restart_during_a_burst(
     assert not [a for a in during if a.accepted], figures
     assert sound(deliveries), figures
     assert hub_alive and len(after.accepted) == after.sent and sound(after_deliveries), figures
+
+
+# --- two instances on one PostgreSQL database -------------------------------------------------
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database (skips without ROAM_TEST_POSTGRES_URL)."""
+    yield from postgres_database()
+
+
+SPREAD = {"NL/EMB": 1}
+"""Cases g and h: NL/EMB registers through instance B, the CPO and NL/EMA through A."""
+
+
+def _lanes_text(rows: list[dict[str, Any]]) -> str:
+    """An instance's GET /admin/deliveries, short."""
+    return ", ".join(
+        f"{'+'.join(row['parties'])} {row['lane']} ({row['waiting']} waiting)" for row in rows
+    )
+
+
+def _first_push_after(receiver: PlatformProcess, moment: float) -> float | None:
+    """Seconds from `moment` (time.time()) to the first Location push the receiver got after."""
+    times = [
+        float(r["received_at"])
+        for r in receiver.records
+        if r["module"] == "locations" and float(r["received_at"]) > moment
+    ]
+    return round(min(times) - moment, 3) if times else None
+
+
+@pytest.mark.postgres
+def test_kill_9_of_one_of_two_instances_loses_nothing(tmp_path: Path, postgres_url: str) -> None:
+    receivers = [spec.party for spec in BACKLOGGED]
+    with (
+        federation(tmp_path, postgres_url, BACKLOGGED, instances=2, through=SPREAD) as fed,
+        LockWatch(postgres_url) as locks,
+    ):
+        name = {hub.url: hub.instance for hub in fed.hubs}
+        # The first broadcast, through A, wakes the receivers' lanes on both instances (on
+        # B through its notice): one of them takes each lane.
+        warm = Sender(fed.hub.url, fed.cpo.token_c, location_lanes(["WARM"], [1])).run()
+        warmed = await_delivery(fed.emsps, warm.accepted)
+        assert len(warm.accepted) == 1 and sound(warmed), report(warmed, warm)
+        before = locks.holders()
+        sender = Sender(
+            [hub.url for hub in fed.hubs],
+            fed.cpo.token_c,
+            location_lanes(IDS, SEQS),
+            concurrency=16,
+            retry_for=30,
+        ).start()
+        try:
+            assert sender.wait_accepted(KILL_AFTER), report({}, sender)
+            at_kill = locks.holders()
+            lanes = {hub.instance: _lanes_text(hub.admin("GET", "deliveries")) for hub in fed.hubs}
+            # Kill the instance that delivers to both receivers (A if they are split).
+            held = Counter(at_kill.get(party) for party in receivers)
+            victim = next(
+                (hub for hub in fed.hubs if held[hub.instance] == len(receivers)), fed.hubs[0]
+            )
+            survivor = next(hub for hub in fed.hubs if hub is not victim)
+            victim.kill()
+            killed_at = time.time()
+            sender.retarget([survivor.url])
+            accepted_at_kill = len(sender.accepted)
+            takeover = locks.wait_held(receivers, survivor.instance, within=10)
+            after = locks.holders()
+            sender.join(120)
+        finally:
+            sender.stop()
+        deliveries = await_delivery(fed.emsps, sender.accepted, earlier=frozenset(warm.accepted))
+        first = {r.party: _first_push_after(r, killed_at) for r in fed.emsps}
+        alive = {hub.instance: hub.alive for hub in fed.hubs}
+    by_instance = {name[url]: count for url, count in sender.accepted_by().items()}
+    figures = (
+        f"lanes held (pg_locks) after the first broadcast {before}, at the kill {at_kill}; "
+        f"lanes by GET /admin/deliveries at the kill: "
+        + "; ".join(f"{i}: {text}" for i, text in lanes.items())
+        + f"\nkilled instance {victim.instance} (not restarted) after {accepted_at_kill} "
+        f"accepted; survivor {survivor.instance} held every receiver's lane "
+        f"{'never' if takeover is None else f'{takeover:.3f} s'} after the kill "
+        f"(then {after}); first push after the kill (s): {first}; accepted per instance "
+        f"{by_instance}; instances alive at the end {alive}\n{report(deliveries, sender)}"
+    )
+    print(figures)
+    assert alive == {victim.instance: False, survivor.instance: True}, figures
+    assert len(sender.accepted) == sender.sent, figures
+    assert sound(deliveries), figures
+    assert takeover is not None and takeover <= TAKEOVER_BOUND, figures
+
+
+def _status(hub: HubProcess, token: str, party: str) -> tuple[int, int | None]:
+    """(HTTP status, OCPI status) of a GET-all of Locations through `hub` (TO = the hub)."""
+    answer = hub.http.get(
+        f"{hub.url}{OCPI}/sender/locations",
+        params={"limit": 1},
+        headers={
+            "Authorization": authorization(token),
+            "X-Request-ID": uuid.uuid4().hex,
+            "X-Correlation-ID": uuid.uuid4().hex,
+            **routing(party, HUB_PARTY),
+        },
+        timeout=10,
+    )
+    try:
+        status: int | None = answer.json().get("status_code")
+    except ValueError:
+        status = None
+    return answer.status_code, status
+
+
+def _until(check: Callable[[], bool], since: float, clock: Callable[[], float]) -> float | None:
+    """Seconds from `since` (on `clock`) until `check()` holds, polled; None after 5 s."""
+    if wait_until(check, 5.0, 0.01):
+        return clock() - since
+    return None
+
+
+def _seconds(value: float | None) -> str:
+    return "never (5 s)" if value is None else f"{value * 1000:.0f} ms"
+
+
+@pytest.mark.postgres
+def test_members_spread_over_two_instances_are_one_hub(tmp_path: Path, postgres_url: str) -> None:
+    with federation(tmp_path, postgres_url, instances=2, through=SPREAD) as fed:
+        a, b = fed.hubs
+        ema = fed.emsp("NL/EMA")
+
+        # Registered through A: its token C works on B with the very next request.
+        emc = fed.add_platform("EMSP", "NL/EMC")
+        registered = emc.register(a)
+        on_b = _status(b, registered["token_c"], emc.party)
+        on_b_after = time.time() - float(registered["registered_at"])
+
+        # Rotated through B: A refuses the old token C, takes the new one.
+        rotated = emc.rotate(b)
+        old, new = rotated["old_token_c"], rotated["token_c"]
+        refused_after = _until(
+            lambda: _status(a, old, emc.party)[0] == 401, float(rotated["answered_at"]), time.time
+        )
+        new_on_a = _status(a, new, emc.party)
+        old_on_b = _status(b, old, emc.party)
+
+        # Accepted by A, in B's GET-all: a new Location, then an update of it.
+        listed_after: dict[int, float | None] = {}
+        for seq in (1, 2):
+            put = Sender(a.url, fed.cpo.token_c, location_lanes(["SPREAD"], [seq])).run()
+            assert put.accepted == {("SPREAD", seq)}, report({}, put)
+
+            def listed(seq: int = seq) -> bool:
+                found = hub_get_all(b.url, ema.token_c, ema.party)
+                return any(loc["id"] == "SPREAD" and seq_of(loc) == seq for loc in found)
+
+            listed_after[seq] = _until(listed, put.attempts[-1].answered_at, time.monotonic)
+
+        # Broadcasts spread over both instances reach all three eMSPs, NL/EMC with its new
+        # token B.
+        burst = Sender(
+            [a.url, b.url],
+            fed.cpo.token_c,
+            location_lanes([f"SP{i:02d}" for i in range(20)], range(1, 4)),
+        ).run()
+        receivers = [*fed.emsps, emc]
+        earlier = frozenset({("SPREAD", 1), ("SPREAD", 2)})
+        deliveries = await_delivery(receivers, burst.accepted, earlier=earlier)
+        stale = [
+            r
+            for r in emc.records
+            if r.get("stale_token")
+            and float(r["received_at"]) > float(rotated["answered_at"]) + SPREAD_BOUND
+        ]
+        stale_at_all = emc.state()["stale_token"]
+    figures = (
+        f"registered through A: B answered its new token C with {on_b} "
+        f"{on_b_after * 1000:.0f} ms after A's answer; rotated through B: A refused the old "
+        f"token C {_seconds(refused_after)} after B's answer, the new one got {new_on_a} "
+        f"on A, the old one {old_on_b} on B; accepted by A and in B's GET-all after: new "
+        f"{_seconds(listed_after[1])}, update {_seconds(listed_after[2])}; requests to NL/EMC "
+        f"with its old token B: {stale_at_all} ({len(stale)} later than {SPREAD_BOUND} s "
+        f"after the rotation)\n{report(deliveries, burst)}"
+    )
+    print(figures)
+    assert on_b == (200, 1000), figures
+    assert refused_after is not None and refused_after <= SPREAD_BOUND, figures
+    assert new_on_a == (200, 1000) and old_on_b[0] == 401, figures
+    for seq in (1, 2):
+        seen = listed_after[seq]
+        assert seen is not None and seen <= SPREAD_BOUND, figures
+    assert len(burst.accepted) == burst.sent and sound(deliveries), figures
+    assert not stale, figures

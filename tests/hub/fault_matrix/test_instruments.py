@@ -4,12 +4,17 @@ its verdicts on the hub worthless.
 * the recording platform: wrong tokens refused, `--fail-rate` answers 500 and records
   nothing, `--drop-rate` records and then breaks the answer (the client sees an incomplete
   response), `--delay` records on arrival and answers late, and the records survive a restart;
+  after a rotation the previous token B is still accepted, but counted and marked
+  (`stale_token`);
 * the analysis: loss, out of order (and replays), duplicates and objects left stale, on
   records made up for it;
 * a control run: the same hub and platforms with no fault lose nothing, so a loss the matrix
   reports is not the harness's own;
 * the PostgreSQL proxy: a cut breaks open connections and refuses new ones, a restore lets
-  them in again.
+  them in again;
+* the lock watch: an advisory lock of the lane class is put down to the party of its platform
+  and to the instance named by the holding connection's application_name, and is gone when
+  that connection ends.
 """
 
 from __future__ import annotations
@@ -24,10 +29,12 @@ import httpx
 import psycopg
 import pytest
 
+from hub.cluster import LANE_LOCKS, LEADER_LOCK
 from tests.databases import postgres_database
 from tests.hub.fault_matrix.harness import (
     CPO_PARTY,
     HUB_PARTY,
+    LockWatch,
     PgProxy,
     PlatformProcess,
     Sender,
@@ -35,11 +42,13 @@ from tests.hub.fault_matrix.harness import (
     authorization,
     await_delivery,
     federation,
+    instance_url,
     location_body,
     location_lanes,
     postgres_target,
     report,
     routing,
+    wait_until,
 )
 
 
@@ -106,6 +115,25 @@ def test_the_recording_platform_records_what_it_stored(tmp_path: Path) -> None:
         platform.close()
 
 
+def test_the_recording_platform_counts_a_rotated_out_token(tmp_path: Path) -> None:
+    platform = PlatformProcess(tmp_path, "EMSP", "NL/EMA")
+    # As after a rotation: a new token B, the previous one still accepted.
+    platform.state_file.write_text(
+        json.dumps({"token_b": "new-b", "previous_token_b": "old-b", "token_c": "token-c"})
+    )
+    try:
+        platform.start()
+        assert _put(platform, "new-b", "L1", 1).status_code == 200
+        assert _put(platform, "old-b", "L1", 2).status_code == 200
+        assert _put(platform, "older-b", "L1", 3).status_code == 401
+        platform.refresh()
+        assert [r["stale_token"] for r in platform.records] == [False, True]
+        state = platform.state()
+        assert (state["stale_token"], state["refused"]) == (1, 1)
+    finally:
+        platform.close()
+
+
 def _records(*versions: tuple[str, int]) -> list[dict[str, Any]]:
     return [
         {"n": n, "module": "locations", "method": "PUT", "body": location_body(i, s)}
@@ -159,3 +187,20 @@ def test_the_postgres_proxy_cuts_and_restores() -> None:
                 assert after.execute("SELECT 1").fetchone() == (1,)
         finally:
             proxy.close()
+
+
+@pytest.mark.postgres
+def test_the_lock_watch_says_which_instance_holds_a_lane() -> None:
+    with contextlib.contextmanager(postgres_database)() as url:
+        with psycopg.connect(url, autocommit=True) as setup:
+            setup.execute("CREATE TABLE party (platform_id int, country_code text, party_id text)")
+            setup.execute("INSERT INTO party VALUES (7, 'NL', 'EMA'), (NULL, 'NL', 'EMX')")
+        with LockWatch(url) as locks:
+            assert locks.holders() == {}
+            with psycopg.connect(instance_url(url, "B"), autocommit=True) as holder:
+                holder.execute("SELECT pg_advisory_lock(%s, %s)", (LANE_LOCKS, 7))
+                holder.execute("SELECT pg_advisory_lock(%s, %s)", LEADER_LOCK)
+                assert locks.holders() == {"NL/EMA": "B", "leader": "B"}
+                assert locks.wait_held(["NL/EMA"], "B", within=1) is not None
+                assert locks.wait_held(["NL/EMA"], "A", within=0.1) is None
+            assert wait_until(lambda: locks.holders() == {}, 5)
