@@ -40,6 +40,9 @@ def client_info(party: Party) -> ClientInfo:
 
 async def push(hub: Hub, platform: Platform, party: Party) -> bool:
     """PUT one ClientInfo to one platform; True when it answered 1xxx."""
+    # The platform as it is now: a push queued before a credentials PUT must use the token
+    # B it was given by that PUT, not the one the platform had when the push was planned.
+    platform = hub.directory.platforms.get(platform.id, platform)
     base = platform.endpoint(ModuleID.HUBCLIENTINFO, InterfaceRole.RECEIVER)
     if base is None or not platform.registered:
         return False

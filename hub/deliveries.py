@@ -82,7 +82,8 @@ async def _lane(hub: Hub, cluster: Cluster, platform_id: int, lane: Lane) -> Non
     next_probe: float | None = None  # when to check an OFFLINE receiver next
     while True:
         lane.signal.clear()
-        if not await cluster.claim(platform_id):
+        lane.held = await cluster.claim(platform_id)
+        if not lane.held:
             # Another instance on the same database delivers to this receiver; take over
             # if it goes away (its lock ends with its connection).
             lane.settle(busy=False, paused=False)

@@ -68,6 +68,9 @@ class Lane:
     """The hub's: set whenever a lane becomes idle or paused (for `drain`)."""
     busy: bool = True
     """Rows may be waiting (cleared by the worker when it finds none)."""
+    held: bool = True
+    """This instance delivers to the receiver (always, but for several instances on one
+    PostgreSQL database: then the one holding the lane's lock, hub/cluster.py)."""
     paused: bool = False
     """The receiver is OFFLINE: rows wait for it in the outbox, nobody retries them."""
 
@@ -347,13 +350,16 @@ class Hub:
 
     async def deliveries(self) -> list[dict[str, Any]]:
         """Per receiver platform: broadcasts accepted and still to deliver (its outbox rows),
-        and its lane's state: "idle", "delivering" or "waiting" (the receiver is OFFLINE)."""
+        and its lane's state here: "idle", "delivering", "waiting" (the receiver is OFFLINE)
+        or "elsewhere" (another instance on the same database holds the lane)."""
         sizes = await asyncio.to_thread(self.store.outbox_sizes)
         rows = []
         for platform in sorted(self.directory.platforms.values(), key=lambda p: p.name):
             lane = self.lanes.get(platform.id)
             state = "idle"
-            if lane is not None and lane.busy:
+            if lane is not None and not lane.held:
+                state = "elsewhere"  # another instance on the same database delivers
+            elif lane is not None and lane.busy:
                 state = "waiting" if lane.paused else "delivering"
             rows.append(
                 {

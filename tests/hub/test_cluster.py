@@ -152,10 +152,14 @@ async def test_broadcasts_through_both_instances_reach_the_receiver_once_in_orde
         ]
     holders = [app.state.cluster.holds(_platform_id(cluster, EMSP)) for app in cluster.apps]
     assert holders.count(True) == 1
-    # Both instances' copies have the last status, whichever accepted which PATCH.
-    for hub in cluster.hubs:
-        copy = hub.copies.get(ModuleID.LOCATIONS, CPO, "L4")
-        assert copy is not None and copy.body["evses"][0]["status"] == "AVAILABLE"
+    # Both instances' copies come to hold the last status (within a second: each hears the
+    # other's notice), whichever accepted which PATCH.
+
+    async def both_current() -> bool:
+        copies = [hub.copies.get(ModuleID.LOCATIONS, CPO, "L4") for hub in cluster.hubs]
+        return all(c is not None and c.body["evses"][0]["status"] == "AVAILABLE" for c in copies)
+
+    await _eventually(both_current, within=1.0)
 
 
 def _platform_id(cluster: Cluster, party: Any) -> int:
@@ -274,3 +278,18 @@ async def test_only_one_instance_leads(cluster: Cluster) -> None:
         await app.state.cluster.leader_only(job)(app.state.hub)
         await app.state.cluster.leader_only(job)(app.state.hub)
     assert len(runs) == 2 and len(set(runs)) == 1
+
+
+async def test_the_admin_api_says_which_instance_delivers(cluster: Cluster) -> None:
+    for i in range(4):  # accepted by both instances: both have a lane for the eMSP
+        await cluster.cpo.push_location(f.location(f"L{i}"))
+    await cluster.settle()
+    states = []
+    async with cluster.network.client() as client:
+        for host in ("hub-a.test", "hub-b.test"):
+            response = await client.get(
+                f"http://{host}/admin/deliveries", headers={"Authorization": "Bearer admin-secret"}
+            )
+            rows = {row["parties"][0]: row for row in response.json()["data"]}
+            states.append(rows["NL/EMA"]["lane"])
+    assert sorted(states) == ["elsewhere", "idle"]

@@ -19,13 +19,14 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from hub.clientinfo import push
 from hub.db import make_engine
 from hub.store import MessageFilter, Store
 from ocpi.errors import OcpiError
 from ocpi.v221 import ConnectionStatus, Status
 from ocpi.v221.versions import ModuleID
 from tests.doubles import factories as f
-from tests.hub.federation import EMSP, Federation, federation, start_hub
+from tests.hub.federation import CPO, EMSP, Federation, federation, start_hub
 
 
 @pytest.fixture
@@ -184,7 +185,10 @@ async def test_an_offline_receiver_gets_what_it_missed_once_it_speaks_again(
         (r.method, r.path.split("/locations/", 1)[1])
         for r in fed.emsp.find_received(None, "/locations/DE/CPB/")
     ]
-    assert pushes == [("PUT", "DE/CPB/A"), ("PUT", "DE/CPB/B"), ("PATCH", "DE/CPB/A/3256")]
+    # Everything it missed, each object's updates in order (B is another object: it may
+    # come before or after A's PATCH).
+    assert sorted(pushes) == [("PATCH", "DE/CPB/A/3256"), ("PUT", "DE/CPB/A"), ("PUT", "DE/CPB/B")]
+    assert pushes.index(("PUT", "DE/CPB/A")) < pushes.index(("PATCH", "DE/CPB/A/3256"))
     assert await asyncio.to_thread(fed.hub.store.outbox_sizes) == {}
 
 
@@ -311,3 +315,18 @@ async def test_new_broadcasts_do_not_postpone_the_check_of_an_offline_receiver(
             break
         await asyncio.sleep(0.2)
     assert fed.emsp.find_received("PUT", "/locations/DE/CPB/A")
+
+
+async def test_a_clientinfo_push_planned_before_a_rotation_uses_the_new_token(
+    fed: Federation,
+) -> None:
+    # The ClientInfo announcement of a registration keeps the Platform it was planned for;
+    # if the member rotates its token B meanwhile, the push must carry the new one.
+    [before] = [p for p in fed.hub.directory.platforms.values() if p.hosts(EMSP)]
+    await fed.emsp.update_credentials()
+    await fed.settle()
+    assert fed.hub.directory.platforms[before.id] is not before
+    [cpo_party] = [p for p in fed.hub.directory.all_parties() if p.ref == CPO]
+    assert await push(fed.hub, before, cpo_party)
+    [last] = fed.emsp.find_received("PUT", "/hubclientinfo/DE/CPB")[-1:]
+    assert last.token == fed.emsp.issued_token != before.token_to_member
