@@ -234,6 +234,7 @@ class HubProcess(Service):
         forward_timeout: float = 2.0,
         still_alive_interval: float = 300.0,
         instance: str = "",
+        options: Sequence[str] = (),
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://{HOST}:{self.port}"
@@ -256,6 +257,7 @@ class HubProcess(Service):
         ]
         if instance:
             args += ["--base-url", self.url]
+        args += list(options)
         name = f"hub-{instance}" if instance else "hub"
         super().__init__(name, args, workdir, f"{self.url}/ocpi/versions")
 
@@ -478,6 +480,7 @@ def federation(
     still_alive_interval: float = 300.0,
     instances: int = 1,
     through: Mapping[str, int] | None = None,
+    hub_options: Sequence[str] = (),
 ) -> Iterator[Federation]:
     """A hub process and one CPO + the eMSPs as platform processes, all registered (invited
     through the admin API, member-initiated handshakes). Everything is stopped afterwards.
@@ -485,7 +488,7 @@ def federation(
     `instances` > 1 (PostgreSQL): that many hub processes on the database, started one after
     the other (A first: it creates the tables), and each member invited by and registered
     through instance `through[party]` (an index; 0, i.e. A, by default). It is ready when
-    every instance lists every member as CONNECTED."""
+    every instance lists every member as CONNECTED. `hub_options` go to `roam hub serve`."""
     names = INSTANCE_NAMES[:instances] if instances > 1 else [""]
     hubs = [
         HubProcess(
@@ -494,6 +497,7 @@ def federation(
             forward_timeout=forward_timeout,
             still_alive_interval=still_alive_interval,
             instance=name,
+            options=hub_options,
         )
         for name in names
     ]
