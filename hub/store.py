@@ -788,7 +788,8 @@ class BatchWriter:
         self._urgent.set()
         self._wake.set()
         if self._task is None:  # not started (a hub being built or stopped): write now
-            await self.flush()
+            with contextlib.suppress(*TRANSIENT_ERRORS):
+                await self.flush()  # a failure reaches the waiter as StorageUnavailable
         await waiter
 
     def start(self) -> None:

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from hub.db import make_engine
-from hub.store import BatchWriter, Callback, LogLine, MessageFilter, Store
+from hub.store import BatchWriter, Callback, LogLine, MessageFilter, StorageUnavailable, Store
 from ocpi.headers import PartyRef
 from tests.hub.test_store import _platform
 
@@ -98,4 +98,50 @@ async def test_an_unreachable_database_keeps_the_whole_batch_for_a_retry(
     stored = [row.correlation_id for row in store.messages(MessageFilter(limit=100))]
     assert sorted(stored) == [f"c{i}" for i in range(6)]
     assert writer.unstorable == 0
+    store.engine.dispose()
+
+
+async def test_commit_waits_for_the_database_and_says_when_it_is_unavailable(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store(make_engine(database_url))
+    writer = BatchWriter(store, interval=60)  # the timer never fires within the test
+    writer.start()
+    try:
+        writer.log(_line(1))
+        await writer.commit()  # returns only once the line is stored
+        assert [row.correlation_id for row in store.messages(MessageFilter())] == ["c1"]
+
+        def down(*args: Any, **kwargs: Any) -> None:
+            raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+
+        real = store.write_batch
+        monkeypatch.setattr(store, "write_batch", down)
+        writer.log(_line(2))
+        with pytest.raises(StorageUnavailable, match="database is unavailable"):
+            await writer.commit()
+        # The line is kept and written when the database is back (the writer retries).
+        monkeypatch.setattr(store, "write_batch", real)
+        writer.log(_line(3))
+        await writer.commit()
+        stored = [row.correlation_id for row in store.messages(MessageFilter())]
+        assert stored == ["c1", "c2", "c3"]
+    finally:
+        await writer.stop()
+        store.engine.dispose()
+
+
+async def test_a_commit_with_no_writer_running_still_reports_an_unavailable_database(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store(make_engine(f"sqlite:///{tmp_path / 'hub.db'}"))
+
+    def down(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(store, "write_batch", down)
+    writer = BatchWriter(store, interval=0.01)  # never started (a hub stopping)
+    writer.log(_line(1))
+    with pytest.raises(StorageUnavailable):
+        await writer.commit()
     store.engine.dispose()
