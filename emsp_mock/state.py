@@ -4,8 +4,12 @@
 invoices, commands) over the database. Anyone may read it: the eMSP runs
 on one event loop and a read never awaits. A change is made only through a `Change`, and the
 only way to get one is `async with state.changing() as change:`, which holds `state.lock`: a
-change and its database write are one step that no other change interleaves with. The lock
-is never held across a network call (the hub may call us back meanwhile). The kit's
+change to the memory is one step that no other change interleaves with, and the objects it
+stores are queued in that same order. Their database write happens after the lock is
+released, shared with the changes made meanwhile (group commit, emsp_mock/writer.py), and
+`changing()` returns only once it is done: nothing is answered before it is kept, and no
+change waits on another's disk write. The lock is never held across a network call (the
+hub may call us back meanwhile). The kit's
 HubClientInfo receiver (`ocpi.platform.ClientInfoReceiver`) is given the same lock.
 """
 
@@ -13,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,6 +27,7 @@ from pydantic import BaseModel
 from emsp_mock.search import LocationKey, MapIndex, key_of, location_key
 from emsp_mock.settings import DriverSettings, EmspSettings, TokenSettings
 from emsp_mock.store import ObjectKey, Store, StoredInvoice, StoredObject
+from emsp_mock.writer import ObjectWriter
 from ocpi.v221.cdrs import CDR
 from ocpi.v221.locations import Location
 from ocpi.v221.sessions import Session
@@ -79,12 +84,18 @@ class EmspState:
         self.cdrs: dict[ObjectKey, CDR] = {}
         self.invoices: list[StoredInvoice] = []
         self.commands: dict[str, CommandState] = {}
+        self.writer = ObjectWriter(store)
 
     @asynccontextmanager
     async def changing(self) -> AsyncIterator[Change]:
-        """The one way to change the state: holds the lock until the block ends."""
+        """The one way to change the state: holds the lock until the block ends; then, with
+        the lock released, waits until the objects the change queued are stored (group
+        commit, emsp_mock/writer.py), so that nothing is answered before it is kept."""
         async with self.lock:
-            yield Change(self)
+            change = Change(self)
+            yield change
+        if change.queued:
+            await self.writer.commit()
 
     # --- reads --------------------------------------------------------------------------------
     def location(self, country_code: str, party_id: str, location_id: str) -> Location | None:
@@ -130,6 +141,12 @@ class Change:
     def __init__(self, state: EmspState) -> None:
         self.state = state
         self.store = state.store
+        self.queued = False
+        """Objects were queued for the writer: `changing()` waits for their commit."""
+
+    def _save(self, kind: str, rows: list[StoredObject], gone: Sequence[ObjectKey] = ()) -> None:
+        self.state.writer.queue((kind, rows, list(gone)))
+        self.queued = True
 
     async def locations(
         self, upserts: dict[LocationKey, Location], gone: Iterable[LocationKey]
@@ -137,7 +154,7 @@ class Change:
         """Keep new versions of locations (memory, map index, database) and drop others."""
         gone = sorted(gone)
         rows = [_stored(key, location) for key, location in upserts.items()]
-        await asyncio.to_thread(self.store.save_objects, "location", rows, gone)
+        self._save("location", rows, gone)
         for key in gone:
             self.state.locations.pop(key, None)
             self.state.index.remove(key)
@@ -151,7 +168,7 @@ class Change:
     async def tariffs(self, upserts: dict[ObjectKey, Tariff], gone: Iterable[ObjectKey]) -> None:
         gone = sorted(gone)
         rows = [_stored(key, tariff) for key, tariff in upserts.items()]
-        await asyncio.to_thread(self.store.save_objects, "tariff", rows, gone)
+        self._save("tariff", rows, gone)
         for key in gone:
             self.state.tariffs.pop(key, None)
         self.state.tariffs.update(upserts)
@@ -174,7 +191,7 @@ class Change:
         """Keep a session; True when it was not known before."""
         key = object_key(session.country_code, session.party_id, session.id)
         created = key not in self.state.sessions
-        await asyncio.to_thread(self.store.save_objects, "session", [_stored(key, session)])
+        self._save("session", [_stored(key, session)])
         self.state.sessions[key] = session
         return created
 
@@ -186,7 +203,7 @@ class Change:
             key = (token.country_code.upper(), token.party_id.upper(), f"{token.uid}|{token.type}")
             rows.append(_stored(key, token))
         if rows:
-            await asyncio.to_thread(self.store.save_objects, "token", rows)
+            self._save("token", rows)
 
     async def add_cdr(
         self, cdr: CDR, driver_id: str, invoice_status: str, invoice: dict[str, Any]

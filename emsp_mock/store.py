@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -32,6 +33,19 @@ from ocpi.persistence import KeyValueTable, aware
 
 ObjectKey = tuple[str, str, str]
 """(country_code, party_id, id) of a stored object of one kind."""
+
+ObjectChange = tuple[str, Sequence["StoredObject"], Sequence[ObjectKey]]
+"""(kind, objects to insert or replace, keys to delete): one `save_objects`."""
+
+
+def _upsert(dialect: str) -> Any:
+    """INSERT … ON CONFLICT (key) DO UPDATE body, last_updated, for this dialect."""
+    table = ObjectRecord.__table__  # type: ignore[attr-defined]
+    statement: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=["kind", "country_code", "party_id", "id"],
+        set_={"body": statement.excluded.body, "last_updated": statement.excluded.last_updated},
+    )
 
 
 def make_engine(url: str) -> Engine:
@@ -103,29 +117,37 @@ class Store:
         self, kind: str, items: Iterable[StoredObject], gone: Sequence[ObjectKey] = ()
     ) -> None:
         """Insert or replace `items` and delete `gone`, in one transaction."""
+        self.save_batch([(kind, list(items), list(gone))])
+
+    def save_batch(self, batch: Sequence[ObjectChange]) -> None:
+        """Several `save_objects` in one transaction, in order (ObjectWriter's group commit).
+        Upserts go as one INSERT … ON CONFLICT DO UPDATE per kind and run of changes
+        (SQLite and PostgreSQL both have it), not a read and a write per object."""
         with Session(self.engine) as db:
-            for item in items:
-                key = (kind, *item.key)
-                record = db.get(ObjectRecord, key) or ObjectRecord(
-                    kind=kind,
-                    country_code=item.key[0],
-                    party_id=item.key[1],
-                    id=item.key[2],
-                    body="",
-                    last_updated=item.last_updated,
-                )
-                record.body = item.body
-                record.last_updated = item.last_updated
-                db.add(record)
-            for cc, pid, id_ in gone:
-                db.execute(
-                    delete(ObjectRecord).where(
-                        col(ObjectRecord.kind) == kind,
-                        col(ObjectRecord.country_code) == cc,
-                        col(ObjectRecord.party_id) == pid,
-                        col(ObjectRecord.id) == id_,
+            connection = db.connection()
+            for kind, items, gone in batch:
+                if items:
+                    rows = {
+                        (item.key[0], item.key[1], item.key[2]): {
+                            "kind": kind,
+                            "country_code": item.key[0],
+                            "party_id": item.key[1],
+                            "id": item.key[2],
+                            "body": item.body,
+                            "last_updated": item.last_updated,
+                        }
+                        for item in items
+                    }  # the last version of an object in the change wins
+                    connection.execute(_upsert(connection.dialect.name), list(rows.values()))
+                for cc, pid, id_ in gone:
+                    connection.execute(
+                        delete(ObjectRecord).where(
+                            col(ObjectRecord.kind) == kind,
+                            col(ObjectRecord.country_code) == cc,
+                            col(ObjectRecord.party_id) == pid,
+                            col(ObjectRecord.id) == id_,
+                        )
                     )
-                )
             db.commit()
 
     # --- CDRs and invoices ---------------------------------------------------------------------

@@ -1,0 +1,50 @@
+"""Group commit of the objects the eMSP receives (locations, tariffs, sessions, tokens).
+
+A receiver changes the eMSP's memory under the state's lock and queues the rows here; once
+the lock is released it waits for `commit()`, and answers only after that: what it answered
+1000 for is in the database. Callers waiting at the same time share one transaction — the
+first to get the write lock writes everything queued so far, the others find their rows
+written — so a burst of deliveries costs a few commits, not one each, and the state's lock is
+never held across a database write (the hub's delivery lanes send several objects at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from emsp_mock.store import ObjectChange, Store
+
+
+class ObjectWriter:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._queued: list[ObjectChange] = []
+        self._waiting: list[asyncio.Future[None]] = []
+        self._writing = asyncio.Lock()
+
+    def queue(self, change: ObjectChange) -> None:
+        """Rows to write with the next commit, in the order they were queued."""
+        self._queued.append(change)
+
+    async def commit(self) -> None:
+        """Return once everything queued so far is in the database; the database's error
+        otherwise (the rows stay queued and go with the next commit)."""
+        mine = asyncio.get_running_loop().create_future()
+        self._waiting.append(mine)
+        async with self._writing:
+            if not mine.done():
+                batch, self._queued = self._queued, []
+                waiting, self._waiting = self._waiting, []
+                try:
+                    if batch:
+                        await asyncio.to_thread(self.store.save_batch, batch)
+                except Exception as exc:
+                    self._queued[:0] = batch
+                    for future in waiting:
+                        if not future.done():
+                            future.set_exception(exc)
+                else:
+                    for future in waiting:
+                        if not future.done():
+                            future.set_result(None)
+        await mine
