@@ -106,8 +106,13 @@ def _received(fed: Federation) -> dict[str, list[str]]:
     return seen
 
 
-def _without_repeats(items: list[str]) -> list[str]:
-    return [item for i, item in enumerate(items) if i == 0 or items[i - 1] != item]
+async def _missed_while_down(fed: Federation, location_id: str) -> None:
+    """The eMSP is unreachable when a location is broadcast (it goes OFFLINE, the delivery
+    waits in the outbox), then reachable again without telling anyone."""
+    fed.network.down.add("emsp.test")
+    await fed.cpo.push_location(f.location(location_id))
+    await fed.settle()
+    fed.network.down.discard("emsp.test")
 
 
 async def test_an_evse_patch_never_overtakes_its_location_put(fed: Federation) -> None:
@@ -195,10 +200,7 @@ async def test_an_offline_receiver_gets_what_it_missed_once_it_speaks_again(
 async def test_an_offline_receiver_with_rows_waiting_is_checked_by_its_lane(
     fed: Federation,
 ) -> None:
-    fed.network.down.add("emsp.test")
-    await fed.cpo.push_location(f.location("A"))
-    await fed.settle()
-    fed.network.down.discard("emsp.test")
+    await _missed_while_down(fed, "A")
     # No request from it and no still-alive round: the lane's own check (GET versions,
     # after about a second) finds it back and delivers.
     for _ in range(100):
@@ -209,10 +211,7 @@ async def test_an_offline_receiver_with_rows_waiting_is_checked_by_its_lane(
 
 
 async def test_an_unregistered_receiver_loses_its_rows(fed: Federation) -> None:
-    fed.network.down.add("emsp.test")
-    await fed.cpo.push_location(f.location("A"))
-    await fed.settle()
-    fed.network.down.discard("emsp.test")
+    await _missed_while_down(fed, "A")
     await fed.emsp.unregister()
     await fed.settle()
     assert await asyncio.to_thread(fed.hub.store.outbox_sizes) == {}
@@ -303,13 +302,11 @@ async def test_the_admin_api_shows_what_waits_for_each_receiver(fed: Federation)
 async def test_new_broadcasts_do_not_postpone_the_check_of_an_offline_receiver(
     fed: Federation,
 ) -> None:
-    fed.network.down.add("emsp.test")
-    await fed.cpo.push_location(f.location("A"))
-    await fed.settle()
-    fed.network.down.discard("emsp.test")
-    # A broadcast every 0.2 s wakes its lane each time; the check (after about a second)
-    # still happens, and everything is delivered.
-    for i in range(15):
+    await _missed_while_down(fed, "A")
+    # A broadcast every 0.2 s wakes its lane each time; the check (after about a second, or
+    # 2 s if a first one came too early) still happens, and everything is delivered. Given
+    # 8 s: before the fix it never happened while broadcasts kept coming.
+    for i in range(40):
         await fed.cpo.patch_evse_status("A", "3256", (Status.CHARGING, Status.AVAILABLE)[i % 2])
         if len(fed.emsp.find_received("PATCH", "/locations/DE/CPB/A/3256")) > 0:
             break
