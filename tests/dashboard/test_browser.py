@@ -286,9 +286,11 @@ def test_a_session_started_from_the_page_ends_in_a_cdr_whose_hops_the_trace_list
         assert [r["request"].split(" ")[0] for r in sessions][:1] == ["PUT"], sessions
         assert sessions[-1]["request"].startswith("PATCH"), sessions
         assert len(cdrs) == 1 and cdrs[0]["request"].startswith("POST"), cdrs
-        # The log's order: START_SESSION, its result, Session PUT, STOP_SESSION (whose
-        # result the CPO may send before answering it), the final PATCH, the CDR.
-        order = [commands[0], results[0], sessions[0], commands[1], sessions[-1], cdrs[0]]
+        # The log's order: START_SESSION, Session PUT, STOP_SESSION, the final PATCH, the
+        # CDR. A command's result is left out: the CPO may send it before answering the
+        # command, and a hop is stamped when its answer comes back (seen in CI for the
+        # START_SESSION, once the hub stored its response URL before sending it on).
+        order = [commands[0], sessions[0], commands[1], sessions[-1], cdrs[0]]
         times = [_seconds(r["time"]) for r in order]
         assert times == sorted(times), order
         assert _seconds(results[1]["time"]) <= times[-2]
