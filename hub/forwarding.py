@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import aiohttp
 import httpx
 
+from ocpi.client import CLIENT_KEEPALIVE_S
 from ocpi.errors import ConnectionProblem, ForwardTimeout, HubError, OcpiError
 from ocpi.wire_json import read_json
 
@@ -75,9 +76,9 @@ class Engine(Protocol):
     async def aclose(self) -> None: ...
 
 
-KEEPALIVE_S = 4.0
+KEEPALIVE_S = CLIENT_KEEPALIVE_S
 """Seconds an idle connection to a member is kept for reuse (below common server defaults:
-uvicorn 5 s, nginx 75 s, Node.js 5 s)."""
+uvicorn 5 s, nginx 75 s, Node.js 5 s); the same window as the members' own httpx clients."""
 
 
 class AiohttpEngine:

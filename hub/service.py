@@ -33,7 +33,7 @@ from hub.messages import LoggedMessage, MessageFilter
 from hub.settings import LIVE_SETTINGS, HubSettings
 from hub.settlement import SettlementLine, settle
 from hub.store import PUBLIC_URL_STATE, BatchWriter, Callback, LogLine, Store, utcnow
-from ocpi.client import OcpiClient
+from ocpi.client import OcpiClient, http_client
 from ocpi.headers import PartyRef
 from ocpi.v221.hubclientinfo import ConnectionStatus
 from ocpi.v221.locations import BusinessDetails
@@ -99,7 +99,7 @@ class Hub:
         self.callbacks: dict[str, Callback] = {}
         self.writer = BatchWriter(self.store, settings.log_flush_interval)
         self._own_http = http is None
-        self.http = http or httpx.AsyncClient(timeout=settings.forward_timeout, trust_env=False)
+        self.http = http or http_client(settings.forward_timeout)
         self.engine: Engine = HttpxEngine(http) if http is not None else AiohttpEngine()
         self.admin_token = settings.admin_token or ""
         self.background: set[asyncio.Task[None]] = set()

@@ -42,6 +42,28 @@ from ocpi.status import is_success
 from ocpi.v221.types import OcpiModel
 from ocpi.wire_json import read_json
 
+CLIENT_KEEPALIVE_S = 4.0
+"""Seconds an idle connection to a peer is kept for reuse: below the idle timeout of common
+servers (uvicorn 5 s, Node.js 5 s, nginx 75 s). With httpx's default of 5 s against a uvicorn
+peer's 5 s, a request now and then went out on a connection the server was closing at that
+instant and failed with ReadError (seen in the demo: a START_SESSION reported FAILED)."""
+
+SERVER_KEEPALIVE_S = 15
+"""Seconds this project's own servers keep an idle connection open: well above any client's
+reuse window here, so it is the client that lets an idle connection go, never the server
+under a request that is already on its way."""
+
+
+def http_client(timeout: float) -> httpx.AsyncClient:
+    """The httpx client a service uses for its peers: no proxies from the environment, and
+    idle connections dropped after CLIENT_KEEPALIVE_S (before the peer's server drops them)."""
+    return httpx.AsyncClient(
+        timeout=timeout,
+        trust_env=False,
+        limits=httpx.Limits(keepalive_expiry=CLIENT_KEEPALIVE_S),
+    )
+
+
 T = TypeVar("T")
 
 _ENVELOPE = TypeAdapter(Envelope)

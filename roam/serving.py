@@ -17,6 +17,8 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
+from ocpi.client import SERVER_KEEPALIVE_S
+
 HOST = "127.0.0.1"
 
 _HELD: dict[int, socket.socket] = {}
@@ -84,7 +86,12 @@ class LoopbackServer:
         self.app = app
         self.port = free_port() if port is None else port
         config = uvicorn.Config(
-            app, host=HOST, port=self.port, log_level=log_level, access_log=False, **options
+            app,
+            host=HOST,
+            port=self.port,
+            log_level=log_level,
+            access_log=False,
+            **{"timeout_keep_alive": SERVER_KEEPALIVE_S, **options},
         )
         self.server = uvicorn.Server(config) if signals else _QuietServer(config)
         self.task: asyncio.Task[None] | None = None
@@ -164,5 +171,6 @@ def serve_until_interrupted(app: ASGIApp, host: str, port: int) -> None:
         access_log=False,
         log_level="warning",
         timeout_graceful_shutdown=GRACE,
+        timeout_keep_alive=SERVER_KEEPALIVE_S,
     )
     uvicorn.Server(config).run()

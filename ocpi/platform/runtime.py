@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from ocpi.client import http_client
 from ocpi.errors import OcpiError
 from ocpi.platform.peer import PeerStore
 from ocpi.platform.registration import Registration
@@ -33,7 +34,7 @@ class MemberRuntime:
 
     def __init__(self, http: httpx.AsyncClient | None, log: logging.Logger) -> None:
         self.owns_http = http is None
-        self.http = http or httpx.AsyncClient(timeout=30.0, trust_env=False)
+        self.http = http or http_client(30.0)
         self.log = log
         self.tasks: set[asyncio.Task[None]] = set()
 

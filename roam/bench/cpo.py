@@ -17,8 +17,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from cpo_mock.app import create_app as create_cpo
 from cpo_mock.network import generate_network
 from cpo_mock.service import Cpo
@@ -26,7 +24,7 @@ from cpo_mock.settings import CpoSettings
 from hub.app import create_app as create_hub
 from hub.service import Hub
 from hub.settings import HubSettings
-from ocpi.client import OcpiClient
+from ocpi.client import OcpiClient, http_client
 from ocpi.headers import PartyRef
 from ocpi.v221.locations import Location
 from ocpi.v221.types import Role
@@ -69,7 +67,7 @@ async def _pull(cpo: Cpo, url: str) -> tuple[float, int, int]:
     peer = cpo.registration.peer
     if peer is None:
         raise RuntimeError("the CPO did not register with the hub")
-    async with httpx.AsyncClient(timeout=60, trust_env=False) as http:
+    async with http_client(60) as http:
         client = OcpiClient(http, peer.issued_token, from_party=peer.hub_party)
         began = time.perf_counter()
         pages = 0

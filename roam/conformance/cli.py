@@ -21,10 +21,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 import typer
 import uvicorn
 
+from ocpi.client import SERVER_KEEPALIVE_S, http_client
 from ocpi.headers import PartyRef
 from ocpi.v221 import Role
 from roam.conformance.checks import CheckResult, Outcome
@@ -87,9 +87,16 @@ def _progress(result: CheckResult) -> None:
 
 async def run_served(config: SuiteConfig, sock: socket.socket) -> Report:
     """Serve the suite on `sock` with uvicorn, run every check, stop the server."""
-    async with httpx.AsyncClient(timeout=config.timeout, trust_env=False) as http:
+    async with http_client(config.timeout) as http:
         suite = Suite(config, http)
-        server = _Quiet(uvicorn.Config(suite.app, log_level="error", access_log=False))
+        server = _Quiet(
+            uvicorn.Config(
+                suite.app,
+                log_level="error",
+                access_log=False,
+                timeout_keep_alive=SERVER_KEEPALIVE_S,
+            )
+        )
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         try:
             while not server.started:

@@ -143,7 +143,10 @@ async def app_sessions(fed: Federation, story: Story, pairs: list[tuple[Member, 
         command = await emsp.start_charging("driver", cc, pid, where[0], where[1], where[2])
         command = await emsp.wait_command(command.id, within=30)
         if not story.check(
-            step, command.state == "ACCEPTED", f"{where[0]}/{where[1]}: {command.state}"
+            step,
+            command.state == "ACCEPTED",
+            f"{where[0]}/{where[1]}: {command.state}"
+            + ("" if command.state == "ACCEPTED" else f" ({command.message or 'no message'})"),
         ):
             continue
         await cpo_member.cpo.plug(where[0], where[1], where[2], {"preset": "sedan"})

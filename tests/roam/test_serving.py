@@ -3,6 +3,8 @@ stopped, and restarted on the same port; a port another server holds is a ServeE
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -10,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from ocpi.client import CLIENT_KEEPALIVE_S, SERVER_KEEPALIVE_S, http_client
 from roam.serving import LoopbackServer, ServeError, free_port
 
 
@@ -57,3 +60,39 @@ async def test_a_held_port_never_served_is_released_by_stop() -> None:
     reuse = LoopbackServer(_app("reuse"), port)
     await reuse.start()
     await reuse.stop()
+
+
+async def test_the_client_lets_an_idle_connection_go_before_the_server_does() -> None:
+    """A request sent on a connection the server is closing at that instant fails (httpx
+    ReadError; the demo once reported a START_SESSION FAILED for it). So the services'
+    client drops an idle connection after CLIENT_KEEPALIVE_S and roam's servers keep one
+    open longer than uvicorn's default 5 s: after an idle pause past both the client's window
+    and uvicorn's default, the client opens a new connection while the server still serves
+    the old one."""
+
+    async def port(request: Request) -> PlainTextResponse:
+        assert request.client is not None
+        return PlainTextResponse(str(request.client.port))
+
+    server = LoopbackServer(Starlette(routes=[Route("/", port)]))
+    await server.start()
+    try:
+        async with http_client(5.0) as http:
+            first = (await http.get(server.url + "/")).text
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+            writer.write(request)
+            await writer.drain()
+            head = await reader.readuntil(b"\r\n\r\n")
+            assert b"200 OK" in head
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            await asyncio.sleep(CLIENT_KEEPALIVE_S + 1.5)  # past uvicorn's default 5 s too
+            assert (await http.get(server.url + "/")).text != first  # a new connection
+            writer.write(request)  # the idle raw connection is still served
+            await writer.drain()
+            assert b"200 OK" in await reader.read(4096)
+            writer.close()
+    finally:
+        await server.stop()
+    assert SERVER_KEEPALIVE_S > CLIENT_KEEPALIVE_S
