@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import socket
+import threading
 import time
 from collections.abc import Generator
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -163,7 +166,14 @@ def serve_until_interrupted(app: ASGIApp, host: str, port: int) -> None:
     shutdown), the way a service is run from the command line. Requests in progress get
     `GRACE` seconds to finish; then the app's own shutdown runs (the hub's: its delivery
     lanes drain for up to `drain_timeout`, and what is queued is written), so a stop takes
-    well under ten seconds."""
+    well under ten seconds.
+
+    Started by a `Supervisor` (roam/federation/processes.py), the process ends with it
+    (`die_with_supervisor`). After a graceful shutdown on SIGTERM the exit status is 0 (uvicorn
+    would raise the signal again, and the process would die of it: -15 to its parent)."""
+    from roam.federation.processes import die_with_supervisor  # not loaded by `roam hub --help`
+
+    die_with_supervisor()
     config = uvicorn.Config(
         app,
         host=host,
@@ -173,4 +183,24 @@ def serve_until_interrupted(app: ASGIApp, host: str, port: int) -> None:
         timeout_graceful_shutdown=GRACE,
         timeout_keep_alive=SERVER_KEEPALIVE_S,
     )
-    uvicorn.Server(config).run()
+    server = uvicorn.Server(config)
+    with _sigterm_exits(server):
+        server.run()
+
+
+@contextlib.contextmanager
+def _sigterm_exits(server: uvicorn.Server) -> Generator[None, None, None]:
+    """SIGTERM outside uvicorn's own handler (before it starts, and the signal uvicorn raises
+    again after its shutdown) exits: status 0 once the server has run, 143 before."""
+
+    def exit_on(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(0 if server.started else 128 + signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, exit_on)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
