@@ -336,6 +336,7 @@ class Cpo(CpoState):
             "clock": {"mode": self.clock.mode.value, "now": format_datetime(self.now())},
             "locations": len(self.locations),
             "evses": len(self.evses),
+            "countries": sorted({loc.country for loc in self.locations.values()}),
             "tariffs": len(self.tariffs),
             "tokens": len(self.tokens),
             "sessions": len(self.sessions),

@@ -202,4 +202,13 @@ class Emsp:
             "drivers": len(state.drivers),
             "last_resync": self.syncer.last_resync,
             "pull_marks": self.syncer.next_marks(),
+            "parties": [
+                {
+                    "country_code": info.country_code,
+                    "party_id": info.party_id,
+                    "role": info.role.value,
+                    "status": info.status.value,
+                }
+                for info in self.parties.values()
+            ],
         }

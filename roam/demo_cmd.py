@@ -4,8 +4,11 @@
     roam demo --once                   # play the story once, print a summary, exit 0 if it held
     roam demo --scale 0.1              # a tenth of the stations (10 for ten times as many)
     roam demo --federation my.yaml     # your own members
+    roam demo --in-process             # every platform in this one process (no children)
 
-The run is roam/demo/run.py; Ctrl-C stops every server cleanly.
+The hub and each member's CPO and eMSP run as processes of their own, supervised by this one
+(roam/federation/processes.py; their logs in the state folder's logs/). The run is
+roam/demo/run.py; Ctrl-C stops every platform cleanly, and no platform outlives this process.
 """
 
 from __future__ import annotations
@@ -51,6 +54,14 @@ def demo_command(
     open_browser: Annotated[
         bool, typer.Option("--open", help="Open the dashboard in a web browser.")
     ] = False,
+    in_process: Annotated[
+        bool,
+        typer.Option(
+            "--in-process",
+            help="Run the hub and every platform in this process (one core) instead of each "
+            "as a process of its own.",
+        ),
+    ] = False,
 ) -> None:
     """Run a roaming alliance on this machine: hub, members, sync, a roaming story, settlement."""
     with_dashboard = open_browser or (not once if dashboard is None else dashboard)
@@ -70,6 +81,7 @@ def demo_command(
                 echo=typer.echo,
                 dashboard=with_dashboard,
                 open_browser=open_browser,
+                processes=not in_process,
             )
         )
     except KeyboardInterrupt:

@@ -42,6 +42,13 @@ def free_port() -> int:
     return port
 
 
+def release_port(port: int) -> None:
+    """Let go of a port `free_port` holds, for a server in another process to bind."""
+    held = _HELD.pop(port, None)
+    if held is not None:
+        held.close()
+
+
 def _listening_socket(port: int) -> socket.socket:
     sock = _HELD.pop(port, None)
     if sock is not None:

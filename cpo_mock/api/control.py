@@ -10,7 +10,7 @@ No `from __future__ import annotations`: FastAPI resolves the local Annotated al
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
 
 from cpo_mock import charging
@@ -18,6 +18,7 @@ from cpo_mock.model import EvseSim, FaultKind, SessionSim
 from cpo_mock.service import ControlError, Cpo
 from cpo_mock.store import CdrEntry
 from ocpi.platform import bearer_guard, register_on_request
+from ocpi.v221.locations import Status
 from ocpi.v221.tokens import TokenType
 from ocpi.v221.types import format_datetime
 
@@ -110,6 +111,57 @@ def control_router(cpo: Cpo) -> APIRouter:
         """Broadcast every tariff and location again (e.g. after the hub lost its copies)."""
         cpo.publish_all()
         return JSONResponse({"queued": len(cpo.tariffs) + len(cpo.locations)})
+
+    @router.get("/evses")
+    async def evses(request: Request) -> JSONResponse:
+        """EVSEs in location order, compact: `?free=true` only those a driver could start at
+        now (AVAILABLE, nothing plugged, no session, start or reservation pending),
+        `?power_type=DC` only those with such a connector, `?limit=N` (default 100)."""
+        query = request.query_params
+        free = query.get("free", "false").lower()
+        if free not in ("true", "false"):
+            raise ControlError(f"free must be true or false, got {free!r}", 400)
+        power_type = query.get("power_type")
+        try:
+            limit = int(query.get("limit", "100"))
+        except ValueError:
+            raise ControlError("limit must be a whole number", 400) from None
+        if limit < 1:
+            raise ControlError("limit must be at least 1", 400)
+        await cpo.advance()
+        found: list[dict[str, Any]] = []
+        for location_id in sorted(cpo.locations):
+            for evse in cpo.locations[location_id].evses or []:
+                sim = cpo.evses.get((location_id, evse.uid))
+                if sim is None:
+                    continue
+                if free == "true" and (
+                    sim.status is not Status.AVAILABLE
+                    or sim.plug is not None
+                    or sim.session_id
+                    or sim.pending is not None
+                    or sim.reservation is not None
+                ):
+                    continue
+                connectors = [
+                    {"id": c.id, "power_type": c.power_type.value, "tariff_ids": c.tariff_ids or []}
+                    for c in evse.connectors
+                ]
+                if power_type and not any(c["power_type"] == power_type for c in connectors):
+                    continue
+                found.append(
+                    {
+                        "location_id": location_id,
+                        "evse_uid": evse.uid,
+                        "status": sim.status.value,
+                        "capabilities": [c.value for c in evse.capabilities or []],
+                        "connectors": connectors,
+                        "session_id": sim.session_id,
+                    }
+                )
+                if len(found) >= limit:
+                    return JSONResponse(found)
+        return JSONResponse(found)
 
     evse_path = "/evses/{location_id}/{evse_uid}"
 

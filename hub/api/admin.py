@@ -92,6 +92,18 @@ def admin_router(hub: Hub) -> APIRouter:
         """Broadcasts accepted and not yet delivered, per receiver platform (the outbox)."""
         return ocpi_response(await hub.deliveries())
 
+    @router.post("/drain")
+    async def drain(_: Admin) -> OcpiResponse:
+        """Wait until this instance has delivered what its lanes hold to every receiver that
+        is not OFFLINE and has written its log (what `roam demo` waits on between steps)."""
+        await hub.drain()
+        return ocpi_response(await hub.deliveries())
+
+    @router.get("/stats")
+    async def stats(_: Admin) -> OcpiResponse:
+        """Counters of this instance: `hops_sent` (messages sent on to members)."""
+        return ocpi_response({"instance": hub.store.instance, "hops_sent": hub.hops_sent})
+
     @router.get("/messages")
     async def messages(
         _: Admin,

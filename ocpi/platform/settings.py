@@ -8,6 +8,7 @@ file into it; every problem becomes one `ConfigError` naming the file and the ke
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Annotated, Self, TypeVar
@@ -79,17 +80,24 @@ S = TypeVar("S", bound=MemberSettings)
 
 
 def load_config(path: Path, settings: type[S], section: str) -> S:
-    """Read a TOML file: `[section]` holds the top-level keys, other tables are sections.
+    """Read a TOML file: `[section]` holds the top-level keys, other tables are sections. A
+    file named `*.json` is read as JSON with the same layout (what `roam demo` writes for the
+    platforms it runs as processes).
 
     A relative SQLite path in `database_url` is read from the file's folder (other relative
     paths are the service's to resolve: it knows which fields are paths).
     """
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the file must hold one object (table) of settings")
     values = dict(raw.pop(section, {}))
     values.update(raw)
     try:

@@ -1,9 +1,10 @@
 """The run of `roam demo` (docs/demo.md): bring the federation up, play the story, print the
 settlement; then, unless `--once`, keep it running with a live view until cancelled.
 
-The hub and every member's CPO and eMSP run under uvicorn in this process on 127.0.0.1 ports
-(real HTTP, real credentials handshakes); databases go to a fresh temporary folder (or
-`--keep DIR`). The command itself is roam/demo_cmd.py.
+The hub and every member's CPO and eMSP run as processes of their own (`processes`, what
+`roam demo` does) or under uvicorn in this process, on 127.0.0.1 ports either way (real HTTP,
+real credentials handshakes); databases and the processes' logs go to a fresh temporary
+folder (or `--keep DIR`). The command itself is roam/demo_cmd.py.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ async def run_demo(
     live_every: float = 1.0,
     dashboard: bool = True,
     open_browser: bool = False,
+    processes: bool = False,
 ) -> bool:
     """Bring the federation up, play the story, print the settlement table; with `once` stop
     there, else keep the federation running (clocks ticking, live view) until cancelled.
@@ -66,14 +68,19 @@ async def run_demo(
 
         try:
             federation, sync_s = await start_federation(
-                spec, scale, folder, echo, on_members=start_dashboard if dashboard else None
+                spec,
+                scale,
+                folder,
+                echo,
+                on_members=start_dashboard if dashboard else None,
+                processes=processes,
             )
             story = Story(echo, live_every=live_every)
             played = await play(federation, story)
-            echo("  " + federation.live_line())
+            echo("  " + await federation.live_line())
             echo("")
             echo("settlement (from the CDRs the hub routed):")
-            table, balanced = settlement_table(federation)
+            table, balanced = await settlement_table(federation)
             echo(table)
             ok = played and balanced
             failed = [c for c in story.checks if not c.ok]
@@ -109,7 +116,6 @@ def dashboard_config(
     control API and eMSP app API, by URL (it is a client of those public interfaces only);
     with `federation_url`, also the federation control API (roam/federation/control.py)
     behind its fault switches."""
-    hub = federation.hub
     members = []
     for member in federation.members:
         cpo, emsp = member.cpo_settings, member.emsp_settings
@@ -118,9 +124,10 @@ def dashboard_config(
         members.append(
             MemberLink(member.spec.name, "EMSP", emsp.public_url, emsp.app_token, drivers)
         )
+    admin = federation.admin
     return DashboardConfig(
-        hub.settings.public_url,
-        hub.admin_token,
+        admin.base_url,
+        admin.token or "",
         members=members,
         federation_url=federation_url,
         federation_token=federation_token,
@@ -130,7 +137,7 @@ def dashboard_config(
 async def _live(federation: Federation, echo: Echo, every: float) -> None:
     """Keep serving; the simulated clocks run a minute per real second. Ctrl-C ends it."""
     echo("")
-    echo(f"the federation keeps running: hub at {federation.hub.settings.versions_url}")
+    echo(f"the federation keeps running: hub at {federation.hub_url}/ocpi/versions")
     for member in federation.members:
         echo(
             f"  {member.spec.name:<10} CPO {member.cpo_settings.public_url}/control/state   "
@@ -143,4 +150,4 @@ async def _live(federation: Federation, echo: Echo, every: float) -> None:
         await asyncio.sleep(1.0)
         if time.monotonic() - last >= max(every, 5.0):
             last = time.monotonic()
-            echo(federation.live_line())
+            echo(await federation.live_line())

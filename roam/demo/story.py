@@ -8,27 +8,25 @@
 3. A card the issuer refuses (NO_CREDIT): the charger stays blocked, no session.
 4. One member's platform goes offline: a start at its station fails with 4003 from the hub;
    it comes back (warm start), the hub sees it again, and a session there completes.
+
+Every step goes through the platforms' own HTTP interfaces (roam/federation/clients.py: the
+CPOs' control API, the eMSPs' app API, the hub's admin API), so the story plays the same
+whether the platforms run in this process or each as a process of its own.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
-from cpo_mock.service import Cpo
-from emsp_mock.service import Emsp
-from ocpi.pricing import PlannedSession
-from ocpi.v221.cdrs import AuthMethod
-from ocpi.v221.hubclientinfo import ConnectionStatus
-from ocpi.v221.locations import Capability, PowerType
-from ocpi.v221.sessions import SessionStatus
 from roam.federation.runtime import Echo, Federation, Member
 
 CHARGE_MINUTES = 25
+DRIVER = "driver"
+"""The app driver every member's eMSP has (roam/federation/spec.py `drivers`)."""
 
 
 @dataclass
@@ -55,28 +53,24 @@ class Story:
         return bool(self.checks) and all(c.ok for c in self.checks)
 
 
-def pick_evse(member: Member, used: set[tuple[str, str, str]]) -> tuple[str, str, str]:
+async def pick_evse(member: Member, used: set[tuple[str, str, str]]) -> tuple[str, str, str]:
     """A free DC EVSE that can be started remotely (location id, EVSE uid, connector id)."""
-    cpo = member.cpo
-    for location_id in sorted(cpo.locations):
-        location = cpo.locations[location_id]
-        for evse in location.evses or []:
-            key = (str(member.spec.cpo), location_id, evse.uid)
-            if key in used or Capability.REMOTE_START_STOP_CAPABLE not in (evse.capabilities or []):
-                continue
-            sim = cpo.evses.get((location_id, evse.uid))
-            if sim is None or sim.plug is not None or sim.session_id:
-                continue
-            for connector in evse.connectors:
-                if connector.power_type is PowerType.DC and connector.tariff_ids:
-                    used.add(key)
-                    return location_id, evse.uid, connector.id
+    for evse in await member.control.evses(free=True, power_type="DC", limit=500):
+        key = (str(member.spec.cpo), evse["location_id"], evse["evse_uid"])
+        if key in used or "REMOTE_START_STOP_CAPABLE" not in evse["capabilities"]:
+            continue
+        for connector in evse["connectors"]:
+            if connector["power_type"] == "DC" and connector["tariff_ids"]:
+                used.add(key)
+                return evse["location_id"], evse["evse_uid"], connector["id"]
     raise LookupError(f"{member.spec.name} has no free DC EVSE left")
 
 
-async def _wait(condition: Callable[[], bool], fed: Federation, within: float = 30) -> bool:
+async def _wait(
+    condition: Callable[[], Awaitable[bool]], fed: Federation, within: float = 30
+) -> bool:
     deadline = time.monotonic() + within
-    while not condition():
+    while not await condition():
         if time.monotonic() > deadline:
             return False
         await fed.settle(1)
@@ -90,181 +84,198 @@ async def run_clock(fed: Federation, story: Story, minutes: int) -> None:
         await fed.step(60)
         if time.monotonic() - last >= story.live_every:
             last = time.monotonic()
-            story.echo("  " + fed.live_line())
+            story.echo("  " + await fed.live_line())
 
 
-def _invoice_check(
+async def _invoice_check(
     story: Story,
     step: str,
-    emsp: Emsp,
+    driver: Member,
+    driver_id: str,
     cpo_member: Member,
     session_id: str,
     where: tuple[str, str, str],
 ) -> bool:
-    cdr = next((c for c in emsp.cdrs.values() if c.session_id == session_id), None)
-    invoice = next((i for i in emsp.invoices if i.session_id == session_id), None)
+    """The driver's invoice = the CDR the CPO issued = the eMSP's quote for that session."""
+    cdr = next(
+        (e["cdr"] for e in await cpo_member.control.cdrs() if e["cdr"]["session_id"] == session_id),
+        None,
+    )
+    invoice = next(
+        (i for i in await driver.app.invoices(driver_id) if i["session_id"] == session_id), None
+    )
     if cdr is None or invoice is None:
         return story.check(step, False, f"session {session_id}: no CDR or no invoice")
-    parking = Decimal(cdr.total_parking_time or 0)
-    plan = PlannedSession(
-        start_date_time=cdr.start_date_time,
-        energy=cdr.total_energy,
-        charging_duration=timedelta(minutes=float((Decimal(cdr.total_time) - parking) * 60)),
-        parking_duration=timedelta(minutes=float(parking * 60)),
+    parking = Decimal(str(cdr.get("total_parking_time") or 0))
+    charging = (Decimal(str(cdr["total_time"])) - parking) * 60
+    quote = await driver.app.quote(
+        {
+            "country_code": cpo_member.spec.cpo.country_code,
+            "party_id": cpo_member.spec.cpo.party_id,
+            "location_id": where[0],
+            "evse_uid": where[1],
+            "connector_id": where[2],
+            "energy_kwh": cdr["total_energy"],
+            "charging_minutes": float(charging),
+            "parking_minutes": float(parking * 60),
+            "start": cdr["start_date_time"],
+        }
     )
-    cc, pid = cpo_member.spec.cpo.country_code, cpo_member.spec.cpo.party_id
-    quote = emsp.quote(cc, pid, where[0], where[1], where[2], plan)
-    quoted = quote.to_json()["price"] if quote is not None else None
-    total = cdr.total_cost.to_json()
-    ok = invoice.status == "INVOICED" and invoice.body.get("total") == total == quoted
+    quoted = None if quote.get("free") else quote.get("price")
+    total = cdr["total_cost"]
+    ok = invoice["status"] == "INVOICED" and invoice.get("total") == total == quoted
     return story.check(
         step,
         ok,
-        f"{cdr.total_energy} kWh, invoice {invoice.status} {total.get('incl_vat')} "
-        f"{cdr.currency} incl. VAT = CDR total = quote"
+        f"{cdr['total_energy']} kWh, invoice {invoice['status']} {total.get('incl_vat')} "
+        f"{cdr['currency']} incl. VAT = CDR total = quote"
         if ok
-        else f"invoice {invoice.status} {invoice.body.get('total')} / CDR {total} / "
-        f"quote {quoted} ({invoice.body.get('reason', '')})",
+        else f"invoice {invoice['status']} {invoice.get('total')} / CDR {total} / "
+        f"quote {quoted} ({invoice.get('reason', '')})",
     )
 
 
-def _invoiced(emsp: Emsp, session_id: str) -> Callable[[], bool]:
-    return lambda: any(i.session_id == session_id for i in emsp.invoices)
+def _invoiced(member: Member, driver_id: str, session_id: str) -> Callable[[], Awaitable[bool]]:
+    async def invoiced() -> bool:
+        return any(i["session_id"] == session_id for i in await member.app.invoices(driver_id))
+
+    return invoiced
+
+
+async def _sessions_at(member: Member, location_id: str) -> list[dict[str, Any]]:
+    return [s for s in await member.app.sessions(DRIVER) if s["location_id"] == location_id]
 
 
 async def app_sessions(fed: Federation, story: Story, pairs: list[tuple[Member, Member]]) -> None:
     """Drivers of `driver_member`'s app charge at `cpo_member`'s stations, all at once."""
     started: list[tuple[Member, Member, tuple[str, str, str]]] = []
     for driver_member, cpo_member in pairs:
-        where = pick_evse(cpo_member, story.used)
+        where = await pick_evse(cpo_member, story.used)
         step = f"{driver_member.spec.name} app driver starts at {cpo_member.spec.name}"
-        cc, pid = cpo_member.spec.cpo.country_code, cpo_member.spec.cpo.party_id
-        emsp = driver_member.emsp
-        command = await emsp.start_charging("driver", cc, pid, where[0], where[1], where[2])
-        command = await emsp.wait_command(command.id, within=30)
+        command = await driver_member.app.start(DRIVER, cpo_member.spec.cpo, *where)
+        state = command["state"]
         if not story.check(
             step,
-            command.state == "ACCEPTED",
-            f"{where[0]}/{where[1]}: {command.state}"
-            + ("" if command.state == "ACCEPTED" else f" ({command.message or 'no message'})"),
+            state == "ACCEPTED",
+            f"{where[0]}/{where[1]}: {state}"
+            + ("" if state == "ACCEPTED" else f" ({command.get('message') or 'no message'})"),
         ):
             continue
-        await cpo_member.cpo.plug(where[0], where[1], where[2], {"preset": "sedan"})
+        await cpo_member.control.plug(where[0], where[1], where[2], {"preset": "sedan"})
         started.append((driver_member, cpo_member, where))
     await fed.settle()
     await run_clock(fed, story, CHARGE_MINUTES)
     for driver_member, cpo_member, where in started:
-        emsp = driver_member.emsp
         step = f"{driver_member.spec.name} app driver at {cpo_member.spec.name}"
-        active = [
-            s
-            for s in emsp.driver_sessions("driver")
-            if s.status is SessionStatus.ACTIVE and s.location_id == where[0]
-        ]
+        active = [s for s in await _sessions_at(driver_member, where[0]) if s["status"] == "ACTIVE"]
         if not story.check(step + ": live session", len(active) == 1, f"{len(active)} active"):
             continue
         session = active[0]
-        cost = session.total_cost.to_json() if session.total_cost else None
         story.check(
-            step + ": live session", session.kwh > 0, f"{session.kwh} kWh so far, cost {cost}"
+            step + ": live session",
+            session["kwh"] > 0,
+            f"{session['kwh']} kWh so far, cost {session['cost_so_far']}",
         )
-        command = await emsp.stop_charging("driver", session.id)
-        command = await emsp.wait_command(command.id, within=30)
-        story.check(step + ": stop", command.state == "ACCEPTED", command.state)
+        command = await driver_member.app.stop(DRIVER, session["id"])
+        story.check(step + ": stop", command["state"] == "ACCEPTED", command["state"])
     await run_clock(fed, story, 2)
     for driver_member, cpo_member, where in started:
-        emsp = driver_member.emsp
-        await cpo_member.cpo.unplug(where[0], where[1])
-        ended = next((s for s in emsp.driver_sessions("driver") if s.location_id == where[0]), None)
+        await cpo_member.control.unplug(where[0], where[1])
+        ended = next(iter(await _sessions_at(driver_member, where[0])), None)
         if ended is None:
             continue
-        await _wait(_invoiced(emsp, ended.id), fed)
-        _invoice_check(
+        await _wait(_invoiced(driver_member, DRIVER, ended["id"]), fed)
+        await _invoice_check(
             story,
             f"{driver_member.spec.name} app driver at {cpo_member.spec.name}: invoice",
-            emsp,
+            driver_member,
+            DRIVER,
             cpo_member,
-            ended.id,
+            ended["id"],
             where,
         )
 
 
 async def rfid_session(fed: Federation, story: Story, driver: Member, at: Member) -> None:
     step = f"{driver.spec.name} RFID card at {at.spec.name} (real-time authorization)"
-    cpo: Cpo = at.cpo
-    where = pick_evse(at, story.used)
-    uid = next(t["uid"] for t in driver.spec.drivers()[0]["tokens"] if t["type"] == "RFID")
-    await cpo.plug(where[0], where[1], where[2], {"preset": "compact"})
-    outcome = await cpo.swipe(where[0], where[1], uid)
+    where = await pick_evse(at, story.used)
+    card_holder = driver.spec.drivers()[0]
+    uid = next(t["uid"] for t in card_holder["tokens"] if t["type"] == "RFID")
+    await at.control.plug(where[0], where[1], where[2], {"preset": "compact"})
+    outcome = await at.control.swipe(where[0], where[1], uid)
     if not story.check(
         step,
-        outcome.result == "ALLOWED" and outcome.auth_method is AuthMethod.AUTH_REQUEST,
-        f"{outcome.result} ({outcome.auth_method.value if outcome.auth_method else '-'}, "
-        f"reference {outcome.authorization_reference})",
+        outcome["result"] == "ALLOWED" and outcome["auth_method"] == "AUTH_REQUEST",
+        f"{outcome['result']} ({outcome['auth_method'] or '-'}, "
+        f"reference {outcome['authorization_reference']})",
     ):
-        await cpo.unplug(where[0], where[1])
+        await at.control.unplug(where[0], where[1])
         return
-    session_id = outcome.session_id or ""
+    session_id = outcome["session_id"] or ""
     await run_clock(fed, story, CHARGE_MINUTES)
-    stopped = await cpo.swipe(where[0], where[1], uid)
-    story.check(step + ": card stops it", stopped.result == "STOPPED", stopped.result)
+    stopped = await at.control.swipe(where[0], where[1], uid)
+    story.check(step + ": card stops it", stopped["result"] == "STOPPED", stopped["result"])
     await run_clock(fed, story, 2)
-    await cpo.unplug(where[0], where[1])
-    emsp = driver.emsp
-    await _wait(_invoiced(emsp, session_id), fed)
-    _invoice_check(story, step + ": invoice", emsp, at, session_id, where)
+    await at.control.unplug(where[0], where[1])
+    await _wait(_invoiced(driver, card_holder["id"], session_id), fed)
+    await _invoice_check(
+        story, step + ": invoice", driver, card_holder["id"], at, session_id, where
+    )
 
 
 async def refused_token(fed: Federation, story: Story, driver: Member, at: Member) -> None:
     step = f"{driver.spec.name} card without credit at {at.spec.name}"
-    cpo = at.cpo
-    where = pick_evse(at, story.used)
-    uid = driver.spec.drivers()[1]["tokens"][0]["uid"]
-    before = len(cpo.sessions)
-    await cpo.plug(where[0], where[1], where[2], {"preset": "city"})
-    outcome = await cpo.swipe(where[0], where[1], uid)
+    where = await pick_evse(at, story.used)
+    refused = driver.spec.drivers()[1]
+    uid = refused["tokens"][0]["uid"]
+    before = int((await at.control.state())["sessions"])
+    await at.control.plug(where[0], where[1], where[2], {"preset": "city"})
+    outcome = await at.control.swipe(where[0], where[1], uid)
     await fed.settle()
-    no_session = len(cpo.sessions) == before and outcome.session_id is None
-    no_app_session = not driver.emsp.driver_sessions("no-credit")
+    no_session = (
+        int((await at.control.state())["sessions"]) == before and outcome["session_id"] is None
+    )
+    no_app_session = not await driver.app.sessions(refused["id"])
     story.check(
         step,
-        outcome.result == "BLOCKED" and no_session and no_app_session,
-        f"{outcome.result} ({outcome.reason}); no session started",
+        outcome["result"] == "BLOCKED" and no_session and no_app_session,
+        f"{outcome['result']} ({outcome['reason']}); no session started",
     )
-    await cpo.unplug(where[0], where[1])
-
-
-def _status_at(emsp: Emsp, member: Member) -> ConnectionStatus | None:
-    party = member.spec.cpo
-    for info in emsp.parties.values():
-        if (info.country_code, info.party_id) == (party.country_code, party.party_id):
-            return info.status
-    return None
+    await at.control.unplug(where[0], where[1])
 
 
 async def offline_and_back(fed: Federation, story: Story, driver: Member, gone: Member) -> None:
     step = f"{gone.spec.name} CPO goes offline"
-    where = pick_evse(gone, story.used)
+    where = await pick_evse(gone, story.used)
     await gone.cpo_served.stop()
     story.echo(f"  {gone.spec.name} CPO platform stopped (port {gone.cpo_settings.port} closed)")
-    cc, pid = gone.spec.cpo.country_code, gone.spec.cpo.party_id
-    emsp = driver.emsp
-    command = await emsp.start_charging("driver", cc, pid, where[0], where[1], where[2])
-    command = await emsp.wait_command(command.id, within=30)
-    message = command.message or ""
+    command = await driver.app.start(DRIVER, gone.spec.cpo, *where)
+    message = command.get("message") or ""
     story.check(
         step + f": {driver.spec.name} app start is refused",
-        command.state in ("FAILED", "REJECTED") and "4003" in message,
-        f"{command.state}: {message}",
+        command["state"] in ("FAILED", "REJECTED") and "4003" in message,
+        f"{command['state']}: {message}",
     )
     await fed.settle()
-    told = await _wait(lambda: _status_at(emsp, gone) is ConnectionStatus.OFFLINE, fed, 15)
-    story.check(step + ": the hub tells the eMSPs", told, f"status {_status_at(emsp, gone)}")
+
+    async def status(wanted: str) -> bool:
+        return await driver.app.status_of(gone.spec.cpo) == wanted
+
+    told = await _wait(lambda: status("OFFLINE"), fed, 15)
+    story.check(
+        step + ": the hub tells the eMSPs",
+        told,
+        f"status {await driver.app.status_of(gone.spec.cpo)}",
+    )
 
     await gone.restart_cpo()
     story.echo(f"  {gone.spec.name} CPO platform started again (same database, no new handshake)")
-    back = await _wait(lambda: _status_at(emsp, gone) is ConnectionStatus.CONNECTED, fed, 30)
-    story.check(f"{gone.spec.name} CPO comes back", back, f"status {_status_at(emsp, gone)}")
+    back = await _wait(lambda: status("CONNECTED"), fed, 30)
+    story.check(
+        f"{gone.spec.name} CPO comes back",
+        back,
+        f"status {await driver.app.status_of(gone.spec.cpo)}",
+    )
     story.used.discard((str(gone.spec.cpo), where[0], where[1]))
     await app_sessions(fed, story, [(driver, gone)])
 
@@ -282,5 +293,4 @@ async def play(fed: Federation, story: Story) -> bool:
     gone = members[2 % n]
     driver = members[0] if gone is not members[0] else members[1]
     await offline_and_back(fed, story, driver, gone)
-    await asyncio.sleep(0)
     return story.passed

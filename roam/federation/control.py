@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from roam.federation.runtime import Federation, Member, Served
+from roam.federation.runtime import Federation, Member, Platform
 
 ACTIONS = ("offline", "online", "slow", "heal")
 PLATFORMS = {"cpo": ("cpo",), "emsp": ("emsp",), "app": ("emsp",), "both": ("cpo", "emsp")}
@@ -36,7 +36,7 @@ def _error(message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def _served(member: Member, kind: str) -> Served:
+def _served(member: Member, kind: str) -> Platform:
     return member.cpo_served if kind == "cpo" else member.emsp_served
 
 
@@ -46,11 +46,12 @@ def member_state(member: Member) -> dict[str, Any]:
     state: dict[str, Any] = {"name": member.spec.name}
     for kind, party in (("cpo", member.spec.cpo), ("emsp", member.spec.emsp)):
         served = _served(member, kind)
+        delay, failing = served.fault_state
         state[kind] = {
             "party": str(party),
             "online": served.running,
-            "delay": served.faults.delay,
-            "failing": served.faults.answer is not None,
+            "delay": delay,
+            "failing": failing,
         }
     return state
 
@@ -107,9 +108,9 @@ def control_app(federation: Federation, token: str | None = None) -> Starlette:
                 elif action == "online" and not served.running:
                     await (member.start_cpo() if kind == "cpo" else member.start_emsp())
                 elif action == "slow":
-                    served.faults.delay = seconds
+                    await served.switch(seconds, None)
                 elif action == "heal":
-                    served.faults.clear()
+                    await served.switch(0.0, None)
         return JSONResponse(member_state(member))
 
     return Starlette(

@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import secrets
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cpo_mock.app import create_app as create_cpo
 from cpo_mock.service import Cpo
@@ -36,10 +37,14 @@ from hub.app import create_app as create_hub
 from hub.service import Hub
 from hub.settings import HubSettings
 from hub.settlement import SettlementLine
-from ocpi.headers import PartyRef
+from ocpi.client import http_client
 from ocpi.v221.types import Role
+from roam.federation.child import FAULTS_PATH, FAULTS_TOKEN_ENV
+from roam.federation.clients import CpoControl, EmspApp, HubAdmin
+from roam.federation.faults import Faults
+from roam.federation.processes import ChildFailed, ChildSpec, Supervisor
 from roam.federation.spec import FederationSpec, MemberSpec
-from roam.serving import LoopbackServer, ServeError, free_port
+from roam.serving import LoopbackServer, ServeError, free_port, release_port
 
 Echo = Callable[[str], None]
 
@@ -48,41 +53,12 @@ class DemoError(RuntimeError):
     """The federation could not be brought up; the message says why."""
 
 
-class Faults:
-    """Faults a scenario injects into one platform's OCPI API (docs/scenarios.md): every
-    request under /ocpi/ waits `delay` seconds, and with `answer` set gets that answer
-    (HTTP status, OCPI status, message) instead of reaching the platform."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.delay = 0.0
-        self.answer: tuple[int, int, str] | None = None
-
-    def clear(self) -> None:
-        self.delay = 0.0
-        self.answer = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope.get("path", "")).startswith("/ocpi/"):
-            await self.app(scope, receive, send)
-            return
-        if self.delay > 0:
-            await asyncio.sleep(self.delay)
-        if self.answer is None:
-            await self.app(scope, receive, send)
-            return
-        http_status, ocpi_status, message = self.answer
-        body = {
-            "status_code": ocpi_status,
-            "status_message": message,
-            "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-        }
-        await JSONResponse(body, status_code=http_status)(scope, receive, send)
+FaultAnswer = tuple[int, int, str]
 
 
 class Served:
     """A platform's app served on its loopback port in this event loop, behind a Faults
-    switch."""
+    switch (the in-process mode: tests and `roam scenario run`)."""
 
     def __init__(self, app: FastAPI, port: int) -> None:
         self.app = app
@@ -94,6 +70,14 @@ class Served:
     def running(self) -> bool:
         return self.server.running
 
+    @property
+    def fault_state(self) -> tuple[float, bool]:
+        """(delay in seconds, whether a failure answer is injected)."""
+        return self.faults.delay, self.faults.answer is not None
+
+    async def switch(self, delay: float, answer: FaultAnswer | None) -> None:
+        self.faults.delay, self.faults.answer = delay, answer
+
     async def start(self, within: float = 120.0) -> None:
         try:
             await self.server.start(within)
@@ -104,9 +88,79 @@ class Served:
         await self.server.stop()
 
 
-def _renewed(served: Served, build: Callable[[], FastAPI]) -> Served:
-    """The server to start: `served` the first time, a fresh app on its port after a stop."""
-    if served.running or not served.server.started:
+class Child:
+    """A platform run as a process of its own (`python -m roam.federation.child`), under the
+    federation's Supervisor; its fault switches are set over HTTP (`POST /_faults`)."""
+
+    def __init__(
+        self,
+        supervisor: Supervisor,
+        http: httpx.AsyncClient,
+        name: str,
+        kind: str,
+        config: Path,
+        port: int,
+        log: Path,
+    ) -> None:
+        self.supervisor = supervisor
+        self.http = http
+        self.name = name
+        self.port = port
+        self.token = secrets.token_urlsafe(16)
+        self.spec = ChildSpec(
+            name=name,
+            argv=[sys.executable, "-m", "roam.federation.child", kind, str(config)],
+            ready_url=f"http://127.0.0.1:{port}/ocpi/versions",
+            log=log,
+            env={FAULTS_TOKEN_ENV: self.token},
+        )
+        self._delay = 0.0
+        self._answer: FaultAnswer | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.supervisor.running(self.name)
+
+    @property
+    def fault_state(self) -> tuple[float, bool]:
+        return self._delay, self._answer is not None
+
+    async def switch(self, delay: float, answer: FaultAnswer | None) -> None:
+        self._delay, self._answer = delay, answer
+        if self.running:
+            await self._send_switches()
+
+    async def _send_switches(self) -> None:
+        body = {"delay": self._delay, "answer": list(self._answer) if self._answer else None}
+        response = await self.http.post(
+            f"http://127.0.0.1:{self.port}{FAULTS_PATH}",
+            json=body,
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+        if response.status_code != 200:
+            raise DemoError(f"{self.name}: fault switches refused: {response.text}")
+
+    async def start(self, within: float = 120.0) -> None:
+        """Start the process (again: the same database and port, a warm start), faults kept."""
+        release_port(self.port)
+        try:
+            await self.supervisor.start(self.spec, within)
+        except ChildFailed as exc:
+            raise DemoError(str(exc)) from None
+        if self._delay or self._answer:
+            await self._send_switches()
+
+    async def stop(self) -> None:
+        await self.supervisor.stop(self.name)
+
+
+Platform = Served | Child
+
+
+def _renewed(served: Platform, build: Callable[[], FastAPI]) -> Platform:
+    """The server to start: `served` the first time (or a process: it is started again), a
+    fresh app on its port after a stop."""
+    if isinstance(served, Child) or served.running or not served.server.started:
         return served
     fresh = Served(build(), served.port)
     fresh.faults.delay, fresh.faults.answer = served.faults.delay, served.faults.answer
@@ -118,12 +172,12 @@ class Member:
     spec: MemberSpec
     cpo_settings: CpoSettings
     emsp_settings: EmspSettings
-    cpo_served: Served = field(init=False)
-    emsp_served: Served = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.cpo_served = Served(create_cpo(self.cpo_settings), self.cpo_settings.port)
-        self.emsp_served = Served(create_emsp(self.emsp_settings), self.emsp_settings.port)
+    cpo_served: Platform
+    emsp_served: Platform
+    control: CpoControl
+    """The CPO's control API (the physical world and its clock)."""
+    app: EmspApp
+    """The eMSP's app API (what its drivers do and see)."""
 
     @property
     def online(self) -> bool:
@@ -132,16 +186,24 @@ class Member:
 
     @property
     def cpo(self) -> Cpo:
-        cpo: Cpo = self.cpo_served.app.state.cpo
+        """The CPO service object (in-process mode only)."""
+        served = self.cpo_served
+        if not isinstance(served, Served):
+            raise DemoError(f"{self.spec.name} CPO runs as a process: use its control API")
+        cpo: Cpo = served.app.state.cpo
         return cpo
 
     @property
     def emsp(self) -> Emsp:
-        emsp: Emsp = self.emsp_served.app.state.emsp
+        """The eMSP service object (in-process mode only)."""
+        served = self.emsp_served
+        if not isinstance(served, Served):
+            raise DemoError(f"{self.spec.name} eMSP runs as a process: use its app API")
+        emsp: Emsp = served.app.state.emsp
         return emsp
 
     async def start_cpo(self, within: float = 120.0) -> None:
-        """Start the CPO platform; a second time it is a new process on the same database
+        """Start the CPO platform; a second time it is a new instance on the same database
         and port (a warm start: no new handshake), faults kept."""
         self.cpo_served = _renewed(self.cpo_served, lambda: create_cpo(self.cpo_settings))
         await self.cpo_served.start(within)
@@ -153,82 +215,107 @@ class Member:
     async def restart_cpo(self) -> None:
         await self.start_cpo()
 
+    async def registered(self) -> tuple[bool, bool]:
+        """Whether its (CPO, eMSP) platforms have registered with the hub; a platform that is
+        not running counts as not registered."""
+        cpo = self.cpo_served.running and bool((await self.control.state())["registered"])
+        emsp = self.emsp_served.running and bool((await self.app.state())["registered"])
+        return cpo, emsp
+
 
 @dataclass
 class Federation:
     spec: FederationSpec
     scale: float
     folder: Path
-    hub_served: Served
+    hub_served: Platform
     members: list[Member]
-    more_hubs: list[Served] = field(default_factory=list)
+    http: httpx.AsyncClient
+    """The client the story and the federation's own calls use (owned here)."""
+    admins: list[HubAdmin]
+    """The admin API of every hub instance."""
+    launcher: Launcher
+    """Where new platforms run (a member joining mid-run)."""
+    more_hubs: list[Platform] = field(default_factory=list)
     """Further instances of the hub on the same PostgreSQL database (docs/hub.md "Several
     instances"); members are spread over all of them."""
+    supervisor: Supervisor | None = None
+    """With platforms as processes: their supervisor (None in the in-process mode)."""
+    hub_url: str = ""
+    """The first instance's public URL."""
+
+    @property
+    def admin(self) -> HubAdmin:
+        return self.admins[0]
 
     @property
     def hub(self) -> Hub:
-        """The first instance: the hub's settlement, log and invitations are the same on
-        every instance (one database)."""
+        """The first instance's service object (in-process mode only): the hub's settlement,
+        log and invitations are the same on every instance (one database)."""
+        if not isinstance(self.hub_served, Served):
+            raise DemoError("the hub runs as a process: use its admin API")
         hub: Hub = self.hub_served.app.state.hub
         return hub
 
     @property
     def hubs(self) -> list[Hub]:
-        return [served.app.state.hub for served in (self.hub_served, *self.more_hubs)]
+        """Every instance's service object (in-process mode only)."""
+        found = []
+        for served in (self.hub_served, *self.more_hubs):
+            if not isinstance(served, Served):
+                raise DemoError("the hub runs as a process: use its admin API")
+            found.append(served.app.state.hub)
+        return found
 
-    @property
-    def hops_sent(self) -> int:
+    async def hops_sent(self) -> int:
         """Messages the hub sent on to members, all instances together."""
-        return sum(hub.hops_sent for hub in self.hubs)
+        return sum(await asyncio.gather(*(admin.hops_sent() for admin in self.admins)))
 
     def reconfigure_hub(self, **changes: Any) -> None:
-        """`Hub.reconfigure` on every instance."""
+        """`Hub.reconfigure` on every instance (in-process mode only)."""
         for hub in self.hubs:
             hub.reconfigure(**changes)
 
     async def settle(self, rounds: int = 3) -> None:
-        """Let queued pushes, results and fan-out finish."""
+        """Let queued pushes, results and fan-out finish: every running platform is asked to
+        drain (the hub's admin API, the CPOs' control and the eMSPs' app APIs)."""
         for _ in range(rounds):
-            jobs = [hub.drain() for hub in self.hubs]
+            jobs = [admin.drain() for admin in self.admins]
             for member in self.members:
                 if member.cpo_served.running:
-                    jobs.append(member.cpo.drain())
+                    jobs.append(member.control.drain())
                 if member.emsp_served.running:
-                    jobs.append(member.emsp.drain())
+                    jobs.append(member.app.drain())
             await asyncio.gather(*jobs)
             await asyncio.sleep(0.02)
 
     async def step(self, seconds: float) -> None:
         """Move every running CPO's simulated clock on by `seconds`."""
-        await asyncio.gather(*(m.cpo.step(seconds) for m in self.members if m.online))
+        await asyncio.gather(*(m.control.step(seconds) for m in self.members if m.online))
         await self.settle(2)
 
-    async def wait_synced(self, began: float, echo: Echo, within: float = 900) -> None:
-        """Until every running eMSP holds every running CPO's locations and tariffs."""
+    async def held(self) -> tuple[int, int, int, int]:
+        """(locations, tariffs) the running CPOs publish times the running eMSPs, and what
+        those eMSPs hold: (wanted locations, held, wanted tariffs, held)."""
         cpos = [m for m in self.members if m.online]
         emsps = [m for m in self.members if m.emsp_served.running]
-        stations = {(str(m.spec.cpo), loc) for m in cpos for loc in m.cpo.locations}
-        tariffs = {(str(m.spec.cpo), t) for m in cpos for t in m.cpo.tariffs}
+        published = await asyncio.gather(*(m.control.state() for m in cpos))
+        holding = await asyncio.gather(*(m.app.state() for m in emsps))
+        locations = sum(int(s["locations"]) for s in published)
+        tariffs = sum(int(s["tariffs"]) for s in published)
+        return (
+            locations * len(emsps),
+            sum(min(int(s["locations"]), locations) for s in holding),
+            tariffs * len(emsps),
+            sum(min(int(s["tariffs"]), tariffs) for s in holding),
+        )
 
-        def held() -> tuple[int, int]:
-            locs = sum(
-                1
-                for m in emsps
-                for key in m.emsp.locations
-                if (f"{key[0]}/{key[1]}", key[2]) in stations
-            )
-            tars = sum(
-                1
-                for m in emsps
-                for key in m.emsp.tariffs
-                if (f"{key[0]}/{key[1]}", key[2]) in tariffs
-            )
-            return locs, tars
-
-        want, want_tariffs = len(stations) * len(emsps), len(tariffs) * len(emsps)
+    async def wait_synced(self, began: float, echo: Echo, within: float = 900) -> None:
+        """Until every running eMSP holds every running CPO's locations and tariffs (the
+        eMSPs hold only what the federation's CPOs publish: counts are compared)."""
         last = time.perf_counter()
         while True:
-            got, got_tariffs = held()
+            want, got, want_tariffs, got_tariffs = await self.held()
             if got >= want and got_tariffs >= want_tariffs:
                 break
             if time.perf_counter() - began > within:
@@ -237,19 +324,19 @@ class Federation:
                 last = time.perf_counter()
                 echo(
                     f"  sync {last - began:5.1f} s: locations at the eMSPs {got:,}/{want:,}, "
-                    f"tariffs {got_tariffs}/{want_tariffs}, routed {self.hops_sent:,}"
+                    f"tariffs {got_tariffs}/{want_tariffs}, routed {await self.hops_sent():,}"
                 )
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.2)
         await self.settle()
 
     async def join(self, spec: MemberSpec, echo: Echo) -> Member:
         """A new member mid-run: invited at the hub, both platforms registered through the
         handshake, its eMSP pulls what the hub holds (GET-all, as a new member does), its CPO
-        publishes its network; returns once every eMSP holds everything."""
+        publishes its network; returns once every eMSP holds everything (in-process mode)."""
         if any(p in (m.spec.cpo, m.spec.emsp) for m in self.members for p in (spec.cpo, spec.emsp)):
             raise DemoError(f"{spec.name}: a party of it is in the federation already")
         began = time.perf_counter()
-        member = await _build_member(self.hub, spec, self.scale, self.folder, self.spec.start)
+        member = await _build_member(self.launcher, self.admin, self.hub_url, spec)
         self.members.append(member)
         await member.start_emsp()
         await _wait(lambda: member.emsp.registration.peer is not None, 60, "eMSP registration")
@@ -269,23 +356,26 @@ class Federation:
         )
         return member
 
-    def active_sessions(self) -> int:
-        return sum(len(m.cpo.open_sessions()) for m in self.members if m.online)
+    async def active_sessions(self) -> int:
+        states = await asyncio.gather(*(m.control.state() for m in self.members if m.online))
+        return sum(int(s["open_sessions"]) for s in states)
 
     def settlement(self) -> list[SettlementLine]:
+        """The hub's settlement (in-process mode only; `settlement_lines` over HTTP)."""
         return self.hub.settlement()
 
-    def live_line(self) -> str:
-        lines = self.settlement()
+    async def live_line(self) -> str:
+        lines = await self.admin.settlement()
         money: dict[str, Decimal] = {}
         for line in lines:
-            money[line.currency] = money.get(line.currency, Decimal(0)) + line.incl_vat
+            cur = str(line["currency"])
+            money[cur] = money.get(cur, Decimal(0)) + Decimal(str(line["incl_vat"]))
         owed = ", ".join(f"{amount} {cur}" for cur, amount in sorted(money.items())) or "nothing"
-        cdrs = sum(line.cdr_count for line in lines)
+        cdrs = sum(int(line["cdr_count"]) for line in lines)
         online = sum(1 for m in self.members if m.online)
         return (
-            f"live: routed {self.hops_sent:,} messages | active sessions "
-            f"{self.active_sessions()} | CPOs online {online}/{len(self.members)} | "
+            f"live: routed {await self.hops_sent():,} messages | active sessions "
+            f"{await self.active_sessions()} | CPOs online {online}/{len(self.members)} | "
             f"owed between members: {owed} ({cdrs} CDRs)"
         )
 
@@ -294,6 +384,9 @@ class Federation:
         await asyncio.gather(*(m.emsp_served.stop() for m in self.members))
         await asyncio.gather(*(served.stop() for served in self.more_hubs))
         await self.hub_served.stop()
+        if self.supervisor is not None:
+            await self.supervisor.stop_all()
+        await self.http.aclose()
 
 
 async def _wait(condition: Callable[[], bool], within: float, what: str) -> None:
@@ -304,27 +397,72 @@ async def _wait(condition: Callable[[], bool], within: float, what: str) -> None
         await asyncio.sleep(0.05)
 
 
-def _start_hub(folder: Path, overrides: dict[str, Any] | None = None) -> Served:
-    hub_port = free_port()
+async def _wait_for(condition: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise DemoError(f"{what}: not done within {within:.0f} s")
+        await asyncio.sleep(0.1)
+
+
+class Launcher:
+    """Where the federation's platforms run: in this process (`supervisor` None) or each as
+    a process of its own under `supervisor`, its log in `folder`/logs."""
+
+    def __init__(
+        self,
+        folder: Path,
+        http: httpx.AsyncClient,
+        supervisor: Supervisor | None,
+        scale: float,
+        start: datetime,
+    ) -> None:
+        self.folder = folder
+        self.http = http
+        self.supervisor = supervisor
+        self.scale = scale
+        self.start = start
+
+    def platform(
+        self, name: str, kind: str, settings: HubSettings | CpoSettings | EmspSettings
+    ) -> Platform:
+        if self.supervisor is None:
+            if isinstance(settings, HubSettings):
+                return Served(create_hub(settings), settings.port)
+            if isinstance(settings, CpoSettings):
+                return Served(create_cpo(settings), settings.port)
+            return Served(create_emsp(settings), settings.port)
+        slug = name.lower().replace(" ", "-")
+        config = self.folder / f"{slug}.json"
+        config.write_text(json.dumps(settings.model_dump(mode="json"), indent=1))
+        logs = self.folder / "logs"
+        logs.mkdir(exist_ok=True)
+        return Child(
+            self.supervisor, self.http, name, kind, config, settings.port, logs / f"{slug}.log"
+        )
+
+
+def _hub_settings(folder: Path, overrides: dict[str, Any]) -> HubSettings:
     values: dict[str, Any] = {
         "database_url": f"sqlite:///{folder / 'hub.db'}",
         "admin_token": secrets.token_urlsafe(16),
         "still_alive_interval": 0.5,
-        **(overrides or {}),
-        "port": hub_port,
+        **overrides,
+        "port": free_port(),
     }
-    return Served(create_hub(HubSettings.model_validate(values)), hub_port)
+    return HubSettings.model_validate(values)
 
 
 async def _build_member(
-    hub: Hub, spec: MemberSpec, scale: float, folder: Path, start: datetime
+    launcher: Launcher, admin: HubAdmin, hub_url: str, spec: MemberSpec
 ) -> Member:
     """Invite the member's two parties at the hub and build (not start) its platforms."""
+    folder, scale, start = launcher.folder, launcher.scale, launcher.start
     invites = {}
     for role, party in ((Role.CPO, spec.cpo), (Role.EMSP, spec.emsp)):
-        invites[role] = (await hub.invite([(role, party)])).token
+        invites[role] = await admin.invite(role, party)
     cc = spec.country_code
-    versions_url = hub.settings.versions_url
+    versions_url = f"{hub_url}/ocpi/versions"
     network: dict[str, Any] = {
         "stations": spec.stations_at(scale),
         "seed": spec.seed,
@@ -345,6 +483,7 @@ async def _build_member(
             "tariffs": spec.tariffs,
             "locations": spec.locations,
             "shutdown_grace": 2.0,
+            "control_token": secrets.token_urlsafe(12),
         }
     )
     emsp_settings = EmspSettings.model_validate(
@@ -357,9 +496,19 @@ async def _build_member(
             "hub": {"versions_url": versions_url, "token_a": invites[Role.EMSP]},
             "command_timeout": 30,
             "drivers": spec.drivers(),
+            "app_token": secrets.token_urlsafe(12),
         }
     )
-    return Member(spec, cpo_settings, emsp_settings)
+    http = launcher.http
+    return Member(
+        spec,
+        cpo_settings,
+        emsp_settings,
+        launcher.platform(f"{spec.name} CPO", "cpo", cpo_settings),
+        launcher.platform(f"{spec.name} eMSP", "emsp", emsp_settings),
+        CpoControl(http, cpo_settings.public_url, cpo_settings.control_token),
+        EmspApp(http, emsp_settings.public_url, emsp_settings.app_token),
+    )
 
 
 async def start_federation(
@@ -370,9 +519,13 @@ async def start_federation(
     hub_overrides: dict[str, Any] | None = None,
     on_members: Callable[[Federation], Awaitable[None]] | None = None,
     hub_instances: int = 1,
+    processes: bool = False,
 ) -> tuple[Federation, float]:
     """Bring up hub and members; register them all; sync. Returns the sync time in seconds.
 
+    With `processes`, the hub and every member's CPO and eMSP run as processes of their own
+    (roam/federation/child.py) under a Supervisor, each logging to `folder`/logs; otherwise
+    all in this process.
     `hub_overrides` are HubSettings values (scenarios shorten `forward_timeout`, say);
     `hub_instances` > 1 runs that many instances of the hub on one PostgreSQL database (a
     `database_url` in `hub_overrides`), members spread over them;
@@ -387,84 +540,101 @@ async def start_federation(
                 f"{hub_instances} hub instances need a PostgreSQL database_url (instances share "
                 "one database; SQLite is one process)"
             )
-        overrides.setdefault("admin_token", secrets.token_urlsafe(16))
-    hub_served = _start_hub(folder, overrides)
-    await hub_served.start()
-    hub: Hub = hub_served.app.state.hub
-    echo(f"hub {hub.ref} at {hub.settings.versions_url}")
-    more_hubs: list[Served] = []
-
-    federation: Federation | None = None
+    overrides.setdefault("admin_token", secrets.token_urlsafe(16))
+    http = http_client(60.0)
+    supervisor = Supervisor() if processes else None
+    launcher = Launcher(folder, http, supervisor, scale, spec.start)
+    hub_settings = [_hub_settings(folder, overrides) for _ in range(hub_instances)]
+    servers = [
+        launcher.platform("hub" if i == 0 else f"hub {i + 1}", "hub", s)
+        for i, s in enumerate(hub_settings)
+    ]
+    admins = [HubAdmin(http, s.public_url, s.admin_token) for s in hub_settings]
+    federation = Federation(
+        spec,
+        scale,
+        folder,
+        servers[0],
+        [],
+        http,
+        admins,
+        launcher,
+        servers[1:],
+        supervisor,
+        hub_settings[0].public_url,
+    )
     try:
-        for _ in range(hub_instances - 1):
-            more_hubs.append(_start_hub(folder, overrides))
-            await more_hubs[-1].start()
-            echo(f"  another instance at {more_hubs[-1].app.state.hub.settings.versions_url}")
-        instances: list[Hub] = [hub, *(served.app.state.hub for served in more_hubs)]
+        await servers[0].start()
+        echo(f"hub EU/HUB at {hub_settings[0].versions_url}")
+        for server, settings in zip(servers[1:], hub_settings[1:], strict=True):
+            await server.start()
+            echo(f"  another instance at {settings.versions_url}")
         # Members are spread over the instances: member i registers with instance i mod n.
-        members = [
-            await _build_member(instances[i % len(instances)], m, scale, folder, spec.start)
-            for i, m in enumerate(spec.members)
-        ]
-        federation = Federation(spec, scale, folder, hub_served, members, more_hubs)
+        for i, member_spec in enumerate(spec.members):
+            at = i % hub_instances
+            federation.members.append(
+                await _build_member(launcher, admins[at], hub_settings[at].public_url, member_spec)
+            )
+        members = federation.members
         if on_members is not None:
             await on_members(federation)
 
         # eMSPs first: they are connected when the CPOs broadcast their networks.
         await asyncio.gather(*(m.start_emsp() for m in members))
-        await _wait(
-            lambda: all(m.emsp.registration.peer is not None for m in members),
-            60,
-            "eMSP registrations",
-        )
+
+        async def emsps_registered() -> bool:
+            return all(done[1] for done in await asyncio.gather(*(m.registered() for m in members)))
+
+        await _wait_for(emsps_registered, 60, "eMSP registrations")
         for m in members:
             echo(f"  {m.spec.name:<10} eMSP {m.spec.emsp} registered (credentials handshake)")
 
-        began = time.perf_counter()
         await asyncio.gather(*(m.start_cpo(within=600) for m in members))
-        await _wait(
-            lambda: all(m.cpo.registration.peer is not None for m in members),
-            120,
-            "CPO registrations",
-        )
-        stations = sum(len(m.cpo.locations) for m in members)
-        tariffs = sum(len(m.cpo.tariffs) for m in members)
-        evses = sum(len(loc.evses or []) for m in members for loc in m.cpo.locations.values())
-        countries = {loc.country for m in members for loc in m.cpo.locations.values()}
-        for m in members:
+
+        async def cpos_registered() -> bool:
+            return all(done[0] for done in await asyncio.gather(*(m.registered() for m in members)))
+
+        await _wait_for(cpos_registered, 120, "CPO registrations")
+        # The sync is timed from here: every platform registered (each CPO began publishing
+        # the moment it had registered).
+        began = time.perf_counter()
+        states = await asyncio.gather(*(m.control.state() for m in members))
+        stations = sum(int(s["locations"]) for s in states)
+        tariffs = sum(int(s["tariffs"]) for s in states)
+        evses = sum(int(s["evses"]) for s in states)
+        countries = len({c for s in states for c in s["countries"]})
+        for m, state in zip(members, states, strict=True):
             echo(
                 f"  {m.spec.name:<10} CPO  {m.spec.cpo} registered, publishing "
-                f"{len(m.cpo.locations):,} stations"
+                f"{int(state['locations']):,} stations"
             )
         echo(
-            f"sync: {stations:,} stations, {evses:,} charge points (EVSEs) in {len(countries)} "
+            f"sync: {stations:,} stations, {evses:,} charge points (EVSEs) in {countries} "
             f"countries, {tariffs} tariffs -> {len(members)} eMSPs through the hub"
         )
         await federation.wait_synced(began, echo)
         took = time.perf_counter() - began
         echo(
             f"sync done in {took:.1f} s: every eMSP holds {stations:,} stations and {tariffs} "
-            f"tariffs ({federation.hops_sent:,} messages routed)"
+            f"tariffs ({await federation.hops_sent():,} messages routed)"
         )
         return federation, took
     except BaseException:
         # Cancelled (Ctrl-C) or failed while coming up: stop what was started, in order, so
         # that no server is left for the event loop's teardown to cancel mid-lifespan.
-        if federation is not None:
-            await federation.stop()
-        else:
-            await asyncio.gather(*(served.stop() for served in more_hubs))
-            await hub_served.stop()
+        await federation.stop()
         raise
 
 
-def settlement_table(federation: Federation) -> tuple[str, bool]:
-    """The table of what each eMSP owes each CPO, each member's net, and whether it balances."""
-    lines = federation.settlement()
-    names: dict[PartyRef, str] = {}
+async def settlement_table(federation: Federation) -> tuple[str, bool]:
+    """The table of what each eMSP owes each CPO, each member's net, and whether it balances:
+    the hub's settlement (admin API), what the eMSPs invoiced their drivers (app APIs) and
+    what the CPOs issued (control APIs), counted on each side."""
+    lines = await federation.admin.settlement()
+    names: dict[str, str] = {}
     for m in federation.members:
-        names[m.spec.cpo] = f"{m.spec.name} CPO"
-        names[m.spec.emsp] = f"{m.spec.name} app"
+        names[str(m.spec.cpo)] = f"{m.spec.name} CPO"
+        names[str(m.spec.emsp)] = f"{m.spec.name} app"
     out = [
         f"{'eMSP (owes)':<22} {'CPO (is owed)':<22} {'CDRs':>4} {'excl. VAT':>12} "
         f"{'incl. VAT':>12} cur"
@@ -472,44 +642,50 @@ def settlement_table(federation: Federation) -> tuple[str, bool]:
     owed_by: dict[str, Decimal] = {}
     owed_to: dict[str, Decimal] = {}
     for line in lines:
-        emsp = f"{names.get(line.emsp, '')} {line.emsp}".strip()
-        cpo = f"{names.get(line.cpo, '')} {line.cpo}".strip()
+        emsp = f"{names.get(line['emsp'], '')} {line['emsp']}".strip()
+        cpo = f"{names.get(line['cpo'], '')} {line['cpo']}".strip()
+        cur, incl = str(line["currency"]), Decimal(str(line["incl_vat"]))
         out.append(
-            f"{emsp:<22} {cpo:<22} {line.cdr_count:>4} {line.excl_vat:>12.2f} "
-            f"{line.incl_vat:>12.2f} {line.currency}"
+            f"{emsp:<22} {cpo:<22} {line['cdr_count']:>4} "
+            f"{Decimal(str(line['excl_vat'])):>12.2f} {incl:>12.2f} {cur}"
         )
-        owed_by[line.currency] = owed_by.get(line.currency, Decimal(0)) + line.incl_vat
-        owed_to[line.currency] = owed_to.get(line.currency, Decimal(0)) + line.incl_vat
-    # What eMSPs invoiced their drivers and what CPOs issued, counted on each side.
+        owed_by[cur] = owed_by.get(cur, Decimal(0)) + incl
+        owed_to[cur] = owed_to.get(cur, Decimal(0)) + incl
     invoiced: dict[str, Decimal] = {}
     for m in federation.members:
-        for invoice in m.emsp.invoices:
-            if invoice.status == "INVOICED":
-                total = invoice.body.get("total") or {}
-                cur = str(invoice.body.get("currency", ""))
-                invoiced[cur] = invoiced.get(cur, Decimal(0)) + Decimal(
-                    str(total.get("incl_vat", total.get("excl_vat", 0)))
-                )
+        if not m.emsp_served.running:
+            continue
+        for driver in m.spec.drivers():
+            for invoice in await m.app.invoices(driver["id"]):
+                if invoice["status"] == "INVOICED":
+                    total = invoice.get("total") or {}
+                    cur = str(invoice.get("currency", ""))
+                    invoiced[cur] = invoiced.get(cur, Decimal(0)) + Decimal(
+                        str(total.get("incl_vat", total.get("excl_vat", 0)))
+                    )
     issued: dict[str, Decimal] = {}
     for m in federation.members:
         if not m.online:
             continue
-        for entry in m.cpo.cdrs.values():
-            cdr = entry.cdr
-            amount = cdr.total_cost.incl_vat
-            value = Decimal(str(amount if amount is not None else cdr.total_cost.excl_vat))
-            issued[cdr.currency] = issued.get(cdr.currency, Decimal(0)) + value
+        for entry in await m.control.cdrs():
+            cdr = entry["cdr"]
+            amount = cdr["total_cost"].get("incl_vat", cdr["total_cost"]["excl_vat"])
+            issued[cdr["currency"]] = issued.get(cdr["currency"], Decimal(0)) + Decimal(str(amount))
     out.append("")
     out.append("net per member (owed to its CPO minus owed by its app), incl. VAT:")
     net: dict[tuple[str, str], Decimal] = {}
     for line in lines:
-        for party, sign in ((line.cpo, 1), (line.emsp, -1)):
+        for party, sign in ((line["cpo"], 1), (line["emsp"], -1)):
             member = next(
-                (m.spec.name for m in federation.members if party in (m.spec.cpo, m.spec.emsp)),
+                (
+                    m.spec.name
+                    for m in federation.members
+                    if party in (str(m.spec.cpo), str(m.spec.emsp))
+                ),
                 str(party),
             )
-            key = (member, line.currency)
-            net[key] = net.get(key, Decimal(0)) + sign * line.incl_vat
+            key = (member, str(line["currency"]))
+            net[key] = net.get(key, Decimal(0)) + sign * Decimal(str(line["incl_vat"]))
     for (member, cur), amount in sorted(net.items()):
         out.append(f"  {member:<22} {amount:>+12.2f} {cur}")
     balanced = owed_by == owed_to and sum(net.values(), Decimal(0)) == 0

@@ -104,7 +104,7 @@ class Checks:
                 "excl_vat": charge.quote.price.excl_vat,
             }
         if subject == "settlement":
-            return self._settlement(target)
+            return await self._settlement(target)
         if subject == "hub_saw":
             return {"count": await self._count(dict(target))}
         if subject == "client_info":
@@ -210,9 +210,9 @@ class Checks:
             "equals_cdr": cdr is not None and total == cdr.total_cost.to_json(),
         }
 
-    def _settlement(self, target: Any) -> dict[str, Any]:
+    async def _settlement(self, target: Any) -> dict[str, Any]:
         if target == "balanced":
-            return {"balanced": settlement_table(self.state.fed)[1]}
+            return {"balanced": (await settlement_table(self.state.fed))[1]}
         if not isinstance(target, dict) or set(target) - {"emsp", "cpo"}:
             raise StepError("settlement: say balanced, or {emsp: <member>, cpo: <member>}")
         lines = self.state.fed.settlement()
@@ -226,7 +226,7 @@ class Checks:
             "cdrs": sum(line.cdr_count for line in lines),
             "incl_vat": sum((line.incl_vat for line in lines), Decimal(0)),
             "excl_vat": sum((line.excl_vat for line in lines), Decimal(0)),
-            "balanced": settlement_table(self.state.fed)[1],
+            "balanced": (await settlement_table(self.state.fed))[1],
         }
 
     async def _count(self, where: dict[str, Any]) -> int:

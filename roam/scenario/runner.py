@@ -162,7 +162,7 @@ async def run_scenario(
             stations = sum(len(m.cpo.locations) for m in fed.members)
             echo(
                 f"  federation up: hub and {len(fed.members)} members, {stations} stations "
-                f"synced in {sync_s:.1f} s ({fed.hops_sent} messages, not shown)"
+                f"synced in {sync_s:.1f} s ({await fed.hops_sent()} messages, not shown)"
             )
             outcome = await Run(scenario, fed, echo).play()
         except (DemoError, ValueError, OSError) as exc:

@@ -73,8 +73,12 @@ class RunState:
         return self.member(name), kinds[kind.lower()]
 
     def served(self, text: str) -> Served:
+        """The platform as served in this process (scenarios run in-process)."""
         member, kind = self.platform(text)
-        return member.cpo_served if kind == "cpo" else member.emsp_served
+        served = member.cpo_served if kind == "cpo" else member.emsp_served
+        if not isinstance(served, Served):
+            raise StepError(f"{text}: runs as a process; scenarios run their platforms in-process")
+        return served
 
     def party(self, text: str) -> PartyRef:
         """A platform name, `hub`, or a party (`ZZ/ZZZ`)."""

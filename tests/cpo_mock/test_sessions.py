@@ -385,3 +385,25 @@ async def test_a_broadcast_whose_connection_dropped_is_sent_again(
     await asyncio.sleep(0.4)
     await fed.settle()
     assert fed.emsp.find_received("PATCH", "/locations/DE/CPB/LOC1/AC1")
+
+
+# --- the EVSE list of the control API (what the demo's story picks a charger from) --------
+async def test_the_evse_list_filters_free_evses_and_power_type(fed: Federation) -> None:
+    every = (await fed.control("GET", "/evses")).json()
+    assert [(e["location_id"], e["evse_uid"]) for e in every] == [
+        (location, evse) for location in ("LOC1", "LOC2") for evse in ("DC1", "AC1", "PLAIN")
+    ]
+    dc = (await fed.control("GET", "/evses?power_type=DC")).json()
+    assert [(e["location_id"], e["evse_uid"]) for e in dc] == [("LOC1", "DC1"), ("LOC2", "DC1")]
+    assert dc[0]["connectors"][0]["power_type"] == "DC"
+    assert "REMOTE_START_STOP_CAPABLE" in dc[0]["capabilities"]
+    await remote_start(fed, "DC1")
+    await plug(fed, "DC1")
+    free = (await fed.control("GET", "/evses?free=true&power_type=DC")).json()
+    assert [(e["location_id"], e["evse_uid"]) for e in free] == [("LOC2", "DC1")]  # LOC1's charges
+    busy = (await fed.control("GET", "/evses")).json()[0]
+    assert busy["status"] == "CHARGING" and busy["session_id"] == "S000001"
+    assert len((await fed.control("GET", "/evses?limit=1")).json()) == 1
+    for query, problem in (("free=maybe", "free must be"), ("limit=0", "limit must be at least")):
+        refused = await fed.control("GET", f"/evses?{query}")
+        assert refused.status_code == 400 and problem in refused.json()["error"]

@@ -175,3 +175,20 @@ async def test_settlement_is_what_the_admin_api_reports(fed: Federation) -> None
     lines = fed.hub.settlement()
     assert [(line.emsp, line.cpo, line.cdr_count) for line in lines] == [(EMSP, CPO, 1)]
     assert isinstance(lines[0].emsp, PartyRef)
+
+
+async def test_the_admin_api_counts_hops_and_drains_on_request(fed: Federation) -> None:
+    """What `roam demo` reads when the hub is a process of its own: `stats` (messages sent
+    on) and `drain` (answers once the lanes have delivered, with what is left per platform)."""
+    before = (await fed.admin("stats"))["hops_sent"]
+    await fed.cpo.post_cdr(f.cdr(), to=EMSP)
+    stats = await fed.admin("stats")
+    assert stats["hops_sent"] == before + 1 and stats["instance"]
+    async with fed.network.client() as client:
+        drained = await client.post(
+            "http://hub.test/admin/drain", headers={"Authorization": "Bearer admin-secret"}
+        )
+        refused = await client.post("http://hub.test/admin/drain")
+    assert drained.json()["status_code"] == 1000
+    assert all(row["waiting"] == 0 for row in drained.json()["data"])
+    assert refused.status_code == 401

@@ -1,0 +1,97 @@
+"""`roam demo` with every platform as a process of its own: the story holds, the platforms'
+logs are kept, and no platform outlives the demo — not even when the demo is killed with
+SIGKILL (the children are told by the kernel: PR_SET_PDEATHSIG)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from roam.demo.run import run_demo
+from roam.federation.spec import load_federation
+from tests.processes import ROOT
+
+
+def _children(parent: int) -> list[int]:
+    """Pids whose parent is `parent` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'.
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == parent:
+            found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+
+
+async def test_the_story_holds_with_every_platform_a_process(tmp_path: Path) -> None:
+    lines: list[str] = []
+    ok = await run_demo(
+        load_federation(),
+        scale=0.01,
+        once=True,
+        keep=tmp_path,
+        echo=lines.append,
+        dashboard=False,
+        processes=True,
+    )
+    text = "\n".join(lines)
+    assert ok, text
+    logs = sorted(p.name for p in (tmp_path / "logs").iterdir())
+    assert "hub.log" in logs and "fastned-cpo.log" in logs and "atlante-emsp.log" in logs, logs
+    assert len(_children(os.getpid())) == 0  # every platform process has ended
+
+
+def test_killing_the_demo_leaves_no_platform_running(tmp_path: Path) -> None:
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "roam", "demo", "--scale", "0.01", "--no-dashboard"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    children: list[int] = []
+    try:
+        assert demo.stdout is not None
+        seen = []
+        deadline = time.monotonic() + 120
+        for line in demo.stdout:
+            seen.append(line)
+            if "sync done" in line or time.monotonic() > deadline:
+                break
+        assert any("sync done" in line for line in seen), "".join(seen)
+        children = _children(demo.pid)
+        assert len(children) == 9, children  # the hub, four CPOs, four eMSPs
+        demo.send_signal(signal.SIGKILL)
+        demo.wait(10)
+        deadline = time.monotonic() + 20
+        while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert [pid for pid in children if _alive(pid)] == []
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+        if demo.stdout is not None:
+            demo.stdout.close()
+        for pid in children:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
