@@ -20,6 +20,7 @@ from typing import Annotated
 import typer
 
 from roam.demo.run import run_demo
+from roam.federation.clients import ApiError
 from roam.federation.runtime import DemoError
 from roam.federation.spec import FederationError, load_federation
 
@@ -87,7 +88,7 @@ def demo_command(
     except KeyboardInterrupt:
         typer.echo("interrupted: everything stopped")
         raise typer.Exit(130 if once else 0) from None
-    except DemoError as exc:
+    except (DemoError, ApiError) as exc:
         typer.echo(f"demo failed: {exc}", err=True)
         raise typer.Exit(1) from None
     raise typer.Exit(0 if ok else 1)

@@ -10,15 +10,19 @@ folder (or `--keep DIR`). The command itself is roam/demo_cmd.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 import webbrowser
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 from dashboard import DashboardConfig, MemberLink, RunningDashboard, start
 from roam.demo.story import Story, play
 from roam.federation.control import control_app
 from roam.federation.runtime import (
+    DemoError,
     Echo,
     Federation,
     demo_folder,
@@ -27,6 +31,8 @@ from roam.federation.runtime import (
 )
 from roam.federation.spec import FederationSpec
 from roam.serving import LoopbackServer
+
+T = TypeVar("T")
 
 
 async def run_demo(
@@ -76,7 +82,7 @@ async def run_demo(
                 processes=processes,
             )
             story = Story(echo, live_every=live_every)
-            played = await play(federation, story)
+            played = await unless_crashed(federation, play(federation, story))
             echo("  " + await federation.live_line())
             echo("")
             echo("settlement (from the CDRs the hub routed):")
@@ -94,7 +100,7 @@ async def run_demo(
                 echo(f"  FAILED {check.step}: {check.detail}")
             echo("demo: OK" if ok else "demo: FAILED")
             if not once:
-                await _live(federation, echo, live_every)
+                await unless_crashed(federation, _live(federation, echo, live_every))
             return ok
         finally:
             for served in running:
@@ -105,6 +111,36 @@ async def run_demo(
                 echo("stopping the federation ...")
                 await federation.stop()
                 echo("stopped")
+
+
+async def unless_crashed(federation: Federation, work: Coroutine[Any, Any, T]) -> T:
+    """`work`'s result, unless one of the federation's platform processes crashes first: then
+    `work` is cancelled and DemoError names the platform, its exit code and its last log
+    lines (the caller stops the rest)."""
+    supervisor = federation.supervisor
+    if supervisor is None:
+        return await work
+    task = asyncio.ensure_future(work)
+    crash = asyncio.ensure_future(supervisor.crashed.wait())
+    try:
+        await asyncio.wait({task, crash}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        crash.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+    failure = task.exception() if task.done() and not task.cancelled() else None
+    if failure is not None and not supervisor.crashes:
+        # A call that failed may be the first sign of a crash its watcher has yet to see.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(supervisor.crashed.wait(), 1.0)
+    if task.done() and not task.cancelled() and not supervisor.crashes:
+        return task.result()
+    name, code, tail = supervisor.crashes[0]
+    raise DemoError(
+        f"{name} stopped unexpectedly (exit code {code}); the last lines of its log:\n{tail}"
+    )
 
 
 def dashboard_config(

@@ -95,3 +95,39 @@ def test_killing_the_demo_leaves_no_platform_running(tmp_path: Path) -> None:
         for pid in children:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_platform_that_crashes_ends_the_demo_with_its_name_and_no_orphan() -> None:
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "roam", "demo", "--scale", "0.01", "--no-dashboard"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    children: list[int] = []
+    try:
+        assert demo.stdout is not None
+        seen = []
+        for line in demo.stdout:
+            seen.append(line)
+            if "Ctrl-C stops everything" in line:  # the story is over, the demo keeps running
+                break
+        children = _children(demo.pid)
+        assert len(children) == 9, "".join(seen)
+        victim = next(pid for pid in children if "emsp" in Path(f"/proc/{pid}/cmdline").read_text())
+        os.kill(victim, signal.SIGKILL)
+        rest, _ = demo.communicate(timeout=60)
+        assert demo.returncode == 1, rest
+        assert "eMSP stopped unexpectedly (exit code -9)" in rest, rest
+        assert [pid for pid in children if _alive(pid)] == []
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+        if demo.stdout is not None:
+            demo.stdout.close()
+        for pid in children:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
