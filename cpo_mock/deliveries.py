@@ -45,9 +45,11 @@ def send_session(state: CpoState, session_id: str, method: str, body: Any, to: P
 
 
 def publish_all(state: CpoState) -> None:
-    """Broadcast every tariff, then every location (after registration)."""
+    """Broadcast every tariff, then every location (after registration): side by side within
+    each kind, every tariff delivered before the first location goes."""
     for tariff in list(state.tariffs.values()):
         state.link.broadcast("PUT", ModuleID.TARIFFS, (*state.own, tariff.id), tariff.to_json())
+    state.link.barrier("tariffs published")
     for location in list(state.locations.values()):
         segments = (*state.own, location.id)
         state.link.broadcast("PUT", ModuleID.LOCATIONS, segments, location.to_json())

@@ -110,14 +110,27 @@ class HubLink:
         return "/".join([base.rstrip("/"), *(quote(s, safe="") for s in segments)])
 
     def queue(self, name: str, message: Message, then: Then | None = None) -> None:
-        """Send `message` after everything queued before it; `then` gets its Outcome."""
+        """Send `message` in order (cpo_mock/outbox.py): a broadcast of a location or a
+        tariff after the earlier messages about that object (its PUT and PATCHes), anything
+        else after everything queued before it; `then` gets its Outcome."""
 
         async def job() -> None:
             outcome = await self.send(message)
             if then is not None:
                 await then(outcome)
 
-        self.outbox.put(name, job)
+        key = None
+        if message.broadcast and message.module in (ModuleID.LOCATIONS, ModuleID.TARIFFS):
+            key = (message.module.value, message.segments[2])  # (cc, party, object id, ...)
+        self.outbox.put(name, job, key)
+
+    def barrier(self, name: str) -> None:
+        """Nothing queued after this starts before everything queued before it is done."""
+
+        async def nothing() -> None:
+            return None
+
+        self.outbox.put(name, nothing)
 
     async def send(self, message: Message) -> Outcome:
         client = self.client()

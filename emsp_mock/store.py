@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -41,11 +40,8 @@ ObjectChange = tuple[str, Sequence["StoredObject"], Sequence[ObjectKey]]
 def _upsert(dialect: str) -> Any:
     """INSERT … ON CONFLICT (key) DO UPDATE body, last_updated, for this dialect."""
     table = ObjectRecord.__table__  # type: ignore[attr-defined]
-    statement: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    return statement.on_conflict_do_update(
-        index_elements=["kind", "country_code", "party_id", "id"],
-        set_={"body": statement.excluded.body, "last_updated": statement.excluded.last_updated},
-    )
+    keys = ["kind", "country_code", "party_id", "id"]
+    return persistence.upsert(table, dialect, keys, ["body", "last_updated"])
 
 
 def make_engine(url: str) -> Engine:

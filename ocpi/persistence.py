@@ -8,12 +8,14 @@ writes, and datetimes SQLite hands back naive are UTC.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import MetaData, Table, create_engine, delete, event, insert, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Engine, make_url
 
 
@@ -41,6 +43,20 @@ def make_engine(url: str, metadata: MetaData) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     metadata.create_all(engine)
     return engine
+
+
+def upsert(table: Table, dialect: str, keys: Sequence[str], columns: Sequence[str]) -> Any:
+    """`INSERT … ON CONFLICT (keys) DO UPDATE SET columns` for `dialect` (sqlite or
+    postgresql): one statement that writes many rows whether they exist or not, instead of a
+    read and a write per row. The rows of one execution must have distinct keys (PostgreSQL
+    refuses to update a row twice in one statement)."""
+    statement: Any = (
+        postgresql.insert(table) if dialect == "postgresql" else sqlite_dialect.insert(table)
+    )
+    return statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: getattr(statement.excluded, name) for name in columns},
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
