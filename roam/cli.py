@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "emsp": ("roam.emsp_cmd", "emsp_app"),
     "tariff": ("roam.tariff_cmd", "tariff_app"),
     "scenario": ("roam.scenario_cmd", "scenario_app"),
+    "bench": ("roam.bench_cmd", "bench_app"),
 }
 """Command name -> (module, a typer.Typer or a command function in it), in `--help` order."""
 

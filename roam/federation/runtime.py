@@ -520,6 +520,7 @@ async def start_federation(
     on_members: Callable[[Federation], Awaitable[None]] | None = None,
     hub_instances: int = 1,
     processes: bool = False,
+    on_registered: Callable[[Federation], None] | None = None,
 ) -> tuple[Federation, float]:
     """Bring up hub and members; register them all; sync. Returns the sync time in seconds.
 
@@ -530,7 +531,9 @@ async def start_federation(
     `hub_instances` > 1 runs that many instances of the hub on one PostgreSQL database (a
     `database_url` in `hub_overrides`), members spread over them;
     `on_members` runs once every member's URLs are known, before any registers (the demo
-    starts its dashboard there, so that its URL is among the first lines printed).
+    starts its dashboard there, so that its URL is among the first lines printed);
+    `on_registered` the moment every platform has registered, where the sync time starts
+    (`roam bench sync` reads the processes' CPU there).
     """
     overrides = dict(hub_overrides or {})
     if hub_instances > 1:
@@ -598,6 +601,8 @@ async def start_federation(
         # The sync is timed from here: every platform registered (each CPO began publishing
         # the moment it had registered).
         began = time.perf_counter()
+        if on_registered is not None:
+            on_registered(federation)
         states = await asyncio.gather(*(m.control.state() for m in members))
         stations = sum(int(s["locations"]) for s in states)
         tariffs = sum(int(s["tariffs"]) for s in states)

@@ -1,0 +1,61 @@
+"""`roam bench`: benchmarks of the whole federation (docs/demo.md "Performance").
+
+    roam bench sync                    # the default alliance: sync time, deliveries/s, CPU, RSS
+    roam bench sync --scale 0.1 --scale 1 --scale 3 --scale 10   # how the figures grow
+    roam bench sync --json             # the same as JSON
+
+The hub alone has its own bench: `roam hub bench` (docs/hub.md "Benchmark").
+
+No `from __future__ import annotations`: typer reads the Annotated options at runtime.
+"""
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from roam.federation.clients import ApiError
+from roam.federation.runtime import DemoError
+from roam.federation.spec import FederationError, load_federation
+
+bench_app = typer.Typer(
+    help="Benchmarks of the whole federation (the hub's own: roam hub bench).",
+    no_args_is_help=True,
+)
+
+
+@bench_app.command("sync")
+def sync_command(
+    scale: Annotated[
+        list[float] | None,
+        typer.Option(
+            min=0.001,
+            max=20,
+            help="Network size (1 = the alliance); give it several times to see growth.",
+        ),
+    ] = None,
+    federation: Annotated[
+        Path | None,
+        typer.Option("--federation", "-f", help="Federation file (default: the alliance)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Time the sync of every station and tariff to every eMSP, platforms as processes."""
+    from roam.bench import sync
+
+    try:
+        spec = load_federation(federation)
+    except FederationError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    scales = scale or [1.0]
+    try:
+        report = asyncio.run(
+            sync.run(spec, scales, lambda line: typer.echo(line, err=True), progress=True)
+        )
+    except (DemoError, ApiError) as exc:
+        typer.echo(f"bench failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(report, indent=2) if as_json else sync.text(report))
