@@ -14,6 +14,7 @@ roam/demo/run.py; Ctrl-C stops every platform cleanly, and no platform outlives 
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -83,6 +84,7 @@ def demo_command(
                 dashboard=with_dashboard,
                 open_browser=open_browser,
                 processes=not in_process,
+                progress=sys.stdout.isatty(),
             )
         )
     except KeyboardInterrupt:

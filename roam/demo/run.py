@@ -46,6 +46,7 @@ async def run_demo(
     dashboard: bool = True,
     open_browser: bool = False,
     processes: bool = False,
+    progress: bool = False,
 ) -> bool:
     """Bring the federation up, play the story, print the settlement table; with `once` stop
     there, else keep the federation running (clocks ticking, live view) until cancelled.
@@ -80,6 +81,7 @@ async def run_demo(
                 echo,
                 on_members=start_dashboard if dashboard else None,
                 processes=processes,
+                progress=progress,
             )
             story = Story(echo, live_every=live_every)
             played = await unless_crashed(federation, play(federation, story))

@@ -26,6 +26,13 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from cpo_mock.app import create_app as create_cpo
 from cpo_mock.service import Cpo
@@ -310,23 +317,34 @@ class Federation:
             sum(min(int(s["tariffs"]), tariffs) for s in holding),
         )
 
-    async def wait_synced(self, began: float, echo: Echo, within: float = 900) -> None:
+    async def wait_synced(
+        self, began: float, echo: Echo, within: float = 900, progress: bool = False
+    ) -> None:
         """Until every running eMSP holds every running CPO's locations and tariffs (the
-        eMSPs hold only what the federation's CPOs publish: counts are compared)."""
+        eMSPs hold only what the federation's CPOs publish: counts are compared). Progress
+        is a line every 2 s, or with `progress` a bar on the terminal (rich) with the
+        deliveries per second and the time left."""
+        bar = SyncBar() if progress else None
         last = time.perf_counter()
-        while True:
-            want, got, want_tariffs, got_tariffs = await self.held()
-            if got >= want and got_tariffs >= want_tariffs:
-                break
-            if time.perf_counter() - began > within:
-                raise DemoError(f"sync: {got}/{want} locations after {within:.0f} s")
-            if time.perf_counter() - last >= 2:
-                last = time.perf_counter()
-                echo(
-                    f"  sync {last - began:5.1f} s: locations at the eMSPs {got:,}/{want:,}, "
-                    f"tariffs {got_tariffs}/{want_tariffs}, routed {await self.hops_sent():,}"
-                )
-            await asyncio.sleep(0.2)
+        try:
+            while True:
+                want, got, want_tariffs, got_tariffs = await self.held()
+                if bar is not None:
+                    bar.show(got + got_tariffs, want + want_tariffs, time.perf_counter() - began)
+                if got >= want and got_tariffs >= want_tariffs:
+                    break
+                if time.perf_counter() - began > within:
+                    raise DemoError(f"sync: {got}/{want} locations after {within:.0f} s")
+                if bar is None and time.perf_counter() - last >= 2:
+                    last = time.perf_counter()
+                    echo(
+                        f"  sync {last - began:5.1f} s: locations at the eMSPs {got:,}/{want:,}, "
+                        f"tariffs {got_tariffs}/{want_tariffs}, routed {await self.hops_sent():,}"
+                    )
+                await asyncio.sleep(0.2)
+        finally:
+            if bar is not None:
+                bar.close()
         await self.settle()
 
     async def join(self, spec: MemberSpec, echo: Echo) -> Member:
@@ -403,6 +421,29 @@ async def _wait_for(condition: Callable[[], Awaitable[bool]], within: float, wha
         if time.monotonic() > deadline:
             raise DemoError(f"{what}: not done within {within:.0f} s")
         await asyncio.sleep(0.1)
+
+
+class SyncBar:
+    """The sync's progress on a terminal: deliveries done of all, per second, time left."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("  sync"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("deliveries, {task.fields[rate]} per s"),
+            TimeRemainingColumn(),
+            transient=True,
+        )
+        self.task = self.progress.add_task("sync", total=None, rate="-")
+        self.progress.start()
+
+    def show(self, done: int, total: int, elapsed: float) -> None:
+        rate = f"{done / elapsed:,.0f}" if elapsed > 0 else "-"
+        self.progress.update(self.task, completed=done, total=total, rate=rate)
+
+    def close(self) -> None:
+        self.progress.stop()
 
 
 class Launcher:
@@ -521,6 +562,7 @@ async def start_federation(
     hub_instances: int = 1,
     processes: bool = False,
     on_registered: Callable[[Federation], None] | None = None,
+    progress: bool = False,
 ) -> tuple[Federation, float]:
     """Bring up hub and members; register them all; sync. Returns the sync time in seconds.
 
@@ -533,7 +575,8 @@ async def start_federation(
     `on_members` runs once every member's URLs are known, before any registers (the demo
     starts its dashboard there, so that its URL is among the first lines printed);
     `on_registered` the moment every platform has registered, where the sync time starts
-    (`roam bench sync` reads the processes' CPU there).
+    (`roam bench sync` reads the processes' CPU there); `progress` shows the sync as a
+    progress bar (a terminal) instead of a line every 2 s.
     """
     overrides = dict(hub_overrides or {})
     if hub_instances > 1:
@@ -617,7 +660,7 @@ async def start_federation(
             f"sync: {stations:,} stations, {evses:,} charge points (EVSEs) in {countries} "
             f"countries, {tariffs} tariffs -> {len(members)} eMSPs through the hub"
         )
-        await federation.wait_synced(began, echo)
+        await federation.wait_synced(began, echo, progress=progress)
         took = time.perf_counter() - began
         echo(
             f"sync done in {took:.1f} s: every eMSP holds {stations:,} stations and {tariffs} "

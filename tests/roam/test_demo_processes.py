@@ -131,3 +131,29 @@ def test_a_platform_that_crashes_ends_the_demo_with_its_name_and_no_orphan() -> 
         for pid in children:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_on_a_terminal_the_sync_is_a_progress_bar() -> None:
+    """`roam demo` on a terminal shows the sync as a bar with deliveries per second (rich),
+    not as a line every two seconds; piped (as above), it prints lines."""
+    import pty
+
+    output = bytearray()
+
+    def read(fd: int) -> bytes:
+        data = os.read(fd, 4096)
+        output.extend(data)
+        return data
+
+    argv = [sys.executable, "-m", "roam", "demo", "--once", "--scale", "0.05", "--no-dashboard"]
+    previous = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        status = pty.spawn(argv, read)
+    finally:
+        os.chdir(previous)
+    text = output.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert "deliveries," in text and "per s" in text, text
+    assert "sync done in" in text
+    assert "locations at the eMSPs" not in text
