@@ -8,6 +8,7 @@ writes, and datetimes SQLite hands back naive are UTC.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,7 +50,12 @@ def upsert(table: Table, dialect: str, keys: Sequence[str], columns: Sequence[st
     """`INSERT … ON CONFLICT (keys) DO UPDATE SET columns` for `dialect` (sqlite or
     postgresql): one statement that writes many rows whether they exist or not, instead of a
     read and a write per row. The rows of one execution must have distinct keys (PostgreSQL
-    refuses to update a row twice in one statement)."""
+    refuses to update a row twice in one statement). Built once per table and dialect."""
+    return _upsert(table, dialect, tuple(keys), tuple(columns))
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert(table: Table, dialect: str, keys: tuple[str, ...], columns: tuple[str, ...]) -> Any:
     statement: Any = (
         postgresql.insert(table) if dialect == "postgresql" else sqlite_dialect.insert(table)
     )

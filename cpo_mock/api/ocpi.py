@@ -9,10 +9,10 @@ No `from __future__ import annotations`: FastAPI resolves the local Annotated al
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from cpo_mock.commands import handle_command
@@ -22,6 +22,7 @@ from ocpi.headers import RoutingHeaders
 from ocpi.pagination import PageRequest, page_headers, paginate
 from ocpi.platform import HUBCLIENTINFO_PATH, ModuleInterface, addressed_to
 from ocpi.server import TokenAuth, ocpi_response, page_request, routing_headers
+from ocpi.server.dependencies import JsonBody
 from ocpi.server.responses import OcpiResponse
 from ocpi.server.validation import parse_body, same_owner, same_value
 from ocpi.v221.locations import Capability, Status
@@ -50,7 +51,6 @@ INTERFACES: tuple[ModuleInterface, ...] = (
 
 Page = Annotated[PageRequest, Depends(page_request)]
 Routing = Annotated[RoutingHeaders, Depends(routing_headers)]
-JsonBody = Annotated[Any, Body()]
 TypeParam = Annotated[TokenType, Query(alias="type")]
 
 

@@ -12,7 +12,7 @@ No `from __future__ import annotations`: FastAPI resolves the local Annotated al
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ValidationError
 
 from emsp_mock import objects
@@ -23,6 +23,7 @@ from ocpi.headers import RoutingHeaders
 from ocpi.pagination import PageRequest
 from ocpi.platform import HUBCLIENTINFO_PATH, ModuleInterface, addressed_to
 from ocpi.server import TokenAuth, ocpi_response, page_request, paginated_response, routing_headers
+from ocpi.server.dependencies import JsonBody
 from ocpi.server.errors import describe_errors
 from ocpi.server.responses import OcpiResponse
 from ocpi.server.validation import parse_body, same_owner, same_value
@@ -58,7 +59,6 @@ INTERFACES: tuple[ModuleInterface, ...] = (
 
 Page = Annotated[PageRequest, Depends(page_request)]
 Routing = Annotated[RoutingHeaders, Depends(routing_headers)]
-JsonBody = Annotated[Any, Body()]
 TypeParam = Annotated[TokenType, Query(alias="type")]
 
 

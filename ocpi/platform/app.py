@@ -8,7 +8,7 @@ requests with the routing headers reversed. The service adds its own module rout
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -24,7 +24,8 @@ from ocpi.platform.errors import OperationError, operation_error_response
 from ocpi.platform.middleware import RoutingAnswerMiddleware
 from ocpi.platform.registration import Principal, Registration
 from ocpi.platform.routers import ModuleInterface, credentials_router, versions_router
-from ocpi.server import TokenAuth, ocpi_app, routing_headers
+from ocpi.server import TokenAuth, ocpi_app
+from ocpi.server.dependencies import parse_routing_headers
 
 
 class MemberService(Protocol):
@@ -122,12 +123,12 @@ def build_member_app(
     return app
 
 
-def addressed_to(party: PartyRef) -> Callable[[Request], RoutingHeaders]:
+def addressed_to(party: PartyRef) -> Callable[[Request], Awaitable[RoutingHeaders]]:
     """A dependency of functional routes: a hub sets OCPI-to to the receiving party, so a
     message addressed to another party is not this platform's (2001)."""
 
-    def addressed_here(request: Request) -> RoutingHeaders:
-        routing = routing_headers(request)
+    async def addressed_here(request: Request) -> RoutingHeaders:
+        routing = parse_routing_headers(request)
         if routing.to is not None and routing.to != party:
             raise InvalidParameters(
                 f"this platform hosts {party}, but the request is addressed to {routing.to}"

@@ -13,14 +13,15 @@ import asyncio
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Depends
 
 from ocpi.errors import NotFound
 from ocpi.headers import PartyRef
 from ocpi.server import TokenAuth, ocpi_response
+from ocpi.server.dependencies import JsonBody
 from ocpi.server.responses import OcpiResponse
 from ocpi.server.validation import parse_body, same_owner
 from ocpi.v221.hubclientinfo import ClientInfo, ConnectionStatus
@@ -31,8 +32,6 @@ HUBCLIENTINFO_PATH = "/ocpi/2.2.1/hubclientinfo"
 
 PartyKey = tuple[str, str, str]
 """(COUNTRY_CODE, PARTY_ID, role) of a ClientInfo, upper-cased."""
-
-JsonBody = Annotated[Any, Body()]
 
 
 def party_key(info: ClientInfo) -> PartyKey:

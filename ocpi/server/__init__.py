@@ -7,13 +7,21 @@ X-Request-ID and X-Correlation-ID on every response.
 
 from ocpi.server.app import ocpi_app
 from ocpi.server.auth import TokenAuth
-from ocpi.server.dependencies import page_request, request_ids, routing_headers
+from ocpi.server.dependencies import (
+    JsonBody,
+    guarded_body,
+    page_request,
+    request_ids,
+    routing_headers,
+)
 from ocpi.server.errors import install_error_handlers
 from ocpi.server.responses import OcpiResponse, ocpi_response, paginated_response
 
 __all__ = [
+    "JsonBody",
     "OcpiResponse",
     "TokenAuth",
+    "guarded_body",
     "install_error_handlers",
     "ocpi_app",
     "ocpi_response",
