@@ -3,6 +3,8 @@
     roam bench sync                    # the default alliance: sync time, deliveries/s, CPU, RSS
     roam bench sync --scale 0.1 --scale 1 --scale 3 --scale 10   # how the figures grow
     roam bench sync --json             # the same as JSON
+    roam bench storm                   # 500 EVSE status changes/s for 60 s: lost, p99, CPU
+    roam bench storm --rate 100 --seconds 10 --scale 0.1 --json
 
 The hub alone has its own bench: `roam hub bench` (docs/hub.md "Benchmark").
 
@@ -59,3 +61,46 @@ def sync_command(
         typer.echo(f"bench failed: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(json.dumps(report, indent=2) if as_json else sync.text(report))
+
+
+@bench_app.command("storm")
+def storm_command(
+    rate: Annotated[
+        float, typer.Option(min=0.1, max=100_000, help="EVSE status changes per second.")
+    ] = 500.0,
+    seconds: Annotated[float, typer.Option(min=0.1, help="How long the storm lasts.")] = 60.0,
+    scale: Annotated[
+        float, typer.Option(min=0.001, max=20, help="Network size (1 = the alliance).")
+    ] = 1.0,
+    evses: Annotated[
+        int | None,
+        typer.Option(min=1, help="EVSEs changed per CPO, one per location first [default: 250]."),
+    ] = None,
+    federation: Annotated[
+        Path | None,
+        typer.Option("--federation", "-f", help="Federation file (default: the alliance)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """EVSE status changes at a steady rate through the CPOs, fanned out to every eMSP: how
+    many are lost, how long each takes to arrive, what it costs (platforms as processes)."""
+    from roam.bench import storm
+
+    try:
+        spec = load_federation(federation)
+    except FederationError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        report = storm.measure(
+            spec,
+            scale,
+            rate,
+            seconds,
+            lambda line: typer.echo(line, err=True),
+            evses or storm.EVSES_PER_CPO,
+        )
+    except (DemoError, ApiError, storm.StormError) as exc:
+        typer.echo(f"bench failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(report, indent=2) if as_json else storm.text(report))
