@@ -158,7 +158,10 @@ class Child:
             await self._send_switches()
 
     async def stop(self) -> None:
-        await self.supervisor.stop(self.name)
+        """Stop the process if there is one (a platform never started, say because another
+        failed first while the federation came up, has nothing to stop)."""
+        if self.supervisor.pid(self.name) is not None:
+            await self.supervisor.stop(self.name)
 
 
 Platform = Served | Child
