@@ -114,6 +114,9 @@ class CpoState:
     async def save_evses(self, *evses: EvseSim) -> None:
         await asyncio.to_thread(self.store.save_evses, list(evses))
 
+    async def save_status(self, evse: EvseSim, location: Location) -> None:
+        await asyncio.to_thread(self.store.save_status, evse, location)
+
     async def save_location(self, location: Location) -> None:
         await asyncio.to_thread(self.store.save_location, location)
 

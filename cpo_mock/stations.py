@@ -32,8 +32,8 @@ async def set_status(state: CpoState, evse: EvseSim, event: EvseEvent, at: datet
     """Apply an event to the EVSE, persist, and broadcast the status if it changed."""
     state.require_lock()
     status = next_status(evse.status, event, evse.plug is not None)
-    await state.save_evses(evse)
     if status is evse.status:
+        await state.save_evses(evse)
         return status
     evse.status = status
     location = state.locations[evse.location_id]
@@ -44,8 +44,7 @@ async def set_status(state: CpoState, evse: EvseSim, event: EvseEvent, at: datet
     # Spec mod_locations: a change of an EVSE updates the Location's last_updated too.
     location = location.model_copy(update={"evses": evses, "last_updated": at})
     state.locations[location.id] = location
-    await state.save_evses(evse)
-    await state.save_location(location)
+    await state.save_status(evse, location)
     body = {"status": status.value, "last_updated": format_datetime(at)}
     segments = (*state.own, evse.location_id, evse.evse_uid)
     state.link.broadcast("PATCH", ModuleID.LOCATIONS, segments, body)

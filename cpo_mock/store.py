@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -184,6 +185,32 @@ class Store:
             return [
                 EvseSim.model_validate_json(row.sim) for row in db.exec(select(EvseRecord)).all()
             ]
+
+    def save_status(self, sim: EvseSim, location: Location) -> None:
+        """A status change in one transaction: the EVSE's simulation (upserted) and its
+        Location (the EVSE's status and both last_updated), without reading either first."""
+        evses = EvseRecord.__table__  # type: ignore[attr-defined]
+        locations = LocationRecord.__table__  # type: ignore[attr-defined]
+        with self.engine.begin() as connection:
+            statement = persistence.upsert(
+                evses, connection.dialect.name, ["location_id", "evse_uid"], ["sim"]
+            )
+            row = {
+                "location_id": sim.location_id,
+                "evse_uid": sim.evse_uid,
+                "sim": sim.model_dump_json(exclude_none=True),
+            }
+            connection.execute(statement, [row])
+            changed = connection.execute(
+                update(locations)
+                .where(locations.c.id == location.id)
+                .values(
+                    body=location.model_dump_json(exclude_none=True),
+                    last_updated=location.last_updated,
+                )
+            )
+            if changed.rowcount != 1:
+                raise KeyError(location.id)
 
     def save_evses(self, evses: Iterable[EvseSim]) -> None:
         with Session(self.engine) as db:
