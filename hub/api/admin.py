@@ -1,19 +1,22 @@
 """The operator's admin API (not OCPI): invitations, hub-initiated connections, the party
-directory, message tracing and settlement. Authenticated with `Authorization: Bearer <admin
-token>`; answers use the OCPI envelope so that one client reads everything."""
+directory, message tracing, settlement and the settings a running hub may change.
+Authenticated with `Authorization: Bearer <admin token>`; answers use the OCPI envelope so that
+one client reads everything."""
 
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from hub import registration
 from hub.messages import LoggedMessage, MessageFilter
 from hub.service import Hub
+from hub.settings import LIVE_SETTINGS
 from ocpi.errors import InvalidParameters, Unauthorized
 from ocpi.headers import PartyRef
-from ocpi.server import ocpi_response
+from ocpi.server import JsonBody, ocpi_response
+from ocpi.server.errors import describe_errors
 from ocpi.server.responses import OcpiResponse
 from ocpi.v221.types import Role, format_datetime, parse_datetime
 from ocpi.v221.versions import ModuleID
@@ -83,6 +86,7 @@ def admin_router(hub: Hub) -> APIRouter:
                     "status": party.status.value,
                     "last_updated": format_datetime(party.last_updated),
                     "platform": platform.name if platform else None,
+                    "platform_id": platform.id if platform else None,
                 }
             )
         return ocpi_response(rows)
@@ -112,6 +116,7 @@ def admin_router(hub: Hub) -> APIRouter:
         module: str | None = None,
         since: str | None = None,
         until: str | None = None,
+        after_id: int | None = None,
         limit: int = 1000,
     ) -> OcpiResponse:
         try:
@@ -126,6 +131,7 @@ def admin_router(hub: Hub) -> APIRouter:
             module=module,
             since=_time(since, "since"),
             until=_time(until, "until"),
+            after_id=after_id,
             limit=max(1, min(limit, 10_000)),
         )
         return ocpi_response([message_json(row) for row in await hub.messages(where)])
@@ -137,11 +143,46 @@ def admin_router(hub: Hub) -> APIRouter:
         lines = hub.settlement(_time(since, "since"), _time(until, "until"))
         return ocpi_response([line.to_json() for line in lines])
 
+    @router.get("/settings")
+    async def settings(_: Admin) -> OcpiResponse:
+        """Who this hub is and the settings a running hub may change (`LIVE_SETTINGS`)."""
+        return ocpi_response(settings_json(hub))
+
+    @router.patch("/settings")
+    async def reconfigure(_: Admin, body: JsonBody) -> OcpiResponse:
+        """Change live settings of this instance (`Hub.reconfigure`): a JSON object of the
+        settings to change. Unknown settings, settings fixed when the hub is built and bad
+        values are refused (HTTP 400, 2001), naming them; nothing changes then."""
+        if not isinstance(body, dict) or not body:
+            raise InvalidParameters(
+                "give the settings to change as a JSON object, e.g. "
+                f'{{"forward_timeout": 1.5}} (live: {", ".join(sorted(LIVE_SETTINGS))})',
+                http_status=400,
+            )
+        try:
+            hub.reconfigure(**body)
+        except ValidationError as exc:
+            raise InvalidParameters(describe_errors(exc.errors()), http_status=400) from None
+        except ValueError as exc:
+            raise InvalidParameters(str(exc), http_status=400) from None
+        return ocpi_response(settings_json(hub))
+
     return router
+
+
+def settings_json(hub: Hub) -> dict[str, Any]:
+    settings = hub.settings
+    return {
+        "country_code": settings.country_code,
+        "party_id": settings.party_id,
+        "name": settings.name,
+        **{name: getattr(settings, name) for name in sorted(LIVE_SETTINGS)},
+    }
 
 
 def message_json(row: LoggedMessage) -> dict[str, Any]:
     return {
+        "id": row.id,
         "timestamp": format_datetime(row.timestamp),
         "correlation_id": row.correlation_id,
         "request_id": row.request_id,
@@ -149,6 +190,7 @@ def message_json(row: LoggedMessage) -> dict[str, Any]:
         "hop": row.hop,
         "from": row.from_party,
         "to": row.to_party,
+        "platform_id": row.platform_id,
         "module": row.module,
         "method": row.method,
         "path": row.path,
