@@ -1,9 +1,10 @@
 """`roam scenario run FILE...`: play scripted roaming scenarios (docs/scenarios.md).
 
-Each file gets a federation of its own; the timeline of steps, checks and routed messages
-is printed as it happens; `--junit` writes one test case per expectation. Exit status 0
-when every expectation of every file held, 1 when one failed (named in the summary), 2 when
-a file cannot be read.
+Each file gets a federation of its own: the hub and every member's CPO and eMSP run as
+processes of their own, supervised by this one (`--in-process`: all in this one process).
+The timeline of steps, checks and routed messages is printed as it happens; `--junit` writes
+one test case per expectation. Exit status 0 when every expectation of every file held, 1
+when one failed (named in the summary), 2 when a file cannot be read.
 """
 
 from __future__ import annotations
@@ -55,10 +56,12 @@ def junit_xml(outcomes: list[Outcome]) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-async def run_all(scenarios: list[Scenario], keep: Path | None) -> list[Outcome]:
+async def run_all(
+    scenarios: list[Scenario], keep: Path | None, processes: bool = True
+) -> list[Outcome]:
     outcomes = []
     for scenario in scenarios:
-        outcomes.append(await run_scenario(scenario, typer.echo, keep))
+        outcomes.append(await run_scenario(scenario, typer.echo, keep, processes=processes))
         typer.echo("")
     return outcomes
 
@@ -73,6 +76,14 @@ def run_command(
         Path | None,
         typer.Option(help="Keep the databases in this folder (emptied per scenario)."),
     ] = None,
+    in_process: Annotated[
+        bool,
+        typer.Option(
+            "--in-process",
+            help="Run the hub and every platform in this process (one core) instead of each "
+            "as a process of its own.",
+        ),
+    ] = False,
 ) -> None:
     """Run scenario files, each against a federation of its own; exit 1 if any expectation
     failed."""
@@ -82,7 +93,7 @@ def run_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     try:
-        outcomes = asyncio.run(run_all(scenarios, keep))
+        outcomes = asyncio.run(run_all(scenarios, keep, processes=not in_process))
     except KeyboardInterrupt:
         typer.echo("interrupted: everything stopped")
         raise typer.Exit(130) from None

@@ -17,10 +17,13 @@ from cpo_mock import charging
 from cpo_mock.model import EvseSim, FaultKind, SessionSim
 from cpo_mock.service import ControlError, Cpo
 from cpo_mock.store import CdrEntry
+from ocpi.errors import OcpiError
+from ocpi.headers import PartyRef
 from ocpi.platform import bearer_guard, register_on_request
 from ocpi.v221.locations import Status
 from ocpi.v221.tokens import TokenType
 from ocpi.v221.types import format_datetime
+from ocpi.v221.versions import InterfaceRole, ModuleID
 
 Args = Annotated[dict[str, Any], Body()]
 
@@ -116,7 +119,8 @@ def control_router(cpo: Cpo) -> APIRouter:
     async def evses(request: Request) -> JSONResponse:
         """EVSEs in location order, compact: `?free=true` only those a driver could start at
         now (AVAILABLE, nothing plugged, no session, start or reservation pending),
-        `?power_type=DC` only those with such a connector, `?limit=N` (default 100)."""
+        `?power_type=DC` only those with such a connector, `?location_id=X` only that
+        location's (404 if it is not known), `?limit=N` (default 100)."""
         query = request.query_params
         free = query.get("free", "false").lower()
         if free not in ("true", "false"):
@@ -128,9 +132,12 @@ def control_router(cpo: Cpo) -> APIRouter:
             raise ControlError("limit must be a whole number", 400) from None
         if limit < 1:
             raise ControlError("limit must be at least 1", 400)
+        only = query.get("location_id")
+        if only is not None and only not in cpo.locations:
+            raise ControlError(f"location {only} is not known here", 404)
         await cpo.advance()
         found: list[dict[str, Any]] = []
-        for location_id in sorted(cpo.locations):
+        for location_id in [only] if only is not None else sorted(cpo.locations):
             for evse in cpo.locations[location_id].evses or []:
                 sim = cpo.evses.get((location_id, evse.uid))
                 if sim is None:
@@ -240,4 +247,66 @@ def control_router(cpo: Cpo) -> APIRouter:
             raise ControlError(f"CDR {cdr_id} is not known here", 404)
         return JSONResponse(_cdr_json(entry))
 
+    @router.post("/send")
+    async def send(args: Args) -> JSONResponse:
+        """A raw OCPI request from this CPO through the hub (a scenario's `send` step):
+        `{"to": "CC/PID", "module": "tokens", "interface": "SENDER", "method": "GET",
+        "path": "", "body": null}` goes to the hub's endpoint of that module interface (plus
+        `path`), addressed to `to`; the answer is the hub's OCPI status, HTTP status, message
+        and data, whatever they are."""
+        request = _raw_request(args)
+        peer = cpo.registration.peer
+        if peer is None:
+            raise ControlError("not connected to a hub: register first", 409)
+        base = peer.endpoint(request["module"], request["interface"])
+        if base is None:
+            raise ControlError(
+                f"the hub offers no {request['module'].value} "
+                f"{request['interface'].value} interface",
+                409,
+            )
+        url = base.rstrip("/") + ("/" + request["path"].lstrip("/") if request["path"] else "")
+        try:
+            answer = await cpo.registration.client(cpo.party).request(
+                request["method"], url, json_body=args.get("body"), to=request["to"]
+            )
+        except OcpiError as exc:
+            status, http, message, data = exc.status_code, exc.http_status, exc.message, exc.data
+        else:
+            status, http = answer.status_code, answer.http_status
+            message, data = answer.status_message or "", answer.data
+        return JSONResponse(
+            {"ocpi_status": status, "http_status": http, "message": message, "data": data}
+        )
+
     return router
+
+
+_METHODS = ("GET", "PUT", "PATCH", "POST", "DELETE")
+
+
+def _raw_request(args: dict[str, Any]) -> dict[str, Any]:
+    """The checked parts of a `send` request; ControlError 400 naming a bad one."""
+    unknown = sorted(set(args) - {"to", "module", "interface", "method", "path", "body"})
+    if unknown:
+        raise ControlError(f"unknown fields: {', '.join(unknown)}", 400)
+    try:
+        to = PartyRef.parse(str(args.get("to", "")))
+    except ValueError as exc:
+        raise ControlError(f'to: give the receiver as "CC/PID" ({exc})', 400) from None
+    try:
+        module = ModuleID(str(args.get("module")))
+    except ValueError:
+        known = ", ".join(m.value for m in ModuleID)
+        raise ControlError(f"unknown module {args.get('module')!r} (known: {known})", 400) from None
+    try:
+        interface = InterfaceRole(args.get("interface", "RECEIVER"))
+    except ValueError:
+        raise ControlError("interface is SENDER or RECEIVER", 400) from None
+    method = args.get("method", "GET")
+    if method not in _METHODS:
+        raise ControlError(f"method is one of {', '.join(_METHODS)}", 400)
+    path = args.get("path", "")
+    if not isinstance(path, str):
+        raise ControlError("path must be a string", 400)
+    return {"to": to, "module": module, "interface": interface, "method": method, "path": path}

@@ -11,7 +11,7 @@ No `from __future__ import annotations`: FastAPI resolves the local Annotated al
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
@@ -21,10 +21,12 @@ from emsp_mock.driver_app import session_view
 from emsp_mock.search import MapHit, MapQuery
 from emsp_mock.service import CommandState, Emsp
 from ocpi.errors import OcpiError
+from ocpi.headers import PartyRef
 from ocpi.platform import OperationError, bearer_guard, register_on_request
 from ocpi.pricing import PlannedSession
 from ocpi.pricing.quote import connector_max_power
 from ocpi.v221.locations import ConnectorType, Status
+from ocpi.v221.versions import InterfaceRole, ModuleID
 
 Args = Annotated[Any, Body()]
 
@@ -69,6 +71,16 @@ class ReserveRequest(_Input):
 class StopRequest(_Input):
     session_id: str
     wait: bool = False
+
+
+class SendRequest(_Input):
+    to: str
+    """The receiver, `CC/PID`."""
+    module: ModuleID
+    interface: InterfaceRole = InterfaceRole.RECEIVER
+    method: Literal["GET", "PUT", "PATCH", "POST", "DELETE"] = "GET"
+    path: str = ""
+    body: Any = None
 
 
 _FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "": False}
@@ -122,6 +134,16 @@ def map_query(query: dict[str, str]) -> MapQuery:
         )
     except ValueError as exc:
         raise OperationError(str(exc), 400) from None
+
+
+def _matching(items: Any, query: dict[str, str], fields: tuple[str, ...]) -> list[Any]:
+    """The OCPI objects whose `fields` equal the query's values (only the fields named)."""
+    unknown = sorted(set(query) - set(fields))
+    if unknown:
+        raise OperationError(
+            f"unknown filter {', '.join(unknown)} (filters: {', '.join(fields)})", 400
+        )
+    return [o for o in items if all(str(getattr(o, k)) == v for k, v in query.items())]
 
 
 def hit_json(hit: MapHit) -> dict[str, Any]:
@@ -279,6 +301,23 @@ def app_router(emsp: Emsp) -> APIRouter:
     async def session(driver_id: str, session_id: str) -> JSONResponse:
         return JSONResponse(session_view(emsp.driver_app.driver_session(driver_id, session_id)))
 
+    @router.get("/sessions")
+    async def all_sessions(request: Request) -> JSONResponse:
+        """Every session this eMSP holds (its drivers' and cards', as the CPOs sent them), as
+        OCPI Session objects; `?country_code=&party_id=&id=&location_id=&evse_uid=` keep only
+        those with these values."""
+        fields = ("country_code", "party_id", "id", "location_id", "evse_uid")
+        found = _matching(emsp.sessions.values(), dict(request.query_params), fields)
+        return JSONResponse([s.to_json() for s in found])
+
+    @router.get("/cdrs")
+    async def all_cdrs(request: Request) -> JSONResponse:
+        """Every CDR this eMSP holds, as OCPI CDR objects; `?country_code=&party_id=&id=
+        &session_id=` keep only those with these values."""
+        fields = ("country_code", "party_id", "id", "session_id")
+        found = _matching(emsp.cdrs.values(), dict(request.query_params), fields)
+        return JSONResponse([c.to_json() for c in found])
+
     @router.get("/drivers/{driver_id}/invoices")
     async def invoices(driver_id: str) -> JSONResponse:
         return JSONResponse([i.to_json() for i in emsp.driver_app.driver_invoices(driver_id)])
@@ -310,5 +349,37 @@ def app_router(emsp: Emsp) -> APIRouter:
     async def drain() -> JSONResponse:
         await emsp.drain()
         return JSONResponse({"drained": True})
+
+    @router.post("/send")
+    async def send(body: Args) -> JSONResponse:
+        """A raw OCPI request from this eMSP through the hub (a scenario's `send` step): to the
+        hub's endpoint of `module` `interface` (plus `path`), addressed to `to`; the answer is
+        the hub's OCPI status, HTTP status, message and data, whatever they are."""
+        asked: SendRequest = _parse(SendRequest, body)
+        try:
+            to = PartyRef.parse(asked.to)
+        except ValueError as exc:
+            raise OperationError(f'to: give the receiver as "CC/PID" ({exc})', 400) from None
+        peer = emsp.registration.peer
+        if peer is None:
+            raise OperationError("not connected to a hub: register first", 503)
+        base = peer.endpoint(asked.module, asked.interface)
+        if base is None:
+            raise OperationError(
+                f"the hub offers no {asked.module.value} {asked.interface.value} interface", 409
+            )
+        url = base.rstrip("/") + ("/" + asked.path.lstrip("/") if asked.path else "")
+        try:
+            answer = await emsp.registration.client(emsp.party).request(
+                asked.method, url, json_body=asked.body, to=to
+            )
+        except OcpiError as exc:
+            status, http, message, data = exc.status_code, exc.http_status, exc.message, exc.data
+        else:
+            status, http = answer.status_code, answer.http_status
+            message, data = answer.status_message or "", answer.data
+        return JSONResponse(
+            {"ocpi_status": status, "http_status": http, "message": message, "data": data}
+        )
 
     return router

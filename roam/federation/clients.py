@@ -51,6 +51,19 @@ class _Api:
             raise ApiError(f"{method} {url}: HTTP {response.status_code}: {problem}")
         return data
 
+    async def found(self, path: str, params: dict[str, str] | None = None) -> Any:
+        """GET `path`; None when the platform answers 404 (not known there)."""
+        url = self.base_url + path
+        try:
+            response = await self.http.get(url, params=params, headers=self.headers)
+        except httpx.HTTPError as exc:
+            raise ApiError(f"GET {url}: {type(exc).__name__} {exc}") from exc
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise ApiError(f"GET {url}: HTTP {response.status_code}: {response.text}")
+        return response.json()
+
 
 class CpoControl(_Api):
     """A mock CPO's control API: the physical world and the clock."""
@@ -113,6 +126,30 @@ class CpoControl(_Api):
         found: list[dict[str, Any]] = await self.call("GET", "/control/cdrs")
         return found
 
+    async def evse(self, location_id: str, evse_uid: str) -> dict[str, Any] | None:
+        """The EVSE's simulation (status, plug, reservation, session); None if not known."""
+        evse: dict[str, Any] | None = await self.found(self._evse(location_id, evse_uid))
+        return evse
+
+    async def evses_at(self, location_id: str, *, free: bool = False) -> list[dict[str, Any]]:
+        """The EVSEs of one location, compact as `evses` lists them (ApiError 404 if the
+        location is not known)."""
+        params = {"location_id": location_id, "free": "true" if free else "false"}
+        found: list[dict[str, Any]] = await self.call(
+            "GET", "/control/evses", params={**params, "limit": "100000"}
+        )
+        return found
+
+    async def session(self, session_id: str) -> dict[str, Any] | None:
+        """The session as the CPO runs it (`session`: the OCPI Session); None if not known."""
+        found: dict[str, Any] | None = await self.found(f"/control/sessions/{session_id}")
+        return found
+
+    async def send(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A raw OCPI request through the hub: {to, module, interface, method, path, body}."""
+        answer: dict[str, Any] = await self.call("POST", "/control/send", request)
+        return answer
+
 
 class EmspApp(_Api):
     """A mock eMSP's app API: what its drivers do and see."""
@@ -167,6 +204,46 @@ class EmspApp(_Api):
     async def drain(self) -> None:
         await self.call("POST", "/app/drain")
 
+    async def reserve(
+        self, driver: str, at: PartyRef, location_id: str, evse_uid: str | None, until: str
+    ) -> dict[str, Any]:
+        """RESERVE_NOW through the hub until `until` (the CPO's time); returns the command
+        once it has an outcome."""
+        body = {
+            "country_code": at.country_code,
+            "party_id": at.party_id,
+            "location_id": location_id,
+            "evse_uid": evse_uid,
+            "expiry_date": until,
+            "wait": True,
+        }
+        command: dict[str, Any] = await self.call("POST", f"/app/drivers/{driver}/reserve", body)
+        return command
+
+    async def held_sessions(self, **where: str) -> list[dict[str, Any]]:
+        """Every session the eMSP holds (OCPI Sessions), only those with `where`'s values
+        (country_code, party_id, id, location_id, evse_uid)."""
+        found: list[dict[str, Any]] = await self.call("GET", "/app/sessions", params=where)
+        return found
+
+    async def held_cdrs(self, **where: str) -> list[dict[str, Any]]:
+        """Every CDR the eMSP holds (OCPI CDRs), only those with `where`'s values
+        (country_code, party_id, id, session_id)."""
+        found: list[dict[str, Any]] = await self.call("GET", "/app/cdrs", params=where)
+        return found
+
+    async def location(self, at: PartyRef, location_id: str) -> dict[str, Any] | None:
+        """The eMSP's copy of a location (OCPI Location); None if it holds none."""
+        found: dict[str, Any] | None = await self.found(
+            f"/app/locations/{at.country_code}/{at.party_id}/{location_id}"
+        )
+        return found
+
+    async def send(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A raw OCPI request through the hub: {to, module, interface, method, path, body}."""
+        answer: dict[str, Any] = await self.call("POST", "/app/send", request)
+        return answer
+
 
 class HubAdmin(_Api):
     """The hub's admin API (OCPI envelopes: the answer's `data`)."""
@@ -195,3 +272,26 @@ class HubAdmin(_Api):
 
     async def drain(self) -> None:
         await self.data("POST", "/admin/drain")
+
+    async def messages(self, after_id: int = 0, limit: int = 10_000) -> list[dict[str, Any]]:
+        """The message log after the line `after_id` (oldest first, at most `limit` lines:
+        the admin API gives up to 10,000 at a time)."""
+        params = {"after_id": str(after_id), "limit": str(limit)}
+        lines: list[dict[str, Any]] = (await self.call("GET", "/admin/messages", params=params))[
+            "data"
+        ]
+        return lines
+
+    async def parties(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = await self.data("GET", "/admin/parties")
+        return rows
+
+    async def settings(self) -> dict[str, Any]:
+        """Who the hub is and its live settings."""
+        found: dict[str, Any] = await self.data("GET", "/admin/settings")
+        return found
+
+    async def reconfigure(self, **changes: Any) -> dict[str, Any]:
+        """Change live settings of this instance (`PATCH /admin/settings`)."""
+        found: dict[str, Any] = await self.data("PATCH", "/admin/settings", changes)
+        return found

@@ -45,7 +45,7 @@ from hub.service import Hub
 from hub.settings import HubSettings
 from hub.settlement import SettlementLine
 from ocpi.client import http_client
-from ocpi.v221.types import Role
+from ocpi.v221.types import Role, parse_datetime
 from roam.federation.child import FAULTS_PATH, FAULTS_TOKEN_ENV
 from roam.federation.clients import CpoControl, EmspApp, HubAdmin
 from roam.federation.faults import Faults
@@ -281,10 +281,10 @@ class Federation:
         """Messages the hub sent on to members, all instances together."""
         return sum(await asyncio.gather(*(admin.hops_sent() for admin in self.admins)))
 
-    def reconfigure_hub(self, **changes: Any) -> None:
-        """`Hub.reconfigure` on every instance (in-process mode only)."""
-        for hub in self.hubs:
-            hub.reconfigure(**changes)
+    async def reconfigure_hub(self, **changes: Any) -> None:
+        """Change live hub settings (hub/settings.py LIVE_SETTINGS) on every instance, through
+        its admin API (`PATCH /admin/settings`)."""
+        await asyncio.gather(*(admin.reconfigure(**changes) for admin in self.admins))
 
     async def settle(self, rounds: int = 3) -> None:
         """Let queued pushes, results and fan-out finish: every running platform is asked to
@@ -353,27 +353,36 @@ class Federation:
     async def join(self, spec: MemberSpec, echo: Echo) -> Member:
         """A new member mid-run: invited at the hub, both platforms registered through the
         handshake, its eMSP pulls what the hub holds (GET-all, as a new member does), its CPO
-        publishes its network; returns once every eMSP holds everything (in-process mode)."""
+        publishes its network; returns once every eMSP holds everything. Through the
+        platforms' HTTP APIs only (in this process or as processes of their own)."""
         if any(p in (m.spec.cpo, m.spec.emsp) for m in self.members for p in (spec.cpo, spec.emsp)):
             raise DemoError(f"{spec.name}: a party of it is in the federation already")
         began = time.perf_counter()
         member = await _build_member(self.launcher, self.admin, self.hub_url, spec)
         self.members.append(member)
         await member.start_emsp()
-        await _wait(lambda: member.emsp.registration.peer is not None, 60, "eMSP registration")
+
+        async def registered(which: int) -> bool:
+            return (await member.registered())[which]
+
+        await _wait_for(lambda: registered(1), 60, "eMSP registration")
         await member.start_cpo()
-        await _wait(lambda: member.cpo.registration.peer is not None, 60, "CPO registration")
+        await _wait_for(lambda: registered(0), 60, "CPO registration")
         # The new CPO's clock joins the others' (stepped clocks all read the same time).
-        now = max((m.cpo.now() for m in self.members if m.online and m is not member), default=None)
-        if now is not None and now > member.cpo.now():
-            await member.cpo.step((now - member.cpo.now()).total_seconds())
+        others = [m for m in self.members if m.online and m is not member]
+        clocks = await asyncio.gather(*(m.control.now() for m in others))
+        if clocks:
+            behind = max(map(parse_datetime, clocks)) - parse_datetime(await member.control.now())
+            if behind.total_seconds() > 0:
+                await member.control.step(behind.total_seconds())
         await self.settle()
-        await member.emsp.resync()
+        await member.app.resync()
         await self.wait_synced(began, echo, within=120)
+        published, pulled = await asyncio.gather(member.control.state(), member.app.state())
         echo(
             f"  {spec.name} joined: CPO {spec.cpo} and eMSP {spec.emsp} registered, "
-            f"{len(member.cpo.locations)} stations published, "
-            f"{len(member.emsp.locations)} locations pulled ({time.perf_counter() - began:.1f} s)"
+            f"{published['locations']} stations published, "
+            f"{pulled['locations']} locations pulled ({time.perf_counter() - began:.1f} s)"
         )
         return member
 
@@ -408,14 +417,6 @@ class Federation:
         if self.supervisor is not None:
             await self.supervisor.stop_all()
         await self.http.aclose()
-
-
-async def _wait(condition: Callable[[], bool], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise DemoError(f"{what}: not done within {within:.0f} s")
-        await asyncio.sleep(0.05)
 
 
 async def _wait_for(condition: Callable[[], Awaitable[bool]], within: float, what: str) -> None:

@@ -1,18 +1,16 @@
 """The steps of a scenario (docs/scenarios.md, "Steps"): each action carried out on the
-federation the way a person uses the control and app APIs, or flips a platform's faults."""
+federation through the platforms' own HTTP APIs (the CPOs' control API, the eMSPs' app API,
+the hub's admin API: roam/federation/clients.py), or a platform's fault switches flipped."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from cpo_mock.service import ControlError, Cpo, SwipeOutcome
-from emsp_mock.service import CommandState, Emsp
-from ocpi.errors import OcpiError
-from ocpi.pricing import PlannedSession
-from ocpi.v221.versions import InterfaceRole, ModuleID
+from ocpi.v221.types import format_datetime
+from roam.federation.clients import ApiError, CpoControl, EmspApp
 from roam.federation.runtime import Member
 from roam.scenario.format import (
     Advance,
@@ -39,9 +37,6 @@ from roam.scenario.format import (
 )
 from roam.scenario.state import Charge, Response, RunState, StepError
 
-COMMAND_WAIT = 30.0
-"""Real seconds a start, stop or reservation may take before the runner gives up on it."""
-
 
 class Actions:
     """Carries out a scenario's action steps on the run's state."""
@@ -53,50 +48,63 @@ class Actions:
         action = step.action
         fed = self.state.fed
         if isinstance(action, QuoteStep):
-            charge = self.state.named(action)
-            emsp = self._app_of(charge)
-            plan = PlannedSession(
-                start_date_time=charge.cpo.cpo.now(),
-                energy=action.kwh,
-                charging_duration=timedelta(minutes=float(action.minutes)),
-                parking_duration=timedelta(minutes=float(action.idle_minutes)),
+            charge = await self.state.named(action)
+            app = self._app_of(charge)
+            cpo = charge.cpo.spec.cpo
+            quote = await app.quote(
+                {
+                    "country_code": cpo.country_code,
+                    "party_id": cpo.party_id,
+                    "location_id": charge.location_id,
+                    "evse_uid": charge.evse_uid,
+                    "connector_id": charge.connector_id,
+                    "energy_kwh": str(action.kwh),
+                    "charging_minutes": str(action.minutes),
+                    "parking_minutes": str(action.idle_minutes),
+                    "start": format_datetime(await self.state.clock(charge.cpo)),
+                }
             )
-            cc, pid = charge.cpo.spec.cpo.country_code, charge.cpo.spec.cpo.party_id
-            charge.quote = emsp.quote(
-                cc, pid, charge.location_id, charge.evse_uid, charge.connector_id, plan
-            )
+            charge.quote = None if quote.get("free") else quote
             if charge.quote is not None:
-                price = charge.quote.price
+                price = charge.quote["price"]
                 self.state.echo(
-                    f"             quote {price.excl_vat} excl. VAT / {price.incl_vat} incl. VAT "
-                    f"{charge.quote.currency} (tariff {charge.quote.tariff_id})"
+                    f"             quote {price.get('excl_vat')} excl. VAT / "
+                    f"{price.get('incl_vat')} incl. VAT {charge.quote['currency']} "
+                    f"(tariff {charge.quote['tariff_id']})"
                 )
         elif isinstance(action, Start):
-            charge = self.state.named(action)
-            emsp = self._app_of(charge)
-            cc, pid = charge.cpo.spec.cpo.country_code, charge.cpo.spec.cpo.party_id
-            command = await emsp.start_charging(
-                charge.driver_id, cc, pid, charge.location_id, charge.evse_uid, charge.connector_id
+            charge = await self.state.named(action)
+            app = self._app_of(charge)
+            command = await app.start(
+                charge.driver_id,
+                charge.cpo.spec.cpo,
+                charge.location_id,
+                charge.evse_uid,
+                charge.connector_id,
             )
-            await self._command(charge, "start", emsp, command)
+            self._command(charge, "start", command)
         elif isinstance(action, Reserve):
-            charge = self.state.named(action)
-            emsp = self._app_of(charge)
-            cc, pid = charge.cpo.spec.cpo.country_code, charge.cpo.spec.cpo.party_id
-            until = charge.cpo.cpo.now() + timedelta(minutes=float(action.minutes))
+            charge = await self.state.named(action)
+            app = self._app_of(charge)
+            until = await self.state.clock(charge.cpo) + timedelta(minutes=float(action.minutes))
             evse = None if action.whole_location else charge.evse_uid
-            command = await emsp.reserve(charge.driver_id, cc, pid, charge.location_id, evse, until)
-            await self._command(charge, "reserve", emsp, command)
+            command = await app.reserve(
+                charge.driver_id,
+                charge.cpo.spec.cpo,
+                charge.location_id,
+                evse,
+                format_datetime(until),
+            )
+            self._command(charge, "reserve", command)
         elif isinstance(action, Stop):
             charge = self.state.charge(action.charge)
-            emsp = self._app_of(charge)
-            session_id = self.state.session_of(charge)
+            app = self._app_of(charge)
+            session_id = await self.state.session_of(charge)
             if session_id is None:
                 raise StepError(f"charge {charge.name} has no session to stop")
-            command = await emsp.stop_charging(charge.driver_id, session_id)
-            await self._command(charge, "stop", emsp, command)
+            self._command(charge, "stop", await app.stop(charge.driver_id, session_id))
         elif isinstance(action, Plug):
-            charge = self.state.named(action)
+            charge = await self.state.named(action)
             car = {"preset": action.car} if isinstance(action.car, str) else dict(action.car)
             await self._cpo_call(
                 charge,
@@ -104,44 +112,54 @@ class Actions:
             )
         elif isinstance(action, Unplug):
             charge = self.state.charge(action.charge)
-            self.state.session_of(charge)
+            await self.state.session_of(charge)
             await self._cpo_call(
                 charge, lambda cpo: cpo.unplug(charge.location_id, charge.evse_uid)
             )
         elif isinstance(action, Swipe):
-            charge = self.state.named(action, action.card)
+            charge = await self.state.named(action, action.card)
             member, driver_id = (
                 self.state.driver(action.card) if action.card else (charge.driver, charge.driver_id)
             )
             uid = _card_of(member, driver_id)
-            outcome: SwipeOutcome = await self._cpo_call(
+            outcome: dict[str, Any] = await self._cpo_call(
                 charge, lambda cpo: cpo.swipe(charge.location_id, charge.evse_uid, uid)
             )
             charge.swipes.append(outcome)
-            if outcome.session_id:
-                charge.session_id = outcome.session_id
-            self.state.echo(f"             the charger says {outcome.result}: {outcome.reason}")
+            if outcome.get("session_id"):
+                charge.session_id = str(outcome["session_id"])
+            self.state.echo(
+                f"             the charger says {outcome['result']}: {outcome['reason']}"
+            )
         elif isinstance(action, Advance):
             await self._advance(action)
         elif isinstance(action, Offline):
-            served = self.state.served(action.platform)
+            member, kind = self.state.platform(action.platform)
             await fed.settle(1)
-            await served.stop()
+            if kind == "cpo":
+                await self.state.remember_free(member)
+            else:
+                await self.state.freeze_app(member)
+            await self.state.served(action.platform).stop()
         elif isinstance(action, Online):
             member, kind = self.state.platform(action.platform)
             await (member.start_cpo() if kind == "cpo" else member.start_emsp())
         elif isinstance(action, Slow):
-            self.state.served(action.platform).faults.delay = action.seconds
+            _, answer = self.state.faults_of(action.platform)
+            await self.state.switch(action.platform, action.seconds, answer)
         elif isinstance(action, Fail):
-            faults = self.state.served(action.platform).faults
-            faults.answer = (action.http_status, action.ocpi_status, action.message)
+            delay, _ = self.state.faults_of(action.platform)
+            answer = (action.http_status, action.ocpi_status, action.message)
+            await self.state.switch(action.platform, delay, answer)
         elif isinstance(action, Heal):
-            self.state.served(action.platform).faults.clear()
+            await self.state.switch(action.platform, 0.0, None)
         elif isinstance(action, Resync):
             member, kind = self.state.platform(action.platform)
             if kind != "emsp":
                 raise StepError("resync is what an eMSP app does: name '<member> app'")
-            report = await member.emsp.resync()
+            if not member.emsp_served.running:
+                raise StepError(f"{member.spec.name} app is offline")
+            report = await member.app.resync()
             self.state.echo(f"             pulled {_inline_report(report)}")
         elif isinstance(action, Send):
             await self._send(action)
@@ -152,33 +170,33 @@ class Actions:
         else:  # pragma: no cover - parse_scenario knows every action
             raise StepError(f"cannot run {step.kind}")
 
-    def _app_of(self, charge: Charge) -> Emsp:
+    def _app_of(self, charge: Charge) -> EmspApp:
         if charge.driver is None:
             raise StepError(f"charge {charge.name} has no app driver")
         if not charge.driver.emsp_served.running:
             raise StepError(f"{charge.driver.spec.name} app is offline")
-        return charge.driver.emsp
+        return charge.driver.app
 
-    async def _cpo_call(self, charge: Charge, call: Callable[[Cpo], Any]) -> Any:
+    async def _cpo_call(
+        self, charge: Charge, call: Callable[[CpoControl], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any]:
         if not charge.cpo.online:
             raise StepError(f"{charge.cpo.spec.name} CPO is offline: nobody is at the charger")
         try:
-            return await call(charge.cpo.cpo)
-        except ControlError as exc:
+            return await call(charge.cpo.control)
+        except ApiError as exc:
             raise StepError(str(exc)) from None
 
-    async def _command(self, charge: Charge, kind: str, emsp: Emsp, command: CommandState) -> None:
-        charge.commands[kind] = await emsp.wait_command(command.id, within=COMMAND_WAIT)
+    def _command(self, charge: Charge, kind: str, command: dict[str, Any]) -> None:
+        """Note the command as the app reports it once it has an outcome (the app waits for
+        the CommandResult, or its command timeout)."""
+        charge.commands[kind] = command
         charge.last_command = kind
-        done = charge.commands[kind]
-        detail = f" ({done.message})" if done.message else ""
-        self.state.echo(f"             the app sees {kind} {done.state}{detail}")
+        detail = f" ({command['message']})" if command.get("message") else ""
+        self.state.echo(f"             the app sees {kind} {command['state']}{detail}")
 
     async def _advance(self, action: Advance) -> None:
-        running = [m for m in self.state.fed.members if m.online]
-        if not running:
-            raise StepError("no CPO is online: no clock to advance")
-        now = max(m.cpo.now() for m in running)
+        now = await self.state.clock()
         if action.until is not None:
             total = (action.until - now).total_seconds()
             if total < 0:
@@ -192,27 +210,24 @@ class Actions:
 
     async def _send(self, action: Send) -> None:
         member, kind = self.state.platform(action.from_)
-        platform = member.cpo if kind == "cpo" else member.emsp
-        party = member.spec.cpo if kind == "cpo" else member.spec.emsp
-        peer = platform.registration.peer
-        if peer is None:
-            raise StepError(f"{action.from_} is not connected to the hub")
+        if not self.state.served(action.from_).running:
+            raise StepError(f"{action.from_} is offline")
+        request = {
+            "to": str(self.state.party(action.to)),
+            "module": action.module,
+            "interface": action.interface,
+            "method": action.method,
+            "path": action.path,
+            "body": action.body,
+        }
         try:
-            module = ModuleID(action.module)
-        except ValueError:
-            raise StepError(f"unknown module {action.module!r}") from None
-        base = peer.endpoint(module, InterfaceRole(action.interface))
-        if base is None:
-            raise StepError(f"the hub offers {action.from_} no {action.module} {action.interface}")
-        url = base.rstrip("/") + ("/" + action.path.lstrip("/") if action.path else "")
-        client = platform.registration.client(party)
-        try:
-            answer = await client.request(
-                action.method, url, json_body=action.body, to=self.state.party(action.to)
-            )
-            response = Response(answer.status_code, answer.http_status, answer.status_message or "")
-        except OcpiError as exc:
-            response = Response(exc.status_code, exc.http_status, exc.message)
+            if kind == "cpo":
+                answer = await member.control.send(request)
+            else:
+                answer = await member.app.send(request)
+        except ApiError as exc:
+            raise StepError(str(exc)) from None
+        response = Response(answer["ocpi_status"], answer["http_status"], answer["message"])
         self.state.responses[action.name] = response
         self.state.echo(
             f"             {action.from_} got {response.ocpi_status}: {response.message}"

@@ -1,18 +1,17 @@
 """The expectations of a scenario (docs/scenarios.md, "Expectations"): what each subject
-looks like now, and whether every wanted key holds, retried until `within` has passed."""
+looks like now, and whether every wanted key holds, retried until `within` has passed. Each
+is observed through the platforms' HTTP APIs (the CPOs' control API, the eMSPs' app API, the
+hub's admin API)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from emsp_mock.service import AppError
-from ocpi.pricing import PlannedSession
-from ocpi.v221.cdrs import CDR
+from roam.federation.clients import ApiError
 from roam.federation.runtime import settlement_table
 from roam.scenario.format import Expectation, Step, match
 from roam.scenario.state import Charge, RunState, StepError
@@ -45,7 +44,7 @@ class Checks:
         while True:
             try:
                 actual = await self.observe(expectation)
-            except StepError as exc:
+            except (StepError, ApiError) as exc:
                 problem = str(exc)
             else:
                 wrong = [
@@ -75,9 +74,9 @@ class Checks:
             if command is None:
                 raise StepError(f"charge {charge.name} sent no {kind or 'command'}")
             return {
-                "state": command.state,
-                "response": command.response,
-                "message_contains": _contains(wanted, "message_contains", command.message),
+                "state": command["state"],
+                "response": command.get("response"),
+                "message_contains": _contains(wanted, "message_contains", command.get("message")),
             }
         if subject == "swipe":
             charge = self.state.charge(str(target))
@@ -85,30 +84,29 @@ class Checks:
                 raise StepError(f"nobody swiped a card for charge {charge.name}")
             swipe = charge.swipes[-1]
             return {
-                "result": swipe.result,
-                "auth_method": swipe.auth_method.value if swipe.auth_method else None,
-                "reason_contains": _contains(wanted, "reason_contains", swipe.reason),
+                "result": swipe["result"],
+                "auth_method": swipe.get("auth_method"),
+                "reason_contains": _contains(wanted, "reason_contains", swipe.get("reason")),
             }
         if subject == "session":
-            return self._session(self.state.charge(str(target)), str(wanted.get("seen_by", "app")))
+            charge = self.state.charge(str(target))
+            return await self._session(charge, str(wanted.get("seen_by", "app")))
         if subject == "cdr":
-            return self._cdr(self.state.charge(str(target)))
+            return await self._cdr(self.state.charge(str(target)))
         if subject == "invoice":
-            return self._invoice(self.state.charge(str(target)))
+            return await self._invoice(self.state.charge(str(target)))
         if subject == "quote":
             charge = self.state.charge(str(target))
             if charge.quote is None:
                 return {"incl_vat": None, "excl_vat": None}
-            return {
-                "incl_vat": charge.quote.price.incl_vat,
-                "excl_vat": charge.quote.price.excl_vat,
-            }
+            price = charge.quote["price"]
+            return {"incl_vat": price.get("incl_vat"), "excl_vat": price.get("excl_vat")}
         if subject == "settlement":
             return await self._settlement(target)
         if subject == "hub_saw":
             return {"count": await self._count(dict(target))}
         if subject == "client_info":
-            return self._client_info(dict(target))
+            return await self._client_info(dict(target))
         if subject == "response":
             found = self.state.responses.get(str(target))
             if found is None:
@@ -119,95 +117,102 @@ class Checks:
                 "message_contains": _contains(wanted, "message_contains", found.message),
             }
         if subject == "evse":
-            return self._evse(self.state.charge(str(target)), str(wanted.get("seen_by", "app")))
+            charge = self.state.charge(str(target))
+            return await self._evse(charge, str(wanted.get("seen_by", "app")))
         raise StepError(f"cannot observe {subject}")  # pragma: no cover
 
-    def _session(self, charge: Charge, seen_by: str) -> dict[str, Any]:
-        session_id = self.state.session_of(charge)
+    async def _session(self, charge: Charge, seen_by: str) -> dict[str, Any]:
+        session_id = await self.state.session_of(charge)
         member, kind = self.state.viewer(charge, seen_by)
+        session: dict[str, Any] | None = None
         if kind == "cpo":
-            sim = member.cpo.sessions.get(session_id or "") if member.online else None
-            session = sim.session if sim is not None else None
+            if member.online and session_id is not None:
+                found = await member.control.session(session_id)
+                session = found["session"] if found is not None else None
         else:
             cpo = charge.cpo.spec.cpo
-            session = next(
-                (
-                    s
-                    for s in member.emsp.sessions.values()
-                    if (s.country_code, s.party_id) == (cpo.country_code, cpo.party_id)
-                    and (
-                        s.id == session_id
-                        if session_id is not None
-                        else (s.location_id, s.evse_uid) == (charge.location_id, charge.evse_uid)
-                    )
-                ),
-                None,
-            )
+            where = {"country_code": cpo.country_code, "party_id": cpo.party_id}
+            if session_id is not None:
+                where["id"] = session_id
+            else:
+                where.update(location_id=charge.location_id, evse_uid=charge.evse_uid)
+            held = await self.state.app_sessions(member, **where)
+            session = held[0] if held else None
         if session is None:
             return {"exists": False, "status": None, "kwh": None, "auth_method": None}
         return {
             "exists": True,
-            "status": session.status.value,
-            "kwh": session.kwh,
-            "auth_method": session.auth_method.value,
+            "status": session["status"],
+            "kwh": session["kwh"],
+            "auth_method": session["auth_method"],
         }
 
-    def _cdr_of(self, charge: Charge) -> CDR | None:
-        session_id = self.state.session_of(charge)
+    async def _cdr_of(self, charge: Charge) -> dict[str, Any] | None:
+        """The CDR of the charge's session as the driver's eMSP holds it."""
+        session_id = await self.state.session_of(charge)
         if charge.driver is None or session_id is None:
             return None
-        return next(
-            (c for c in charge.driver.emsp.cdrs.values() if c.session_id == session_id), None
-        )
+        held = await self.state.app_cdrs(charge.driver, session_id=session_id)
+        return held[0] if held else None
 
-    def _cdr(self, charge: Charge) -> dict[str, Any]:
-        cdr = self._cdr_of(charge)
+    async def _cdr(self, charge: Charge) -> dict[str, Any]:
+        cdr = await self._cdr_of(charge)
         if cdr is None:
             return {"exists": False}
+        total = cdr["total_cost"]
         return {
             "exists": True,
-            "total_incl_vat": cdr.total_cost.incl_vat,
-            "total_excl_vat": cdr.total_cost.excl_vat,
-            "currency": cdr.currency,
-            "energy": cdr.total_energy,
-            "parking_hours": cdr.total_parking_time or 0,
-            "equals_quote": self._requote(charge, cdr),
-            "periods": len(cdr.charging_periods),
+            "total_incl_vat": total.get("incl_vat"),
+            "total_excl_vat": total.get("excl_vat"),
+            "currency": cdr["currency"],
+            "energy": cdr["total_energy"],
+            "parking_hours": cdr.get("total_parking_time") or 0,
+            "equals_quote": await self._requote(charge, cdr),
+            "periods": len(cdr["charging_periods"]),
         }
 
-    def _requote(self, charge: Charge, cdr: CDR) -> bool:
+    async def _requote(self, charge: Charge, cdr: dict[str, Any]) -> bool:
         """Whether the CDR's total is what the app quotes for the session delivered."""
         if charge.driver is None:
             return False
-        parking = Decimal(cdr.total_parking_time or 0)
-        plan = PlannedSession(
-            start_date_time=cdr.start_date_time,
-            energy=cdr.total_energy,
-            charging_duration=timedelta(hours=float(Decimal(cdr.total_time) - parking)),
-            parking_duration=timedelta(hours=float(parking)),
-        )
-        cc, pid = charge.cpo.spec.cpo.country_code, charge.cpo.spec.cpo.party_id
+        if not charge.driver.emsp_served.running:
+            raise StepError(f"{charge.driver.spec.name} app is offline: it quotes nothing")
+        parking = Decimal(str(cdr.get("total_parking_time") or 0))
+        charging = Decimal(str(cdr["total_time"])) - parking
+        cpo = charge.cpo.spec.cpo
         try:
-            quote = charge.driver.emsp.quote(
-                cc, pid, charge.location_id, charge.evse_uid, charge.connector_id, plan
+            quote = await charge.driver.app.quote(
+                {
+                    "country_code": cpo.country_code,
+                    "party_id": cpo.party_id,
+                    "location_id": charge.location_id,
+                    "evse_uid": charge.evse_uid,
+                    "connector_id": charge.connector_id,
+                    "energy_kwh": str(cdr["total_energy"]),
+                    "charging_minutes": str(charging * 60),
+                    "parking_minutes": str(parking * 60),
+                    "start": cdr["start_date_time"],
+                }
             )
-        except AppError:
+        except ApiError:
             return False
-        return quote is not None and quote.price.to_json() == cdr.total_cost.to_json()
+        return not quote.get("free") and quote.get("price") == cdr["total_cost"]
 
-    def _invoice(self, charge: Charge) -> dict[str, Any]:
-        session_id = self.state.session_of(charge)
+    async def _invoice(self, charge: Charge) -> dict[str, Any]:
+        session_id = await self.state.session_of(charge)
+        none = {"status": None, "total_incl_vat": None, "equals_cdr": False}
         if charge.driver is None or session_id is None:
-            return {"status": None, "total_incl_vat": None, "equals_cdr": False}
-        invoice = next((i for i in charge.driver.emsp.invoices if i.session_id == session_id), None)
+            return none
+        invoices = await self.state.app_invoices(charge.driver, charge.driver_id)
+        invoice = next((i for i in invoices if i.get("session_id") == session_id), None)
         if invoice is None:
-            return {"status": None, "total_incl_vat": None, "equals_cdr": False}
-        total = invoice.body.get("total") or {}
-        cdr = self._cdr_of(charge)
+            return none
+        total = invoice.get("total") or {}
+        cdr = await self._cdr_of(charge)
         return {
-            "status": invoice.status,
+            "status": invoice["status"],
             "total_incl_vat": total.get("incl_vat"),
-            "equals_cdr": cdr is not None and total == cdr.total_cost.to_json(),
+            "equals_cdr": cdr is not None and total == cdr["total_cost"],
         }
 
     async def _settlement(self, target: Any) -> dict[str, Any]:
@@ -215,17 +220,17 @@ class Checks:
             return {"balanced": (await settlement_table(self.state.fed))[1]}
         if not isinstance(target, dict) or set(target) - {"emsp", "cpo"}:
             raise StepError("settlement: say balanced, or {emsp: <member>, cpo: <member>}")
-        lines = self.state.fed.settlement()
+        lines = await self.state.fed.admin.settlement()
         if "emsp" in target:
-            emsp = self.state.member(str(target["emsp"])).spec.emsp
-            lines = [line for line in lines if line.emsp == emsp]
+            emsp = str(self.state.member(str(target["emsp"])).spec.emsp)
+            lines = [line for line in lines if line["emsp"] == emsp]
         if "cpo" in target:
-            cpo = self.state.member(str(target["cpo"])).spec.cpo
-            lines = [line for line in lines if line.cpo == cpo]
+            cpo = str(self.state.member(str(target["cpo"])).spec.cpo)
+            lines = [line for line in lines if line["cpo"] == cpo]
         return {
-            "cdrs": sum(line.cdr_count for line in lines),
-            "incl_vat": sum((line.incl_vat for line in lines), Decimal(0)),
-            "excl_vat": sum((line.excl_vat for line in lines), Decimal(0)),
+            "cdrs": sum(int(line["cdr_count"]) for line in lines),
+            "incl_vat": sum((Decimal(str(line["incl_vat"])) for line in lines), Decimal(0)),
+            "excl_vat": sum((Decimal(str(line["excl_vat"])) for line in lines), Decimal(0)),
             "balanced": (await settlement_table(self.state.fed))[1],
         }
 
@@ -252,31 +257,27 @@ class Checks:
             found += 1
         return found
 
-    def _client_info(self, where: dict[str, Any]) -> dict[str, Any]:
+    async def _client_info(self, where: dict[str, Any]) -> dict[str, Any]:
         if set(where) != {"seen_by", "party"}:
             raise StepError("client_info: say {seen_by: <member> app, party: <platform>}")
         member, kind = self.state.platform(str(where["seen_by"]))
         if kind != "emsp":
             raise StepError("client_info: seen_by names an app ('<member> app')")
         party = self.state.party(str(where["party"]))
-        for info in member.emsp.parties.values():
-            if (info.country_code, info.party_id) == (party.country_code, party.party_id):
-                return {"status": info.status.value}
-        return {"status": None}
+        return {"status": await self.state.app_party_status(member, party)}
 
-    def _evse(self, charge: Charge, seen_by: str) -> dict[str, Any]:
+    async def _evse(self, charge: Charge, seen_by: str) -> dict[str, Any]:
         member, kind = self.state.viewer(charge, seen_by)
+        status = None
         if kind == "cpo":
-            location = member.cpo.location(charge.location_id) if member.online else None
+            if member.online:
+                sim = await member.control.evse(charge.location_id, charge.evse_uid)
+                status = sim["status"] if sim is not None else None
         else:
-            spec = charge.cpo.spec.cpo
-            location = member.emsp.location(spec.country_code, spec.party_id, charge.location_id)
-        evse = (
-            next((e for e in (location.evses or []) if e.uid == charge.evse_uid), None)
-            if (location is not None)
-            else None
-        )
-        return {"status": evse.status.value if evse is not None else None}
+            status = await self.state.app_evse_status(
+                member, charge.cpo.spec.cpo, charge.location_id, charge.evse_uid
+            )
+        return {"status": status}
 
 
 def _contains(wanted: dict[str, Any], key: str, text: str | None) -> str | None:

@@ -2,10 +2,12 @@
 simulated clocks, every expectation is checked, and every message the hub saw is printed on
 a timeline.
 
-The federation is `roam demo`'s (roam/federation/runtime.py): hub and members under uvicorn on
-loopback ports, real HTTP and real handshakes. The runner drives the services' Python
-objects the way a person drives the control and app APIs, and flips the fault switches in
-front of each platform (offline, slow, failing).
+The federation is `roam demo`'s (roam/federation/runtime.py): the hub and every member's CPO and
+eMSP each a process of its own (or, `processes=False`, all served in this process), on
+loopback ports, real HTTP and real handshakes. The runner drives them only through their own
+HTTP APIs (roam/federation/clients.py: the CPOs' control API, the eMSPs' app API, the hub's
+admin API), as a person would, and flips the fault switches in front of each platform
+(offline, slow, failing), so a run plays the same in either mode.
 
 Its parts: `scenario_state` (the run's shared state and name lookups), `scenario_actions`
 (the steps), `scenario_checks` (the expectations), `scenario_timeline` (the hub's messages).
@@ -13,6 +15,7 @@ Its parts: `scenario_state` (the run's shared state and name lookups), `scenario
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from dataclasses import dataclass, field
@@ -20,9 +23,8 @@ from pathlib import Path
 
 import httpx
 
-from emsp_mock.service import AppError
 from hub.settings import LIVE_SETTINGS, HubSettings
-from ocpi.errors import OcpiError
+from roam.federation.clients import ApiError
 from roam.federation.runtime import DemoError, Echo, Federation, demo_folder, start_federation
 from roam.federation.spec import FederationSpec, load_federation
 from roam.scenario.actions import Actions
@@ -61,13 +63,14 @@ class Run:
         self.fed = fed
         self.echo = echo
         self.outcome = Outcome(scenario)
-        state = RunState(scenario, fed, echo)
+        self.state = RunState(scenario, fed, echo)
         self.timeline = Timeline(fed, echo)
-        self.actions = Actions(state)
-        self.checks = Checks(state, self.timeline)
+        self.actions = Actions(self.state)
+        self.checks = Checks(self.state, self.timeline)
 
     async def play(self) -> Outcome:
-        await self.timeline.start()
+        await self.state.prepare()
+        await self.timeline.start(self.state.hub)
         now = self.timeline.now
         for step in self.scenario.steps:
             note = f"  ({step.note})" if step.note else ""
@@ -75,17 +78,17 @@ class Run:
                 result = await self.checks.check(step, step.action)
                 self.outcome.results.append(result)
                 mark = "ok" if result.ok else "FAILED"
-                self.echo(f"  {now()}  step {step.number:>2}  [{mark}] {result.label}{note}")
+                self.echo(f"  {await now()}  step {step.number:>2}  [{mark}] {result.label}{note}")
                 if not result.ok:
                     self.echo(f"                          {result.detail}")
                 continue
-            self.echo(f"  {now()}  step {step.number:>2}  {step.describe()}{note}")
+            self.echo(f"  {await now()}  step {step.number:>2}  {step.describe()}{note}")
             try:
                 await self.actions.act(step)
                 await self.fed.settle(2)
             except StepError as exc:
                 self.outcome.error = f"step {step.number} ({step.describe()}): {exc}"
-            except (AppError, OcpiError, httpx.HTTPError, DemoError, LookupError) as exc:
+            except (ApiError, httpx.HTTPError, DemoError, LookupError) as exc:
                 self.outcome.error = f"step {step.number} ({step.describe()}): {exc}"
             await self.timeline.print_messages()
             if self.outcome.error is not None:
@@ -131,11 +134,14 @@ async def run_scenario(
     *,
     hub_database_url: str | None = None,
     hub_instances: int = 1,
+    processes: bool = False,
 ) -> Outcome:
     """Bring up the scenario's federation, play it, stop everything; never raises for a
     scenario that fails (the outcome says why). `hub_database_url` puts the hub on that
     database (default: SQLite in the run's folder); `hub_instances` > 1 runs that many hub
-    instances on it (PostgreSQL), the members spread over them."""
+    instances on it (PostgreSQL), the members spread over them; `processes` runs the hub
+    and every member's CPO and eMSP as processes of their own (`roam scenario run` does),
+    otherwise all in this process."""
     began = time.perf_counter()
     outcome = Outcome(scenario)
     echo(f"scenario: {scenario.name} ({scenario.origin})")
@@ -154,18 +160,21 @@ async def run_scenario(
                 quiet.append,
                 hub_overrides={"database_url": hub_database_url} if hub_database_url else None,
                 hub_instances=hub_instances,
+                processes=processes,
             )
             if scenario.federation.hub:
-                # Applied once everyone is connected and synced: a short forward_timeout is
-                # for the story, not for sixteen platforms starting at once.
-                fed.reconfigure_hub(**scenario.federation.hub)
-            stations = sum(len(m.cpo.locations) for m in fed.members)
+                # Applied once everyone is connected and synced (admin API PATCH
+                # /admin/settings): a short forward_timeout is for the story, not for the
+                # platforms starting at once and syncing.
+                await fed.reconfigure_hub(**scenario.federation.hub)
+            states = await asyncio.gather(*(m.control.state() for m in fed.members))
+            stations = sum(int(state["locations"]) for state in states)
             echo(
                 f"  federation up: hub and {len(fed.members)} members, {stations} stations "
                 f"synced in {sync_s:.1f} s ({await fed.hops_sent()} messages, not shown)"
             )
             outcome = await Run(scenario, fed, echo).play()
-        except (DemoError, ValueError, OSError) as exc:
+        except (DemoError, ApiError, ValueError, OSError) as exc:
             outcome.error = f"the federation did not come up: {exc}"
             echo(f"  {outcome.error}")
         finally:

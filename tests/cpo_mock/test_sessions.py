@@ -407,3 +407,62 @@ async def test_the_evse_list_filters_free_evses_and_power_type(fed: Federation) 
     for query, problem in (("free=maybe", "free must be"), ("limit=0", "limit must be at least")):
         refused = await fed.control("GET", f"/evses?{query}")
         assert refused.status_code == 400 and problem in refused.json()["error"]
+
+
+async def test_the_evse_list_of_one_location(fed: Federation) -> None:
+    at = (await fed.control("GET", "/evses?location_id=LOC2")).json()
+    assert [(e["location_id"], e["evse_uid"]) for e in at] == [
+        ("LOC2", evse) for evse in ("DC1", "AC1", "PLAIN")
+    ]
+    unknown = await fed.control("GET", "/evses?location_id=NOPE")
+    assert unknown.status_code == 404 and "NOPE" in unknown.json()["error"]
+
+
+# --- a raw OCPI request through the hub (a scenario's `send` step) ------------------------
+async def test_send_passes_a_raw_request_through_the_hub_and_reports_its_answer(
+    fed: Federation,
+) -> None:
+    lost = await fed.control(
+        "POST",
+        "/send",
+        {"to": "ZZ/ZZZ", "module": "tokens", "interface": "SENDER", "method": "GET"},
+    )
+    assert lost.status_code == 200, lost.text
+    assert lost.json()["ocpi_status"] == 4001 and "ZZ/ZZZ" in lost.json()["message"]
+    found = await fed.control(
+        "POST", "/send", {"to": str(EMSP), "module": "tokens", "interface": "SENDER"}
+    )
+    assert found.status_code == 200, found.text
+    assert (found.json()["ocpi_status"], found.json()["http_status"]) == (1000, 200)
+    assert isinstance(found.json()["data"], list)
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ({"to": "ZZ/ZZZ", "module": "teleport"}, "unknown module 'teleport'"),
+        ({"to": "ZZ/ZZZ", "module": "tokens", "interface": "BOTH"}, "interface is SENDER"),
+        ({"to": "ZZ/ZZZ", "module": "tokens", "method": "FETCH"}, "method is one of"),
+        ({"to": "ZZ/ZZZ", "module": "tokens", "path": 3}, "path must be a string"),
+        ({"to": "Z", "module": "tokens"}, "to: give the receiver"),
+        ({"to": "ZZ/ZZZ", "module": "tokens", "colour": "red"}, "unknown fields: colour"),
+    ],
+)
+async def test_send_refuses_a_request_it_cannot_make(
+    fed: Federation, body: dict[str, object], problem: str
+) -> None:
+    refused = await fed.control("POST", "/send", body)
+    assert refused.status_code == 400, refused.text
+    assert problem in refused.json()["error"]
+
+
+async def test_send_needs_a_hub_offering_the_interface(fed: Federation) -> None:
+    body = {"to": str(EMSP), "module": "credentials"}  # the hub offers it as SENDER only
+    refused = await fed.control("POST", "/send", body)
+    assert refused.status_code == 409 and "no credentials RECEIVER" in refused.json()["error"]
+    peer, fed.cpo.registration.peer = fed.cpo.registration.peer, None
+    try:
+        refused = await fed.control("POST", "/send", {**body, "module": "tokens"})
+    finally:
+        fed.cpo.registration.peer = peer
+    assert refused.status_code == 409 and "not connected to a hub" in refused.json()["error"]

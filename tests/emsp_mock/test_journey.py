@@ -140,3 +140,62 @@ async def test_a_reservation_through_the_hub_holds_the_evse_for_the_driver(fed: 
     assert started["state"] == "ACCEPTED"
     response = await fed.app("POST", "/drivers/alice/reserve", {**body, "expiry_date": "soon"})
     assert response.status_code == 400 and "expiry_date" in response.json()["error"]
+
+
+# --- what the eMSP holds, and a raw OCPI request through the hub (scenario runner) ----------
+async def test_the_app_api_lists_the_sessions_and_cdrs_the_emsp_holds(fed: Federation) -> None:
+    await start(fed)
+    await fed.control("POST", "/evses/LOC1/DC1/plug", {"vehicle": {"preset": "sedan"}})
+    await fed.step(300)
+    await fed.control("POST", "/evses/LOC1/DC1/unplug")
+    await fed.step(60)
+    sessions = (await fed.app("GET", "/sessions")).json()
+    assert len(sessions) == 1
+    session = sessions[0]
+    assert (session["country_code"], session["party_id"], session["location_id"]) == (
+        "DE",
+        "CPB",
+        "LOC1",
+    )
+    assert session["status"] == "COMPLETED" and session["auth_method"] == "COMMAND"
+    by_key = (await fed.app("GET", f"/sessions?country_code=DE&id={session['id']}")).json()
+    assert [s["id"] for s in by_key] == [session["id"]]
+    assert (await fed.app("GET", "/sessions?evse_uid=AC1")).json() == []
+    cdrs = (await fed.app("GET", f"/cdrs?session_id={session['id']}")).json()
+    assert (
+        len(cdrs) == 1
+        and cdrs[0]["total_cost"] == next(iter(fed.emsp.cdrs.values())).total_cost.to_json()
+    )
+    assert (await fed.app("GET", "/cdrs?session_id=S404")).json() == []
+    for path in ("/sessions?colour=red", "/cdrs?location_id=LOC1"):
+        refused = await fed.app("GET", path)
+        assert refused.status_code == 400 and "unknown filter" in refused.json()["error"]
+
+
+async def test_the_app_api_sends_a_raw_request_through_the_hub(fed: Federation) -> None:
+    lost = await fed.app("POST", "/send", {"to": "ZZ/ZZZ", "module": "locations"})
+    assert lost.status_code == 200, lost.text
+    assert lost.json()["ocpi_status"] == 4001
+    found = await fed.app(
+        "POST",
+        "/send",
+        {"to": "DE/CPB", "module": "locations", "interface": "SENDER", "path": "LOC1"},
+    )
+    assert found.status_code == 200, found.text
+    assert (found.json()["ocpi_status"], found.json()["data"]["id"]) == (1000, "LOC1")
+    for body, status, problem in (
+        ({"to": "ZZ/ZZZ", "module": "teleport"}, 400, "module"),
+        ({"to": "ZZ/ZZZ", "module": "tokens", "method": "FETCH"}, 400, "method"),
+        ({"module": "tokens"}, 400, "to"),
+        ({"to": "Z", "module": "tokens"}, 400, "to: give the receiver"),
+        ({"to": "ZZ/ZZZ", "module": "credentials"}, 409, "no credentials RECEIVER"),
+    ):
+        refused = await fed.app("POST", "/send", body)
+        assert refused.status_code == status, (body, refused.text)
+        assert problem in refused.json()["error"]
+    peer, fed.emsp.registration.peer = fed.emsp.registration.peer, None
+    try:
+        refused = await fed.app("POST", "/send", {"to": "DE/CPB", "module": "locations"})
+    finally:
+        fed.emsp.registration.peer = peer
+    assert refused.status_code == 503 and "not connected to a hub" in refused.json()["error"]

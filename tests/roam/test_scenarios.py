@@ -93,6 +93,7 @@ def test_the_command_exits_1_naming_the_expectation_and_writes_junit(tmp_path: P
             str(twin),
             "--junit",
             str(junit),
+            "--in-process",
         ],
     )
     assert result.exit_code == 1, result.output
