@@ -232,6 +232,11 @@ class EmspApp(_Api):
         found: list[dict[str, Any]] = await self.call("GET", "/app/cdrs", params=where)
         return found
 
+    async def map(self, **query: str) -> dict[str, Any]:
+        """The app's map (`GET /app/map`: lat, lon, radius_km, operator, status, limit, …)."""
+        found: dict[str, Any] = await self.call("GET", "/app/map", params=query)
+        return found
+
     async def location(self, at: PartyRef, location_id: str) -> dict[str, Any] | None:
         """The eMSP's copy of a location (OCPI Location); None if it holds none."""
         found: dict[str, Any] | None = await self.found(

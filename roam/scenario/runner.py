@@ -71,18 +71,20 @@ class Run:
     async def play(self) -> Outcome:
         await self.state.prepare()
         await self.timeline.start(self.state.hub)
-        now = self.timeline.now
+        # The simulated time shown with each step: read again after each action (only actions
+        # move the clocks), not before every expectation.
+        now = await self.timeline.now()
         for step in self.scenario.steps:
             note = f"  ({step.note})" if step.note else ""
             if isinstance(step.action, Expectation):
                 result = await self.checks.check(step, step.action)
                 self.outcome.results.append(result)
                 mark = "ok" if result.ok else "FAILED"
-                self.echo(f"  {await now()}  step {step.number:>2}  [{mark}] {result.label}{note}")
+                self.echo(f"  {now}  step {step.number:>2}  [{mark}] {result.label}{note}")
                 if not result.ok:
                     self.echo(f"                          {result.detail}")
                 continue
-            self.echo(f"  {await now()}  step {step.number:>2}  {step.describe()}{note}")
+            self.echo(f"  {now}  step {step.number:>2}  {step.describe()}{note}")
             try:
                 await self.actions.act(step)
                 await self.fed.settle(2)
@@ -94,6 +96,7 @@ class Run:
             if self.outcome.error is not None:
                 self.echo(f"  stopped: {self.outcome.error}")
                 break
+            now = await self.timeline.now()
         return self.outcome
 
 

@@ -146,7 +146,7 @@ class RunState:
         drivers = [str(d["id"]) for d in member.spec.drivers()]
         state, found, sessions, cdrs, *invoices = await asyncio.gather(
             app.state(),
-            app.call("GET", "/app/map", params={"limit": str(PICK_LIMIT)}),
+            app.map(limit=str(PICK_LIMIT)),
             app.held_sessions(),
             app.held_cdrs(),
             *(app.invoices(driver) for driver in drivers),

@@ -1,9 +1,11 @@
 """`roam scenario run` runs the hub and every member's CPO and eMSP as processes of their own
 (issue 13), the runner driving them only through their HTTP APIs: representative shipped
-scenarios pass that way. A member's CPO process stopped and started again (member_offline),
-fault switches set over HTTP and hub settings changed through the admin API (slow_member), a
-member joining mid-run as two new processes (onboarding_mid_run). The three run side by side
-to keep the test short (each brings up a federation of nine processes)."""
+scenarios pass that way. Fault switches set over HTTP in front of a CPO process and hub
+settings changed through the admin API (slow_member), a member joining mid-run as two new
+processes (onboarding_mid_run). The two run side by side to keep the test short (each brings
+up a federation of nine processes; a third, 27 processes starting on two cores, took the test
+past a minute). A process stopped and started again is the demo's story 4
+(tests/roam/test_demo_processes.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from roam.scenario.format import Scenario, load_scenario
 from roam.scenario.runner import Outcome, run_scenario
 from tests.roam.test_scenarios import FOLDER
 
-REPRESENTATIVE = ("member_offline.yaml", "slow_member.yaml", "onboarding_mid_run.yaml")
+REPRESENTATIVE = ("slow_member.yaml", "onboarding_mid_run.yaml")
 
 
 async def test_representative_scenarios_pass_with_every_platform_a_process(
@@ -48,8 +50,9 @@ async def test_representative_scenarios_pass_with_every_platform_a_process(
         name: sorted(p.name for p in (tmp_path / Path(name).stem / "logs").glob("*.log"))
         for name in REPRESENTATIVE
     }
-    assert len(logs["member_offline.yaml"]) == 9, logs
-    assert "electra-cpo.log" in logs["member_offline.yaml"]
+    assert len(logs["slow_member.yaml"]) == 9, logs
+    assert "ionity-cpo.log" in logs["slow_member.yaml"]
+    assert len(logs["onboarding_mid_run.yaml"]) == 11, logs
     assert {"nordlys-cpo.log", "nordlys-emsp.log"} <= set(logs["onboarding_mid_run.yaml"])
 
 
