@@ -1,11 +1,11 @@
-"""The running federation of `roam demo` and `roam scenario run`: hub and members served in one
-process (docs/demo.md).
+"""The running federation of `roam demo` and `roam scenario run` (docs/demo.md).
 
-The hub and every member's CPO and eMSP run under uvicorn in this process, each on its own
-127.0.0.1 port, so every OCPI message is real HTTP: the credentials handshakes, the location
-and tariff broadcasts, commands, sessions, CDRs. The story driver (`roam/demo/story.py`) uses
-the services' Python objects the way a person uses the control and app APIs, and steps the
-CPOs' simulated clocks (deterministic: the same story gives the same prices).
+The hub and every member's CPO and eMSP run each as a process of its own under a Supervisor
+(`processes=True`, what the commands do) or all under uvicorn in this process (the tests),
+each on its own 127.0.0.1 port, so every OCPI message is real HTTP. The federation is driven
+only through the platforms' own APIs (roam/federation/clients.py): the story and the
+scenarios play the same in both modes, stepping the CPOs' simulated clocks (deterministic:
+the same story gives the same prices).
 """
 
 from __future__ import annotations
