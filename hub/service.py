@@ -275,7 +275,9 @@ class Hub:
     def wake_lane(self, platform_id: int) -> None:
         """There is new work for a receiver, or it may be reachable again."""
         lane = self.lane(platform_id)
-        lane.busy = True
+        # Unsettled until its worker has looked (and paused it again if the receiver is
+        # still OFFLINE): `drain` must not take a lane about to deliver for a paused one.
+        lane.busy, lane.paused = True, False
         lane.signal.set()
 
     async def _lanes_settled(self) -> None:

@@ -4,6 +4,7 @@ stopped, and restarted on the same port; a port another server holds is a ServeE
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from ocpi.client import CLIENT_KEEPALIVE_S, SERVER_KEEPALIVE_S, http_client
-from roam.serving import LoopbackServer, ServeError, free_port
+from roam.serving import LoopbackServer, ServeError, free_port, release_port
 
 
 def _app(text: str) -> Starlette:
@@ -96,3 +97,25 @@ async def test_the_client_lets_an_idle_connection_go_before_the_server_does() ->
     finally:
         await server.stop()
     assert SERVER_KEEPALIVE_S > CLIENT_KEEPALIVE_S
+
+
+@pytest.mark.parametrize("held", [True, False], ids=["free-port", "given-port"])
+async def test_connections_to_a_loopback_server_send_without_delay(held: bool) -> None:
+    """Each connection the server accepts has TCP_NODELAY. Without it, a response written as
+    headers then body waits for the client's delayed ACK: 44 ms a request on loopback, which
+    made every in-process federation (tests, scenarios, benches) crawl."""
+    port = free_port()
+    if not held:
+        release_port(port)  # the server binds the port itself (a restart on a known port)
+    server = LoopbackServer(_app("fast"), port)
+    await server.start()
+    try:
+        async with httpx.AsyncClient(trust_env=False) as http:
+            assert (await http.get(server.url + "/")).text == "fast"
+            connections = list(server.server.server_state.connections)
+            assert connections
+            for connection in connections:
+                sock = connection.transport.get_extra_info("socket")
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        await server.stop()
