@@ -33,8 +33,11 @@ typecheck: $(STAMP)
 imports: $(STAMP)
 	$(BIN)/lint-imports
 
+## pytest on up to four worker processes (pytest-xdist), one test file per worker at a time
+## (files keep their order: the browser tests build on one another). `.venv/bin/pytest` alone
+## runs in one process.
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --maxprocesses 4 --dist loadfile
 
 format: $(STAMP)
 	$(BIN)/ruff format .

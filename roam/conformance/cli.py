@@ -52,7 +52,8 @@ def _listen_socket(listen: str) -> socket.socket:
     if not host or not port.isdigit():
         raise typer.BadParameter(f"--listen must be HOST:PORT, got {listen!r}")
     family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, or asyncio leaves Nagle on for accepted connections (roam/serving.py).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host.strip("[]"), int(port)))
     return sock

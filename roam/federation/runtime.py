@@ -289,7 +289,9 @@ class Federation:
     async def settle(self, rounds: int = 3) -> None:
         """Let queued pushes, results and fan-out finish: every running platform is asked to
         drain (the hub's admin API, the CPOs' control and the eMSPs' app APIs)."""
-        for _ in range(rounds):
+        for round_ in range(rounds):
+            if round_:
+                await asyncio.sleep(0.02)  # what the last round's answers set off
             jobs = [admin.drain() for admin in self.admins]
             for member in self.members:
                 if member.cpo_served.running:
@@ -297,7 +299,6 @@ class Federation:
                 if member.emsp_served.running:
                     jobs.append(member.app.drain())
             await asyncio.gather(*jobs)
-            await asyncio.sleep(0.02)
 
     async def step(self, seconds: float) -> None:
         """Move every running CPO's simulated clock on by `seconds`."""

@@ -4,7 +4,6 @@ stopped, and restarted on the same port; a port another server holds is a ServeE
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import httpx
 import pytest
@@ -15,6 +14,7 @@ from starlette.routing import Route
 
 from ocpi.client import CLIENT_KEEPALIVE_S, SERVER_KEEPALIVE_S, http_client
 from roam.serving import LoopbackServer, ServeError, free_port, release_port
+from tests.nodelay import assert_sent_without_delay
 
 
 def _app(text: str) -> Starlette:
@@ -112,10 +112,6 @@ async def test_connections_to_a_loopback_server_send_without_delay(held: bool) -
     try:
         async with httpx.AsyncClient(trust_env=False) as http:
             assert (await http.get(server.url + "/")).text == "fast"
-            connections = list(server.server.server_state.connections)
-            assert connections
-            for connection in connections:
-                sock = connection.transport.get_extra_info("socket")
-                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            assert_sent_without_delay(server.server)
     finally:
         await server.stop()
