@@ -251,6 +251,14 @@ def create_app(config: DashboardConfig) -> Starlette:
             return refused
         return JSONResponse(await live.trace(request.path_params["correlation_id"]))
 
+    async def session_trace(request: Request) -> Response:
+        if (refused := guard(request)) is not None:
+            return refused
+        key = request.path_params["key"]
+        if not 1 <= len(key) <= 36:
+            return _error("a session id or an authorization_reference: 1 to 36 characters", 400)
+        return JSONResponse(await live.session_trace(key))
+
     async def events(request: Request) -> Response:
         if (refused := guard(request)) is not None:
             return refused
@@ -297,6 +305,7 @@ def create_app(config: DashboardConfig) -> Starlette:
             Route("/api/federation/{name}/{action}", federation_act, methods=["POST"]),
             Route("/api/messages", messages),
             Route("/api/trace/{correlation_id}", trace),
+            Route("/api/session/{key}", session_trace),
             Route("/events", events),
             Mount("/static", app=guarded_static),
         ],

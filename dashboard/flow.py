@@ -1,6 +1,6 @@
-"""The hub's message log as the page sees it, pure: the recent messages (deduplicated, since
-the log is polled with overlapping windows), routed messages per second by module and by
-member pair, the log search, and one correlation id's hops as a timeline."""
+"""The hub's message log as the page sees it, pure: the recent messages (each once), routed
+messages per second by module and by member pair, the log search, and the hops of one
+correlation id or of one charging session as a timeline."""
 
 from __future__ import annotations
 
@@ -147,6 +147,21 @@ def rates(
     }
 
 
+def label(raw: Mapping[str, Any]) -> str:
+    """What a message of a charging session is, in words: "START_SESSION", "CommandResult of
+    START_SESSION" (posted to the command's response URL, one path segment more), "Session
+    PUT", "CDR POST"; the module and method for anything else."""
+    module = str(raw.get("module") or "")
+    method = str(raw.get("method") or "")
+    if module == "commands":
+        path = str(raw.get("path") or "").split("?")[0].rstrip("/").split("/")
+        after = path[len(path) - path[::-1].index("commands") :] if "commands" in path else []
+        command = after[0].upper() if after else "command"
+        return f"CommandResult of {command}" if len(after) > 1 else command
+    names = {"sessions": "Session", "cdrs": "CDR"}
+    return f"{names.get(module, module)} {method}".strip()
+
+
 def row(message: Message, log: MessageLog, members: Mapping[str, str]) -> dict[str, Any]:
     """One message as the page lists it."""
     raw = message.raw
@@ -167,6 +182,8 @@ def row(message: Message, log: MessageLog, members: Mapping[str, str]) -> dict[s
         "correlation_id": raw.get("correlation_id"),
         "note": raw.get("note"),
         "ok": message.ok,
+        "session": raw.get("session_id") or raw.get("authorization_reference") or None,
+        "label": label(raw),
     }
 
 
@@ -226,25 +243,41 @@ def search(log: MessageLog, members: Mapping[str, str], query: Search) -> list[d
     return found
 
 
+def session_lines(log: MessageLog, key: str) -> list[Mapping[str, Any]]:
+    """The held lines that name one charging session (without bodies): what a session's
+    trace shows when the hub cannot be asked."""
+    return [
+        m.raw
+        for m in log.messages()
+        if key in (m.raw.get("session_id"), m.raw.get("authorization_reference"))
+    ]
+
+
 def trace(rows: Iterable[Mapping[str, Any]], members: Mapping[str, str]) -> dict[str, Any]:
-    """Every hop of one correlation id, in time order, with its offset from the first hop,
-    its OCPI status and its latency."""
+    """Every hop of one correlation id or one charging session, in time order, with its
+    offset from the first hop, its OCPI status, its latency and, when the hub kept them, its
+    request and response bodies."""
     local = MessageLog()
     local.add(rows)
-    messages = sorted(local.messages(), key=lambda m: (m.at, m.hop != "inbound"))
+
+    # The hub stamps a line when the hop's answer is back: it started `latency_ms` earlier.
+    def start(message: Message) -> datetime:
+        return message.at - timedelta(milliseconds=float(message.raw.get("latency_ms") or 0))
+
+    messages = sorted(local.messages(), key=lambda m: (start(m), m.hop != "inbound"))
     if not messages:
         return {"hops": [], "total_ms": 0}
-    first = messages[0].at
+    first = start(messages[0])
     hops = []
     end = first
     for message in messages:
-        latency = message.raw.get("latency_ms")
-        finished = message.at + timedelta(milliseconds=float(latency or 0))
-        end = max(end, finished)
+        end = max(end, message.at)
         hops.append(
             {
                 **row(message, local, members),
-                "offset_ms": round((message.at - first).total_seconds() * 1000, 3),
+                "offset_ms": round((start(message) - first).total_seconds() * 1000, 3),
+                "request_body": message.raw.get("request_body"),
+                "response_body": message.raw.get("response_body"),
             }
         )
     return {"hops": hops, "total_ms": round((end - first).total_seconds() * 1000, 3)}

@@ -346,6 +346,16 @@ class Live:
             ]
         return {"correlation_id": correlation_id, **flow.trace(rows, self.member_of_party)}
 
+    async def session_trace(self, key: str) -> dict[str, Any]:
+        """Every hop of one charging session (a session id or an authorization_reference),
+        joined by the hub (`GET /admin/messages?session=&bodies=true`); from the held log,
+        without bodies, when the hub cannot be asked."""
+        try:
+            rows = await self.hub.messages(session=key, bodies=True)
+        except SourceError:
+            rows = [dict(raw) for raw in flow.session_lines(self.log, key)]
+        return {"session": key, **flow.trace(rows, self.member_of_party)}
+
     def emsp(self, member: str) -> MemberApi | None:
         return next(
             (api for api in self.apis if api.link.name == member and api.link.role == "EMSP"),

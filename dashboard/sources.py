@@ -53,13 +53,24 @@ class HubAdmin:
         return list(await self._data("/parties") or [])
 
     async def messages(
-        self, since: str | None = None, correlation_id: str | None = None, limit: int = 10_000
+        self,
+        since: str | None = None,
+        correlation_id: str | None = None,
+        limit: int = 10_000,
+        session: str | None = None,
+        bodies: bool = False,
     ) -> list[dict[str, Any]]:
+        """Log lines; `session`: every line of one charging session (a session id or an
+        authorization_reference), `bodies`: with the request and response bodies the hub kept."""
         params: dict[str, Any] = {"limit": limit}
         if since:
             params["since"] = since
         if correlation_id:
             params["correlation_id"] = correlation_id
+        if session:
+            params["session"] = session
+        if bodies:
+            params["bodies"] = "true"
         return list(await self._data("/messages", params) or [])
 
     async def settlement(self) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ import time
 from hub.clientinfo import revive, set_platform_status
 from hub.directory import Platform
 from hub.forwarding import Answer, ReceiverUnreachable, forward
+from hub.messages import body_text
 from hub.service import Hub
 from ocpi.errors import OcpiError
 from ocpi.headers import PartyRef, RoutingHeaders, encode_authorization, new_request_id
@@ -31,9 +32,11 @@ async def send_hop(
     module: str,
     correlation_id: str,
     parent_request_id: str,
+    subject: dict[str, str] | None = None,
 ) -> Answer:
     """Send one hop to `platform` with its token B and log it; OcpiError (4xxx) if the
-    receiver gave no usable OCPI answer."""
+    receiver gave no usable OCPI answer. A `subject` (a charging session's message, hub/messages.py)
+    is logged with the hop and its request and response bodies."""
     hop_id = new_request_id()
     headers = {
         "Authorization": encode_authorization(platform.token_to_member),
@@ -45,8 +48,14 @@ async def send_hop(
         headers["Content-Type"] = "application/json"
     started = time.perf_counter()
 
-    def log(status: int, http_status: int | None, latency_ms: float, note: str = "") -> None:
-        hub.log_message(
+    def log(
+        status: int,
+        http_status: int | None,
+        latency_ms: float,
+        note: str = "",
+        answer: bytes | None = None,
+    ) -> None:
+        line = hub.log_message(
             hop="outbound",
             method=method,
             path=url,
@@ -62,6 +71,12 @@ async def send_hop(
             latency_ms=latency_ms,
             note=note,
         )
+        if subject is not None:
+            line["subject"] = {
+                **subject,
+                "request_body": body_text(raw),
+                "response_body": body_text(answer),
+            }
 
     try:
         answer = await forward(hub.engine, method, url, headers, raw, hub.settings.forward_timeout)
@@ -72,5 +87,5 @@ async def send_hop(
         raise
     platform.last_seen = time.monotonic()
     revive(hub, platform)
-    log(answer.ocpi_status, answer.http_status, answer.latency_ms)
+    log(answer.ocpi_status, answer.http_status, answer.latency_ms, answer=answer.body)
     return answer

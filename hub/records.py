@@ -146,6 +146,29 @@ class MessageRecord(SQLModel, table=True):
     note: str = Field(default="", sa_column=Column(Text, nullable=False))
 
 
+class MessageSubjectRecord(SQLModel, table=True):
+    """What one log line of a charging session's message was about, and its bodies.
+
+    Written for the modules commands, sessions and cdrs only: each of a session's messages
+    travels under an X-Correlation-ID of its own, so these keys are what joins them
+    (`GET /admin/messages?session=`). A table of its own, not columns of `message`, so that a
+    database written before it existed opens unchanged (tables are created, never altered).
+    """
+
+    __tablename__ = "message_subject"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(index=True, max_length=100)
+    """The log line's `request_id` (with `hop`, which line this is about)."""
+    hop: str = Field(max_length=16)
+    session_id: str = Field(default="", index=True, max_length=36)
+    authorization_reference: str = Field(default="", index=True, max_length=36)
+    command: str = Field(default="", index=True, max_length=64)
+    """The hub's callback id of a command: the command and its CommandResult share it."""
+    request_body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    response_body: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
 class OutboxRecord(SQLModel, table=True):
     """One accepted broadcast still to be delivered to one receiver platform.
 

@@ -23,6 +23,7 @@ from hub.copies import Copy, token_key
 from hub.directory import Platform
 from hub.forwarding import Answer
 from hub.hops import send_hop
+from hub.messages import body_text, subject_of
 from hub.pushes import check_push, is_object_push
 from hub.routing import (
     FUNCTIONAL_MODULES,
@@ -80,6 +81,11 @@ class Context:
     note: str = ""
     line: LogLine | None = None
     """The inbound log line once queued (corrected in place if the answer changes)."""
+    subject: dict[str, str] | None = None
+    """What a charging session's message is about (hub/messages.py `subject_of`): kept with
+    its inbound and outbound log lines, with their bodies."""
+    request_raw: bytes | None = None
+    response_raw: bytes | None = None
 
     def log_inbound(self, ocpi_status: int | None, http_status: int) -> None:
         if self.line is not None:  # logged before a commit that then failed: say so instead
@@ -100,6 +106,12 @@ class Context:
             latency_ms=(time.perf_counter() - self.started) * 1000,
             note=self.note,
         )
+        if self.subject is not None:
+            self.line["subject"] = {
+                **self.subject,
+                "request_body": body_text(self.request_raw),
+                "response_body": body_text(self.response_raw),
+            }
 
 
 def _context(hub: Hub, request: Request) -> Context:
@@ -197,6 +209,8 @@ async def _handle(ctx: Context, interface: InterfaceRole) -> Response:
         return _hub_list(ctx, message)
     if isinstance(route, Broadcast):
         return await _broadcast(ctx, message, route, raw)
+    ctx.subject = subject_of(module.value, ctx.method, segments, body)
+    ctx.request_raw = raw
     return await _forward(ctx, message, route, raw, body)
 
 
@@ -220,6 +234,7 @@ async def _forward(
     # TO pair the hub chose (spec "Open Routing Request": hub -> receiver carries TO).
     routing = RoutingHeaders(to=message.to or target.party.ref, from_=message.from_)
     answer = await _send(ctx, target.platform, target.party.ref, url, routing, raw)
+    ctx.response_raw = answer.body
     headers = dict(answer.headers)
     if answer.ocpi_status < 2000:
         if _patches_a_session(message):
@@ -264,6 +279,7 @@ async def _send(
         module=ctx.module,
         correlation_id=ctx.correlation_id,
         parent_request_id=ctx.request_id,
+        subject=ctx.subject,
     )
 
 
@@ -338,6 +354,8 @@ def _rewrite_response_url(
                 f"255 characters (spec type URL); got {original[:80]!r}"
             )
         cb = hub.add_callback(message.module.value, original, sender, requester, target.party.ref)
+        if ctx.subject is not None:  # the CommandResult will name this id only
+            ctx.subject["command"] = cb.uid
         return f"{hub.settings.public_url}{path}/{cb.uid}"
 
     if isinstance(body, dict) and isinstance(body.get("response_url"), str):
@@ -413,10 +431,14 @@ async def _relay_callback(
     if target is None or not target.registered:
         raise ConnectionProblem(f"receiver {callback.target_party} is no longer registered")
     ctx.to_party = callback.target_party
+    if callback.kind == ModuleID.COMMANDS.value:
+        ctx.subject = {"session_id": "", "authorization_reference": "", "command": callback.uid}
+        ctx.request_raw = raw
     routing = RoutingHeaders(
         to=ctx.routing.to or callback.target_party, from_=ctx.routing.from_ or callback.caller_party
     )
     answer = await _send(ctx, target, callback.target_party, callback.original_url, routing, raw)
+    ctx.response_raw = answer.body
     headers = dict(answer.headers)
     headers.pop("location", None)
     _rewrite_link(ctx, headers, target, callback.target_party, callback.caller_party)

@@ -29,7 +29,7 @@ from hub.db import make_engine
 from hub.directory import Directory, Party, Platform, hash_token
 from hub.forwarding import AiohttpEngine, Engine, HttpxEngine
 from hub.invitations import Invitation, create_invitation
-from hub.messages import LoggedMessage, MessageFilter
+from hub.messages import SUBJECT_MODULES, LoggedMessage, MessageFilter
 from hub.settings import LIVE_SETTINGS, HubSettings
 from hub.settlement import SettlementLine, settle
 from hub.store import PUBLIC_URL_STATE, BatchWriter, Callback, LogLine, Store, utcnow
@@ -337,12 +337,20 @@ class Hub:
             if (role, ref) not in self.directory.parties:
                 self.directory.add_party(Party(role, ref, ConnectionStatus.PLANNED, utcnow()))
 
-    async def messages(self, where: MessageFilter | None = None) -> list[LoggedMessage]:
+    async def messages(
+        self, where: MessageFilter | None = None, bodies: bool = False
+    ) -> list[LoggedMessage]:
         """The message log (oldest first), after writing what is pending: a caller sees
-        every message the hub has answered."""
+        every message the hub has answered. A line of a charging session's message carries
+        its session id and authorization_reference, and with `bodies` its request and
+        response bodies."""
         await self.writer.flush()
         rows = await asyncio.to_thread(self.store.messages, where or MessageFilter())
-        return [LoggedMessage.of(row) for row in rows]
+        wanted = [row.request_id for row in rows if row.module in SUBJECT_MODULES]
+        subjects = await asyncio.to_thread(self.store.subjects, wanted) if wanted else {}
+        return [
+            LoggedMessage.of(row, subjects.get((row.request_id, row.hop)), bodies) for row in rows
+        ]
 
     def settlement(
         self, since: datetime | None = None, until: datetime | None = None

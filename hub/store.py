@@ -30,6 +30,7 @@ from hub.records import (
     HubStateRecord,
     InvitationRecord,
     MessageRecord,
+    MessageSubjectRecord,
     ObjectRecord,
     OutboxRecord,
     PartyRecord,
@@ -109,6 +110,9 @@ class MessageFilter:
     until: datetime | None = None
     after_id: int | None = None
     """Only messages logged after the one with this id (to follow the log as it grows)."""
+    session: str | None = None
+    """Only the messages of one charging session: a session id or an authorization_reference
+    (see `Store.session_request_ids`)."""
     limit: int = 1000
 
 
@@ -355,6 +359,7 @@ class Store:
             # 6,000 rows took 4 s of wall time, and the log fell behind at 2,000 req/s).
             if messages:
                 _insert_log_lines(db, messages)
+                _insert_subjects(db, messages)
             if copies:
                 self._notice(db, "copies", [_copy_key(item) for item in copies])
             db.commit()
@@ -461,6 +466,9 @@ class Store:
 
     def messages(self, where: MessageFilter) -> list[MessageRecord]:
         query = select(MessageRecord)
+        if where.session:
+            ids = self.session_request_ids(where.session)
+            query = query.where(col(MessageRecord.request_id).in_(sorted(ids)))
         if where.correlation_id:
             query = query.where(MessageRecord.correlation_id == where.correlation_id)
         if where.party is not None:
@@ -484,6 +492,68 @@ class Store:
         for row in rows:
             row.timestamp = aware(row.timestamp)
         return rows
+
+    def session_request_ids(self, key: str) -> set[str]:
+        """The `request_id`s of every log line of one charging session, from a session id or
+        an authorization_reference: the lines naming either, then those naming any session
+        id or reference those lines name (a START_SESSION names only its reference, a STOP_SESSION
+        only the session id), then the CommandResults of the commands among them."""
+        subject = MessageSubjectRecord
+        with Session(self.engine) as db:
+            found = list(
+                db.exec(
+                    select(subject).where(
+                        (col(subject.session_id) == key)
+                        | (col(subject.authorization_reference) == key)
+                    )
+                ).all()
+            )
+            sessions = {row.session_id for row in found if row.session_id} | {key}
+            references = {
+                row.authorization_reference for row in found if row.authorization_reference
+            }
+            found += db.exec(
+                select(subject).where(
+                    col(subject.session_id).in_(sorted(sessions))
+                    | col(subject.authorization_reference).in_(sorted(references | {key}))
+                )
+            ).all()
+            commands = {row.command for row in found if row.command}
+            if commands:
+                found += db.exec(
+                    select(subject).where(col(subject.command).in_(sorted(commands)))
+                ).all()
+        return {row.request_id for row in found}
+
+    def subjects(self, request_ids: Sequence[str]) -> dict[tuple[str, str], MessageSubjectRecord]:
+        """The subjects of these log lines by (request_id, hop). A CommandResult's line names
+        only its command: it is given the session id and reference of that command's lines."""
+        if not request_ids:
+            return {}
+        subject = MessageSubjectRecord
+        with Session(self.engine) as db:
+            rows = list(
+                db.exec(
+                    select(subject).where(col(subject.request_id).in_(sorted(set(request_ids))))
+                )
+            )
+            bare = {row.command for row in rows if row.command and not _keys(row)}
+            named: dict[str, MessageSubjectRecord] = {}
+            if bare:
+                for row in db.exec(select(subject).where(col(subject.command).in_(sorted(bare)))):
+                    if _keys(row):
+                        named.setdefault(row.command, row)
+            for row in rows:
+                source = named.get(row.command) if not _keys(row) else None
+                if source is not None:
+                    row.session_id = source.session_id
+                    row.authorization_reference = source.authorization_reference
+                db.expunge(row)
+        return {(row.request_id, row.hop): row for row in rows}
+
+
+def _keys(row: MessageSubjectRecord) -> bool:
+    return bool(row.session_id or row.authorization_reference)
 
 
 _LOG_COLUMNS = [c for c in MessageRecord.__table__.columns if c.name != "id"]  # type: ignore[attr-defined]
@@ -521,6 +591,17 @@ def _insert_log_lines(db: Session, lines: Sequence[LogLine]) -> None:
                 params.append(process(value) if process is not None else value)
         sql = f"INSERT INTO message ({names}) VALUES " + ",".join([row_sql] * len(chunk))
         connection.exec_driver_sql(sql, tuple(params))
+
+
+def _insert_subjects(db: Session, lines: Sequence[LogLine]) -> None:
+    """The subjects queued with log lines (`LogLine["subject"]`, hub/messages.py)."""
+    rows = [
+        {"request_id": line.get("request_id", ""), "hop": line.get("hop", ""), **line["subject"]}
+        for line in lines
+        if line.get("subject")
+    ]
+    if rows:
+        db.connection().execute(insert(MessageSubjectRecord), rows)
 
 
 _KEY_SEPARATOR = chr(30)
@@ -687,6 +768,8 @@ def write_isolating(
     def keep_escaped(line: LogLine, exc: Exception) -> None:
         reason = f"{type(exc).__name__}"
         escaped = {key: _escaped(value) for key, value in line.items()}
+        if isinstance(line.get("subject"), dict):
+            escaped["subject"] = {k: _escaped(v) for k, v in line["subject"].items()}
         escaped["note"] = (
             f"{escaped.get('note') or ''} [stored escaped: the line held text the database "
             f"refused ({reason})]"

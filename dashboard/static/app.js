@@ -325,16 +325,19 @@
   }
   function logRow(m) {
     const status = m.ocpi_status == null ? "—" : String(m.ocpi_status);
-    const trace = m.correlation_id ? el("button", { type: "button", class: "link", text: m.correlation_id.slice(0, 8), title: m.correlation_id }) : "";
+    const trace = m.correlation_id ? el("button", { type: "button", class: "link", text: m.correlation_id.slice(0, 8), title: "this message's hops (correlation id " + m.correlation_id + ")" }) : "";
     if (trace) trace.addEventListener("click", () => showTrace(m.correlation_id));
+    // A message of a charging session: the whole session (every correlation id) as one trace.
+    const session = m.session ? el("button", { type: "button", class: "session", text: "session " + m.session.slice(0, 12), title: "every message of charging session " + m.session, "data-session": m.session }) : null;
+    if (session) session.addEventListener("click", () => showSession(m.session));
     const path = String(m.path || "").replace(/^https?:\/\/[^/]+/, "");
-    return el("tr", { "data-module": m.module || "", "data-correlation": m.correlation_id || "" },
+    return el("tr", { "data-module": m.module || "", "data-correlation": m.correlation_id || "", "data-session": m.session || "" },
       el("td", { text: String(m.timestamp || "").slice(11, 23) }), el("td", { text: m.hop }),
       el("td", { text: m.from_member + " → " + m.to_member }), el("td", { text: m.module }),
       el("td", { text: m.method + " " + path.slice(0, 70) }),
       el("td", { class: m.ok ? "st-ok" : "st-bad", text: (m.ok ? "✔ " : "✖ ") + status }),
       el("td", { class: "num", text: m.latency_ms == null ? "" : Number(m.latency_ms).toFixed(1) }),
-      el("td", {}, trace));
+      el("td", {}, trace, session ? " " : null, session));
   }
   function appendLive(rows) {
     if (!state.follow || !rows.length) return;
@@ -351,17 +354,26 @@
   }
   $("#log-form").addEventListener("submit", (e) => { e.preventDefault(); search().catch(showProblem); });
   $("#log-form [name=follow]").addEventListener("change", (e) => { state.follow = e.target.checked; });
-  async function showTrace(id) {
-    const data = await getJSON("api/trace/" + encodeURIComponent(id));
-    $("#trace").hidden = false; $("#trace-id").textContent = id;
+  const showTrace = (id) => showTimeline("api/trace/" + encodeURIComponent(id), "correlation id", id);
+  const showSession = (key) => showTimeline("api/session/" + encodeURIComponent(key), "charging session", key);
+  function bodyText(text) {
+    try { return JSON.stringify(JSON.parse(text), null, 1); } catch (err) { return text; }
+  }
+  async function showTimeline(url, kind, id) {
+    const data = await getJSON(url);
+    $("#trace").hidden = false; $("#trace-kind").textContent = kind; $("#trace-id").textContent = id;
+    $("#trace").dataset.kind = kind;
     const total = Math.max(1, data.total_ms);
     $("#trace-hops").replaceChildren(...data.hops.map((h) => {
       const span = el("span", { class: "span" + (h.ok ? "" : " bad"), style: "left:" + (100 * h.offset_ms / total) + "%;width:" + Math.max(0.5, 100 * (h.latency_ms || 0) / total) + "%" });
-      return el("li", { "data-hop": h.hop },
-        el("div", {}, el("strong", { text: h.hop }), " " + h.from_member + " → " + h.to_member, el("br"),
+      const bodies = h.request_body != null || h.response_body != null ? el("details", { class: "bodies" }, el("summary", { text: "request / response bodies" }),
+        el("pre", { class: "request", text: "request: " + (h.request_body ? bodyText(h.request_body) : "(none)") }),
+        el("pre", { class: "response", text: "response: " + (h.response_body ? bodyText(h.response_body) : "(none)") })) : null;
+      return el("li", { "data-hop": h.hop, "data-label": h.label || "" },
+        el("div", {}, el("strong", { text: h.label || h.module }), " " + h.hop + " " + h.from_member + " → " + h.to_member, el("br"),
           el("span", { class: "muted", text: "+" + h.offset_ms.toFixed(1) + " ms · " + (h.latency_ms == null ? "?" : Number(h.latency_ms).toFixed(1)) + " ms · " }),
           el("span", { class: h.ok ? "st-ok" : "st-bad", text: "OCPI " + (h.ocpi_status == null ? "—" : h.ocpi_status) + " / HTTP " + (h.http_status == null ? "—" : h.http_status) })),
-        el("div", {}, el("div", { class: "track" }, span), el("span", { class: "muted", text: h.method + " " + String(h.path || "").replace(/^https?:\/\/[^/]+/, "") })));
+        el("div", {}, el("div", { class: "track" }, span), el("span", { class: "muted", text: h.method + " " + String(h.path || "").replace(/^https?:\/\/[^/]+/, "") }), bodies));
     }));
     $("#trace").scrollIntoView({ block: "nearest" });
   }

@@ -117,8 +117,15 @@ def admin_router(hub: Hub) -> APIRouter:
         since: str | None = None,
         until: str | None = None,
         after_id: int | None = None,
+        session: str | None = None,
+        bodies: bool = False,
         limit: int = 1000,
     ) -> OcpiResponse:
+        if session is not None and not 1 <= len(session) <= 36:
+            raise InvalidParameters(
+                "session: a session id or an authorization_reference, 1 to 36 characters",
+                http_status=400,
+            )
         try:
             party_ref = PartyRef.parse(party) if party else None
         except ValueError as exc:
@@ -132,9 +139,11 @@ def admin_router(hub: Hub) -> APIRouter:
             since=_time(since, "since"),
             until=_time(until, "until"),
             after_id=after_id,
+            session=session,
             limit=max(1, min(limit, 10_000)),
         )
-        return ocpi_response([message_json(row) for row in await hub.messages(where)])
+        lines = await hub.messages(where, bodies=bodies)
+        return ocpi_response([message_json(row) for row in lines])
 
     @router.get("/settlement")
     async def settlement(
@@ -198,4 +207,12 @@ def message_json(row: LoggedMessage) -> dict[str, Any]:
         "http_status": row.http_status,
         "latency_ms": row.latency_ms,
         "note": row.note,
+        **({"session_id": row.session_id} if row.session_id else {}),
+        **(
+            {"authorization_reference": row.authorization_reference}
+            if row.authorization_reference
+            else {}
+        ),
+        **({"request_body": row.request_body} if row.request_body is not None else {}),
+        **({"response_body": row.response_body} if row.response_body is not None else {}),
     }

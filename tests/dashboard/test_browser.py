@@ -219,10 +219,10 @@ def test_a_session_started_from_the_page_ends_in_a_cdr_whose_hops_the_trace_list
     """Issue 15. An Electra driver starts at a Fastned station from the page; a car plugs in
     through Fastned's control API, the driver stops through Electra's app API, and Fastned
     posts the CDR. Each hop (command, CommandResult, Session PUT/PATCH, CDR) travels under
-    its own X-Correlation-ID (the sender's; the hub keeps it on the hop it forwards), so no
-    trace spans the session: the order is checked on the page's log searched by module,
-    and each hop's trace on the page lists the sender's request to the hub, then the
-    hub's request to the receiver, with OCPI 1000."""
+    its own X-Correlation-ID (the sender's; the hub keeps it on the hop it forwards): the
+    order is checked on the page's log searched by module, each hop's correlation trace on
+    the page lists the sender's request to the hub and the hub's request to the receiver,
+    with OCPI 1000, and the CDR's session link shows the whole session as one timeline."""
     fastned, electra = fed.members
     _wait_for(lambda: _members(page).get("Fastned", {}).get("stations") == 7, 10, "stations")
     station = _a_station_of(fed, "FNC")
@@ -319,6 +319,38 @@ def test_a_session_started_from_the_page_ends_in_a_cdr_whose_hops_the_trace_list
             assert all("OCPI 1000" in text for _, text in items), items
             outbound = next(text for kind, text in items if kind == "outbound")
             assert hop["request"].split(" ")[1] in outbound, (hop, items)
+        # The CDR's session link: the whole session as one trace, joined by the hub through
+        # the session id and authorization_reference, each hop with its bodies.
+        page.fill("#log-form [name=q]", cdrs[0]["correlation"])
+        page.click("#log-form button")
+        page.wait_for_function(
+            """id => [...document.querySelectorAll('#log-table tbody tr')]
+                .every(tr => tr.dataset.correlation === id)""",
+            arg=cdrs[0]["correlation"],
+        )
+        page.locator("#log-table tbody tr button.session").first.click()
+        page.wait_for_function(
+            "document.querySelector('#trace').dataset.kind === 'charging session'"
+        )
+        assert page.inner_text("#trace-id") == session
+        hops = page.eval_on_selector_all(
+            "#trace-hops li",
+            """lis => lis.map(li => ({label: li.dataset.label, hop: li.dataset.hop,
+                text: li.innerText, request: li.querySelector('pre.request')?.textContent}))""",
+        )
+        labels = [h["label"] for h in hops if h["hop"] == "outbound"]
+        firsts = [
+            labels.index(name)
+            for name in ("START_SESSION", "Session PUT", "STOP_SESSION", "CDR POST")
+        ]
+        assert firsts == sorted(firsts), labels
+        assert {"CommandResult of START_SESSION", "CommandResult of STOP_SESSION"} <= set(labels), (
+            labels
+        )
+        assert labels.count("CDR POST") == 1 and labels[-1] in ("CDR POST", "Session PATCH")
+        assert all("OCPI 1000" in h["text"] for h in hops), hops
+        cdr = next(h for h in hops if h["label"] == "CDR POST" and h["hop"] == "outbound")
+        assert f'"session_id": "{session}"' in cdr["request"], cdr
     finally:
         page.fill("#log-form [name=q]", "")
         page.select_option("#log-form [name=module]", "")

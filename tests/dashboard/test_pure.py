@@ -168,12 +168,63 @@ def test_the_log_search_filters_and_a_trace_orders_hops_with_offsets() -> None:
         "locations"
     ]
     assert flow.search(log, MEMBERS, flow.Search(text="c2"))[0]["ocpi_status"] == 3000
+    # A line is stamped when its answer is back: the inbound (9 ms) started at -9 ms, the
+    # outbound (7 ms, stamped at +1 ms) at -6 ms.
     trace = flow.trace([m.raw for m in log.messages()][:2], MEMBERS)
     assert [(h["hop"], h["offset_ms"]) for h in trace["hops"]] == [
         ("inbound", 0.0),
-        ("outbound", 1.0),
+        ("outbound", 3.0),
     ]
-    assert trace["total_ms"] == 9.0 and trace["hops"][0]["from_member"] == "Fastned"
+    assert trace["total_ms"] == 10.0 and trace["hops"][0]["from_member"] == "Fastned"
+
+
+def test_a_session_trace_labels_each_message_and_keeps_its_bodies() -> None:
+    def line(at_ms: int, module: str, method: str, path: str, **extra: Any) -> dict[str, Any]:
+        return {
+            **_message(
+                NOW + timedelta(milliseconds=at_ms), "outbound", module, "NL/FNA", "FR/ELC", path
+            ),
+            "method": method,
+            "path": path,
+            **extra,
+        }
+
+    rows = [
+        line(
+            0,
+            "commands",
+            "POST",
+            "http://cpo/ocpi/cpo/2.2.1/commands/START_SESSION",
+            authorization_reference="R1",
+            request_body='{"authorization_reference":"R1"}',
+            response_body='{"data":{"result":"ACCEPTED"}}',
+        ),
+        line(
+            5,
+            "commands",
+            "POST",
+            "http://emsp/ocpi/emsp/2.2.1/commands/START_SESSION/u1",
+            authorization_reference="R1",
+            session_id="S1",
+        ),
+        line(9, "sessions", "PUT", "http://emsp/ocpi/2.2.1/sessions/FR/ELC/S1", session_id="S1"),
+        line(20, "cdrs", "POST", "http://emsp/ocpi/2.2.1/cdrs", session_id="S1"),
+        line(30, "locations", "PUT", "http://emsp/ocpi/2.2.1/locations/FR/ELC/L1"),
+    ]
+    hops = flow.trace(rows, MEMBERS)["hops"]
+    assert [h["label"] for h in hops] == [
+        "START_SESSION",
+        "CommandResult of START_SESSION",
+        "Session PUT",
+        "CDR POST",
+        "locations PUT",
+    ]
+    assert [h["session"] for h in hops] == ["R1", "S1", "S1", "S1", None]
+    assert hops[0]["request_body"] == '{"authorization_reference":"R1"}'
+    assert hops[0]["response_body"] == '{"data":{"result":"ACCEPTED"}}'
+    log = flow.MessageLog()
+    log.add(rows)
+    assert [r["path"] for r in flow.session_lines(log, "S1")] == [r["path"] for r in rows[1:4]]
 
 
 def test_an_sse_event_is_framed_with_one_data_line_per_line() -> None:

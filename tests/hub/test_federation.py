@@ -472,6 +472,68 @@ async def test_one_session_can_be_traced_across_hops(fed: Federation) -> None:
     assert (inbound["from"], inbound["to"], inbound["ocpi_status"]) == ("DE/CPB", "NL/EMA", 1000)
 
 
+async def test_one_charging_session_is_joined_across_its_correlation_ids(
+    fed: Federation,
+) -> None:
+    """START_SESSION (its authorization_reference), its CommandResult (through the hub's
+    response URL), the Session PUT and PATCH, STOP_SESSION (the session id), its result and
+    the CDR POST each travel under a correlation id of their own: `session=` joins them."""
+    fed.cpo.add_location(f.location())
+    await fed.emsp.start_session("LOC1", "3256", f.token(), to=CPO, authorization_reference="R1")
+    start_uid = fed.emsp.last_command_uid
+    assert start_uid is not None
+    await fed.emsp.wait_for_command_result(start_uid)
+    await fed.cpo.put_session(f.session(authorization_reference="R1"), to=EMSP)
+    await fed.cpo.patch_session("S-1001", {"kwh": 5})
+    await fed.cpo.put_session(f.session("S-2", authorization_reference="R2"), to=EMSP)
+    await fed.emsp.stop_session("S-1001", to=CPO)
+    stop_uid = fed.emsp.last_command_uid
+    assert stop_uid is not None
+    await fed.emsp.wait_for_command_result(stop_uid)
+    await fed.cpo.post_cdr(f.cdr())
+    await fed.settle()
+    for key in ("S-1001", "R1"):
+        rows = await fed.admin("messages", session=key, bodies="true")
+        # The hops to the receivers (a result goes to the eMSP's own response_url).
+        outbound = [
+            (r["module"], r["method"], r["path"].split("/")[-1])
+            for r in rows
+            if r["hop"] == "outbound"
+        ]
+        assert outbound == [
+            ("commands", "POST", "START_SESSION"),
+            ("commands", "POST", start_uid),
+            ("sessions", "PUT", "S-1001"),
+            ("sessions", "PATCH", "S-1001"),
+            ("commands", "POST", "STOP_SESSION"),
+            ("commands", "POST", stop_uid),
+            ("cdrs", "POST", "cdrs"),
+        ], key
+        assert len(rows) == 14  # each with its outbound hop
+        assert len({r["correlation_id"] for r in rows}) == 7
+        assert {r["session_id"] for r in rows if r["module"] != "commands"} == {"S-1001"}
+        assert all(r["authorization_reference"] == "R1" for r in rows[:4])  # command + result
+        start = next(r for r in rows if r["hop"] == "outbound")
+        assert '"authorization_reference":"R1"' in start["request_body"].replace(" ", "")
+        assert '"result":"ACCEPTED"' in start["response_body"].replace(" ", "")
+    # Without bodies= the lines name their session, not their bodies; other modules neither.
+    plain = await fed.admin("messages", module="sessions")
+    assert {r.get("session_id") for r in plain} == {"S-1001", "S-2"}
+    assert not any("request_body" in r for r in plain)
+    assert not any("session_id" in r for r in await fed.admin("messages", module="locations"))
+
+
+async def test_a_bad_session_filter_is_refused_with_400(fed: Federation) -> None:
+    async with fed.network.client() as client:
+        answer = await client.get(
+            "http://hub.test/admin/messages",
+            params={"session": "x" * 37},
+            headers={"Authorization": "Bearer admin-secret"},
+        )
+    assert answer.status_code == 400
+    assert "session" in answer.json()["status_message"]
+
+
 async def test_settlement_sums_cdrs_per_emsp_and_cpo(fed: Federation) -> None:
     await fed.cpo.post_cdr(f.cdr("C1"))
     await fed.cpo.post_cdr(f.cdr("C2"))
