@@ -77,9 +77,6 @@ class MessageLog:
                 del self._by_request[old.key[0]]
         return added
 
-    def latest(self) -> datetime | None:
-        return max((m.at for m in reversed(self._rows.values())), default=None)
-
     def messages(self) -> list[Message]:
         return list(self._rows.values())
 

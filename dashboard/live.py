@@ -30,6 +30,10 @@ log = logging.getLogger("dashboard")
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#8C6D1F", "#444")
 ACTIVE_SESSION = frozenset({"ACTIVE", "PENDING", "RESERVATION"})
+MESSAGE_PAGE = 10_000
+"""Log lines per `GET /admin/messages` (the hub's most)."""
+MESSAGE_PAGES = 5
+"""Pages read in one poll when the log grows faster than that."""
 
 
 def _now() -> datetime:
@@ -54,6 +58,8 @@ class Live:
         self.stations_version = 0
         self.stations_source: str | None = None
         self.log = flow.MessageLog()
+        self.last_message_id: int | None = None
+        """The id of the newest log line read (the next poll asks for those after it)."""
         self.parties: list[dict[str, Any]] = []
         self.settlement: list[dict[str, Any]] = []
         self.sessions: list[dict[str, Any]] = []
@@ -266,12 +272,7 @@ class Live:
             )
 
     async def _poll_messages(self) -> None:
-        latest = self.log.latest()
-        # Overlapping windows: an inbound hop is logged when answered, after its outbound hops,
-        # with the earlier time it arrived; the log drops what it has already.
-        since = _ocpi_time(latest - timedelta(seconds=5)) if latest else None
-        rows = await self.hub.messages(since=since)
-        added = self.log.add(rows)
+        added = self.log.add(await self._new_lines())
         if any(m.module == "locations" and m.raw.get("method") == "PUT" for m in added):
             self._reload_stations.set()
         self.rates = flow.rates(self.log, self.member_of_party, _now())
@@ -282,6 +283,25 @@ class Live:
                 "new": [flow.row(m, self.log, self.member_of_party) for m in added[-50:]],
             },
         )
+
+    async def _new_lines(self) -> list[dict[str, Any]]:
+        """The log lines written since the last poll, followed by id (`after_id`); the first
+        poll reads the last minute (`since`). A full page is followed by the next one at
+        once, up to MESSAGE_PAGES pages a poll."""
+        rows: list[dict[str, Any]] = []
+        for _ in range(MESSAGE_PAGES):
+            if self.last_message_id is None:
+                since = _ocpi_time(_now() - timedelta(seconds=flow.SERIES_S))
+                page = await self.hub.messages(since=since, limit=MESSAGE_PAGE)
+            else:
+                page = await self.hub.messages(after_id=self.last_message_id, limit=MESSAGE_PAGE)
+            rows += page
+            ids = [row["id"] for row in page if isinstance(row.get("id"), int)]
+            if ids:
+                self.last_message_id = max([*ids, self.last_message_id or 0])
+            if len(page) < MESSAGE_PAGE or not ids:
+                break
+        return rows
 
     async def _poll_slow(self) -> None:
         parties = await self.hub.parties()

@@ -59,10 +59,14 @@ class HubAdmin:
         limit: int = 10_000,
         session: str | None = None,
         bodies: bool = False,
+        after_id: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Log lines; `session`: every line of one charging session (a session id or an
+        """Log lines; `after_id`: only those logged after line `after_id` (each line has its
+        `id`), `session`: every line of one charging session (a session id or an
         authorization_reference), `bodies`: with the request and response bodies the hub kept."""
         params: dict[str, Any] = {"limit": limit}
+        if after_id is not None:
+            params["after_id"] = after_id
         if since:
             params["since"] = since
         if correlation_id:
