@@ -30,7 +30,7 @@ from dashboard import flow, geography, sse
 from dashboard.config import DashboardConfig
 from dashboard.live import Live
 from dashboard.sources import FederationControl, SourceError
-from dashboard.words import price_in_words, tariff_in_words
+from dashboard.words import price_in_words, tariff_elements_in_words, tariff_in_words
 
 COOKIE = "roam_dashboard"
 QUOTE_KWH = 30.0
@@ -153,7 +153,19 @@ def create_app(config: DashboardConfig) -> Starlette:
             }
 
         rows = await asyncio.gather(*(one(api) for api in live.emsps()))
-        return JSONResponse({"energy_kwh": QUOTE_KWH, "minutes": QUOTE_MINUTES, "quotes": rows})
+        tariffs = []
+        for tariff_id in dict.fromkeys(str(r["tariff_id"]) for r in rows if r.get("tariff_id")):
+            try:
+                tariff = await live.hub.tariff(
+                    str(ask["country_code"]), str(ask["party_id"]), tariff_id
+                )
+            except SourceError as exc:
+                tariffs.append({"id": tariff_id, "error": str(exc)})
+                continue
+            tariffs.append({"id": tariff_id, "words": tariff_elements_in_words(tariff)})
+        return JSONResponse(
+            {"energy_kwh": QUOTE_KWH, "minutes": QUOTE_MINUTES, "quotes": rows, "tariffs": tariffs}
+        )
 
     async def start(request: Request) -> Response:
         """START_SESSION from a member's app for one of its drivers (`POST

@@ -77,6 +77,13 @@ class HubAdmin:
             params["bodies"] = "true"
         return list(await self._data("/messages", params) or [])
 
+    async def tariff(self, country_code: str, party_id: str, tariff_id: str) -> dict[str, Any]:
+        """One tariff as the hub holds it (`GET /admin/tariffs/{cc}/{pid}/{id}`)."""
+        path = "/tariffs/" + "/".join(
+            quote(p, safe="") for p in (country_code, party_id, tariff_id)
+        )
+        return dict(await self._data(path) or {})
+
     async def settlement(self) -> list[dict[str, Any]]:
         return list(await self._data("/settlement") or [])
 

@@ -252,7 +252,9 @@
           el("td", { text: row.error ? "—" : row.tariff }), el("td", { text: row.error ? "no quote: " + row.error : row.price })));
       }
       table.append(tbody);
-      quotes.replaceChildren(table);
+      const full = (q.tariffs || []).map((t) => el("p", { class: "tariff-full", "data-tariff": t.id },
+        el("strong", { text: "Tariff " + t.id + ": " }), t.error ? "not known to the hub (" + t.error + ")" : t.words));
+      quotes.replaceChildren(table, ...full);
     } catch (err) { quotes.replaceChildren(el("p", { class: "st-bad", text: "no quote: " + err.message })); }
   }
 

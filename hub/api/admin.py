@@ -13,7 +13,7 @@ from hub import registration
 from hub.messages import LoggedMessage, MessageFilter
 from hub.service import Hub
 from hub.settings import LIVE_SETTINGS
-from ocpi.errors import InvalidParameters, Unauthorized
+from ocpi.errors import InvalidParameters, NotFound, Unauthorized
 from ocpi.headers import PartyRef
 from ocpi.server import JsonBody, ocpi_response
 from ocpi.server.errors import describe_errors
@@ -144,6 +144,18 @@ def admin_router(hub: Hub) -> APIRouter:
         )
         lines = await hub.messages(where, bodies=bodies)
         return ocpi_response([message_json(row) for row in lines])
+
+    @router.get("/tariffs/{country_code}/{party_id}/{tariff_id}")
+    async def tariff(_: Admin, country_code: str, party_id: str, tariff_id: str) -> OcpiResponse:
+        """One tariff as the hub last received it (its copy), e.g. for a tariff in words."""
+        try:
+            owner = PartyRef(country_code.upper(), party_id.upper())
+        except ValueError as exc:
+            raise InvalidParameters(f"party: {exc}", http_status=400) from None
+        found = hub.copies.get(ModuleID.TARIFFS, owner, tariff_id)
+        if found is None or found.receiver is not None:
+            raise NotFound(f"the hub holds no tariff {owner}/{tariff_id}")
+        return ocpi_response(found.body)
 
     @router.get("/settlement")
     async def settlement(

@@ -170,6 +170,10 @@ def test_a_session_started_from_the_page_shows_in_the_message_flow(
     page.wait_for_selector("#quotes table")
     quotes = page.inner_text("#quotes")
     assert "Fastned" in quotes and "Electra" in quotes and "per kWh" in quotes
+    # The whole tariff in words, from the hub's copy (every element, with its restrictions).
+    page.wait_for_selector("#quotes .tariff-full")
+    full = page.inner_text("#quotes .tariff-full")
+    assert "EUR/kWh" in full and "not known" not in full, full
     page.select_option("#start-member", "Fastned")
     page.click("#start-button")
     page.wait_for_function(

@@ -20,7 +20,12 @@ from dashboard.stations import (
     station_class,
     station_from_hit,
 )
-from dashboard.words import price_in_words, tariff_in_words
+from dashboard.words import (
+    price_in_words,
+    restrictions_in_words,
+    tariff_elements_in_words,
+    tariff_in_words,
+)
 
 
 def _station(key: str, member: int, lat: float, lon: float, *statuses: str) -> Station:
@@ -306,3 +311,60 @@ def test_members_are_given_as_tuples_or_links_and_a_bad_role_is_refused() -> Non
     assert config.member_names() == ["A"]
     with pytest.raises(ValueError, match="not CPO or EMSP"):
         DashboardConfig("http://hub", "t", [("A", "NSP", "http://a")])
+
+
+def _element(*components: tuple[str, float], **restrictions: Any) -> dict[str, Any]:
+    return {
+        "price_components": [
+            {"type": kind, "price": price, "vat": 20, "step_size": 1} for kind, price in components
+        ],
+        **({"restrictions": restrictions} if restrictions else {}),
+    }
+
+
+def test_a_tariff_in_words_spells_out_every_restriction() -> None:
+    """Issue 15: "0.39 EUR/kWh 00:00–10:00, 0.69 EUR/kWh otherwise", "0.10 EUR/min after
+    60 min": no element and no restriction may be dropped."""
+    tariff = {
+        "currency": "EUR",
+        "elements": [
+            _element(("ENERGY", 0.39), start_time="00:00", end_time="10:00"),
+            _element(("ENERGY", 0.69)),
+            _element(("TIME", 6.0), min_duration=3600),
+            _element(("FLAT", 1.0), day_of_week=["SATURDAY", "SUNDAY"]),
+            _element(
+                ("PARKING_TIME", 5.0),
+                day_of_week=["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY"],
+                start_time="08:00",
+                end_time="18:00",
+            ),
+        ],
+    }
+    assert tariff_elements_in_words(tariff) == (
+        "0.39 EUR/kWh 00:00–10:00; 0.69 EUR/kWh otherwise; 0.10 EUR/min after 60 min; "
+        "1.00 EUR per session Sat, Sun; 5.00 EUR/h parking 08:00–18:00, Mon–Fri (VAT 20 %)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("restrictions", "words"),
+    [
+        ({"max_duration": 1800}, "for the first 30 min"),
+        ({"min_duration": 1800, "max_duration": 3600}, "from 30 min to 60 min"),
+        ({"min_kwh": 20}, "after 20 kWh"),
+        ({"max_kwh": 50}, "up to 50 kWh"),
+        ({"min_power": 50}, "at least 50 kW"),
+        ({"max_current": 16}, "below 16 A"),
+        (
+            {"start_date": "2025-01-01", "end_date": "2025-04-01"},
+            "from 2025-01-01 before 2025-04-01",
+        ),
+        ({"start_time": "18:00"}, "18:00–24:00"),
+        ({"day_of_week": ["MONDAY", "WEDNESDAY"]}, "Mon, Wed"),
+        ({"reservation": "RESERVATION"}, "while reserved"),
+        ({"reservation": "RESERVATION_EXPIRES"}, "when a reservation expires"),
+        ({}, ""),
+    ],
+)
+def test_each_tariff_restriction_has_its_words(restrictions: dict[str, Any], words: str) -> None:
+    assert restrictions_in_words(restrictions) == words

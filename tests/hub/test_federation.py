@@ -534,6 +534,19 @@ async def test_a_bad_session_filter_is_refused_with_400(fed: Federation) -> None
     assert "session" in answer.json()["status_message"]
 
 
+async def test_the_admin_api_shows_a_broadcast_tariff(fed: Federation) -> None:
+    await fed.cpo.push_tariff(f.tariff())
+    await fed.settle()
+    tariff = await fed.admin(f"tariffs/DE/CPB/{f.tariff().id}")
+    assert tariff["id"] == f.tariff().id and tariff["elements"]
+    async with fed.network.client() as client:
+        headers = {"Authorization": "Bearer admin-secret"}
+        missing = await client.get("http://hub.test/admin/tariffs/DE/CPB/NOPE", headers=headers)
+        bad = await client.get("http://hub.test/admin/tariffs/DEU/CPB/T1", headers=headers)
+    assert missing.status_code == 404 and "NOPE" in missing.json()["status_message"]
+    assert bad.status_code == 400 and "party" in bad.json()["status_message"]
+
+
 async def test_settlement_sums_cdrs_per_emsp_and_cpo(fed: Federation) -> None:
     await fed.cpo.post_cdr(f.cdr("C1"))
     await fed.cpo.post_cdr(f.cdr("C2"))
