@@ -457,10 +457,14 @@
   }
   async function faultSwitch(name, action, label) {
     const result = $("#faults-result");
+    const which = { both: "", cpo: " (CPO)", emsp: " (app)" }[$("#fault-platform").value] || "";
+    label = label + which;
     result.className = ""; result.textContent = name + ": " + label.toLowerCase() + "…";
     document.querySelectorAll("#faults-list button").forEach((b) => { b.disabled = true; });
     try {
-      const m = await postJSON("api/federation/" + encodeURIComponent(name) + "/" + action, {});
+      const platform = $("#fault-platform").value;
+      const query = platform === "both" ? "" : "?platform=" + encodeURIComponent(platform);
+      const m = await postJSON("api/federation/" + encodeURIComponent(name) + "/" + action + query, {});
       const row = document.querySelector('#faults-list li[data-member="' + CSS.escape(name) + '"]');
       if (row) row.replaceWith(renderFaultRow(m));
       result.className = "ok"; result.textContent = name + ": " + label.toLowerCase() + " done";
