@@ -180,7 +180,7 @@ def functional_router(cpo: Cpo, auth: TokenAuth[Literal["peer"]]) -> APIRouter:
         token: Token,
         token_type: TypeParam = TokenType.RFID,
     ) -> OcpiResponse:
-        same_owner(country_code, party_id, token.model_dump())
+        same_owner(country_code, party_id, token)
         same_value("token_uid", token_uid, token.uid)
         same_value("type", token_type.value, token.type.value)
         created = await cpo.put_token(token)

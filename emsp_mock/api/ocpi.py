@@ -122,7 +122,7 @@ def functional_router(emsp: Emsp, auth: TokenAuth[Literal["peer"]]) -> APIRouter
         country_code: str, party_id: str, location_id: str, body: JsonBody
     ) -> OcpiResponse:
         location = parse_body(Location, body)
-        same_owner(country_code, party_id, location.model_dump())
+        same_owner(country_code, party_id, location)
         same_value("location_id", location_id, location.id)
         created = emsp.location(country_code, party_id, location_id) is None
         await emsp.store_location(location)
@@ -210,7 +210,7 @@ def functional_router(emsp: Emsp, auth: TokenAuth[Literal["peer"]]) -> APIRouter
         country_code: str, party_id: str, tariff_id: str, body: JsonBody
     ) -> OcpiResponse:
         tariff = parse_body(Tariff, body)
-        same_owner(country_code, party_id, tariff.model_dump())
+        same_owner(country_code, party_id, tariff)
         same_value("tariff_id", tariff_id, tariff.id)
         return _stored(await emsp.receivers.store_tariff(tariff))
 
@@ -235,7 +235,7 @@ def functional_router(emsp: Emsp, auth: TokenAuth[Literal["peer"]]) -> APIRouter
         country_code: str, party_id: str, session_id: str, body: JsonBody
     ) -> OcpiResponse:
         session = parse_body(Session, body)
-        same_owner(country_code, party_id, session.model_dump())
+        same_owner(country_code, party_id, session)
         same_value("session_id", session_id, session.id)
         return _stored(await emsp.receivers.store_session(session))
 

@@ -135,7 +135,7 @@ def hubclientinfo_router(
     @router.put(path)
     async def put_client_info(country_code: str, party_id: str, body: JsonBody) -> OcpiResponse:
         info = parse_body(ClientInfo, body)
-        same_owner(country_code, party_id, info.model_dump())
+        same_owner(country_code, party_id, info)
         created = await receiver.receive(info)
         return ocpi_response(http_status=201 if created else 200)
 

@@ -28,10 +28,12 @@ def parse_body(model: type[M], body: Any) -> M:
         ) from None
 
 
-def same_owner(country_code: str, party_id: str, values: Mapping[str, Any]) -> None:
-    """URL country_code/party_id SHALL equal the body's (compared case-insensitively)."""
+def same_owner(country_code: str, party_id: str, values: Mapping[str, Any] | BaseModel) -> None:
+    """URL country_code/party_id SHALL equal the body's (compared case-insensitively): the
+    parsed object, or a PATCH's changes. (Read field by field: dumping a whole Location to
+    compare two of its fields cost more than validating it.)"""
     for name, expected in (("country_code", country_code), ("party_id", party_id)):
-        value = values.get(name)
+        value = values.get(name) if isinstance(values, Mapping) else getattr(values, name, None)
         if value is not None and str(value).upper() != expected.upper():
             raise InvalidParameters(
                 f"{name} in the URL is {expected!r} but the body says {value!r}: they must match"
