@@ -222,8 +222,9 @@ def create_app(config: DashboardConfig) -> Starlette:
             return _error(str(exc), 502)
 
     async def federation_act(request: Request) -> Response:
-        """A fault switch: `offline`, `online`, `slow` or `heal` a member (`?platform=`,
-        `?seconds=` passed on), through the federation control API."""
+        """A fault switch: `offline`, `online`, `slow`, `fail` or `heal` a member
+        (`?platform=`, `?seconds=` and a JSON object body, e.g. `fail`'s `ocpi_status`,
+        passed on), through the federation control API."""
         used, refused = switches(request)
         if used is None:
             return refused or _error("no federation control", 404)
@@ -232,9 +233,12 @@ def create_app(config: DashboardConfig) -> Starlette:
             for key in ("platform", "seconds")
             if key in request.query_params
         }
+        body = await _body(request) if (await request.body()).strip() else {}
+        if isinstance(body, Response):
+            return body
         p = request.path_params
         try:
-            member = await used.act(p["name"], p["action"], params)
+            member = await used.act(p["name"], p["action"], params, body)
         except SourceError as exc:
             return _error(str(exc), 502)
         return JSONResponse(member)

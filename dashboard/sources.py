@@ -145,9 +145,17 @@ class FederationControl:
         body = await _json(self.client, "GET", self.base, headers=self.headers)
         return list(body.get("members", []))
 
-    async def act(self, name: str, action: str, params: dict[str, str]) -> dict[str, Any]:
+    async def act(
+        self, name: str, action: str, params: dict[str, str], body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         path = f"{self.base}/{quote(name, safe='')}/{quote(action, safe='')}"
-        body: dict[str, Any] = await _json(
-            self.client, "POST", path, params=params, headers=self.headers, timeout=130.0
+        answer: dict[str, Any] = await _json(
+            self.client,
+            "POST",
+            path,
+            params=params,
+            json=body or None,
+            headers=self.headers,
+            timeout=130.0,
         )
-        return body
+        return answer

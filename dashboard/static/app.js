@@ -432,7 +432,7 @@
     on("problems", renderProblems);
   }
   // ---------------------------------------------------------------- fault switches (demo)
-  const FAULT_ACTIONS = [["offline", "Take offline"], ["online", "Bring online"], ["slow", "Make slow (2 s)"], ["heal", "Heal"]];
+  const FAULT_ACTIONS = [["offline", "Take offline"], ["online", "Bring online"], ["slow", "Make slow (2 s)"], ["fail", "Make failing"], ["heal", "Heal"]];
   function platformWords(p) {
     const words = [p.online ? "online" : "OFFLINE"];
     if (p.delay > 0) words.push("slow " + p.delay + " s");

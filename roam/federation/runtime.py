@@ -82,6 +82,11 @@ class Served:
         """(delay in seconds, whether a failure answer is injected)."""
         return self.faults.delay, self.faults.answer is not None
 
+    @property
+    def fault_answer(self) -> FaultAnswer | None:
+        """The failure answer injected, if any."""
+        return self.faults.answer
+
     async def switch(self, delay: float, answer: FaultAnswer | None) -> None:
         self.faults.delay, self.faults.answer = delay, answer
 
@@ -131,6 +136,10 @@ class Child:
     @property
     def fault_state(self) -> tuple[float, bool]:
         return self._delay, self._answer is not None
+
+    @property
+    def fault_answer(self) -> FaultAnswer | None:
+        return self._answer
 
     async def switch(self, delay: float, answer: FaultAnswer | None) -> None:
         self._delay, self._answer = delay, answer

@@ -62,7 +62,7 @@ def _row(page: Any, member: str) -> str:
     return text
 
 
-def test_a_member_is_taken_offline_and_back_from_the_page(demo: str) -> None:
+def test_a_member_is_taken_offline_and_back_made_slow_and_failing_from_the_page(demo: str) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -97,6 +97,13 @@ def test_a_member_is_taken_offline_and_back_from_the_page(demo: str) -> None:
         )
         assert _row(page, member) == "CPO online, slow 2 s · app online"
         page.select_option("#fault-platform", "both")
+        # Failing on both platforms; the CPO's delay stays (as the scenarios' `fail`).
+        page.click(f"{row} button[data-action=fail]")
+        page.wait_for_function(
+            "document.querySelector('#faults-result').textContent.endsWith('failing done')",
+            timeout=20_000,
+        )
+        assert _row(page, member) == "CPO online, slow 2 s, failing · app online, failing"
         ARTIFACTS.mkdir(exist_ok=True)
         page.locator("#faults").screenshot(path=str(ARTIFACTS / "dashboard-faults.png"))
         page.click(f"{row} button[data-action=heal]")
