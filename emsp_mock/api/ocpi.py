@@ -9,6 +9,7 @@ helpers. Receiver URLs carry the CPO's {country_code}/{party_id}, which SHALL eq
 No `from __future__ import annotations`: FastAPI resolves the local Annotated aliases.
 """
 
+import functools
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -25,6 +26,7 @@ from ocpi.platform import HUBCLIENTINFO_PATH, ModuleInterface, addressed_to
 from ocpi.server import TokenAuth, ocpi_response, page_request, paginated_response, routing_headers
 from ocpi.server.dependencies import JsonBody
 from ocpi.server.errors import describe_errors
+from ocpi.server.plain import plain_route
 from ocpi.server.responses import OcpiResponse
 from ocpi.server.validation import parse_body, same_owner, same_value
 from ocpi.v221.cdrs import CDR
@@ -69,7 +71,10 @@ def _stored(created: bool) -> OcpiResponse:
 def functional_router(emsp: Emsp, auth: TokenAuth[Literal["peer"]]) -> APIRouter:
     """The functional modules, under {base}/ocpi/emsp/2.2.1."""
 
-    router = APIRouter(dependencies=[Depends(auth), Depends(addressed_to(emsp.party))])
+    guards = (auth, addressed_to(emsp.party))
+    router = APIRouter(dependencies=[Depends(guard) for guard in guards])
+    receive = functools.partial(plain_route, router, guards=guards)
+    """Receiving routes with a body: plain routes (ocpi/server/plain.py), the same guards."""
     base = urlsplit(emsp.settings.public_url).path.rstrip("/") + FUNCTIONAL_BASE
 
     # --- locations (Receiver) ------------------------------------------------------------------
@@ -117,7 +122,7 @@ def functional_router(emsp: Emsp, auth: TokenAuth[Literal["peer"]]) -> APIRouter
                 f"location {location_id} has no connector {evse_uid}/{connector_id} here"
             ) from None
 
-    @router.put(loc)
+    @receive("PUT", loc)
     async def put_location(
         country_code: str, party_id: str, location_id: str, body: JsonBody
     ) -> OcpiResponse:
@@ -128,7 +133,7 @@ def functional_router(emsp: Emsp, auth: TokenAuth[Literal["peer"]]) -> APIRouter
         await emsp.store_location(location)
         return _stored(created)
 
-    @router.put(loc + "/{evse_uid}")
+    @receive("PUT", loc + "/{evse_uid}")
     async def put_evse(
         country_code: str, party_id: str, location_id: str, evse_uid: str, body: JsonBody
     ) -> OcpiResponse:
@@ -139,7 +144,7 @@ def functional_router(emsp: Emsp, auth: TokenAuth[Literal["peer"]]) -> APIRouter
         await emsp.store_location(objects.put_evse(current, evse))
         return _stored(created)
 
-    @router.put(loc + "/{evse_uid}/{connector_id}")
+    @receive("PUT", loc + "/{evse_uid}/{connector_id}")
     async def put_connector(
         country_code: str,
         party_id: str,
@@ -158,7 +163,7 @@ def functional_router(emsp: Emsp, auth: TokenAuth[Literal["peer"]]) -> APIRouter
         await emsp.store_location(updated)
         return ocpi_response()
 
-    @router.patch(loc)
+    @receive("PATCH", loc)
     async def patch_location(
         country_code: str, party_id: str, location_id: str, body: JsonBody
     ) -> OcpiResponse:
@@ -169,7 +174,7 @@ def functional_router(emsp: Emsp, auth: TokenAuth[Literal["peer"]]) -> APIRouter
         await emsp.store_location(parse_merge(objects.patch_location, current, changes))
         return ocpi_response()
 
-    @router.patch(loc + "/{evse_uid}")
+    @receive("PATCH", loc + "/{evse_uid}")
     async def patch_evse(
         country_code: str, party_id: str, location_id: str, evse_uid: str, body: JsonBody
     ) -> OcpiResponse:
@@ -179,7 +184,7 @@ def functional_router(emsp: Emsp, auth: TokenAuth[Literal["peer"]]) -> APIRouter
         await emsp.store_location(parse_merge(objects.patch_evse, current, evse_uid, changes))
         return ocpi_response()
 
-    @router.patch(loc + "/{evse_uid}/{connector_id}")
+    @receive("PATCH", loc + "/{evse_uid}/{connector_id}")
     async def patch_connector(
         country_code: str,
         party_id: str,
@@ -205,7 +210,7 @@ def functional_router(emsp: Emsp, auth: TokenAuth[Literal["peer"]]) -> APIRouter
             raise NotFound(f"tariff {country_code}/{party_id}/{tariff_id} is not known here")
         return ocpi_response(found)
 
-    @router.put(tariff_path)
+    @receive("PUT", tariff_path)
     async def put_tariff(
         country_code: str, party_id: str, tariff_id: str, body: JsonBody
     ) -> OcpiResponse:
@@ -230,7 +235,7 @@ def functional_router(emsp: Emsp, auth: TokenAuth[Literal["peer"]]) -> APIRouter
             raise NotFound(f"session {country_code}/{party_id}/{session_id} is not known here")
         return ocpi_response(found)
 
-    @router.put(session_path)
+    @receive("PUT", session_path)
     async def put_session(
         country_code: str, party_id: str, session_id: str, body: JsonBody
     ) -> OcpiResponse:
@@ -239,7 +244,7 @@ def functional_router(emsp: Emsp, auth: TokenAuth[Literal["peer"]]) -> APIRouter
         same_value("session_id", session_id, session.id)
         return _stored(await emsp.receivers.store_session(session))
 
-    @router.patch(session_path)
+    @receive("PATCH", session_path)
     async def patch_session(
         country_code: str, party_id: str, session_id: str, body: JsonBody
     ) -> OcpiResponse:
@@ -255,7 +260,7 @@ def functional_router(emsp: Emsp, auth: TokenAuth[Literal["peer"]]) -> APIRouter
         return ocpi_response()
 
     # --- cdrs (Receiver) -----------------------------------------------------------------------
-    @router.post(base + "/cdrs")
+    @receive("POST", base + "/cdrs")
     async def post_cdr(body: JsonBody) -> OcpiResponse:
         cdr = parse_body(CDR, body)
         created = await emsp.receive_cdr(cdr)

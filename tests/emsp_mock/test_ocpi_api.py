@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ocpi.headers import RoutingHeaders, encode_authorization
+from ocpi.headers import PartyRef, RoutingHeaders, encode_authorization
 from ocpi.v221 import CommandType
 from tests.cpo_mock.conftest import CPO, T0, location, tariff
 from tests.emsp_mock.conftest import EMSP, Federation
@@ -41,6 +41,37 @@ async def test_location_put_with_another_party_in_the_body_is_2001(fed: Federati
     response = await call(fed, "PUT", "/locations/DE/XYZ/LOC9", body)
     assert status(response) == 2001 and "party_id" in response.json()["status_message"]
     assert fed.emsp.location("DE", "XYZ", "LOC9") is None
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PUT", "/locations/DE/CPB/LOC9"),
+        ("PATCH", "/locations/DE/CPB/LOC1/DC1"),
+        ("PUT", "/tariffs/DE/CPB/T9"),
+        ("PUT", "/sessions/DE/CPB/S9"),
+        ("POST", "/cdrs"),
+    ],
+)
+async def test_receivers_check_the_token_and_the_addressee_before_the_body(
+    fed: Federation, method: str, path: str
+) -> None:
+    """The receiving routes are plain routes (ocpi/server/plain.py): the peer's token and
+    OCPI-to are checked by explicit guards, before anything is read or stored."""
+    body = location("LOC9").to_json()
+    async with fed.network.client() as client:
+        unknown = await client.request(
+            method, BASE + path, json=body, headers={"Authorization": encode_authorization("x")}
+        )
+    assert unknown.status_code == 401 and "token" in unknown.json()["status_message"]
+    peer = fed.emsp.registration.peer
+    assert peer is not None
+    elsewhere = RoutingHeaders(to=PartyRef("NL", "ZZZ"), from_=CPO).to_headers()
+    elsewhere["Authorization"] = encode_authorization(peer.issued_token)
+    async with fed.network.client() as client:
+        misrouted = await client.request(method, BASE + path, json=body, headers=elsewhere)
+    assert status(misrouted) == 2001 and "NL/ZZZ" in misrouted.json()["status_message"]
+    assert fed.emsp.location("DE", "CPB", "LOC9") is None
 
 
 async def test_patch_without_last_updated_is_2001(fed: Federation) -> None:
