@@ -483,10 +483,14 @@ class Store:
         if where.until is not None:
             query = query.where(col(MessageRecord.timestamp) < where.until)
         if where.after_id is not None:
+            # Following the log: in id order, so that the last id of a page is where the
+            # next one starts (lines are stamped when their answer is back: a slow hop's line
+            # can carry an earlier time than lines written before it).
             query = query.where(col(MessageRecord.id) > where.after_id)
-        query = query.order_by(col(MessageRecord.timestamp), col(MessageRecord.id)).limit(
-            where.limit
-        )
+            query = query.order_by(col(MessageRecord.id))
+        else:
+            query = query.order_by(col(MessageRecord.timestamp), col(MessageRecord.id))
+        query = query.limit(where.limit)
         with Session(self.engine) as db:
             rows = list(db.exec(query).all())
         for row in rows:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -82,6 +83,27 @@ async def test_messages_include_lines_not_yet_flushed(tmp_path: Path) -> None:
         ]
         later = await hub.messages(MessageFilter(after_id=lines[0].id))
         assert later == []
+
+
+async def test_following_the_log_by_after_id_skips_no_line(tmp_path: Path) -> None:
+    """A line is stamped when its answer is back, so ids and timestamps disagree in order
+    (a slow hop logged after a quick one). Paged by after_id, the log is read in id order:
+    taking the last id of each page as the next after_id never skips a line."""
+    async with running_hub(tmp_path, log_flush_interval=60) as (hub, _client):
+        now = datetime.now(UTC)
+        for i, seconds in enumerate([5, 1, 4, 2, 3]):
+            hub.log_message(
+                hop="inbound",
+                method="GET",
+                path=f"/{i}",
+                timestamp=now - timedelta(seconds=seconds),
+            )
+        seen: list[str] = []
+        after = 0
+        while page := await hub.messages(MessageFilter(after_id=after, limit=2)):
+            seen += [line.path for line in page]
+            after = page[-1].id
+        assert seen == ["/0", "/1", "/2", "/3", "/4"]
 
 
 async def test_messages_are_plain_data_and_filter_like_the_admin_api(fed: Federation) -> None:
