@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from dashboard.app import create_app
 from dashboard.config import DashboardConfig
@@ -42,9 +44,27 @@ async def start(
 ) -> RunningDashboard:
     """Serve the dashboard in the current event loop (port 0: a free one) and return once it
     accepts connections; `await running.stop()` ends it."""
+    return await start_app(create_app(config), host, port)
+
+
+class _SignalFreeServer(uvicorn.Server):
+    """A server that leaves SIGINT/SIGTERM to its caller (uvicorn's own capture would take
+    Ctrl-C from the program serving it)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def start_app(
+    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, *, signals: bool = True
+) -> RunningDashboard:
+    """Serve any ASGI app as `start` serves the dashboard; `signals=False` leaves Ctrl-C to
+    the caller (the benchmark, which stops its servers itself)."""
     sock = _bound(host, port)
     bound_port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="warning", lifespan="on"))
+    kind = uvicorn.Server if signals else _SignalFreeServer
+    server = kind(uvicorn.Config(app, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():

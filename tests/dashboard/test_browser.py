@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from dashboard.bench import CHROMIUM, CHROMIUM_ARGS
 from tests.dashboard.federation import (
     ROOT,
     MemberSpec,
@@ -23,20 +24,10 @@ from tests.dashboard.federation import (
     free_port,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
 MEMBERS = [
     MemberSpec("Fastned", "NL", "FNC", "FNA", stations=7, seed=1, profile="hpc"),
     MemberSpec("Electra", "FR", "ELC", "ELA", stations=5, seed=3, profile="urban"),
-]
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
 ]
 
 pytestmark = pytest.mark.skipif(

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from dashboard.bench import CHROMIUM, CHROMIUM_ARGS
 from tests.dashboard.federation import ROOT
-from tests.dashboard.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.dashboard.test_browser import ARTIFACTS
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="no /usr/bin/chromium: apt-get install chromium"
