@@ -127,7 +127,8 @@ def network(stations: int, seed: int = 1) -> list[dict[str, Any]]:
 def stand_in(hits: list[dict[str, Any]]) -> Starlette:
     """The calls the dashboard makes (dashboard/sources.py), answered from `hits`: the hub's
     admin API (`/admin/parties|messages|settlement`) and per member `m` a CPO's control API
-    (`/m/{m}/control/state|sessions`) and an eMSP's app API (`/m/{m}/app/state|map`). About
+    (`/m/{m}/control/state|sessions|cdrs`) and an eMSP's app API
+    (`/m/{m}/app/state|map|cdrs|invoices`; no session, CDR or invoice). About
     one station in 25 has an EVSE charging; STATUS_POLL_CHURN of them move on each poll."""
     everything = json.dumps({"locations": hits}).encode()
     polls = 0
@@ -166,7 +167,7 @@ def stand_in(hits: list[dict[str, Any]]) -> Starlette:
         party = cpo if request.path_params["api"] == "control" else emsp
         return JSONResponse({"party": f"{country}/{party}"})
 
-    async def sessions(request: Request) -> Response:
+    async def nothing(request: Request) -> Response:
         return JSONResponse([])
 
     async def app_map(request: Request) -> Response:
@@ -187,8 +188,11 @@ def stand_in(hits: list[dict[str, Any]]) -> Starlette:
             Route("/admin/messages", empty),
             Route("/admin/settlement", empty),
             Route("/m/{m}/{api:str}/state", state),
-            Route("/m/{m}/control/sessions", sessions),
+            Route("/m/{m}/control/sessions", nothing),
+            Route("/m/{m}/control/cdrs", nothing),
             Route("/m/{m}/app/map", app_map),
+            Route("/m/{m}/app/cdrs", nothing),
+            Route("/m/{m}/app/invoices", nothing),
         ]
     )
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from dashboard import flow, sse
+from dashboard import flow, money, sse
 from dashboard.config import DashboardConfig, MemberLink
 from dashboard.sources import HubAdmin, MemberApi, SourceError
 from dashboard.stations import (
@@ -63,6 +63,8 @@ class Live:
         self.parties: list[dict[str, Any]] = []
         self.settlement: list[dict[str, Any]] = []
         self.sessions: list[dict[str, Any]] = []
+        self.invoices: dict[str, Any] = money.invoice_rows([], [], [], [], {})
+        """CDRs beside the eMSPs' invoices (`money.invoice_rows`)."""
         self.rates: dict[str, Any] = flow.rates(self.log, {}, _now())
         self.problems: dict[str, str] = {}
         self.subscribers: set[asyncio.Queue[bytes]] = set()
@@ -164,6 +166,7 @@ class Live:
             "rates": self.rates,
             "settlement": self.settlement,
             "sessions": self.sessions,
+            "invoices": self.invoices,
             "stations_version": self.stations_version,
             "stations_source": self.stations_source,
             "problems": self.problems,
@@ -316,6 +319,10 @@ class Live:
         if sessions != self.sessions:
             self.sessions = sessions
             self.publish("sessions", sessions)
+        invoices = await self._invoices()
+        if invoices != self.invoices:
+            self.invoices = invoices
+            self.publish("invoices", invoices)
 
     async def _sessions(self) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
@@ -352,6 +359,31 @@ class Live:
                 )
         rows.sort(key=lambda r: str(r.get("start")))
         return rows
+
+    async def _invoices(self) -> dict[str, Any]:
+        """Every CPO's CDRs (`GET /control/cdrs`), every eMSP's CDRs and invoices (`GET
+        /app/cdrs`, `GET /app/invoices`), side by side. A platform that fails is named in
+        the problems and left out (its eMSP's CDRs then say "not read", not "no invoice")."""
+        cpo_cdrs: list[dict[str, Any]] = []
+        emsp_cdrs: list[dict[str, Any]] = []
+        invoices: list[dict[str, Any]] = []
+        read: list[str] = []
+        for api in self.apis:
+            problem = f"CDRs and invoices {api.link.name} {api.link.role}"
+            try:
+                if api.link.role == "CPO":
+                    cpo_cdrs += [entry["cdr"] for entry in await api.get("/cdrs")]
+                else:
+                    found = list(await api.get("/invoices"))
+                    emsp_cdrs += list(await api.get("/cdrs"))
+                    invoices += found
+                    if api.link in self.party_of:
+                        read.append(self.party_of[api.link])
+            except SourceError as exc:
+                self.problems[problem] = str(exc)
+                continue
+            self.problems.pop(problem, None)
+        return money.invoice_rows(cpo_cdrs, emsp_cdrs, invoices, read, self.member_of_party)
 
     # ---- on demand -------------------------------------------------------------------------------
 

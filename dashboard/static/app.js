@@ -406,6 +406,27 @@
       el("td", { class: "num", text: Number(l.incl_vat).toFixed(2) + " " + l.currency + " (" + Number(l.excl_vat).toFixed(2) + " excl. VAT)" })))
       : [el("tr", {}, el("td", { colSpan: 4, class: "muted", text: "no CDR routed yet" }))]));
   }
+  const CHECK_SIGN = { equal: "✔", differs: "✖", review: "⚠", "no invoice": "…", "not read": "?" };
+  function amount(incl, excl, currency) {
+    if (incl == null && excl == null) return "";
+    return (incl != null ? incl : excl) + " " + currency + (excl != null && incl != null ? " (" + excl + " excl. VAT)" : " excl. VAT");
+  }
+  function renderInvoices(d) {
+    const rows = d.rows.map((r) => el("tr", { "data-cdr": r.cdr, "data-session": r.session_id || "", "data-check": r.check },
+      el("td", {}, el("code", { text: r.cdr }), el("br"), el("span", { class: "muted", text: "session " + (r.session_id || "?") + (r.end ? " · ended " + r.end : "") })),
+      el("td", { text: r.cpo + " → " + r.emsp }),
+      el("td", { class: "num cdr-total", text: amount(r.cdr_incl_vat, r.cdr_excl_vat, r.currency) }),
+      el("td", { class: "num invoice-total", text: r.invoice == null ? "—" : "no. " + r.invoice + " " + r.invoice_status + ": " + amount(r.invoice_incl_vat, r.invoice_excl_vat, r.invoice_currency) }),
+      el("td", { class: "check check-" + r.check.replace(" ", "-"), text: CHECK_SIGN[r.check] + " " + r.words })));
+    $("#invoices tbody").replaceChildren(...(rows.length ? rows
+      : [el("tr", {}, el("td", { colSpan: 5, class: "muted", text: "no CDR yet (read from the CPOs' control and the eMSPs' app APIs)" }))]));
+    $("#invoices tfoot").replaceChildren(...d.totals.map((t) => el("tr", { "data-currency": t.currency },
+      el("th", { scope: "row", text: "Total " + t.currency }),
+      el("td", { text: d.count > d.rows.length ? "newest " + d.rows.length + " of " + d.count + " shown" : "" }),
+      el("td", { class: "num", text: amount(t.cdr_incl_vat, t.cdr_excl_vat, t.currency) }),
+      el("td", { class: "num", text: t.invoiced + " invoiced: " + amount(t.invoice_incl_vat, t.invoice_excl_vat, t.currency) }),
+      el("td", { class: "check", text: t.words }))));
+  }
   function showProblem(err) { const p = $("#problems"); p.hidden = false; p.textContent = String(err.message || err); }
   function renderProblems(problems) {
     const list = Object.entries(problems || {});
@@ -426,7 +447,7 @@
       $("#faults").hidden = !d.federation_control;
       loadFaults().catch(showProblem);
       setMembers(d.members); renderPartyMap(d.parties); renderParties(d.parties); renderRates(d.rates);
-      renderSessions(d.sessions); renderSettlement(d.settlement); renderProblems(d.problems);
+      renderSessions(d.sessions); renderSettlement(d.settlement); renderInvoices(d.invoices); renderProblems(d.problems);
       if (d.stations_version !== state.version) loadStations().catch(showProblem);
     });
     on("members", setMembers);
@@ -440,6 +461,7 @@
     on("flow", (d) => { renderRates(d.rates); appendLive(d.new); });
     on("sessions", renderSessions);
     on("settlement", renderSettlement);
+    on("invoices", renderInvoices);
     on("problems", renderProblems);
   }
   // ---------------------------------------------------------------- fault switches (demo)

@@ -322,6 +322,12 @@ def app_router(emsp: Emsp) -> APIRouter:
     async def invoices(driver_id: str) -> JSONResponse:
         return JSONResponse([i.to_json() for i in emsp.driver_app.driver_invoices(driver_id)])
 
+    @router.get("/invoices")
+    async def all_invoices() -> JSONResponse:
+        """Every invoice this eMSP holds: its drivers' and those of CDRs whose
+        token is no driver's (a card), which no driver's list shows."""
+        return JSONResponse([i.to_json() for i in emsp.invoices])
+
     @router.get("/invoices/{invoice_id}")
     async def invoice(invoice_id: int) -> JSONResponse:
         return JSONResponse(emsp.driver_app.invoice(invoice_id).to_json())

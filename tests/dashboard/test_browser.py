@@ -346,6 +346,23 @@ def test_a_session_started_from_the_page_ends_in_a_cdr_whose_hops_the_trace_list
         assert all("OCPI 1000" in h["text"] for h in hops), hops
         cdr = next(h for h in hops if h["label"] == "CDR POST" and h["hop"] == "outbound")
         assert f'"session_id": "{session}"' in cdr["request"], cdr
+        # The money view: the CDR (Fastned's copy) beside Electra's invoice for it, "equal".
+        cdr_copy = next(
+            e["cdr"]
+            for e in httpx.get(f"{fastned.control_url}/control/cdrs").json()
+            if e["cdr"]["session_id"] == session
+        )
+        total = f"{cdr_copy['total_cost']['incl_vat']:.2f} EUR"
+        row = f'#invoices tbody tr[data-session="{session}"]'
+        page.wait_for_selector(f'{row}[data-check="equal"]', timeout=10_000)
+        cells = page.eval_on_selector(row, "tr => [...tr.cells].map(td => td.innerText)")
+        assert cells[0].startswith(f"NL/FNC/{cdr_copy['id']}"), cells
+        assert cells[1] == "Fastned → Electra", cells
+        assert cells[2].startswith(total) and "INVOICED: " + total in cells[3], cells
+        assert cells[4] == "✔ equal", cells
+        assert "equal" in page.inner_text("#invoices tfoot"), page.inner_text("#invoices tfoot")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.locator("#money").screenshot(path=str(ARTIFACTS / "dashboard-money.png"))
     finally:
         page.fill("#log-form [name=q]", "")
         page.select_option("#log-form [name=module]", "")

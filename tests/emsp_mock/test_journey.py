@@ -199,3 +199,21 @@ async def test_the_app_api_sends_a_raw_request_through_the_hub(fed: Federation) 
     finally:
         fed.emsp.registration.peer = peer
     assert refused.status_code == 503 and "not connected to a hub" in refused.json()["error"]
+
+
+async def test_all_invoices_include_those_of_a_card_no_driver_holds(fed: Federation) -> None:
+    """`GET /app/invoices` lists every invoice, also one whose token is no driver's (only
+    there: no driver's list shows it), as the dashboard's CDR/invoice table needs."""
+    await start(fed)
+    await fed.control("POST", "/evses/LOC1/DC1/plug", {"vehicle": {"preset": "sedan"}})
+    await fed.step(300)
+    await fed.control("POST", "/evses/LOC1/DC1/unplug")
+    await fed.step(60)
+    cdr = next(iter(fed.emsp.cdrs.values()))
+    card = cdr.cdr_token.model_copy(update={"uid": "CARD-NOBODY"})
+    assert await fed.emsp.receive_cdr(cdr.model_copy(update={"id": "CARD1", "cdr_token": card}))
+    everything = (await fed.app("GET", "/invoices")).json()
+    alices = (await fed.app("GET", "/drivers/alice/invoices")).json()
+    assert sorted(i["cdr"]["id"] for i in everything) == sorted([cdr.id, "CARD1"])
+    assert [i["cdr"]["id"] for i in alices] == [cdr.id]
+    assert next(i for i in everything if i["cdr"]["id"] == "CARD1")["driver_id"] is None
