@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import aiohttp
 import httpx
 import pydantic_core
 from httpx_aiohttp import AiohttpTransport
@@ -55,6 +56,27 @@ reuse window here, so it is the client that lets an idle connection go, never th
 under a request that is already on its way."""
 
 
+class _AiohttpTransport(AiohttpTransport):
+    """httpx-aiohttp's transport, saying what failed: it maps every
+    `aiohttp.ClientConnectionError` to `httpx.ConnectTimeout`, so a refused connection or a
+    server that closed the connection read as "no answer in time". Here only a timeout is a
+    timeout; a refused connection is `ConnectError`, a dropped one `RemoteProtocolError` or
+    `ReadError`, as with httpx's own transport."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except httpx.ConnectTimeout as exc:
+            cause = exc.__cause__
+            if cause is None or isinstance(cause, TimeoutError):
+                raise
+            if isinstance(cause, aiohttp.ClientConnectorError):
+                raise httpx.ConnectError(str(exc), request=request) from cause
+            if isinstance(cause, aiohttp.ServerDisconnectedError):
+                raise httpx.RemoteProtocolError(str(exc), request=request) from cause
+            raise httpx.ReadError(str(exc), request=request) from cause
+
+
 def http_client(timeout: float) -> httpx.AsyncClient:
     """The httpx client a service uses for its peers: no proxies from the environment, and
     idle connections dropped after CLIENT_KEEPALIVE_S (before the peer's server drops them).
@@ -68,7 +90,7 @@ def http_client(timeout: float) -> httpx.AsyncClient:
         timeout=timeout,
         trust_env=False,
         limits=limits,
-        transport=AiohttpTransport(trust_env=False, limits=limits),
+        transport=_AiohttpTransport(trust_env=False, limits=limits),
     )
 
 

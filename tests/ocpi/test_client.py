@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ocpi.client import OcpiClient
+from ocpi.client import OcpiClient, http_client
 from ocpi.envelope import encode_envelope
 from ocpi.errors import (
     InvalidParameters,
@@ -184,3 +185,51 @@ async def test_a_link_that_loops_is_a_protocol_error() -> None:
 
     with pytest.raises(PeerProtocolError, match="loops"):
         await _client(handler).get_all("https://peer/list", DisplayText)
+
+
+# --- the transport of `http_client` (aiohttp's) tells failures apart ----------------------------
+async def _server(on_connect: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]) -> Any:
+    return await asyncio.start_server(on_connect, "127.0.0.1", 0)
+
+
+async def test_a_refused_connection_is_unreachable_not_a_timeout() -> None:
+    server = await _server(lambda r, w: None)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()  # nothing listens there now
+    async with http_client(2.0) as http:
+        with pytest.raises(PeerUnreachable, match="ConnectError"):
+            await OcpiClient(http, "t").get(f"http://127.0.0.1:{port}/ocpi/versions")
+
+
+async def test_a_peer_that_hangs_up_is_unreachable_and_one_that_is_silent_times_out() -> None:
+    release = asyncio.Event()
+    handlers: list[asyncio.Task[Any]] = []
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readline()
+        writer.close()
+        await writer.wait_closed()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handlers.append(asyncio.current_task())  # type: ignore[arg-type]
+        await release.wait()
+        writer.close()
+        await writer.wait_closed()
+
+    rude, mute = await _server(hang_up), await _server(silent)
+    try:
+        async with http_client(0.3) as http:
+            client = OcpiClient(http, "t")
+            port = rude.sockets[0].getsockname()[1]
+            with pytest.raises(PeerUnreachable, match="RemoteProtocolError"):
+                await client.get(f"http://127.0.0.1:{port}/ocpi/versions")
+            port = mute.sockets[0].getsockname()[1]
+            with pytest.raises(PeerTimeout):
+                await client.get(f"http://127.0.0.1:{port}/ocpi/versions")
+    finally:
+        release.set()
+        await asyncio.gather(*handlers, return_exceptions=True)
+        for server in (rude, mute):
+            server.close()
+            await server.wait_closed()
