@@ -148,16 +148,18 @@ async def _deliver_window(hub: Hub, cluster: Cluster, rows: Sequence[OutboxRow])
     gate = asyncio.Semaphore(hub.settings.delivery_concurrency)
 
     async def one_object(updates: list[OutboxRow]) -> None:
-        async with gate:
-            for row in updates:
+        for row in updates:
+            # A slot is held while a request is out, not while its row's deletion commits:
+            # other objects go out meanwhile (the commit is a group commit, shared).
+            async with gate:
                 if not cluster.holds(row.platform_id):
                     return  # the claim was lost (database connection): stop before sending
                 if not await _deliver(hub, row):
                     return  # the receiver went OFFLINE: the rest waits in the outbox
-                assert row.id is not None
-                hub.writer.done(row.id)
-                # Durably done before this object's next update goes out (see above).
-                await hub.writer.commit()
+            assert row.id is not None
+            hub.writer.done(row.id)
+            # Durably done before this object's next update goes out (see above).
+            await hub.writer.commit()
 
     results = await asyncio.gather(
         *(one_object(updates) for updates in by_object.values()), return_exceptions=True

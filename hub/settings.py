@@ -49,7 +49,8 @@ class HubSettings(BaseModel):
     delivery_backoff_max: float = Field(default=10.0, gt=0)
     """The longest pause between two attempts (pauses double from 0.1 s up to this)."""
     delivery_concurrency: int = Field(default=8, ge=1)
-    """Objects delivered at once to one receiver (one object's updates always in order)."""
+    """Requests in flight at once to one receiver, each for a different object (one object's
+    updates always in order)."""
     drain_timeout: float = Field(default=5.0, ge=0)
     """On stop, seconds the delivery lanes get to deliver what they hold (the rest stays in
     the outbox for the next start)."""
