@@ -33,8 +33,9 @@ def subject_of(
     """What a routed message of a charging session is about: the session id and the
     authorization_reference it names (OCPI 2.2.1 §13.3.4 StartSession and §9.3.1 Session
     carry the reference, §13.3.5 StopSession and §10.3.1 CDR the session id). None for a
-    message of another module."""
-    if module not in SUBJECT_MODULES:
+    message of another module, and for a GET: a pull (a page of sessions or CDRs) is no
+    step of one session, and its bodies would fill the log."""
+    if module not in SUBJECT_MODULES or method == "GET":
         return None
     fields = body if isinstance(body, dict) else {}
     session_id = _key(fields.get("session_id"))
