@@ -12,9 +12,8 @@ appends `charging_periods`), a child PUT/PATCH under a Location also sets its pa
 
 from __future__ import annotations
 
-import copy
+import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,19 +26,51 @@ COPIED_MODULES = frozenset(
 )
 
 
-@dataclass
 class Copy:
-    module: ModuleID
-    owner: PartyRef
-    object_id: str
-    body: dict[str, Any]
-    last_updated: datetime
-    receiver: PartyRef | None = None
-    deleted: bool = False
+    """The hub's copy of one object, kept as compact JSON text (`text`), parsed on demand.
+
+    At ten alliances (17,000 locations, ~100,000 EVSEs) the copies as parsed dicts took about
+    270 MB of the hub's memory; as JSON text they take about 60 MB. Reads that need fields
+    (a PATCH merged into the copy, settlement) parse `body`; GET-all splices `text` as it is.
+    """
+
+    __slots__ = ("deleted", "last_updated", "module", "object_id", "owner", "receiver", "text")
+
+    def __init__(
+        self,
+        module: ModuleID,
+        owner: PartyRef,
+        object_id: str,
+        body: dict[str, Any] | str,
+        last_updated: datetime,
+        receiver: PartyRef | None = None,
+        deleted: bool = False,
+    ) -> None:
+        self.module = module
+        self.owner = owner
+        self.object_id = object_id
+        self.text = body if isinstance(body, str) else compact_json(body)
+        """The object as JSON text: ASCII only (non-ASCII escaped), one byte a character."""
+        self.last_updated = last_updated
+        self.receiver = receiver
+        self.deleted = deleted
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """A fresh parse of the object (the caller may change it)."""
+        parsed: dict[str, Any] = json.loads(self.text)
+        return parsed
 
     @property
     def key(self) -> tuple[ModuleID, PartyRef, str]:
         return (self.module, self.owner, self.object_id)
+
+    def __repr__(self) -> str:
+        return f"Copy({self.module.value} {self.owner}/{self.object_id}, {len(self.text)} chars)"
+
+
+def compact_json(body: dict[str, Any]) -> str:
+    return json.dumps(body, separators=(",", ":"))
 
 
 def token_key(uid: str, token_type: str | None) -> str:
@@ -112,7 +143,7 @@ class Copies:
             return self.put(Copy(ModuleID.LOCATIONS, owner, location_id, merged, stamp))
         if current is None:
             return None
-        location = copy.deepcopy(current.body)
+        location = current.body
         evses: list[dict[str, Any]] = location.setdefault("evses", []) or []
         location["evses"] = evses
         evse = next((e for e in evses if str(e.get("uid")) == ids[1]), None)
@@ -164,12 +195,13 @@ class Copies:
         if method == "PATCH":
             if current is None:
                 return None
-            merged = {**current.body, **body}
+            known = current.body
+            merged = {**known, **body}
             if module == ModuleID.SESSIONS and body.get("charging_periods"):
                 # Spec mod_sessions PATCH: charging_periods in a PATCH are appended.
-                merged["charging_periods"] = list(
-                    current.body.get("charging_periods") or []
-                ) + list(body["charging_periods"])
+                merged["charging_periods"] = list(known.get("charging_periods") or []) + list(
+                    body["charging_periods"]
+                )
             return self.put(
                 Copy(module, owner, object_id, merged, stamp, receiver or current.receiver)
             )

@@ -37,6 +37,7 @@ from hub.routing import (
 )
 from hub.service import Hub, Invitee
 from hub.store import Callback, LogLine, OutboxRow, StorageUnavailable, utcnow
+from ocpi.envelope import encode_list_envelope
 from ocpi.errors import (
     ConnectionProblem,
     InvalidParameters,
@@ -56,7 +57,7 @@ from ocpi.headers import (
 from ocpi.pagination import PageRequest, format_link, page_headers, paginate, parse_link_header
 from ocpi.server.body_guard import STATE_KEY as BODY_STATE_KEY
 from ocpi.server.body_guard import refusal
-from ocpi.server.responses import ocpi_response
+from ocpi.server.responses import OcpiResponse, ocpi_response
 from ocpi.v221.versions import InterfaceRole, ModuleID
 from ocpi.wire_json import read_json
 
@@ -562,4 +563,4 @@ def _hub_list(ctx: Context, message: Message) -> Response:
     headers.update(RoutingHeaders(to=message.from_, from_=hub.ref).to_headers())
     ctx.to_party = hub.ref
     ctx.log_inbound(1000, 200)
-    return ocpi_response([item.body for item in cut.items], headers=headers)
+    return OcpiResponse(encode_list_envelope([item.text for item in cut.items]), headers=headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,3 +54,13 @@ def encode_envelope(
     """The envelope serialised to JSON bytes. Wire models inside `data` drop their None fields."""
     body = envelope_dict(data, status_code, status_message, timestamp)
     return pydantic_core.to_json(body, exclude_none=True)
+
+
+def encode_list_envelope(items: Sequence[str], timestamp: datetime | None = None) -> bytes:
+    """A success envelope whose `data` is the list of objects given as JSON texts, spliced as
+    they are (no parse, no re-encoding): for a store that keeps objects as JSON text. Each
+    text must be one JSON value; the caller vouches for that."""
+    stamp = format_datetime(timestamp or datetime.now(UTC))
+    data = ",".join(items)
+    status = int(OcpiStatus.SUCCESS)
+    return f'{{"data":[{data}],"status_code":{status},"timestamp":"{stamp}"}}'.encode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from hub.copies import Copies, token_key
@@ -98,3 +99,17 @@ def test_listing_is_oldest_first_and_stable() -> None:
             ModuleID.TARIFFS, "PUT", CPO, object_id, {"id": object_id, "last_updated": stamp}
         )
     assert [c.object_id for c in copies.listing(ModuleID.TARIFFS)] == ["C", "A", "B"]
+
+
+def test_a_copy_is_kept_as_compact_json_text_and_read_as_a_fresh_object() -> None:
+    """Copies are held as JSON text (memory at ten alliances); changing what `body` returned
+    must not change the copy, and a PATCH still merges into what was kept."""
+    copies = _with_location()
+    location = copies.get(ModuleID.LOCATIONS, CPO, "LOC1")
+    assert location is not None
+    assert isinstance(location.text, str) and location.text.isascii()
+    assert location.text == json.dumps(location.body, separators=(",", ":"))
+    assert location.body == f.location().to_json()
+    location.body["evses"][0]["status"] = "REMOVED"
+    again = copies.get(ModuleID.LOCATIONS, CPO, "LOC1")
+    assert again is not None and again.body["evses"][0]["status"] != "REMOVED"

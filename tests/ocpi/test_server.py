@@ -5,6 +5,7 @@ No `from __future__ import annotations` here: FastAPI must resolve the local `Ca
 
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Request
 
+from ocpi.envelope import encode_list_envelope
 from ocpi.errors import InvalidParameters, NotFound
 from ocpi.headers import RoutingHeaders, encode_authorization
 from ocpi.pagination import PageRequest
@@ -272,3 +274,17 @@ async def test_list_is_paginated_with_headers(
     link = first.headers["Link"]
     assert "date_from=2024-01-01T00%3A00%3A01Z" in link
     assert 'rel="next"' in link
+
+
+def test_a_list_envelope_splices_json_texts_as_they_are() -> None:
+    """The hub keeps its copies as JSON text and answers GET-all without re-encoding them:
+    the envelope must read back as the same objects, in order, with status 1000."""
+    texts = ['{"id":"A","name":"M\\u00fcnchen"}', '{"id":"B","evses":[{"uid":"1"}]}']
+    stamp = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    decoded = json.loads(encode_list_envelope(texts, stamp))
+    assert decoded == {
+        "data": [{"id": "A", "name": "München"}, {"id": "B", "evses": [{"uid": "1"}]}],
+        "status_code": 1000,
+        "timestamp": "2026-12-06T12:00:00Z",
+    }
+    assert json.loads(encode_list_envelope([]))["data"] == []
