@@ -97,7 +97,7 @@ class DriverApp:
 
     # --- the map and prices -------------------------------------------------------------------
     def search(self, query: MapQuery) -> list[MapHit]:
-        return self.state.index.search(query)
+        return self.state.index.search(query, self.state.locations)
 
     def _location(self, country_code: str, party_id: str, location_id: str) -> Location:
         location = self.state.location(country_code, party_id, location_id)

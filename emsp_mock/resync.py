@@ -22,6 +22,7 @@ from emsp_mock import objects
 from emsp_mock.link import HubLink
 from emsp_mock.receivers import bill_cdr
 from emsp_mock.search import key_of
+from emsp_mock.shelf import location_text
 from emsp_mock.state import Change, EmspState, object_key, stamp, utcnow
 from ocpi.pagination import PageRequest
 from ocpi.v221.cdrs import CDR
@@ -120,12 +121,15 @@ class Resync:
     async def _apply(self, change: Change, pulls: dict[ModuleID, _Pull]) -> dict[str, Any]:
         state = self.state
         locations, tariffs = pulls[ModuleID.LOCATIONS], pulls[ModuleID.TARIFFS]
+        # Compared as the texts they are kept as (no parse of what we hold): equal texts,
+        # equal locations.
+        pulled = {key_of(x): x for x in locations.items}
         loc_diff = objects.sync_diff(
-            {k: (v.last_updated, v) for k, v in state.locations.items()},
-            {key_of(x): (x.last_updated, x) for x in locations.items},
+            state.locations.stamped_texts(),
+            {k: (x.last_updated, location_text(x)) for k, x in pulled.items()},
             complete=locations.complete,
         )
-        await change.locations(loc_diff.upserts, loc_diff.gone)
+        await change.locations({k: pulled[k] for k in loc_diff.upserts}, loc_diff.gone)
         tariff_diff = objects.sync_diff(
             {k: (v.last_updated, v) for k, v in state.tariffs.items()},
             {

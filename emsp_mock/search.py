@@ -13,7 +13,7 @@ of locations with at least one such EVSE.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from ocpi.pricing.quote import connector_max_power
@@ -82,7 +82,6 @@ class _Evse:
 @dataclass(frozen=True, slots=True)
 class _Entry:
     key: LocationKey
-    location: Location
     latitude: float
     longitude: float
     operator: str
@@ -143,9 +142,7 @@ class MapIndex:
         latitude = float(location.coordinates.latitude)
         longitude = float(location.coordinates.longitude)
         operator = location.operator.name if location.operator is not None else ""
-        entry = _Entry(
-            key, location, latitude, longitude, operator.lower(), f"{key[0]}/{key[1]}", evses
-        )
+        entry = _Entry(key, latitude, longitude, operator.lower(), f"{key[0]}/{key[1]}", evses)
         cell = _cell(latitude, longitude)
         self._cells.setdefault(cell, {})[key] = entry
         self._where[key] = cell
@@ -184,8 +181,9 @@ class MapIndex:
                 if found:
                     yield from found.values()
 
-    def search(self, query: MapQuery) -> list[MapHit]:
-        """Matching locations, nearest first (by party and id without a position)."""
+    def search(self, query: MapQuery, locations: Mapping[LocationKey, Location]) -> list[MapHit]:
+        """Matching locations, nearest first (by party and id without a position). The index
+        keeps what it matches on; the hits' locations are read from `locations`."""
         operator = query.operator.lower() if query.operator else None
         found: list[tuple[float, LocationKey, _Entry, tuple[str, ...]]] = []
         for entry in self._candidates(query):
@@ -214,10 +212,11 @@ class MapIndex:
         found.sort(key=lambda item: (item[0], item[1]))
         with_position = query.latitude is not None
         hits: list[MapHit] = []
-        for distance, _, entry, uids in found[: query.limit]:
+        for distance, key, _, uids in found[: query.limit]:
+            location = locations.get(key)
+            if location is None:
+                continue
             wanted = set(uids)
-            evses = tuple(e for e in entry.location.evses or [] if e.uid in wanted)
-            hits.append(
-                MapHit(entry.location, evses, round(distance, 3) if with_position else None)
-            )
+            evses = tuple(e for e in location.evses or [] if e.uid in wanted)
+            hits.append(MapHit(location, evses, round(distance, 3) if with_position else None))
         return hits

@@ -32,15 +32,15 @@ from emsp_mock.driver_app import DriverApp, session_view
 from emsp_mock.link import FUNCTIONAL_BASE, HubLink
 from emsp_mock.receivers import Receivers
 from emsp_mock.resync import Resync
-from emsp_mock.search import LocationKey, MapIndex
+from emsp_mock.search import MapIndex
 from emsp_mock.settings import EmspSettings
+from emsp_mock.shelf import LocationShelf
 from emsp_mock.state import EmspState
 from emsp_mock.store import ObjectKey, Store, StoredInvoice, make_engine
 from ocpi.errors import OcpiError
 from ocpi.platform import OperationError, PartyKey, PeerState
 from ocpi.v221.cdrs import CDR
 from ocpi.v221.hubclientinfo import ClientInfo
-from ocpi.v221.locations import Location
 from ocpi.v221.sessions import Session
 from ocpi.v221.tariffs import Tariff
 from ocpi.v221.tokens import Token
@@ -147,7 +147,7 @@ class Emsp:
 
     # --- what is held (read freely; changed only through the state's lock) -------------------
     @property
-    def locations(self) -> dict[LocationKey, Location]:
+    def locations(self) -> LocationShelf:
         return self.state.locations
 
     @property

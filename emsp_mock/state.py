@@ -26,6 +26,7 @@ from pydantic import BaseModel
 
 from emsp_mock.search import LocationKey, MapIndex, key_of, location_key
 from emsp_mock.settings import DriverSettings, EmspSettings, TokenSettings
+from emsp_mock.shelf import LocationShelf
 from emsp_mock.store import ObjectKey, Store, StoredInvoice, StoredObject
 from emsp_mock.writer import ObjectWriter
 from ocpi.v221.cdrs import CDR
@@ -64,6 +65,17 @@ def _stored(key: ObjectKey, item: Location | Tariff | Session | Token) -> Stored
     return StoredObject(key, item.model_dump_json(exclude_none=True), item.last_updated)
 
 
+def _load_locations(store: Store) -> tuple[LocationShelf, MapIndex]:
+    """The locations as the database keeps them (text), and the map index built by parsing
+    each once (one at a time: the parsed objects are not kept)."""
+    shelf = LocationShelf()
+    index = MapIndex()
+    for item in store.load_objects("location"):
+        shelf.put_text(item.key, item.body, item.last_updated)
+        index.put(Location.model_validate_json(item.body))
+    return shelf, index
+
+
 class EmspState:
     """The eMSP's memory; read freely, changed only through `changing()`."""
 
@@ -73,7 +85,8 @@ class EmspState:
         self.store = store
         self.lock = asyncio.Lock()
         """Held by every `Change`: see the module's rule."""
-        self.locations: dict[LocationKey, Location] = {}
+        self.locations = LocationShelf()
+        """Kept as JSON text, parsed on every read (emsp_mock/shelf.py)."""
         self.index = MapIndex()
         self.tariffs: dict[ObjectKey, Tariff] = {}
         self.sessions: dict[ObjectKey, Session] = {}
@@ -117,8 +130,7 @@ class EmspState:
 
     async def load(self) -> None:
         """Read what the database holds (commands are loaded by `Commands.load`)."""
-        self.locations = dict(await asyncio.to_thread(self._load_kind, "location", Location))
-        self.index = MapIndex.build(self.locations.values())
+        self.locations, self.index = await asyncio.to_thread(_load_locations, self.store)
         self.tariffs = await asyncio.to_thread(self._load_kind, "tariff", Tariff)
         self.sessions = await asyncio.to_thread(self._load_kind, "session", Session)
         tokens = await asyncio.to_thread(self._load_kind, "token", Token)
@@ -158,8 +170,8 @@ class Change:
         for key in gone:
             self.state.locations.pop(key, None)
             self.state.index.remove(key)
-        for key, location in upserts.items():
-            self.state.locations[key] = location
+        for row, location in zip(rows, upserts.values(), strict=True):
+            self.state.locations.put_text(row.key, row.body, row.last_updated)
             self.state.index.put(location)
 
     async def put_location(self, location: Location) -> None:

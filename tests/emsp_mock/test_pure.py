@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 
 from emsp_mock import billing, objects
-from emsp_mock.search import MapIndex, MapQuery, distance_km
+from emsp_mock.search import MapHit, MapIndex, MapQuery, distance_km, key_of
+from emsp_mock.shelf import LocationShelf
 from ocpi.v221 import ConnectorType, GeoLocation, Location, Price, Status
 from tests.cpo_mock.conftest import T0, location
 from tests.doubles import factories as f
@@ -25,8 +26,28 @@ def at(id: str, lat: str, lon: str, operator: str = "Spark Test") -> Location:
     )
 
 
-def index() -> MapIndex:
-    return MapIndex.build(
+class Held:
+    """Locations as the eMSP holds them: JSON text on the shelf, the map index beside it."""
+
+    def __init__(self, locations: list[Location]) -> None:
+        self.shelf = LocationShelf()
+        self.index = MapIndex()
+        for item in locations:
+            self.put(item)
+
+    def put(self, location: Location) -> None:
+        self.shelf[key_of(location)] = location
+        self.index.put(location)
+
+    def search(self, query: MapQuery) -> list[MapHit]:
+        return self.index.search(query, self.shelf)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+def index() -> Held:
+    return Held(
         [
             at("BER", "52.520000", "13.405000"),  # Berlin
             at("POT", "52.390000", "13.065000", "Volt"),  # Potsdam, ~27 km
@@ -34,6 +55,21 @@ def index() -> MapIndex:
             at("WRAP", "10.000000", "179.990000"),  # next to the antimeridian
         ]
     )
+
+
+def test_the_shelf_keeps_text_and_reads_back_equal_fresh_objects() -> None:
+    """The eMSP keeps locations as JSON text (memory at ten alliances): a read equals what
+    was stored, and changing what was read changes nothing held."""
+    held = index()
+    key = ("DE", "CPB", "BER")
+    stored = held.shelf[key]
+    assert stored == at("BER", "52.520000", "13.405000")
+    assert held.shelf.text(key) == stored.model_dump_json(exclude_none=True)
+    stored.evses = []
+    assert held.shelf[key].evses
+    assert held.shelf.stamped_texts()[key] == (stored.last_updated, held.shelf.text(key))
+    del held.shelf[key]
+    assert key not in held.shelf and held.shelf.get(key) is None and len(held.shelf) == 3
 
 
 def test_search_by_radius_is_nearest_first() -> None:
