@@ -32,7 +32,10 @@ async def test_without_a_car_the_session_checks_skip_saying_why(tmp_path: Path) 
     async with member(Role.CPO, tmp_path, simulation={"auto_plug": False}) as cpo:
         report = await conformance(cpo, wait=0.5)
     skipped = outcomes(report, Outcome.SKIP)
-    assert skipped == {"cpo.session", "cpo.stop_session", "cpo.cdr", "cpo.cdr_priced"}
+    assert skipped == {
+        "cpo.session", "cpo.stop_session", "cpo.cdr", "cpo.cdr_priced",
+        "load.pagination_under_change",  # the suite's start changes nothing without a car
+    }  # fmt: skip
     assert not report.failed, explain(report)
     reason = next(r.message for r in report.results if r.check.id == "cpo.session")
     assert "does your test charger need a car plugged in?" in reason
