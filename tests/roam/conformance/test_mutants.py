@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cpo_mock.service import Cpo
 from ocpi.headers import ROUTING_HEADERS, encode_authorization
-from ocpi.pagination import Page, PageRequest
+from ocpi.pagination import Page, PageRequest, paginate
 from ocpi.platform.registration import Registration
 from ocpi.v221 import Role
 from roam.conformance import Outcome
@@ -199,13 +199,11 @@ def _unknown_token_200(answer: Answer) -> None:
 def _newest_first(patch: pytest.MonkeyPatch) -> None:
     """Lists ordered by last_updated, newest first (ORDER BY last_updated DESC): a changed
     location jumps to the other end of the list, and a walk under change loses another."""
-    import cpo_mock.api.ocpi as cpo_api
-
-    cut = cpo_api.paginate
+    import cpo_mock.api.ocpi as cpo_api  # it cuts its pages with ocpi.pagination.paginate
 
     def newest_first(items: Sequence[T], request: PageRequest, **kwargs: Any) -> Page[T]:
         last_updated = kwargs["last_updated"]
-        return cut(sorted(items, key=last_updated, reverse=True), request, **kwargs)
+        return paginate(sorted(items, key=last_updated, reverse=True), request, **kwargs)
 
     patch.setattr(cpo_api, "paginate", newest_first)
 
