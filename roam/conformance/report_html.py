@@ -56,9 +56,9 @@ def _obj(value: Json) -> dict[str, Json]:
 def _body(body: Json) -> str:
     if not isinstance(body, str) or not body:
         return ""
-    try:
+    try:  # indented for reading; a body nested too deep to parse is shown as it came
         shown = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
-    except ValueError:
+    except (ValueError, RecursionError):
         shown = body
     return f"<pre class='body'>{_t(shown)}</pre>"
 

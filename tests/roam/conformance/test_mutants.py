@@ -302,6 +302,7 @@ async def test_a_mutant_fails_exactly_the_check_of_the_rule_it_breaks(
     assert case.get("name") == mutant.breaks
     (entry,) = [c for c in shown.data["checks"] if c["outcome"] == "FAIL"]
     assert entry["id"] == mutant.breaks and entry["message"] == failed.message
+    assert f"<section class='failure FAIL' id='fail-{mutant.breaks}'" in shown.html
 
 
 def test_every_check_group_has_a_mutant() -> None:
