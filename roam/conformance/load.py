@@ -14,6 +14,7 @@ import asyncio
 import math
 import secrets
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -218,7 +219,7 @@ async def _walk_changing(
     return done
 
 
-def apparent_order(ids: list[str], stamps: dict[str, datetime | None]) -> str:
+def apparent_order(ids: list[str], stamps: Mapping[str, datetime | None]) -> str:
     """What the list's order looks like (only what the objects show)."""
     known = [stamps.get(i) for i in ids]
     if len(ids) < 2:
