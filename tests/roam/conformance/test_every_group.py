@@ -268,3 +268,18 @@ def test_the_html_report_renders_every_failed_check_in_chromium(run: Run) -> Non
                 assert _flat(evidence["request"]["url"]) in text
     assert set(groups) == {c.group for c in checks_for(run.role)}
     assert all("FAIL" in row for row in groups.values())
+
+
+def test_the_realtime_limit_option_reaches_the_suite(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[SuiteConfig] = []
+
+    async def run(config: SuiteConfig, sock: socket.socket) -> Report:
+        seen.append(config)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(cli, "run_served", run)
+    arguments = ["conformance", "--versions-url", "http://x/ocpi/versions", "--token", "A",
+                 "--role", "EMSP"]  # fmt: skip
+    CliRunner().invoke(roam_app, [*arguments, "--realtime-limit", "0.3"])
+    CliRunner().invoke(roam_app, arguments)
+    assert [c.realtime_limit for c in seen] == [0.3, 3.0]
