@@ -2,7 +2,7 @@
 (one testcase per check), JSON with every failure's requests and answers, and one
 self-contained HTML page to hand on (report_html.py).
 
-Evidence reaches all three through `exchange.recorded` (JSON-safe data, see jsonsafe.py);
+Evidence reaches all four through `exchange.recorded` (JSON-safe data, see jsonsafe.py);
 the text and the HTML are made printable, the XML holds only characters XML allows, the
 JSON is strict (no NaN). Nothing a member sent can stop a report from being written.
 """

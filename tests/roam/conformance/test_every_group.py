@@ -28,10 +28,17 @@ from typer.testing import CliRunner
 from dashboard.bench import CHROMIUM, CHROMIUM_ARGS
 from ocpi.v221 import Role
 from roam.cli import app as roam_app
-from roam.conformance import Suite, SuiteConfig, checks_for, cli
+from roam.conformance import CheckResult, Outcome, Suite, SuiteConfig, checks_for, cli
 from roam.conformance.jsonsafe import printable
 from roam.conformance.report import Report
-from tests.roam.conformance.conftest import HOSTS, TOKEN_A, member, strict_json
+from tests.roam.conformance.conftest import (
+    HOSTS,
+    TOKEN_A,
+    failed,
+    member,
+    report_of,
+    strict_json,
+)
 from tests.roam.conformance.test_mutants import MUTANTS, Mutant
 
 CHOSEN = {
@@ -180,22 +187,22 @@ def test_every_report_is_complete_and_the_run_exits_1(run: Run) -> None:
     data = strict_json(run.json.read_text(encoding="utf-8"))
     checks = data["checks"]
     assert [c["id"] for c in checks] == [c.id for c in checks_for(run.role)]
-    failed = [c for c in checks if c["outcome"] == "FAIL"]
+    failures = [c for c in checks if c["outcome"] == "FAIL"]
     groups = {c.group for c in checks_for(run.role)}
-    assert {c["group"] for c in failed} == groups, run.output  # something fails in every group
-    assert {m.breaks for m in mutants_for(run.role)} <= {c["id"] for c in failed}, run.output
+    assert {c["group"] for c in failures} == groups, run.output  # something fails in every group
+    assert {m.breaks for m in mutants_for(run.role)} <= {c["id"] for c in failures}, run.output
     summary = data["summary"]
-    assert summary["failed"] == len(failed) and summary["checks"] == len(checks)
+    assert summary["failed"] == len(failures) and summary["checks"] == len(checks)
 
     # text: every check with its outcome; every failure with its spec and its requests
     for entry in checks:
         assert f"{entry['outcome']}  {entry['id']}" in run.output
-    for entry in failed:
+    for entry in failures:
         assert f"spec: {entry['spec']}" in run.output
         for shown in entry["evidence"]:
             if shown["request"].get("url"):
                 assert shown["request"]["url"] in run.output
-    line = f"{len(checks)} checks: {summary['passed']} passed, {len(failed)} failed, "
+    line = f"{len(checks)} checks: {summary['passed']} passed, {len(failures)} failed, "
     assert line in run.output
 
     # JUnit: one testcase per check, the failures with their message and spec
@@ -218,8 +225,8 @@ def test_every_report_is_complete_and_the_run_exits_1(run: Run) -> None:
     rows = [(check, outcome) for tag, check, outcome, _ in page.found if tag == "tr"]
     assert rows == [(c["id"], c["outcome"]) for c in checks]
     sections = {check: text for tag, check, _, text in page.found if tag == "section"}
-    assert list(sections) == [c["id"] for c in failed]
-    for entry in failed:
+    assert list(sections) == [c["id"] for c in failures]
+    for entry in failures:
         text = sections[entry["id"]]
         assert _flat(entry["message"]) in text and _flat(entry["spec"]) in text
         for shown in entry["evidence"]:
@@ -237,7 +244,7 @@ def test_the_html_report_renders_every_failed_check_in_chromium(run: Run) -> Non
     from playwright.sync_api import sync_playwright
 
     data = strict_json(run.json.read_text(encoding="utf-8"))
-    failed = [c for c in data["checks"] if c["outcome"] == "FAIL"]
+    failures = [c for c in data["checks"] if c["outcome"] == "FAIL"]
     requested: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -257,8 +264,8 @@ def test_the_html_report_renders_every_failed_check_in_chromium(run: Run) -> Non
         finally:
             browser.close()
     assert requested == [run.html.as_uri()]  # nothing but the page itself
-    assert list(shown) == [c["id"] for c in failed]
-    for entry in failed:
+    assert list(shown) == [c["id"] for c in failures]
+    for entry in failures:
         section = shown[entry["id"]]
         assert section["height"] > 0
         text = " ".join(section["text"].split())
@@ -283,3 +290,12 @@ def test_the_realtime_limit_option_reaches_the_suite(monkeypatch: pytest.MonkeyP
     CliRunner().invoke(roam_app, [*arguments, "--realtime-limit", "0.3"])
     CliRunner().invoke(roam_app, arguments)
     assert [c.realtime_limit for c in seen] == [0.3, 3.0]
+
+
+def test_a_run_without_failures_says_so_in_html() -> None:
+    passed = failed("x.fine", "")
+    report = report_of([CheckResult(passed.check, Outcome.PASS, "all <good>")])
+    page = report.html_text()
+    assert "<p>No check failed.</p>" in page and "Failures (0)" in page
+    assert "<span class='verdict PASS'>PASS</span></h1>" in page
+    assert "all &lt;good&gt;" in page
