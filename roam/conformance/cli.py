@@ -1,7 +1,7 @@
 """`roam conformance`: run the contract tests against a member's OCPI endpoints.
 
     roam conformance --versions-url URL --token TOKEN_A --role CPO|EMSP [--party CC/PID]
-                     [--junit FILE] [--json FILE] [--listen HOST:PORT] [--public-url URL] …
+                     [--junit FILE] [--json FILE] [--html FILE] [--listen HOST:PORT] …
 
 The suite's own OCPI server (the hub the member talks to) listens on --listen (a free
 127.0.0.1 port by default); --public-url is where the member reaches it, when that differs
@@ -138,6 +138,9 @@ def conformance_command(
     ] = None,
     junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write JSON here.")] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write a self-contained HTML report here.")
+    ] = None,
     listen: Annotated[
         str, typer.Option("--listen", help="HOST:PORT the suite's server listens on.")
     ] = "127.0.0.1:0",
@@ -165,6 +168,14 @@ def conformance_command(
             help="The party the suite plays behind its hub (default ZZ/EMS or ZZ/CPO).",
         ),
     ] = None,
+    realtime_limit: Annotated[
+        float,
+        typer.Option(
+            "--realtime-limit",
+            min=0.01,
+            help="eMSP only: seconds (p95) real-time authorization may take.",
+        ),
+    ] = 3.0,
     trigger_command: Annotated[
         str | None,
         typer.Option(
@@ -194,6 +205,7 @@ def conformance_command(
         wait=wait,
         charge_seconds=charge_seconds,
         trigger=shell_trigger(trigger_command, wait) if trigger_command else None,
+        realtime_limit=realtime_limit,
     )
     typer.echo(f"suite listening at {url}; testing {versions_url} as a {role.value}", err=True)
     try:
@@ -203,11 +215,17 @@ def conformance_command(
         raise typer.Exit(2) from None
     finally:
         sock.close()
-    raise typer.Exit(write_reports(report, junit, json_file, colour=sys.stdout.isatty()))
+    raise typer.Exit(write_reports(report, junit, json_file, colour=sys.stdout.isatty(), html=html))
 
 
-def write_reports(report: Report, junit: Path | None, json_file: Path | None, colour: bool) -> int:
-    """Print the text report, write JUnit XML and JSON when asked; the exit code.
+def write_reports(
+    report: Report,
+    junit: Path | None,
+    json_file: Path | None,
+    colour: bool,
+    html: Path | None = None,
+) -> int:
+    """Print the text report, write JUnit XML, JSON and HTML when asked; the exit code.
 
     Each report is rendered and written on its own: one that fails (a bug of the suite's, a
     file that cannot be written) is named on standard error, the others are still written,
@@ -233,6 +251,8 @@ def write_reports(report: Report, junit: Path | None, json_file: Path | None, co
         attempt(f"JUnit report {junit}", lambda: _write(junit, report.junit_xml()))
     if json_file is not None:
         attempt(f"JSON report {json_file}", lambda: _write(json_file, report.json_text()))
+    if html is not None:
+        attempt(f"HTML report {html}", lambda: _write(html, report.html_text()))
     if broken:
         typer.echo(
             f"error: {len(broken)} report(s) not written; this is a bug of roam conformance "

@@ -87,6 +87,8 @@ class SuiteConfig:
     """Seconds a remotely started session charges before the suite stops it."""
     trigger: Trigger | None = None
     """Makes an eMSP under test send a START_SESSION (else that check is skipped)."""
+    realtime_limit: float = 3.0
+    """Seconds within which an eMSP must answer real-time authorization (p95, load checks)."""
 
     def __post_init__(self) -> None:
         if self.role not in (Role.CPO, Role.EMSP):

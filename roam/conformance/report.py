@@ -1,9 +1,10 @@
-"""The run's report three ways: readable text for a terminal, JUnit XML for CI dashboards
-(one testcase per check), and JSON with every failure's requests and answers.
+"""The run's report four ways: readable text for a terminal, JUnit XML for CI dashboards
+(one testcase per check), JSON with every failure's requests and answers, and one
+self-contained HTML page to hand on (report_html.py).
 
-Evidence reaches all three through `exchange.recorded` (JSON-safe data, see jsonsafe.py);
-the text is made printable, the XML holds only characters XML allows, the JSON is strict
-(no NaN). Nothing a member sent can stop a report from being written.
+Evidence reaches all four through `exchange.recorded` (JSON-safe data, see jsonsafe.py);
+the text and the HTML are made printable, the XML holds only characters XML allows, the
+JSON is strict (no NaN). Nothing a member sent can stop a report from being written.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import datetime
 from roam.conformance.checks import CheckResult, Outcome
 from roam.conformance.exchange import Evidence, recorded
 from roam.conformance.jsonsafe import Json, json_safe, printable, xml_text
+from roam.conformance.report_html import render_html
 
 _MARKS = {Outcome.PASS: "PASS", Outcome.FAIL: "FAIL", Outcome.SKIP: "SKIP"}
 _COLOURS = {Outcome.PASS: "\x1b[32m", Outcome.FAIL: "\x1b[31m", Outcome.SKIP: "\x1b[33m"}
@@ -169,6 +171,11 @@ class Report:
 
     def json_text(self) -> str:
         return json.dumps(self.to_json(), indent=2, ensure_ascii=False, allow_nan=False)
+
+    # --- HTML ---------------------------------------------------------------------------------
+    def html_text(self) -> str:
+        """One self-contained HTML page (inline CSS, no script, no external asset)."""
+        return render_html(self)
 
     # --- JUnit XML ----------------------------------------------------------------------------
     def junit_xml(self) -> str:

@@ -155,11 +155,12 @@ def explain(report: Report) -> str:
 
 @dataclass
 class Rendered:
-    """The three reports of a run, each parsed back: nothing lost, nothing unreadable."""
+    """The four reports of a run, each parsed back: nothing lost, nothing unreadable."""
 
     text: str
     junit: ET.Element
     data: dict[str, Any]
+    html: str
 
 
 def strict_json(text: str | bytes) -> Any:
@@ -173,13 +174,15 @@ def strict_json(text: str | bytes) -> Any:
 
 
 def rendered(report: Report) -> Rendered:
-    """Every report of the run: the text, the JUnit XML and the JSON, parsed back."""
+    """Every report of the run: the text, the JUnit XML, the JSON (parsed back) and the HTML."""
     text = report.render_text()
     text.encode("utf-8")  # printable on a UTF-8 terminal: no lone surrogates
     junit = ET.fromstring(report.junit_xml().encode("utf-8"))
     data = strict_json(report.json_text().encode("utf-8"))  # as the JSON file is written
     assert isinstance(data, dict)
-    return Rendered(text, junit, data)
+    html = report.html_text()
+    html.encode("utf-8")  # as the HTML file is written
+    return Rendered(text, junit, data, html)
 
 
 async def _never_run(ctx: Context) -> str | None:

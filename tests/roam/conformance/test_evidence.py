@@ -342,6 +342,10 @@ async def test_every_kind_of_evidence_renders_in_every_report() -> None:
     assert by_id["other.not_an_object"]["evidence"][0]["value"] == ["NaN", "\x00"]
     xml_text = report_of(results).junit_xml()
     assert "\x00" not in xml_text and "\\x00" in xml_text
+    # the HTML shows what the member sent, escaped: no markup of its, no control character
+    assert "\x00" not in shown.html and "\x1b" not in shown.html
+    assert "<html>" not in shown.html and "\\x1b[31m&lt;html&gt;" in shown.html
+    assert shown.html.count("<section class='failure FAIL'") == 6
 
 
 def test_evidence_is_recorded_json_safe_when_the_result_is_made() -> None:

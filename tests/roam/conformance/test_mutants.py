@@ -3,23 +3,24 @@ run must fail naming exactly the check of that rule (every other check passes or
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import pytest
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cpo_mock.service import Cpo
 from ocpi.headers import ROUTING_HEADERS, encode_authorization
-from ocpi.pagination import PageRequest
+from ocpi.pagination import Page, PageRequest, paginate
 from ocpi.platform.registration import Registration
 from ocpi.v221 import Role
 from roam.conformance import Outcome
@@ -42,6 +43,7 @@ from tests.roam.conformance.mutants import (
 )
 
 _ROUTING = {name.lower() for name in ROUTING_HEADERS}
+T = TypeVar("T")
 
 
 # --- registration ---------------------------------------------------------------------------
@@ -193,6 +195,40 @@ def _unknown_token_200(answer: Answer) -> None:
         answer.status = 200
 
 
+# --- load -----------------------------------------------------------------------------------
+def _newest_first(patch: pytest.MonkeyPatch) -> None:
+    """Lists ordered by last_updated, newest first (ORDER BY last_updated DESC): a changed
+    location jumps to the other end of the list, and a walk under change loses another."""
+    import cpo_mock.api.ocpi as cpo_api  # it cuts its pages with ocpi.pagination.paginate
+
+    def newest_first(items: Sequence[T], request: PageRequest, **kwargs: Any) -> Page[T]:
+        last_updated = kwargs["last_updated"]
+        return paginate(sorted(items, key=last_updated, reverse=True), request, **kwargs)
+
+    patch.setattr(cpo_api, "paginate", newest_first)
+
+
+def _x_limit_echoes_limit(answer: Answer) -> None:
+    asked = dict(parse_qsl(answer.query)).get("limit")
+    if asked is not None and "x-limit" in answer.headers:
+        answer.headers["x-limit"] = asked
+
+
+def _slow_authorize(app: ASGIApp) -> ASGIApp:
+    """Every tenth real-time authorization takes half a second (2 of the suite's 20)."""
+    calls = 0
+
+    async def slow(scope: Scope, receive: Receive, send: Send) -> None:
+        nonlocal calls
+        if scope["type"] == "http" and scope["path"].endswith("/authorize"):
+            calls += 1
+            if calls % 10 == 0:
+                await asyncio.sleep(0.5)
+        await app(scope, receive, send)
+
+    return slow
+
+
 @dataclass(frozen=True)
 class Mutant:
     name: str
@@ -239,6 +275,12 @@ MUTANTS = [
            rewrite(_no_cdr_location)),
     Mutant("unknown token answered HTTP 200", Role.EMSP, "emsp.authorize_unknown",
            rewrite(_unknown_token_200)),
+    Mutant("locations ordered newest first", Role.CPO, "load.pagination_under_change",
+           patch=_newest_first),
+    Mutant("X-Limit echoes the limit asked", Role.EMSP, "load.x_limit",
+           rewrite(_x_limit_echoes_limit)),
+    Mutant("2 of 20 authorizations slow", Role.EMSP, "load.authorize_time", _slow_authorize,
+           options={"realtime_limit": 0.3}),
 ]  # fmt: skip
 
 
@@ -260,8 +302,9 @@ async def test_a_mutant_fails_exactly_the_check_of_the_rule_it_breaks(
     assert case.get("name") == mutant.breaks
     (entry,) = [c for c in shown.data["checks"] if c["outcome"] == "FAIL"]
     assert entry["id"] == mutant.breaks and entry["message"] == failed.message
+    assert f"<section class='failure FAIL' id='fail-{mutant.breaks}'" in shown.html
 
 
 def test_every_check_group_has_a_mutant() -> None:
     groups = {m.breaks.split(".")[0] for m in MUTANTS}
-    assert groups == {"registration", "transport", "pagination", "cpo", "emsp"}
+    assert groups == {"registration", "transport", "pagination", "cpo", "emsp", "load"}
