@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -365,15 +365,16 @@ class Store:
             db.commit()
 
     # --- the outbox ----------------------------------------------------------------------
-    def outbox_pending(self, platform_id: int, limit: int) -> list[OutboxRow]:
-        """The oldest `limit` rows still to deliver to a platform, in acceptance order."""
+    def outbox_pending(
+        self, platform_id: int, limit: int, skip: Collection[int] = ()
+    ) -> list[OutboxRow]:
+        """The oldest `limit` rows still to deliver to a platform, in acceptance order, but
+        for the rows `skip` names (those the lane holds already)."""
+        query = select(OutboxRecord).where(OutboxRecord.platform_id == platform_id)
+        if skip:
+            query = query.where(col(OutboxRecord.id).not_in(list(skip)))
         with Session(self.engine) as db:
-            records = db.exec(
-                select(OutboxRecord)
-                .where(OutboxRecord.platform_id == platform_id)
-                .order_by(col(OutboxRecord.id))
-                .limit(limit)
-            ).all()
+            records = db.exec(query.order_by(col(OutboxRecord.id)).limit(limit)).all()
             return [
                 OutboxRow(
                     id=record.id,
