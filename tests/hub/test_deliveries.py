@@ -327,3 +327,47 @@ async def test_a_clientinfo_push_planned_before_a_rotation_uses_the_new_token(
     assert await push(fed.hub, before, cpo_party)
     [last] = fed.emsp.find_received("PUT", "/hubclientinfo/DE/CPB")[-1:]
     assert last.token == fed.emsp.issued_token != before.token_to_member
+
+
+class Holding:
+    """An ASGI wrapper that holds every push for one location until `release` is set."""
+
+    def __init__(self, app: ASGIApp, location_id: str) -> None:
+        self.app, self.marker = app, f"/locations/DE/CPB/{location_id}"
+        self.release = asyncio.Event()
+        self.held = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.marker in scope["path"]:
+            self.held += 1
+            await self.release.wait()
+        await self.app(scope, receive, send)
+
+
+async def test_a_slow_object_does_not_hold_up_what_was_accepted_after_it(
+    fed: Federation,
+) -> None:
+    """The lane is pipelined: while the receiver sits on one object's update, updates of
+    other objects accepted later still go out (a lane that delivered a window of rows and
+    waited for its slowest before reading more kept FAST until SLOW was answered)."""
+    holding = Holding(fed.emsp.app, "SLOW")
+    fed.network.add("emsp.test", holding)
+    await fed.cpo.push_location(f.location("SLOW"))
+    for _ in range(500):
+        if holding.held:
+            break
+        await asyncio.sleep(0.01)
+    assert holding.held == 1, "the SLOW push never reached the receiver"
+    await fed.cpo.push_location(f.location("FAST"))
+    await fed.cpo.patch_evse_status("FAST", "3256", Status.CHARGING)
+    for _ in range(500):
+        if len(fed.emsp.find_received(None, "/locations/DE/CPB/FAST")) == 2:
+            break
+        await asyncio.sleep(0.01)
+    fast = [r.method for r in fed.emsp.find_received(None, "/locations/DE/CPB/FAST")]
+    assert fast == ["PUT", "PATCH"], "FAST waited behind SLOW"
+    assert not fed.emsp.find_received(None, "/locations/DE/CPB/SLOW")
+    holding.release.set()
+    await fed.settle()
+    assert [r.method for r in fed.emsp.find_received(None, "/locations/DE/CPB/SLOW")] == ["PUT"]
+    assert await asyncio.to_thread(fed.hub.store.outbox_sizes) == {}
