@@ -25,10 +25,11 @@ from cpo_mock.app import create_app as create_cpo
 from cpo_mock.settings import CpoSettings
 from emsp_mock.app import create_app as create_emsp
 from emsp_mock.settings import EmspSettings
+from ocpi.platform.registration import Registration
 from ocpi.v221 import Role
 from roam.conformance import CheckResult, Outcome, Report, Suite, SuiteConfig, TriggerInfo
 from roam.conformance.checks import Check, Phase
-from roam.conformance.context import Context, Trigger
+from roam.conformance.context import Context, MemberAction, MemberHook, Trigger
 from roam.conformance.exchange import Evidence
 from tests.cpo_mock.conftest import T0, location
 from tests.cpo_mock.conftest import cpo_settings as mock_cpo_settings
@@ -125,9 +126,27 @@ def app_start(network: Network, driver: str = "alice") -> Trigger:
     return trigger
 
 
+def member_hook(target: Member) -> MemberHook:
+    """The mock member's operator: registers with the suite, or rotates its credentials."""
+
+    async def hook(action: MemberAction) -> None:
+        service = target.app.state.cpo if target.role is Role.CPO else target.app.state.emsp
+        registration: Registration = service.registration
+        if action.action == "register":
+            assert action.token_a is not None
+            await registration.register(action.versions_url, action.token_a)
+        elif action.action == "rotate":
+            await registration.update()
+        else:
+            raise ValueError(f"unknown action {action.action}")
+
+    return hook
+
+
 async def conformance(target: Member, **options: Any) -> Report:
     """The whole suite against `target`, quick timeouts (everything is in-process)."""
     values: dict[str, Any] = {"timeout": 2.0, "wait": 1.5, "charge_seconds": 0.1}
+    values["member_hook"] = member_hook(target)
     if target.role is Role.EMSP:
         values["trigger"] = app_start(target.network)
     values.update(options)
