@@ -67,6 +67,7 @@ class Emsp:
         self.sender = CommandSender(self.state, self.link)
         self.receivers = Receivers(self.state, self.link)
         self.syncer = Resync(self.state, self.link)
+        self.receivers.on_cpo_back = self._resync_soon
         self.driver_app = DriverApp(self.state, self.sender)
         self.started = False
         # The calls the API, the demo and the scenarios make, bound to the part doing them.
@@ -125,6 +126,10 @@ class Emsp:
     async def drain(self) -> None:
         """Wait until every background push has finished (tests and shutdown)."""
         await self.link.runtime.drain()
+
+    def _resync_soon(self) -> None:
+        """Re-sync in the background (a CPO is back: what it changed meanwhile is pulled)."""
+        self.link.runtime.spawn(self._resync_quietly(), "resync")
 
     async def _resync_quietly(self) -> None:
         try:

@@ -106,9 +106,9 @@ class Registration:
                 # The new token is in use: the answer to the PUT arrived, retire the old one.
                 await self._keep(replace(peer, previous_token=None))
             return "peer"
-        if peer is not None and peer.previous_token is not None:
-            if secrets.compare_digest(token, peer.previous_token):
-                return "peer"
+        previous = peer.previous_token if peer is not None else None
+        if previous is not None and secrets.compare_digest(token, previous):
+            return "peer"
         if self.token_a is not None and secrets.compare_digest(token, self.token_a):
             return "token_a"
         return None

@@ -23,7 +23,6 @@ from roam.conformance.registration import (
     HANDSHAKE,
     REFUSED,
     S_DELETE,
-    S_PUT,
     credentials_url,
     own_list_url,
 )

@@ -21,6 +21,7 @@ from roam.conformance import (
     emsp_role,
     lifecycle,
     pagination,
+    recovery,
     registration,
     transport,
 )
@@ -41,6 +42,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     *pagination.CHECKS,
     *cpo_role.CHECKS,
     *emsp_role.CHECKS,
+    *recovery.CHECKS,
     *lifecycle.CHECKS,
 )
 """Every check, in the order a report lists them (they run by phase: see checks.Phase)."""

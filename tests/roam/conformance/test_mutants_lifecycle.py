@@ -11,6 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from cpo_mock.service import Cpo
+from emsp_mock.service import Emsp
+from ocpi.headers import PartyRef
 from ocpi.platform.peer import PeerState
 from ocpi.platform.registration import Principal, Registration
 from ocpi.v221 import Credentials, Role
@@ -57,6 +60,25 @@ def _post_a_token_not_accepted(request: httpx.Request) -> httpx.Request:
     return rebuilt(request, dict(request.headers), json.dumps(body).encode())
 
 
+# --- recovery -------------------------------------------------------------------------------
+def _cpo_never_pulls_tokens(patch: pytest.MonkeyPatch) -> None:
+    async def pull_nothing(self: Cpo, party: PartyRef) -> None:
+        return None
+
+    patch.setattr(Cpo, "_pull_tokens", pull_nothing)
+
+
+def _emsp_never_resyncs(patch: pytest.MonkeyPatch) -> None:
+    patch.setattr(Emsp, "_resync_soon", lambda self: None)
+
+
+def _pull_from_the_future(request: httpx.Request) -> httpx.Request:
+    if request.method != "GET" or "/sender/" not in request.url.path:
+        return request
+    url = request.url.copy_set_param("date_from", "2099-01-01T00:00:00Z")
+    return httpx.Request(request.method, url, headers=request.headers)
+
+
 MUTANTS = [
     Mutant("old token refused at once after a PUT", Role.EMSP, "lifecycle.interrupted_rotation",
            patch=_old_token_dropped_at_once),
@@ -64,6 +86,12 @@ MUTANTS = [
            patch=_rotation_keeps_the_token),
     Mutant("registration POST with a token the member refuses", Role.CPO,
            "lifecycle.reregistration", outbound=outbound(_post_a_token_not_accepted)),
+    Mutant("CPO does not pull tokens when the eMSP is back", Role.CPO, "recovery.resync",
+           patch=_cpo_never_pulls_tokens),
+    Mutant("eMSP does not re-sync when the CPO is back", Role.EMSP, "recovery.resync",
+           patch=_emsp_never_resyncs),
+    Mutant("eMSP pulls with date_from after the outage", Role.EMSP, "recovery.resync",
+           outbound=outbound(_pull_from_the_future)),
 ]  # fmt: skip
 
 
