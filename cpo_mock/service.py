@@ -178,9 +178,9 @@ class Cpo(CpoState):
             except Exception:
                 log.exception("simulation step failed")
 
-    async def register(self) -> PeerState:
+    async def register(self, hub: tuple[str, str] | None = None) -> PeerState:
         """Member-initiated handshake with the configured hub, then publish everything."""
-        versions_url, token_a = self.settings.configured_hub()
+        versions_url, token_a = hub or self.settings.configured_hub()
         state = await self.registration.register(versions_url, token_a)
         if self.settings.push_on_register:
             self.publish_all()

@@ -137,9 +137,9 @@ class Emsp:
         except (OcpiError, httpx.HTTPError, RuntimeError) as exc:
             log.warning("re-sync with the hub failed: %s", exc)
 
-    async def register(self) -> PeerState:
+    async def register(self, hub: tuple[str, str] | None = None) -> PeerState:
         """Member-initiated handshake with the configured hub, then broadcast our tokens."""
-        versions_url, token_a = self.settings.configured_hub()
+        versions_url, token_a = hub or self.settings.configured_hub()
         peer = await self.registration.register(versions_url, token_a)
         if self.settings.push_tokens_on_register:
             for token in self.state.tokens.values():

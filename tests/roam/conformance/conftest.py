@@ -25,7 +25,6 @@ from cpo_mock.app import create_app as create_cpo
 from cpo_mock.settings import CpoSettings
 from emsp_mock.app import create_app as create_emsp
 from emsp_mock.settings import EmspSettings
-from ocpi.platform.registration import Registration
 from ocpi.v221 import Role
 from roam.conformance import CheckResult, Outcome, Report, Suite, SuiteConfig, TriggerInfo
 from roam.conformance.checks import Check, Phase
@@ -127,18 +126,18 @@ def app_start(network: Network, driver: str = "alice") -> Trigger:
 
 
 def member_hook(target: Member) -> MemberHook:
-    """The mock member's operator: registers with the suite, or rotates its credentials."""
+    """The mock member's operator, through its control (CPO) or app (eMSP) API: registers
+    with the suite's new invitation, or rotates its credentials."""
+    api = f"http://{target.host}/" + ("control" if target.role is Role.CPO else "app")
 
     async def hook(action: MemberAction) -> None:
-        service = target.app.state.cpo if target.role is Role.CPO else target.app.state.emsp
-        registration: Registration = service.registration
-        if action.action == "register":
-            assert action.token_a is not None
-            await registration.register(action.versions_url, action.token_a)
-        elif action.action == "rotate":
-            await registration.update()
-        else:
-            raise ValueError(f"unknown action {action.action}")
+        async with target.network.client() as client:
+            if action.action == "register":
+                body = {"versions_url": action.versions_url, "token_a": action.token_a}
+                answer = await client.post(f"{api}/register", json=body)
+            else:
+                answer = await client.post(f"{api}/credentials/{action.action}")
+            answer.raise_for_status()
 
     return hook
 
