@@ -167,6 +167,12 @@ async def _ask(ctx: Context, action: MemberAction) -> str | None:
     return None
 
 
+def _position(ctx: Context, item: Inbound) -> int:
+    """Where `item` is in the suite's inbound list (recorded once answered, so requests that
+    came while the suite handled it stand before it)."""
+    return next(n for n, seen in enumerate(ctx.server.inbound) if seen is item)
+
+
 def _judge_accepted(record: Received, what: str) -> None:
     if record.problem is not None:
         raise CheckFailed(
@@ -274,6 +280,16 @@ async def member_rotation(ctx: Context) -> str | None:
             *record.evidence,
             stale,
         )
+    # After the answer the suite knows only the token it answered with (the Desk forgot the
+    # one the PUT came with): anything the member sends with another is a stale token.
+    later = [i for i in ctx.server.inbound[_position(ctx, record.item) + 1 :] if i.token is None]
+    if later:
+        raise CheckFailed(
+            f"after the suite answered its PUT the member sent {len(later)} requests without "
+            "the token of that answer",
+            record.item,
+            *later[:4],
+        )
     return failed
 
 
@@ -304,10 +320,9 @@ async def reregistration(ctx: Context) -> str | None:
     record = posts[-1]
     if record.item.token != token_a:
         raise CheckFailed("the POST did not come with the token A the suite gave", record.item)
+    posted = _position(ctx, record.item)
     before = [
-        i.path
-        for i in ctx.server.inbound[since : record.item.seq]
-        if i.method == "GET" and i.token == token_a
+        i.path for i in ctx.server.inbound[since:posted] if i.method == "GET" and i.token == token_a
     ]
     missing = [p for p in ("versions", "2.2.1") if p not in before]
     if missing:
@@ -315,7 +330,7 @@ async def reregistration(ctx: Context) -> str | None:
             "before its POST the member did not GET the suite's "
             + " and ".join("versions" if p == "versions" else "2.2.1 details" for p in missing)
             + " with token A (spec: the Sender retrieves the version information and details)",
-            *ctx.server.inbound[since : record.item.seq + 1],
+            *ctx.server.inbound[since : posted + 1],
         )
     _judge_accepted(record, "the member's credentials POST")
     assert record.credentials is not None
