@@ -17,18 +17,24 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ocpi.v221 import DisplayText, InterfaceRole, ModuleID, Role
+from ocpi.v221 import DisplayText, InterfaceRole, Location, ModuleID, Role, Tariff, Token
 from ocpi.v221.hubclientinfo import ConnectionStatus
 from ocpi.v221.types import format_datetime, parse_datetime
 from roam.conformance.checks import Check, CheckFailed, CheckSkipped, check
 from roam.conformance.context import Context
 from roam.conformance.exchange import Evidence, Exchange, Inbound
 from roam.conformance.registration import HANDSHAKE
+from roam.conformance.validation import check_value
 
 S_RESYNC = (
     "mod_hub_client_info.asciidoc §15.1.1 Another Party becomes CONNECTED, §15.1.2 Another "
     "Party goes OFFLINE; transport_and_format.asciidoc §4.1.4.1 GET (date_from)"
 )
+_MODELS: dict[ModuleID, type[Token | Location | Tariff]] = {
+    ModuleID.TOKENS: Token,
+    ModuleID.LOCATIONS: Location,
+    ModuleID.TARIFFS: Tariff,
+}
 POLL = 0.05
 """Seconds between two read-backs while the member applies what it pulled."""
 
@@ -118,26 +124,30 @@ def _date_from(pull: Inbound) -> datetime | None:
 
 
 async def _copy(ctx: Context, item: Changed) -> tuple[str | None, Exchange]:
-    """What differs between the member's copy and the suite's (None: equal)."""
+    """What differs between the member's copy and the suite's (None: equal). Both are read
+    as wire models (a DateTime format fault is transport.datetime_format's, not this one's)."""
     got = await ctx.call("GET", item.read_back, params=item.params)
-    data = got.envelope.data
-    if not got.ok or not isinstance(data, dict):
+    if not got.ok:
         return f"GET {item.name}: {got.outcome()}", got
+    model = _MODELS[item.module]
+    theirs = check_value(model, got.envelope.data, "data").value
+    ours = check_value(model, item.body, "suite").value
+    if theirs is None:
+        return f"GET {item.name}: not a valid {model.__name__}", got
     wrong = [
-        f"{name} {data.get(name)!r}, the suite's {item.body[name]!r}"
+        f"{name} {_shown(getattr(theirs, name))}, the suite's {_shown(getattr(ours, name))}"
         for name in (item.field, "last_updated")
-        if _same(data.get(name), item.body[name], name) is False
+        if getattr(theirs, name) != getattr(ours, name)
     ]
     return ("; ".join(wrong) or None), got
 
 
-def _same(theirs: Any, ours: Any, name: str) -> bool:
-    if name == "last_updated" and isinstance(theirs, str):
-        try:
-            return parse_datetime(theirs) == parse_datetime(str(ours))
-        except ValueError:
-            return False
-    return bool(theirs == ours)
+def _shown(value: Any) -> str:
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, list):
+        return repr([v.to_json() if hasattr(v, "to_json") else v for v in value])
+    return repr(value)
 
 
 @check(
