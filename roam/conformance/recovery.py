@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -150,6 +151,10 @@ def _shown(value: Any) -> str:
     return repr(value)
 
 
+def _get_of(path: str) -> Callable[[Inbound], bool]:
+    return lambda item: item.method == "GET" and item.path == path
+
+
 @check(
     "recovery.resync",
     "After the counterpart was OFFLINE, the member pulls what it missed",
@@ -177,11 +182,7 @@ async def resync(ctx: Context) -> str | None:
     pulls: list[Inbound] = []
     for module in dict.fromkeys(c.module for c in changed):
         path = f"2.2.1/sender/{module.value}"
-        pull = await ctx.server.wait_for(
-            lambda i, path=path: i.method == "GET" and i.path == path,  # type: ignore[misc]
-            max(deadline - time.monotonic(), 0),
-            since,
-        )
+        pull = await ctx.server.wait_for(_get_of(path), max(deadline - time.monotonic(), 0), since)
         if pull is None:
             raise CheckFailed(
                 f"{counterpart} changed its {module.value} while OFFLINE; within "

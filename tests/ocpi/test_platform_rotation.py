@@ -79,9 +79,9 @@ async def test_after_a_put_the_old_token_works_until_the_new_one_is_used() -> No
 def test_the_previous_token_survives_a_restart() -> None:
     state = PeerState("t", "new", PEER_VERSIONS, [], [HUB_ROLE], previous_token="old")
     assert PeerState.from_json(state.to_json()).previous_token == "old"
-    del_old = state.to_json()
-    del del_old["previous_token"]  # a state stored before this field existed
-    assert PeerState.from_json(del_old).previous_token is None
+    stored_before = state.to_json()
+    del stored_before["previous_token"]  # a state stored before this field existed
+    assert PeerState.from_json(stored_before).previous_token is None
 
 
 class _Service:
@@ -103,7 +103,12 @@ async def test_register_on_request_takes_a_hub_from_the_body() -> None:
     await register_on_request(service, {"versions_url": PEER_VERSIONS, "token_a": "a"})
     await register_on_request(service, None)
     assert service.hubs == [(PEER_VERSIONS, "a"), None]
-    for bad in ({"versions_url": PEER_VERSIONS}, {"token_a": "a", "x": 1, "versions_url": "u"}, []):
+    bodies: list[object] = [
+        {"versions_url": PEER_VERSIONS},
+        {"token_a": "a", "x": 1, "versions_url": "u"},
+        [],
+    ]
+    for bad in bodies:
         with pytest.raises(OperationError) as caught:
             await register_on_request(service, bad)
         assert caught.value.http_status == 400
