@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from ocpi.headers import PartyRef
 from ocpi.platform.registration import new_token
@@ -54,6 +55,8 @@ class Received:
     """The suite's GETs of the member's versions and details with the token it sent."""
     problem: str | None = None
     """Why the suite refused it (None: accepted)."""
+    status: int = 0
+    """The OCPI status the suite answered with."""
     credentials: Credentials | None = None
     issued: str | None = None
     """The token the suite answered with."""
@@ -80,6 +83,7 @@ class Desk:
         record = Received(item)
         self.received.append(record)
         answer = await self._answer(record)
+        record.status = answer[1]
         if answer[1] != OcpiStatus.SUCCESS:
             record.problem = answer[3]
         return answer
@@ -176,9 +180,29 @@ def _position(ctx: Context, item: Inbound) -> int:
 def _judge_accepted(record: Received, what: str) -> None:
     if record.problem is not None:
         raise CheckFailed(
-            f"{what}: the suite refused it ({record.item.status}: {record.problem})",
+            f"{what}: the suite refused it (HTTP {record.item.status}, status "
+            f"{record.status}: {record.problem})",
             *record.evidence,
         )
+
+
+def _none_arrived(
+    ctx: Context, since: int, method: str, asked: str, failed: str | None
+) -> NoReturn:
+    """Nothing reached the credentials Desk: fail on a call refused before it (not JSON, an
+    unknown token), skip when the hook failed, fail otherwise."""
+    refused = [
+        i for i in ctx.server.inbound[since:] if i.method == method and i.path == CREDENTIALS_PATH
+    ]
+    if refused:
+        raise CheckFailed(
+            f"the member's credentials {method} was refused before it could be judged: HTTP "
+            f"{refused[-1].status} (a token the suite did not issue, or a body that is not JSON)",
+            *refused[-3:],
+        )
+    if failed is not None:
+        raise CheckSkipped(failed)
+    raise CheckFailed(f"{asked}: no credentials {method} arrived", *ctx.server.inbound[since:][:5])
 
 
 async def _refused(ctx: Context, token: str) -> Exchange | None:
@@ -255,20 +279,18 @@ async def member_rotation(ctx: Context) -> str | None:
     old = ctx.token
     assert old is not None
     desk = _desk(ctx)
-    index = len(desk.received)
+    index, since = len(desk.received), len(ctx.server.inbound)
     failed = await _ask(ctx, MemberAction("rotate", ctx.server.versions_url))
     puts = desk.since(index, "PUT")
     if not puts:
-        if failed is not None:
-            raise CheckSkipped(failed)
-        raise CheckFailed("the member was asked to rotate its credentials: no PUT arrived")
+        _none_arrived(ctx, since, "PUT", "the member was asked to rotate its credentials", failed)
     record = puts[-1]
     _judge_accepted(record, "the member's credentials PUT")
     assert record.credentials is not None
     if record.credentials.token == old:
         raise CheckFailed(
             "asked to rotate, the member PUT the token the suite already held: it must send a "
-            "new one (spec: the credentials token is reset by a PUT)",
+            "new one (spec §7.1.4: the PUT resets the credentials token)",
             *record.evidence,
         )
     works = await ctx.call("GET", own_list_url(ctx))
@@ -310,13 +332,8 @@ async def reregistration(ctx: Context) -> str | None:
     failed = await _ask(ctx, action)
     posts = desk.since(index, "POST")
     if not posts:
-        if failed is not None:
-            raise CheckSkipped(failed)
-        raise CheckFailed(
-            f"the member was asked to register with {action.versions_url} and a new token A: "
-            "no credentials POST arrived",
-            *ctx.server.inbound[since:],
-        )
+        asked = f"the member was asked to register with {action.versions_url} and a new token A"
+        _none_arrived(ctx, since, "POST", asked, failed)
     record = posts[-1]
     if record.item.token != token_a:
         raise CheckFailed("the POST did not come with the token A the suite gave", record.item)

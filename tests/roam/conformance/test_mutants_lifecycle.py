@@ -13,7 +13,7 @@ import pytest
 
 from cpo_mock.service import Cpo
 from emsp_mock.service import Emsp
-from ocpi.headers import PartyRef
+from ocpi.headers import PartyRef, encode_authorization
 from ocpi.platform.peer import PeerState
 from ocpi.platform.registration import Principal, Registration
 from ocpi.v221 import Credentials, Role
@@ -60,6 +60,13 @@ def _post_a_token_not_accepted(request: httpx.Request) -> httpx.Request:
     return rebuilt(request, dict(request.headers), json.dumps(body).encode())
 
 
+def _post_with_another_token_a(request: httpx.Request) -> httpx.Request:
+    if request.method != "POST" or not request.url.path.endswith("/credentials"):
+        return request
+    headers = {**request.headers, "authorization": encode_authorization("not-the-token-a")}
+    return rebuilt(request, headers, request.content)
+
+
 # --- recovery -------------------------------------------------------------------------------
 def _cpo_never_pulls_tokens(patch: pytest.MonkeyPatch) -> None:
     async def pull_nothing(self: Cpo, party: PartyRef) -> None:
@@ -86,6 +93,8 @@ MUTANTS = [
            patch=_rotation_keeps_the_token),
     Mutant("registration POST with a token the member refuses", Role.CPO,
            "lifecycle.reregistration", outbound=outbound(_post_a_token_not_accepted)),
+    Mutant("registration POST with a token A the suite never gave", Role.EMSP,
+           "lifecycle.reregistration", outbound=outbound(_post_with_another_token_a)),
     Mutant("CPO does not pull tokens when the eMSP is back", Role.CPO, "recovery.resync",
            patch=_cpo_never_pulls_tokens),
     Mutant("eMSP does not re-sync when the CPO is back", Role.EMSP, "recovery.resync",
