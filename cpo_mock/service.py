@@ -48,6 +48,7 @@ from cpo_mock.state import (
 from cpo_mock.store import CdrDelivery, KnownParty, Store, make_engine
 from ocpi.errors import OcpiError
 from ocpi.headers import PartyRef
+from ocpi.pagination import PageRequest
 from ocpi.platform import (
     ClientInfoReceiver,
     MemberRuntime,
@@ -64,6 +65,7 @@ from ocpi.v221.hubclientinfo import ClientInfo
 from ocpi.v221.locations import Status
 from ocpi.v221.tokens import AuthorizationInfo, Token, TokenType
 from ocpi.v221.types import Role, format_datetime, parse_datetime
+from ocpi.v221.versions import InterfaceRole, ModuleID
 
 __all__ = [
     "ControlError",
@@ -176,9 +178,9 @@ class Cpo(CpoState):
             except Exception:
                 log.exception("simulation step failed")
 
-    async def register(self) -> PeerState:
+    async def register(self, hub: tuple[str, str] | None = None) -> PeerState:
         """Member-initiated handshake with the configured hub, then publish everything."""
-        versions_url, token_a = self.settings.configured_hub()
+        versions_url, token_a = hub or self.settings.configured_hub()
         state = await self.registration.register(versions_url, token_a)
         if self.settings.push_on_register:
             self.publish_all()
@@ -232,6 +234,31 @@ class Cpo(CpoState):
             info = party.info
             who = PartyRef(info.country_code, info.party_id)
             deliveries.resync(self, who, info.role, previous.offline_since)
+            if info.role in RECEIVING_ROLES:
+                self.runtime.spawn(self._pull_tokens(who), "pull tokens")
+
+    async def _pull_tokens(self, party: PartyRef) -> None:
+        """An eMSP is CONNECTED again: the Token pushes it made meanwhile never reached us
+        (digest §2.6: nothing is queued), so pull its tokens changed since the newest we hold
+        of it (its own `last_updated`, not our clock: the two need not agree)."""
+        client = self.link.client()
+        url = self.link.url(ModuleID.TOKENS, InterfaceRole.SENDER)
+        if client is None or url is None:
+            return
+        held = [
+            t.last_updated
+            for t in self.tokens.values()
+            if PartyRef(t.country_code, t.party_id) == party
+        ]
+        try:
+            pulled = await client.get_all(
+                url, Token, PageRequest(date_from=max(held, default=None)), to=party
+            )
+        except (OcpiError, httpx.HTTPError) as exc:
+            log.warning("pulling the tokens of %s failed: %s", party, exc)
+            return
+        for token in pulled:
+            await self.put_token(token)
 
     def publish_all(self) -> None:
         deliveries.publish_all(self)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from urllib.parse import quote as url_quote
 
 from emsp_mock import billing
@@ -69,6 +70,9 @@ class Receivers:
             state.lock, now=utcnow, save=self._save_party, on_change=self._party_changed
         )
         """HubClientInfo (the kit's receiver, under the state's lock)."""
+        self.on_cpo_back: Callable[[], None] | None = None
+        """Starts a re-sync (the service sets it): what a CPO changed while it was not
+        CONNECTED never reached us (digest §2.6: no queued pushes), so we pull it."""
 
     async def load(self) -> None:
         bodies = await asyncio.to_thread(self.state.store.load_client_infos)
@@ -111,3 +115,5 @@ class Receivers:
             to = PartyRef(party.info.country_code, party.info.party_id)
             for token in list(self.state.tokens.values()):
                 self.link.push_token(token, to)
+            if before is not None and self.on_cpo_back is not None:
+                self.on_cpo_back()

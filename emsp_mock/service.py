@@ -67,6 +67,7 @@ class Emsp:
         self.sender = CommandSender(self.state, self.link)
         self.receivers = Receivers(self.state, self.link)
         self.syncer = Resync(self.state, self.link)
+        self.receivers.on_cpo_back = self._resync_soon
         self.driver_app = DriverApp(self.state, self.sender)
         self.started = False
         # The calls the API, the demo and the scenarios make, bound to the part doing them.
@@ -126,15 +127,19 @@ class Emsp:
         """Wait until every background push has finished (tests and shutdown)."""
         await self.link.runtime.drain()
 
+    def _resync_soon(self) -> None:
+        """Re-sync in the background (a CPO is back: what it changed meanwhile is pulled)."""
+        self.link.runtime.spawn(self._resync_quietly(), "resync")
+
     async def _resync_quietly(self) -> None:
         try:
             await self.resync()
         except (OcpiError, httpx.HTTPError, RuntimeError) as exc:
             log.warning("re-sync with the hub failed: %s", exc)
 
-    async def register(self) -> PeerState:
+    async def register(self, hub: tuple[str, str] | None = None) -> PeerState:
         """Member-initiated handshake with the configured hub, then broadcast our tokens."""
-        versions_url, token_a = self.settings.configured_hub()
+        versions_url, token_a = hub or self.settings.configured_hub()
         peer = await self.registration.register(versions_url, token_a)
         if self.settings.push_tokens_on_register:
             for token in self.state.tokens.values():

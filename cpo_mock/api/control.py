@@ -19,7 +19,7 @@ from cpo_mock.service import ControlError, Cpo
 from cpo_mock.store import CdrEntry
 from ocpi.errors import OcpiError
 from ocpi.headers import PartyRef
-from ocpi.platform import bearer_guard, register_on_request
+from ocpi.platform import bearer_guard, optional_json, register_on_request, rotate_on_request
 from ocpi.v221.locations import Status
 from ocpi.v221.tokens import TokenType
 from ocpi.v221.types import format_datetime
@@ -105,8 +105,15 @@ def control_router(cpo: Cpo) -> APIRouter:
         return JSONResponse({"outbox": cpo.outbox.pending})
 
     @router.post("/register")
-    async def register() -> JSONResponse:
-        await register_on_request(cpo)
+    async def register(request: Request) -> JSONResponse:
+        """Register now: with the configured hub, or `{"versions_url", "token_a"}`."""
+        await register_on_request(cpo, await optional_json(request))
+        return JSONResponse(cpo.snapshot())
+
+    @router.post("/credentials/rotate")
+    async def rotate() -> JSONResponse:
+        """PUT new credentials to the hub (new tokens both ways)."""
+        await rotate_on_request(cpo)
         return JSONResponse(cpo.snapshot())
 
     @router.post("/publish")

@@ -22,7 +22,13 @@ from emsp_mock.search import MapHit, MapQuery
 from emsp_mock.service import CommandState, Emsp
 from ocpi.errors import OcpiError
 from ocpi.headers import PartyRef
-from ocpi.platform import OperationError, bearer_guard, register_on_request
+from ocpi.platform import (
+    OperationError,
+    bearer_guard,
+    optional_json,
+    register_on_request,
+    rotate_on_request,
+)
 from ocpi.pricing import PlannedSession
 from ocpi.pricing.quote import connector_max_power
 from ocpi.v221.locations import ConnectorType, Status
@@ -347,8 +353,15 @@ def app_router(emsp: Emsp) -> APIRouter:
             raise OperationError(f"the hub could not be pulled: {exc}", 502) from None
 
     @router.post("/register")
-    async def register() -> JSONResponse:
-        await register_on_request(emsp)
+    async def register(request: Request) -> JSONResponse:
+        """Register now: with the configured hub, or `{"versions_url", "token_a"}`."""
+        await register_on_request(emsp, await optional_json(request))
+        return JSONResponse(emsp.snapshot())
+
+    @router.post("/credentials/rotate")
+    async def rotate() -> JSONResponse:
+        """PUT new credentials to the hub (new tokens both ways)."""
+        await rotate_on_request(emsp)
         return JSONResponse(emsp.snapshot())
 
     @router.post("/drain")

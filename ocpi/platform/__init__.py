@@ -26,7 +26,9 @@ from ocpi.platform.errors import (
     OperationError,
     bearer_guard,
     operation_error_response,
+    optional_json,
     register_on_request,
+    rotate_on_request,
 )
 from ocpi.platform.middleware import RoutingAnswerMiddleware
 from ocpi.platform.peer import MemoryPeerStore, PeerState, PeerStore, StateTable, TablePeerStore
@@ -77,8 +79,10 @@ __all__ = [
     "member_app",
     "member_registration",
     "operation_error_response",
+    "optional_json",
     "party_key",
     "register_on_request",
+    "rotate_on_request",
     "version_endpoints",
     "versions_router",
 ]

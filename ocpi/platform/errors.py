@@ -8,6 +8,7 @@ with `app.add_exception_handler(OperationError, operation_error_response)`).
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -57,15 +58,55 @@ class Registrable(Protocol):
     @property
     def registration(self) -> Registration: ...
 
-    async def register(self) -> object: ...
+    async def register(self, hub: tuple[str, str] | None = None) -> object: ...
 
 
-async def register_on_request(service: Registrable) -> None:
-    """The control/app API's "register now": 409 when already registered, 502 when the hub
+async def register_on_request(service: Registrable, body: object = None) -> None:
+    """The control/app API's "register now": with the configured hub, or with the one the
+    body names (`{"versions_url", "token_a"}`: a new invitation, e.g. `roam conformance`
+    after its DELETE). 400 for a bad body, 409 when already registered, 502 when the hub
     (or the configuration naming it) refused the handshake."""
+    hub = None
+    if isinstance(body, dict) and body:
+        url, token = body.get("versions_url"), body.get("token_a")
+        if (
+            not isinstance(url, str)
+            or not isinstance(token, str)
+            or set(body)
+            - {
+                "versions_url",
+                "token_a",
+            }
+        ):
+            raise OperationError('give {"versions_url": URL, "token_a": TOKEN} or nothing', 400)
+        hub = (url, token)
+    elif body not in (None, {}):
+        raise OperationError('give {"versions_url": URL, "token_a": TOKEN} or nothing', 400)
     if service.registration.is_registered:
         raise OperationError("already registered with the hub")
     try:
-        await service.register()
+        await service.register(hub)
     except (OcpiError, ValueError) as exc:
         raise OperationError(f"registration failed: {exc}", 502) from None
+
+
+async def optional_json(request: Request) -> object:
+    """The request's JSON body, None when empty (400 when it is not JSON)."""
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise OperationError("the body is not JSON", 400) from None
+
+
+async def rotate_on_request(service: Registrable) -> None:
+    """The control/app API's "rotate the credentials now" (a PUT to the hub: new tokens both
+    ways). 409 when not registered, 502 when the hub refused it."""
+    if not service.registration.is_registered:
+        raise OperationError("not registered with a hub: nothing to rotate")
+    try:
+        await service.registration.update()
+    except (OcpiError, ValueError) as exc:
+        raise OperationError(f"credentials update failed: {exc}", 502) from None

@@ -33,6 +33,10 @@ class PeerState:
     credentials_url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     """Service-specific facts kept with the connection (never interpreted here)."""
+    previous_token: str | None = None
+    """The token the peer called us with before its last credentials PUT: still accepted
+    until the peer first uses `issued_token`, so that a PUT whose answer was lost can be
+    sent again (docs/conformance.md, lifecycle.interrupted_rotation)."""
 
     def endpoint(self, module: ModuleID | str, role: InterfaceRole | None = None) -> str | None:
         """The peer's URL of one module interface, as its version details published it."""
@@ -58,6 +62,7 @@ class PeerState:
             "roles": [r.to_json() for r in self.roles],
             "credentials_url": self.credentials_url,
             "extra": self.extra,
+            "previous_token": self.previous_token,
         }
 
     @classmethod
@@ -70,6 +75,7 @@ class PeerState:
             roles=[CredentialsRole.model_validate(r) for r in data["roles"]],
             credentials_url=data.get("credentials_url"),
             extra=dict(data.get("extra") or {}),
+            previous_token=data.get("previous_token"),
         )
 
 

@@ -6,12 +6,14 @@ because the peer fetches our versions with it before it answers) and keeps the t
 returns. `update()` rotates both tokens with PUT, `unregister()` ends the connection with
 DELETE. Peer-initiated (a hub calling us with a token A we handed out): `accept()` answers
 its POST or PUT, `forget()` its DELETE. The PeerStore is written before any answer goes out.
+After the peer's PUT its old token works until it first uses the new one (a lost answer).
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Literal
 
 import httpx
@@ -88,13 +90,24 @@ class Registration:
         sender = from_party or PartyRef(self.roles[0].country_code, self.roles[0].party_id)
         return OcpiClient(self.http, peer.token, from_party=sender)
 
+    async def _keep(self, state: PeerState | None) -> None:
+        await self.store.save_peer(state)
+        self.peer = state
+
     # --- authentication -------------------------------------------------------------------
     async def principal(self, token: str) -> Principal | None:
         """For versions and credentials: the peer (its token, or B during a handshake) or
         a holder of our token A; None means 401."""
-        if token in self._pending or (
-            self.peer is not None and secrets.compare_digest(token, self.peer.issued_token)
-        ):
+        if token in self._pending:
+            return "peer"
+        peer = self.peer
+        if peer is not None and secrets.compare_digest(token, peer.issued_token):
+            if peer.previous_token is not None:
+                # The new token is in use: the answer to the PUT arrived, retire the old one.
+                await self._keep(replace(peer, previous_token=None))
+            return "peer"
+        previous = peer.previous_token if peer is not None else None
+        if previous is not None and secrets.compare_digest(token, previous):
             return "peer"
         if self.token_a is not None and secrets.compare_digest(token, self.token_a):
             return "token_a"
@@ -208,6 +221,11 @@ class Registration:
                 f"could not fetch the versions and details at {theirs.url}: {exc}"
             ) from None
         issued = new_token()
+        previous = None
+        if method == "PUT" and self.peer is not None:
+            # Until the peer uses the new token, the one it rotated away from still works: if
+            # our answer is lost, the peer can PUT again with it (the pair recovers in OCPI).
+            previous = self.peer.previous_token or self.peer.issued_token
         state = PeerState(
             token=theirs.token,
             issued_token=issued,
@@ -216,9 +234,9 @@ class Registration:
             roles=list(theirs.roles),
             credentials_url=_credentials_url(endpoints),
             extra=self.peer.extra if self.peer is not None else {},
+            previous_token=previous,
         )
-        await self.store.save_peer(state)
-        self.peer = state
+        await self._keep(state)
         self.token_a = None  # spent (spec credentials: token A is no longer valid)
         return self.own_credentials(issued)
 

@@ -42,8 +42,10 @@ class Phase(IntEnum):
     """The member's behaviour as a CPO or an eMSP."""
     SCAN = 4
     """Rules judged over everything exchanged so far (envelopes, ids, routing, formats)."""
-    TEARDOWN = 5
-    """Credentials PUT (token rotation), then DELETE."""
+    CREDENTIALS = 5
+    """Token rotations that keep the connection (lifecycle: interrupted, member-initiated)."""
+    TEARDOWN = 6
+    """Credentials PUT (token rotation), then DELETE, then re-registration."""
 
 
 class CheckFailed(Exception):

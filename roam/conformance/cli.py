@@ -28,7 +28,14 @@ from ocpi.client import SERVER_KEEPALIVE_S, http_client
 from ocpi.headers import PartyRef
 from ocpi.v221 import Role
 from roam.conformance.checks import CheckResult, Outcome
-from roam.conformance.context import SUITE_HUB, SuiteConfig, Trigger, TriggerInfo
+from roam.conformance.context import (
+    SUITE_HUB,
+    MemberAction,
+    MemberHook,
+    SuiteConfig,
+    Trigger,
+    TriggerInfo,
+)
 from roam.conformance.jsonsafe import describe, printable
 from roam.conformance.report import Report
 from roam.conformance.runner import Suite
@@ -63,22 +70,36 @@ def shell_trigger(command: str, timeout: float) -> Trigger:
     """A trigger that runs a shell command with the target in OCPI_CONFORMANCE_* variables."""
 
     async def run(info: TriggerInfo) -> None:
-        process = await asyncio.create_subprocess_shell(
-            command,
-            env={**os.environ, **info.environment()},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        try:
-            output, _ = await asyncio.wait_for(process.communicate(), timeout)
-        except TimeoutError:
-            process.kill()
-            raise RuntimeError(f"{command!r} did not finish within {timeout:g} s") from None
-        if process.returncode != 0:
-            tail = output.decode("utf-8", "replace").strip()[-300:]
-            raise RuntimeError(f"{command!r} exited {process.returncode}: {tail}")
+        await _run_shell(command, info.environment(), timeout)
 
     return run
+
+
+def shell_member_hook(command: str, timeout: float) -> MemberHook:
+    """A member hook that runs a shell command with the action in OCPI_CONFORMANCE_*."""
+
+    async def run(action: MemberAction) -> None:
+        await _run_shell(command, action.environment(), timeout)
+
+    return run
+
+
+async def _run_shell(command: str, environment: dict[str, str], within: float) -> None:
+    """Run `command` with OCPI_CONFORMANCE_* set; RuntimeError naming what went wrong."""
+    process = await asyncio.create_subprocess_shell(
+        command,
+        env={**os.environ, **environment},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), within)
+    except TimeoutError:
+        process.kill()
+        raise RuntimeError(f"{command!r} did not finish within {within:g} s") from None
+    if process.returncode != 0:
+        tail = output.decode("utf-8", "replace").strip()[-300:]
+        raise RuntimeError(f"{command!r} exited {process.returncode}: {tail}")
 
 
 def _progress(result: CheckResult) -> None:
@@ -183,6 +204,14 @@ def conformance_command(
             help="eMSP only: a shell command that makes the member send a START_SESSION.",
         ),
     ] = None,
+    member_command: Annotated[
+        str | None,
+        typer.Option(
+            "--member-command",
+            help="A shell command that makes the member register with the suite or rotate "
+            "its credentials (OCPI_CONFORMANCE_ACTION register|rotate).",
+        ),
+    ] = None,
 ) -> None:
     """Contract tests: act as the hub toward a member and check it, rule by rule."""
     try:
@@ -206,6 +235,7 @@ def conformance_command(
         charge_seconds=charge_seconds,
         trigger=shell_trigger(trigger_command, wait) if trigger_command else None,
         realtime_limit=realtime_limit,
+        member_hook=shell_member_hook(member_command, wait) if member_command else None,
     )
     typer.echo(f"suite listening at {url}; testing {versions_url} as a {role.value}", err=True)
     try:

@@ -66,6 +66,33 @@ Trigger = Callable[[TriggerInfo], Awaitable[None]]
 
 
 @dataclass(frozen=True)
+class MemberAction:
+    """What the suite asks the member's operator to do where OCPI has no message for it.
+
+    `register`: start the credentials handshake toward the suite (member-initiated) at
+    `versions_url` with `token_a`; `rotate`: PUT fresh credentials to the suite (the
+    member-initiated token rotation). docs/conformance.md, "Lifecycle".
+    """
+
+    action: str
+    versions_url: str
+    token_a: str | None = None
+
+    def environment(self) -> dict[str, str]:
+        """The variables a `--member-command` sees."""
+        values = {
+            "OCPI_CONFORMANCE_ACTION": self.action,
+            "OCPI_CONFORMANCE_VERSIONS_URL": self.versions_url,
+        }
+        if self.token_a is not None:
+            values["OCPI_CONFORMANCE_TOKEN_A"] = self.token_a
+        return values
+
+
+MemberHook = Callable[[MemberAction], Awaitable[None]]
+
+
+@dataclass(frozen=True)
 class SuiteConfig:
     """What `roam conformance` was asked to do."""
 
@@ -89,6 +116,9 @@ class SuiteConfig:
     """Makes an eMSP under test send a START_SESSION (else that check is skipped)."""
     realtime_limit: float = 3.0
     """Seconds within which an eMSP must answer real-time authorization (p95, load checks)."""
+    member_hook: MemberHook | None = None
+    """Makes the member register with the suite or rotate its credentials (else the
+    lifecycle checks that need it are skipped)."""
 
     def __post_init__(self) -> None:
         if self.role not in (Role.CPO, Role.EMSP):

@@ -16,7 +16,16 @@ import httpx
 from starlette.types import ASGIApp
 
 from ocpi.v221 import Role
-from roam.conformance import cpo_role, emsp_role, load, pagination, registration, transport
+from roam.conformance import (
+    cpo_role,
+    emsp_role,
+    lifecycle,
+    load,
+    pagination,
+    recovery,
+    registration,
+    transport,
+)
 from roam.conformance.checks import (
     Check,
     CheckFailed,
@@ -35,6 +44,8 @@ ALL_CHECKS: tuple[Check, ...] = (
     *cpo_role.CHECKS,
     *emsp_role.CHECKS,
     *load.CHECKS,
+    *recovery.CHECKS,
+    *lifecycle.CHECKS,
 )
 """Every check, in the order a report lists them (they run by phase: see checks.Phase)."""
 

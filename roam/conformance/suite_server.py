@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -116,6 +116,12 @@ def _answer(
     return http, int(status), data, message, headers or {}
 
 
+reply = _answer
+"""An answer for a `credentials_handler` (HTTP 200, status 1000 unless told)."""
+
+CredentialsHandler = Callable[[Inbound], Awaitable[Answer]]
+
+
 def _json(value: Any) -> Any:
     return value.to_json() if hasattr(value, "to_json") else value
 
@@ -140,6 +146,9 @@ class SuiteServer:
         self.driver_tokens: dict[tuple[str, str], Token] = {}
         """Tokens of the suite's own eMSP party: real-time authorization answers ALLOWED."""
         self._waiters: list[tuple[Callable[[Inbound], bool], asyncio.Future[Inbound]]] = []
+        self.credentials_handler: CredentialsHandler | None = None
+        """Answers the member's credentials POST and PUT (a member-initiated handshake or
+        rotation, lifecycle.py); without one the suite refuses them with 405."""
         self.app = Starlette(
             routes=[
                 Route(
@@ -266,8 +275,16 @@ class SuiteServer:
         elif body.strip() and not is_json:
             answer = _answer(None, OcpiStatus.CLIENT_ERROR, "the body is not JSON", 400)
         else:
+            handler = self.credentials_handler
             try:
-                answer = self._dispatch(item, segments, request.query_params.get("type"))
+                if (
+                    handler is not None
+                    and segments == ["2.2.1", "credentials"]
+                    and item.method in ("POST", "PUT")
+                ):
+                    answer = await handler(item)
+                else:
+                    answer = self._dispatch(item, segments, request.query_params.get("type"))
             except Exception as exc:  # the suite answers, whatever the member sent
                 answer = _answer(None, OcpiStatus.SERVER_ERROR, f"suite error: {exc}", 500)
         http, status, data, message, extra = answer

@@ -28,7 +28,7 @@ from emsp_mock.settings import EmspSettings
 from ocpi.v221 import Role
 from roam.conformance import CheckResult, Outcome, Report, Suite, SuiteConfig, TriggerInfo
 from roam.conformance.checks import Check, Phase
-from roam.conformance.context import Context, Trigger
+from roam.conformance.context import Context, MemberAction, MemberHook, Trigger
 from roam.conformance.exchange import Evidence
 from tests.cpo_mock.conftest import T0, location
 from tests.cpo_mock.conftest import cpo_settings as mock_cpo_settings
@@ -125,9 +125,27 @@ def app_start(network: Network, driver: str = "alice") -> Trigger:
     return trigger
 
 
+def member_hook(target: Member) -> MemberHook:
+    """The mock member's operator, through its control (CPO) or app (eMSP) API: registers
+    with the suite's new invitation, or rotates its credentials."""
+    api = f"http://{target.host}/" + ("control" if target.role is Role.CPO else "app")
+
+    async def hook(action: MemberAction) -> None:
+        async with target.network.client() as client:
+            if action.action == "register":
+                body = {"versions_url": action.versions_url, "token_a": action.token_a}
+                answer = await client.post(f"{api}/register", json=body)
+            else:
+                answer = await client.post(f"{api}/credentials/{action.action}")
+            answer.raise_for_status()
+
+    return hook
+
+
 async def conformance(target: Member, **options: Any) -> Report:
     """The whole suite against `target`, quick timeouts (everything is in-process)."""
     values: dict[str, Any] = {"timeout": 2.0, "wait": 1.5, "charge_seconds": 0.1}
+    values["member_hook"] = member_hook(target)
     if target.role is Role.EMSP:
         values["trigger"] = app_start(target.network)
     values.update(options)

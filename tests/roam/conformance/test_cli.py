@@ -36,16 +36,32 @@ countries = ["DE"]
 """
 
 
+MEMBER = """\
+import os, httpx
+api = "http://127.0.0.1:{port}/control"
+if os.environ["OCPI_CONFORMANCE_ACTION"] == "register":
+    body = {{"versions_url": os.environ["OCPI_CONFORMANCE_VERSIONS_URL"],
+             "token_a": os.environ["OCPI_CONFORMANCE_TOKEN_A"]}}
+    httpx.post(api + "/register", json=body, timeout=30).raise_for_status()
+else:
+    httpx.post(api + "/credentials/" + os.environ["OCPI_CONFORMANCE_ACTION"],
+               timeout=30).raise_for_status()
+"""
+
+
 def test_the_command_passes_a_mock_cpo_process(tmp_path: Path) -> None:
     port = free_port()
     (tmp_path / "cpo.toml").write_text(CONFIG.format(port=port), encoding="utf-8")
+    (tmp_path / "member.py").write_text(MEMBER.format(port=port), encoding="utf-8")
+    member_command = f"{sys.executable} {tmp_path / 'member.py'}"
     versions = f"http://127.0.0.1:{port}/ocpi/versions"
     junit, report = tmp_path / "conformance.xml", tmp_path / "conformance.json"
     with running(["roam", "cpo", "run", "--config", "cpo.toml"], versions, cwd=tmp_path):
         done = subprocess.run(
             [sys.executable, "-m", "roam", "conformance", "--versions-url", versions,
              "--token", "ci-token-a", "--role", "CPO", "--wait", "10", "--charge-seconds",
-             "0.5", "--junit", str(junit), "--json", str(report)],
+             "0.5", "--junit", str(junit), "--json", str(report),
+             "--member-command", member_command],
             cwd=ROOT, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr

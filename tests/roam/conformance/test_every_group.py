@@ -36,10 +36,16 @@ from tests.roam.conformance.conftest import (
     TOKEN_A,
     failed,
     member,
+    member_hook,
     report_of,
     strict_json,
 )
-from tests.roam.conformance.test_mutants import MUTANTS, Mutant
+from tests.roam.conformance.test_mutants import MUTANTS as BASE_MUTANTS
+from tests.roam.conformance.test_mutants import Mutant
+from tests.roam.conformance.test_mutants_lifecycle import MUTANTS as LIFECYCLE_MUTANTS
+
+MUTANTS = [*BASE_MUTANTS, *LIFECYCLE_MUTANTS]
+"""Every group's mutants (each group's test file keeps its own list)."""
 
 CHOSEN = {
     Role.EMSP: (
@@ -97,7 +103,8 @@ def _served_in_process(
             member(role, tmp_path, wrap=wrap, outbound=send) as target,
             target.network.client() as http,
         ):
-            suite = Suite(config, http)
+            # The member's operator, as --member-command gives it (the lifecycle checks).
+            suite = Suite(dataclasses.replace(config, member_hook=member_hook(target)), http)
             target.network.add(urlsplit(config.public_url).hostname or "", suite.app)
             return await suite.run()
 
