@@ -22,6 +22,9 @@ returns a `Translated` value with a `Loss` for every field the target cannot car
   hub must be given to list them in `roles` (2.3.0 credentials NOTE). Down, hub_party_id is lost
   and the roles are carried as the platform's roles.
 
+- PATCH bodies (`*_patch_to_*`) follow the same rules on the fields they carry; where leaving
+  a field out would leave a wrong value in place at the receiver, they are Untranslatable.
+
 Objects 2.3.0 did not change (ChargingProfile, CommandResponse, StopSession, …) are the same
 Python classes in both packages and need no translation.
 """
@@ -43,20 +46,30 @@ __all__ = [
     "cdr_to_v230",
     "client_info_to_v221",
     "client_info_to_v230",
+    "connector_patch_to_v221",
+    "connector_patch_to_v230",
     "credentials_to_v221",
     "credentials_to_v230",
+    "evse_patch_to_v221",
+    "evse_patch_to_v230",
+    "location_patch_to_v221",
+    "location_patch_to_v230",
     "location_to_v221",
     "location_to_v230",
     "price_to_v221",
     "price_to_v230",
     "reserve_now_to_v221",
     "reserve_now_to_v230",
+    "session_patch_to_v221",
+    "session_patch_to_v230",
     "session_to_v221",
     "session_to_v230",
     "start_session_to_v221",
     "start_session_to_v230",
     "tariff_to_v221",
     "tariff_to_v230",
+    "token_patch_to_v221",
+    "token_patch_to_v230",
     "token_to_v221",
     "token_to_v230",
 ]
@@ -222,7 +235,7 @@ def _energy_mix_down(data: Data, field: str, prefix: str, notes: _Notes) -> None
 
 def _connector_down(data: Data, prefix: str, notes: _Notes) -> bool:
     """Prune a 2.3.0 Connector for 2.2.1; False when it cannot be carried at all."""
-    if not _known(v221.ConnectorType, data["standard"]):
+    if "standard" in data and not _known(v221.ConnectorType, data["standard"]):
         notes.add(
             prefix,
             f"connector standard {data['standard']!s} {NOT_IN_221}; 2.2.1 has no 'other' "
@@ -253,6 +266,8 @@ def _evse_down(data: Data, prefix: str, notes: _Notes) -> bool:
         "EVSE.accepted_service_providers is new in 2.3.0",
     )
     _images_down(data, prefix, notes)
+    if "connectors" not in data:  # a PATCH without connectors
+        return True
     data["connectors"] = [
         connector
         for index, connector in enumerate(data["connectors"])
@@ -269,10 +284,8 @@ def location_to_v230(location: v221.Location) -> Translated[v230.Location]:
     return Translated(v230.Location.model_validate(_dump(location)))
 
 
-def location_to_v221(location: v230.Location) -> Translated[v221.Location]:
-    """A 2.3.0 Location as 2.2.1: new fields and values 2.2.1 lacks are left out, noted."""
-    notes = _Notes()
-    data = _dump(location)
+def _location_down(data: Data, notes: _Notes) -> None:
+    """Prune a 2.3.0 Location, or a PATCH of one, for 2.2.1."""
     _drop(
         data,
         "parking_places",
@@ -298,6 +311,13 @@ def location_to_v221(location: v230.Location) -> Translated[v221.Location]:
             for index, evse in enumerate(data["evses"])
             if _evse_down(evse, f"evses.{index}", notes)
         ]
+
+
+def location_to_v221(location: v230.Location) -> Translated[v221.Location]:
+    """A 2.3.0 Location as 2.2.1: new fields and values 2.2.1 lacks are left out, noted."""
+    notes = _Notes()
+    data = _dump(location)
+    _location_down(data, notes)
     return Translated(v221.Location.model_validate(data), tuple(notes.lost))
 
 
@@ -557,3 +577,86 @@ def client_info_to_v230(info: v221.ClientInfo) -> Translated[v230.ClientInfo]:
 def client_info_to_v221(info: v230.ClientInfo) -> Translated[v221.ClientInfo]:
     """A 2.3.0 ClientInfo as 2.2.1: every 2.3.0 role exists in 2.2.1; nothing lost."""
     return Translated(v221.ClientInfo.model_validate(_dump(info)))
+
+
+# --- PATCH bodies -----------------------------------------------------------------------
+# The same rules on the fields a PATCH carries. Left out of a PATCH, a field keeps its previous
+# value at the receiver (not "absent"), so what cannot be carried and would leave a wrong value
+# in place is Untranslatable: a connector standard 2.2.1 lacks, an EVSE's connectors none of
+# which 2.2.1 has. A PATCH is stateless here: one addressed to a connector or EVSE left out of
+# an earlier PUT reaches the 2.2.1 receiver as a PATCH of an object it does not know.
+def _patch(patch: v221.OcpiModel) -> Data:
+    return patch.model_dump(exclude_unset=True, exclude_none=True)
+
+
+def location_patch_to_v230(patch: v221.OcpiModel) -> Translated[v221.OcpiModel]:
+    """A 2.2.1 LocationPatch as a 2.3.0 LocationPatch; nothing lost."""
+    return Translated(v230.LocationPatch.model_validate(_patch(patch)))
+
+
+def location_patch_to_v221(patch: v221.OcpiModel) -> Translated[v221.OcpiModel]:
+    """A 2.3.0 LocationPatch as 2.2.1, by the Location rules."""
+    notes = _Notes()
+    data = _patch(patch)
+    _location_down(data, notes)
+    return Translated(v221.LocationPatch.model_validate(data), tuple(notes.lost))
+
+
+def evse_patch_to_v230(patch: v221.OcpiModel) -> Translated[v221.OcpiModel]:
+    return Translated(v230.EVSEPatch.model_validate(_patch(patch)))
+
+
+def evse_patch_to_v221(patch: v221.OcpiModel) -> Translated[v221.OcpiModel]:
+    """A 2.3.0 EVSEPatch as 2.2.1; Untranslatable when it sets only connectors 2.2.1 lacks."""
+    notes = _Notes()
+    data = _patch(patch)
+    if not _evse_down(data, "", notes):
+        raise Untranslatable(
+            "connectors",
+            "none of these connectors has a standard 2.2.1 knows, and an EVSE cannot be "
+            "patched to have no connector",
+        )
+    return Translated(v221.EVSEPatch.model_validate(data), tuple(notes.lost))
+
+
+def connector_patch_to_v230(patch: v221.OcpiModel) -> Translated[v221.OcpiModel]:
+    return Translated(v230.ConnectorPatch.model_validate(_patch(patch)))
+
+
+def connector_patch_to_v221(patch: v221.OcpiModel) -> Translated[v221.OcpiModel]:
+    """A 2.3.0 ConnectorPatch as 2.2.1; Untranslatable when it sets a standard 2.2.1 lacks."""
+    notes = _Notes()
+    data = _patch(patch)
+    if not _connector_down(data, "", notes):
+        raise Untranslatable(
+            "standard",
+            f"{data['standard']!s} {NOT_IN_221}; left out, the receiver would keep the old "
+            "standard",
+        )
+    return Translated(v221.ConnectorPatch.model_validate(data), tuple(notes.lost))
+
+
+def session_patch_to_v230(patch: v221.OcpiModel) -> Translated[v221.OcpiModel]:
+    data = _patch(patch)
+    _prices(data, ("total_cost",), lambda _field, price: _price_up(price))
+    return Translated(v230.SessionPatch.model_validate(data))
+
+
+def session_patch_to_v221(patch: v221.OcpiModel) -> Translated[v221.OcpiModel]:
+    notes = _Notes()
+    data = _patch(patch)
+    _prices(data, ("total_cost",), lambda field, price: _price_down(price, field, notes))
+    if "cdr_token" in data:
+        _token_type_down(data["cdr_token"], "cdr_token.type", notes)
+    return Translated(v221.SessionPatch.model_validate(data), tuple(notes.lost))
+
+
+def token_patch_to_v230(patch: v221.OcpiModel) -> Translated[v221.OcpiModel]:
+    return Translated(v230.TokenPatch.model_validate(_patch(patch)))
+
+
+def token_patch_to_v221(patch: v221.OcpiModel) -> Translated[v221.OcpiModel]:
+    notes = _Notes()
+    data = _patch(patch)
+    _token_type_down(data, "type", notes)
+    return Translated(v221.TokenPatch.model_validate(data), tuple(notes.lost))

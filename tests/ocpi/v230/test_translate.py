@@ -68,6 +68,21 @@ PAIRS: dict[str, tuple[type[Any], type[Any], Up, Down]] = {
         translate.client_info_to_v230,
         translate.client_info_to_v221,
     ),
+    **{
+        name: (
+            getattr(v221, name),
+            getattr(v230, name),
+            getattr(translate, f"{snake}_to_v230"),
+            getattr(translate, f"{snake}_to_v221"),
+        )
+        for name, snake in [
+            ("LocationPatch", "location_patch"),
+            ("EVSEPatch", "evse_patch"),
+            ("ConnectorPatch", "connector_patch"),
+            ("SessionPatch", "session_patch"),
+            ("TokenPatch", "token_patch"),
+        ]
+    },
 }
 
 
@@ -548,3 +563,54 @@ def test_client_info_of_a_hub_is_untranslatable_up() -> None:
     with pytest.raises(Untranslatable) as refused:
         translate.client_info_to_v230(info)
     assert refused.value.path == "role"
+
+
+# --- PATCH bodies -----------------------------------------------------------------------
+def test_spec_patch_examples_translate_to_their_2_3_0_namesakes(examples_dir: Path) -> None:
+    for name in [
+        "session_patch_example_charging_period.json",
+        "session_patch_example_total_cost.json",
+    ]:
+        up = translate.session_patch_to_v230(
+            _validate(v221.SessionPatch, _load(examples_dir, name))
+        )
+        assert up.lossless
+        assert _wire(up.value) == _normalise(_load(V230_EXAMPLES, name, exact=True))
+
+
+def test_evse_status_patch_goes_down_while_its_new_fields_are_noted() -> None:
+    patch = v230.EVSEPatch.model_validate(
+        {
+            "status": "CHARGING",
+            "parking_restrictions": ["TENANTS"],
+            "accepted_service_providers": ["Example eMSP"],
+            "last_updated": "2024-01-01T00:00:00Z",
+        }
+    )
+
+    down = translate.evse_patch_to_v221(patch)
+
+    assert sorted(_paths(down)) == ["accepted_service_providers", "parking_restrictions.0"]
+    assert down.value.model_dump(exclude_unset=True) == {
+        "status": v221.Status.CHARGING,
+        "parking_restrictions": [],
+        "last_updated": patch.model_dump()["last_updated"],
+    }
+
+
+def test_connector_patch_to_a_standard_2_2_1_lacks_is_untranslatable() -> None:
+    patch = v230.ConnectorPatch.model_validate(
+        {"standard": "SAE_J3400", "last_updated": "2024-01-01T00:00:00Z"}
+    )
+    with pytest.raises(Untranslatable) as refused:
+        translate.connector_patch_to_v221(patch)
+    assert refused.value.path == "standard"
+
+
+def test_evse_patch_whose_connectors_2_2_1_all_lacks_is_untranslatable() -> None:
+    patch = v230.EVSEPatch.model_validate(
+        {"connectors": [_connector("1", "MCS")], "last_updated": "2024-01-01T00:00:00Z"}
+    )
+    with pytest.raises(Untranslatable) as refused:
+        translate.evse_patch_to_v221(patch)
+    assert refused.value.path == "connectors"
