@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from ocpi import v221, v230
 from ocpi.v230 import (
     ClientInfo,
     Connector,
@@ -216,3 +217,11 @@ def test_version_2_3_0_is_known() -> None:
     )
     assert details.version is VersionNumber.V2_3_0
     assert details.endpoints[0].identifier == "payments"
+
+
+def test_classes_2_3_0_left_unchanged_are_the_2_2_1_classes() -> None:
+    for name in ["TariffElement", "PriceComponent", "ChargingPeriod", "Hours", "ChargingProfile"]:
+        assert getattr(v230, name) is getattr(v221, name), name
+    for name in ["Location", "EVSE", "Tariff", "Token", "Session", "CDR", "Credentials", "Price"]:
+        assert getattr(v230, name) is not getattr(v221, name), name
+        assert not issubclass(getattr(v230, name), getattr(v221, name)), name
