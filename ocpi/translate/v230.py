@@ -509,8 +509,8 @@ def credentials_to_v230(
     field"), and `reachable` — the parties reachable through the hub, which 2.2.1 reports in
     HubClientInfo instead — are listed in `roles` ("Roaming Hubs' platforms are expected to
     include the parties that are reachable through the Roaming Hub in the list in roles").
-    Untranslatable: more than one HUB role (2.3.0 has one hub_party_id), or a hub with no
-    role left to list.
+    `reachable` is used only for a hub's credentials. Untranslatable: more than one HUB role
+    (2.3.0 has one hub_party_id), or a hub with no role left to list.
     """
     notes = _Notes()
     data = _dump(credentials)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, given, reject, settings
 
 from ocpi import v221, v230
 from ocpi.translate import Loss, Translated, Untranslatable
@@ -235,6 +235,14 @@ def test_every_2_2_1_object_goes_up_and_back_unchanged_and_lossless(pair: str) -
     check()
 
 
+REFUSALS = {
+    ("Tariff", "tax_included"),
+    ("CDR", "cdr_location.connector_standard"),
+    ("ConnectorPatch", "standard"),
+    ("EVSEPatch", "connectors"),
+}
+
+
 @pytest.mark.parametrize("pair", sorted(PAIRS))
 def test_every_2_3_0_object_down_and_up_is_unchanged_unless_a_loss_was_noted(pair: str) -> None:
     _old, new, up, down = PAIRS[pair]
@@ -242,11 +250,15 @@ def test_every_2_3_0_object_down_and_up_is_unchanged_unless_a_loss_was_noted(pai
     @SETTINGS
     @given(objects(new))
     def check(original: Any) -> None:
+        refusal: tuple[str, str] | None = None
         try:
             there = down(original)
-        except Untranslatable:
-            assume(False)
-            raise
+        except Untranslatable as refused:
+            refusal = (pair, refused.path)
+        # Only the documented refusals (docs/versions.md), each at its own path.
+        if refusal is not None:
+            assert refusal in REFUSALS, refusal
+            reject()
         back = up(there.value)
         assert back.lossless
         if there.lossless:
