@@ -31,7 +31,7 @@ Python classes in both packages and need no translation.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -176,7 +176,7 @@ def price_to_v221(price: v230.Price) -> Translated[v221.Price]:
     return Translated(v221.Price.model_validate(down), tuple(notes.lost))
 
 
-def _prices(data: Data, fields: Iterable[str], convert: Any) -> None:
+def _prices(data: Data, fields: Iterable[str], convert: Callable[[str, Data], Data]) -> None:
     for field in fields:
         if field in data:
             data[field] = convert(field, data[field])
