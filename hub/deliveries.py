@@ -52,6 +52,10 @@ log = logging.getLogger("hub.deliveries")
 LANE_WINDOW = 256
 """Rows a lane holds at most (in flight or waiting behind an earlier update of their object)."""
 
+READ_GAP = 0.02
+"""Seconds between two reads of the outbox while deliveries are in flight (an idle lane reads
+at once when woken): at most 50 reads a second per receiver, however the rows trickle in."""
+
 FIRST_PAUSE = 0.1
 """Seconds before the second attempt; each further pause doubles."""
 
@@ -170,9 +174,18 @@ class _Pipeline:
         try:
             self._take(first)
             exhausted = len(first) < LANE_WINDOW  # the last read found every row there was
+            loop = asyncio.get_running_loop()
+            last_read = loop.time()
             while not self.stopped:
                 room = len(self.held) <= LANE_WINDOW // 2
                 if room and (not exhausted or lane.signal.is_set()):
+                    gap = READ_GAP - (loop.time() - last_read)
+                    if self.held and gap > 0:
+                        # Deliveries are under way: gather what comes in for a moment
+                        # rather than read the outbox once per row accepted.
+                        await self._wait(at_most=gap)
+                        continue
+                    last_read = loop.time()
                     lane.signal.clear()
                     limit = LANE_WINDOW - len(self.held)
                     rows = await asyncio.to_thread(
@@ -200,14 +213,14 @@ class _Pipeline:
         if self.failure is not None:
             raise self.failure
 
-    async def _wait(self, also: asyncio.Event | None = None) -> None:
-        """Until a row is done or a delivery stopped (or `also` is set)."""
+    async def _wait(self, also: asyncio.Event | None = None, at_most: float | None = None) -> None:
+        """Until a row is done or a delivery stopped (or `also` is set, or `at_most` s passed)."""
         self.progress.clear()
         waits = [asyncio.ensure_future(self.progress.wait())]
         if also is not None:
             waits.append(asyncio.ensure_future(also.wait()))
         try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waits, timeout=at_most, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiting in waits:
                 waiting.cancel()
