@@ -16,10 +16,10 @@ import contextlib
 import os
 import socket
 import sys
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import typer
 import uvicorn
@@ -28,7 +28,7 @@ from ocpi.client import SERVER_KEEPALIVE_S, http_client
 from ocpi.headers import PartyRef
 from ocpi.v221 import Role
 from roam.conformance.checks import CheckResult, Outcome
-from roam.conformance.context import SUITE_HUB, SuiteConfig, Trigger, TriggerInfo
+from roam.conformance.context import SUITE_HUB, SuiteConfig
 from roam.conformance.jsonsafe import describe, printable
 from roam.conformance.report import Report
 from roam.conformance.runner import Suite
@@ -59,10 +59,15 @@ def _listen_socket(listen: str) -> socket.socket:
     return sock
 
 
-def shell_trigger(command: str, timeout: float) -> Trigger:
-    """A trigger that runs a shell command with the target in OCPI_CONFORMANCE_* variables."""
+class _Described(Protocol):
+    def environment(self) -> dict[str, str]: ...
 
-    async def run(info: TriggerInfo) -> None:
+
+def shell_trigger(command: str, timeout: float) -> Callable[[_Described], Awaitable[None]]:
+    """A hook (--trigger-command, --credit-command) that runs a shell command with what it
+    is about in OCPI_CONFORMANCE_* variables."""
+
+    async def run(info: _Described) -> None:
         process = await asyncio.create_subprocess_shell(
             command,
             env={**os.environ, **info.environment()},
@@ -172,6 +177,13 @@ def conformance_command(
             help="eMSP only: a shell command that makes the member send a START_SESSION.",
         ),
     ] = None,
+    credit_command: Annotated[
+        str | None,
+        typer.Option(
+            "--credit-command",
+            help="CPO only: a shell command that makes the member issue a credit CDR.",
+        ),
+    ] = None,
 ) -> None:
     """Contract tests: act as the hub toward a member and check it, rule by rule."""
     try:
@@ -194,6 +206,7 @@ def conformance_command(
         wait=wait,
         charge_seconds=charge_seconds,
         trigger=shell_trigger(trigger_command, wait) if trigger_command else None,
+        credit=shell_trigger(credit_command, wait) if credit_command else None,
     )
     typer.echo(f"suite listening at {url}; testing {versions_url} as a {role.value}", err=True)
     try:
