@@ -28,7 +28,7 @@ from emsp_mock.settings import EmspSettings
 from ocpi.v221 import Role
 from roam.conformance import CheckResult, Outcome, Report, Suite, SuiteConfig, TriggerInfo
 from roam.conformance.checks import Check, Phase
-from roam.conformance.context import Context, Trigger
+from roam.conformance.context import Context, CreditHook, CreditInfo, Trigger
 from roam.conformance.exchange import Evidence
 from tests.cpo_mock.conftest import T0, location
 from tests.cpo_mock.conftest import cpo_settings as mock_cpo_settings
@@ -125,11 +125,24 @@ def app_start(network: Network, driver: str = "alice") -> Trigger:
     return trigger
 
 
+def control_credit(network: Network) -> CreditHook:
+    """The mock CPO's control API: the operator credits the CDR the suite names."""
+
+    async def credit(info: CreditInfo) -> None:
+        async with network.client() as client:
+            answer = await client.post(f"http://cpo.test/control/cdrs/{info.cdr_id}/credit")
+            answer.raise_for_status()
+
+    return credit
+
+
 async def conformance(target: Member, **options: Any) -> Report:
     """The whole suite against `target`, quick timeouts (everything is in-process)."""
     values: dict[str, Any] = {"timeout": 2.0, "wait": 1.5, "charge_seconds": 0.1}
     if target.role is Role.EMSP:
         values["trigger"] = app_start(target.network)
+    else:
+        values["credit"] = control_credit(target.network)
     values.update(options)
     config = SuiteConfig(
         versions_url=f"http://{target.host}/ocpi/versions",
