@@ -16,7 +16,15 @@ import httpx
 from starlette.types import ASGIApp
 
 from ocpi.v221 import Role
-from roam.conformance import cpo_role, emsp_role, money, pagination, registration, transport
+from roam.conformance import (
+    cpo_role,
+    emsp_role,
+    money,
+    pagination,
+    registration,
+    smart,
+    transport,
+)
 from roam.conformance.checks import (
     Check,
     CheckFailed,
@@ -34,6 +42,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     *pagination.CHECKS,
     *cpo_role.CHECKS,
     *emsp_role.CHECKS,
+    *smart.CHECKS,
     *money.CHECKS,
 )
 """Every check, in the order a report lists them (they run by phase: see checks.Phase)."""
