@@ -26,6 +26,7 @@ from ocpi.v221 import (
     SessionStatus,
     Tariff,
 )
+from ocpi.v221.types import format_datetime
 from roam.conformance.checks import CPO, EMSP, Check, CheckFailed, CheckSkipped, check
 from roam.conformance.context import Context, CreditInfo
 from roam.conformance.costing import describe_tariff, minor_difference, price_gaps
@@ -121,7 +122,7 @@ def _judge_update(
         return None
     return (
         f"{where}: {'; '.join(gaps)} ({describe_tariff(tariff)}, for "
-        f"{priced.total_energy} kWh, periods until {end.isoformat()})"
+        f"{priced.total_energy} kWh, periods until {format_datetime(end)})"
     )
 
 

@@ -16,7 +16,7 @@ import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from ocpi.headers import PartyRef
 from ocpi.v221 import (
@@ -80,6 +80,8 @@ S_PREFERENCES = (
     "mod_sessions.asciidoc §9.1.3 Set: Charging Preferences, §9.2.1.2 PUT Method, "
     "§9.3.2 ChargingPreferences Object, §9.4.1 ChargingPreferencesResponse enum"
 )
+
+R = TypeVar("R")
 
 PROFILE_LIMIT_W = Decimal("11000.0")
 """The limit the suite sets (11 kW): below what a fast charger gives, above a trickle."""
@@ -277,7 +279,7 @@ async def cancel(ctx: Context) -> str | None:
     "START_SESSION on the reserved EVSE with the same token: the reservation's Session ACTIVE",
     S_START_RESERVED,
     roles=CPO,
-    needs=["reservation.reserve_now"],
+    needs=["reservation.reserve_now", "cpo.start_session"],
 )
 async def start_reserved(ctx: Context) -> str | None:
     state = _state(ctx)
@@ -354,8 +356,9 @@ async def _profile_call(
 
 
 async def _profile_result(
-    ctx: Context, sent: tuple[Exchange, ChargingProfileResponse, str, str, int], model: Any
-) -> Any:
+    ctx: Context, sent: tuple[Exchange, ChargingProfileResponse, str, str, int], model: type[R]
+) -> tuple[R, Inbound]:
+    """The result POSTed to the request's response_url, exactly that URL, and the request."""
     exchange, response, kind, request_id, since = sent
     within = min(ctx.config.wait, max(float(response.timeout), 1.0) + 2.0)
     tail = f"sender/chargingprofiles/{kind}/{request_id}"
@@ -387,7 +390,7 @@ async def _profile_result(
         raise CheckFailed(
             f"the result is not a valid {model.__name__}: " + "; ".join(item.problems), item
         )
-    return item.parsed
+    return item.parsed, item
 
 
 @check(
@@ -404,7 +407,7 @@ async def set_profile(ctx: Context) -> str | None:
     )
     body = SetChargingProfile(charging_profile=profile, response_url="https://placeholder")
     sent = await _profile_call(ctx, "PUT", "SET", body=body.to_json())
-    result: ChargingProfileResult = await _profile_result(ctx, sent, ChargingProfileResult)
+    result, _ = await _profile_result(ctx, sent, ChargingProfileResult)
     _state(ctx).profile_result = result.result.value
     return f"result {result.result.value}"
 
@@ -418,13 +421,11 @@ async def set_profile(ctx: Context) -> str | None:
 )
 async def get_profile(ctx: Context) -> str | None:
     sent = await _profile_call(ctx, "GET", "GET", params={"duration": "900"})
-    result: ActiveChargingProfileResult = await _profile_result(
-        ctx, sent, ActiveChargingProfileResult
-    )
+    result, item = await _profile_result(ctx, sent, ActiveChargingProfileResult)
     if result.result.value != "ACCEPTED":
         return f"result {result.result.value}"
     if result.profile is None:
-        raise CheckFailed("an ACCEPTED ActiveChargingProfileResult carries no profile", sent[0])
+        raise CheckFailed("an ACCEPTED ActiveChargingProfileResult carries no profile", item)
     active = result.profile.charging_profile
     if _state(ctx).profile_result == "ACCEPTED" and active.charging_rate_unit is ChargingRateUnit.W:
         above = [p.limit for p in active.charging_profile_period or [] if p.limit > PROFILE_LIMIT_W]
@@ -432,7 +433,7 @@ async def get_profile(ctx: Context) -> str | None:
             raise CheckFailed(
                 f"the active profile allows {above[0]} W, above the {PROFILE_LIMIT_W} W limit "
                 "the charger accepted (it may be lower, never higher)",
-                sent[0],
+                item,
             )
     return f"active from {format_datetime(result.profile.start_date_time)}"
 
@@ -446,7 +447,7 @@ async def get_profile(ctx: Context) -> str | None:
 )
 async def clear_profile(ctx: Context) -> str | None:
     sent = await _profile_call(ctx, "DELETE", "CLEAR")
-    result: ClearProfileResult = await _profile_result(ctx, sent, ClearProfileResult)
+    result, _ = await _profile_result(ctx, sent, ClearProfileResult)
     return f"result {result.result.value}"
 
 
