@@ -11,6 +11,7 @@ a car, as for `cpo.session`: when none starts, the checks that need it are skipp
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import weakref
 from dataclasses import dataclass
@@ -224,7 +225,7 @@ async def reserve_now(ctx: Context) -> str | None:
             "no published EVSE is AVAILABLE, RESERVABLE and REMOTE_START_STOP_CAPABLE"
         )
     location, evse, _ = state.target
-    session_id, item = await _reserve(ctx, state)
+    session_id, _ = await _reserve(ctx, state)
     now = await _evse_now(ctx, location, evse)
     if now is not None and now.status is not Status.RESERVED:
         raise CheckFailed(
@@ -499,10 +500,8 @@ async def _stop(ctx: Context, state: _Smart) -> None:
     if state.session is None:
         return
     session_id, state.session = state.session.id, None
-    try:
+    with contextlib.suppress(CheckFailed, CheckSkipped):
         await send_command(ctx, "STOP_SESSION", {"session_id": session_id})
-    except (CheckFailed, CheckSkipped):
-        pass
 
 
 CHECKS: tuple[Check, ...] = (

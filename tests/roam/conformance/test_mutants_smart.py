@@ -33,6 +33,11 @@ def _reservation_as_pending(request: httpx.Request) -> httpx.Request:
     return _rewrite_json(request, lambda body: body.update(status="PENDING"))
 
 
+def _reserved_evse_served_available(answer: Answer) -> None:
+    if answer.method == "GET" and answer.path.count("/locations/") == 1:
+        answer.body = answer.body.replace(b'"status":"RESERVED"', b'"status":"AVAILABLE"')
+
+
 def _cancel_keeps_the_session(patch: pytest.MonkeyPatch) -> None:
     async def drop_reservation(self: Cpo, evse: EvseSim, at: Any, result: Any) -> None:
         evse.reservation = None  # the RESERVATION Session is never COMPLETED
@@ -89,6 +94,8 @@ def _preferences_answer_not_an_enum(answer: Answer) -> None:
 MUTANTS = [
     Mutant("reservation pushed as PENDING", Role.CPO, "reservation.reserve_now",
            outbound=outbound(_reservation_as_pending)),
+    Mutant("reserved EVSE still served AVAILABLE", Role.CPO, "reservation.reserve_now",
+           rewrite(_reserved_evse_served_available)),
     Mutant("cancelled reservation's Session never COMPLETED", Role.CPO, "reservation.cancel",
            patch=_cancel_keeps_the_session),
     Mutant("start on the reserved EVSE opens a new Session", Role.CPO,
