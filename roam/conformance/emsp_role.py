@@ -144,7 +144,7 @@ def suite_location(ctx: Context, tariff_id: str) -> Location:
     )
 
 
-def _member_token(ctx: Context) -> CdrToken:
+def member_token(ctx: Context) -> CdrToken:
     """A token of the member for the sessions and CDRs the suite sends: a pulled one."""
     for token in ctx.learned.tokens:
         if token.valid:
@@ -284,7 +284,7 @@ def _session(ctx: Context, location: Location, start: datetime) -> Session:
         id=f"CONF-S{secrets.token_hex(3).upper()}",
         start_date_time=start,
         kwh=Decimal(0),
-        cdr_token=_member_token(ctx),
+        cdr_token=member_token(ctx),
         auth_method=AuthMethod.AUTH_REQUEST,
         location_id=location.id,
         evse_uid="CONF-EVSE1",

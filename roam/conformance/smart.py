@@ -7,6 +7,9 @@ REMOTE_START_STOP_CAPABLE (another one than the remote session's when it can), c
 reservation, reserves again and starts charging there with the same token. The charging
 profile and preference checks use that session; the last of them stops it. A session needs
 a car, as for `cpo.session`: when none starts, the checks that need it are skipped.
+
+An eMSP under test gets the Session of a reservation the suite (as CPO) made for one of its
+drivers: RESERVATION, then ACTIVE, then COMPLETED (`reservation.emsp_session`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ocpi.headers import PartyRef
 from ocpi.v221 import (
     EVSE,
     ActiveChargingProfileResult,
+    AuthMethod,
     Capability,
     ChargingPreferences,
     ChargingPreferencesResponse,
@@ -47,9 +51,10 @@ from ocpi.v221 import (
     Status,
 )
 from ocpi.v221.types import format_datetime
-from roam.conformance.checks import CPO, Check, CheckFailed, CheckSkipped, check
+from roam.conformance.checks import CPO, EMSP, Check, CheckFailed, CheckSkipped, check
 from roam.conformance.context import Context
 from roam.conformance.cpo_role import command_result, send_command, suite_token
+from roam.conformance.emsp_role import member_token
 from roam.conformance.exchange import Exchange, Inbound
 
 S_RESERVE = (
@@ -76,6 +81,10 @@ S_GET = (
 S_CLEAR = (
     "mod_charging_profiles.asciidoc §14.4.1.3 DELETE Method, §14.4.2.1 POST Method, "
     "§14.5.4 ClearProfileResult Object"
+)
+S_EMSP_SESSION = (
+    "mod_sessions.asciidoc §9.1.4 Reservation, §9.2.2.2 PUT Method, §9.2.2.3 PATCH Method, "
+    "§9.4.3 SessionStatus enum (RESERVATION)"
 )
 S_PREFERENCES = (
     "mod_sessions.asciidoc §9.1.3 Set: Charging Preferences, §9.2.1.2 PUT Method, "
@@ -504,6 +513,64 @@ async def _stop(ctx: Context, state: _Smart) -> None:
         await send_command(ctx, "STOP_SESSION", {"session_id": session_id})
 
 
+# --- an eMSP: the Session of a reservation ------------------------------------------------------
+@check(
+    "reservation.emsp_session",
+    "A Session in status RESERVATION is accepted, then PATCHed ACTIVE and COMPLETED",
+    S_EMSP_SESSION,
+    roles=EMSP,
+    needs=["emsp.push_location"],
+)
+async def emsp_session(ctx: Context) -> str | None:
+    location = ctx.learned.pushed_location
+    assert location is not None
+    other = ctx.config.other
+    reserved_at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    session = Session(
+        country_code=other.country_code,
+        party_id=other.party_id,
+        id=f"CONF-R{secrets.token_hex(3).upper()}",
+        start_date_time=reserved_at,
+        kwh=Decimal(0),
+        cdr_token=member_token(ctx),
+        auth_method=AuthMethod.COMMAND,
+        location_id=location.id,
+        evse_uid="CONF-EVSE1",
+        connector_id="1",
+        currency="EUR",
+        status=SessionStatus.RESERVATION,
+        last_updated=reserved_at,
+    )
+    url = _join(
+        ctx.require_endpoint(ModuleID.SESSIONS, InterfaceRole.RECEIVER),
+        other.country_code,
+        other.party_id,
+        session.id,
+    )
+    put = await ctx.call("PUT", url, body=session)
+    ctx.expect_ok(put, "PUT a Session in status RESERVATION")
+    started = reserved_at + timedelta(minutes=5)
+    ended = started + timedelta(minutes=5)
+    steps: list[tuple[dict[str, str], SessionStatus]] = [
+        ({}, SessionStatus.RESERVATION),
+        ({"start_date_time": format_datetime(started)}, SessionStatus.ACTIVE),
+        ({"end_date_time": format_datetime(ended)}, SessionStatus.COMPLETED),
+    ]
+    for fields, status in steps:
+        if fields:
+            stamp = fields.get("end_date_time") or fields["start_date_time"]
+            body = {**fields, "status": status.value, "last_updated": stamp}
+            ctx.expect_ok(await ctx.call("PATCH", url, body=body), f"PATCH the Session {status}")
+        got = await ctx.call("GET", url)
+        ctx.expect_ok(got, f"GET the Session ({status.value})")
+        stored: Session = ctx.parse(Session, got.envelope.data, "data", got)
+        if stored.status is not status:
+            raise CheckFailed(
+                f"the Session reads {stored.status.value}, expected {status.value}", got
+            )
+    return f"session {session.id}: RESERVATION, ACTIVE, COMPLETED"
+
+
 CHECKS: tuple[Check, ...] = (
     reserve_now,
     cancel,
@@ -512,4 +579,5 @@ CHECKS: tuple[Check, ...] = (
     get_profile,
     clear_profile,
     charging_preferences,
+    emsp_session,
 )

@@ -1,5 +1,6 @@
 """Mutants of reservations and smart charging (issue 18, group 3): each breaks one rule of
-the mock CPO, and the run must fail exactly the check of that rule."""
+the mock CPO (or, for the Session of a reservation, the mock eMSP), and the run must fail
+exactly the check of that rule."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import pytest
 from cpo_mock import profiles, stations
 from cpo_mock.model import EvseSim
 from cpo_mock.service import Cpo
+from emsp_mock.receivers import Receivers
+from ocpi.errors import InvalidParameters
 from ocpi.headers import PartyRef
-from ocpi.v221 import Role
+from ocpi.v221 import Role, Session, SessionStatus
 from roam.conformance import Outcome
 from tests.roam.conformance.conftest import conformance, member, outcomes, rendered
 from tests.roam.conformance.mutants import Answer, outbound, rebuilt, rewrite
@@ -31,6 +34,17 @@ def _reservation_as_pending(request: httpx.Request) -> httpx.Request:
     if "/sessions/" not in request.url.path or b'"RESERVATION"' not in request.content:
         return request
     return _rewrite_json(request, lambda body: body.update(status="PENDING"))
+
+
+def _reservation_sessions_refused(patch: pytest.MonkeyPatch) -> None:
+    store = Receivers.store_session
+
+    async def refuse_reservations(self: Receivers, session: Session) -> bool:
+        if session.status is SessionStatus.RESERVATION:
+            raise InvalidParameters("unknown session status RESERVATION")  # a 2.1.1 habit
+        return await store(self, session)
+
+    patch.setattr(Receivers, "store_session", refuse_reservations)
 
 
 def _reserved_evse_served_available(answer: Answer) -> None:
@@ -108,6 +122,8 @@ MUTANTS = [
            outbound=outbound(_active_profile_above_the_limit)),
     Mutant("ClearProfileResult never sent", Role.CPO, "profiles.clear",
            patch=_no_reply(profiles.CLEAR)),
+    Mutant("eMSP refuses a Session in status RESERVATION", Role.EMSP, "reservation.emsp_session",
+           patch=_reservation_sessions_refused),
     Mutant("charging preferences answered MAYBE", Role.CPO, "profiles.charging_preferences",
            rewrite(_preferences_answer_not_an_enum)),
 ]  # fmt: skip

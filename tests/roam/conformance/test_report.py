@@ -74,7 +74,7 @@ def test_junit_has_one_testcase_per_check_with_failures_and_skips(failed_report:
 
 def test_json_carries_the_request_and_response_of_a_failure(failed_report: Report) -> None:
     data = json.loads(failed_report.json_text())
-    assert data["summary"] == {"checks": 38, "passed": 34, "failed": 1, "skipped": 3}
+    assert data["summary"] == {"checks": 39, "passed": 35, "failed": 1, "skipped": 3}
     (failed,) = [c for c in data["checks"] if c["outcome"] == "FAIL"]
     assert failed["id"] == "emsp.cdr_location_header" and failed["spec"].startswith("mod_cdrs")
     (evidence,) = failed["evidence"]
@@ -92,7 +92,7 @@ def test_the_text_report_names_the_check_the_spec_and_the_exchange(
     assert "FAIL  emsp.cdr_location_header" in text
     assert "spec: mod_cdrs.asciidoc §10.2.2.2 POST Method" in text
     assert "< HTTP 201" in text
-    assert text.endswith("38 checks: 34 passed, 1 failed, 3 skipped" + text[-8:])
+    assert text.endswith("39 checks: 35 passed, 1 failed, 3 skipped" + text[-8:])
     assert failed_report.exit_code == 1
 
 
