@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from cpo_mock import profiles, stations
+from cpo_mock.deliveries import queue_reply as queue
 from cpo_mock.model import EvseSim
 from cpo_mock.service import Cpo
 from emsp_mock.receivers import Receivers
@@ -65,13 +66,11 @@ def _start_ignores_the_reservation(patch: pytest.MonkeyPatch) -> None:
 
 def _no_reply(kind: str) -> Any:
     def patch_it(patch: pytest.MonkeyPatch) -> None:
-        queue = profiles.queue_reply
-
         async def drop(state: Any, what: str, url: str, to: PartyRef | None, body: Any) -> None:
             if what != kind:
                 await queue(state, what, url, to, body)
 
-        patch.setattr(profiles, "queue_reply", drop)
+        patch.setattr("cpo_mock.profiles.queue_reply", drop)
 
     return patch_it
 
