@@ -12,7 +12,8 @@ a hub it is the hub's rewritten one).
 * DELETE the profile is removed and the connector's own limit applies again.
 
 Answers: UNKNOWN_SESSION for a session the requester does not own or the CPO does not know,
-REJECTED for a session that is not charging (RESERVATION, COMPLETED...), else ACCEPTED.
+NOT_SUPPORTED at an EVSE without CHARGING_PROFILE_CAPABLE, REJECTED for a session that is
+not charging (RESERVATION, COMPLETED...), else ACCEPTED.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from ocpi.v221.chargingprofiles import (
     ClearProfileResult,
     SetChargingProfile,
 )
-from ocpi.v221.locations import PowerType
+from ocpi.v221.locations import Capability, PowerType
 from ocpi.v221.sessions import SessionStatus
 
 SET = "SET_CHARGING_PROFILE"
@@ -52,11 +53,15 @@ def _response(state: CpoState, result: ChargingProfileResponseType) -> ChargingP
 
 
 def _session(
-    state: CpoState, session_id: str, requester: PartyRef | None, visible_to: str | None
+    state: CpoState, session_id: str, visible_to: str | None
 ) -> tuple[SessionSim | None, ChargingProfileResponseType]:
     sim = state.sessions.get(session_id)
     if sim is None or (visible_to is not None and sim.emsp != visible_to):
         return None, ChargingProfileResponseType.UNKNOWN_SESSION
+    location = state.locations.get(sim.session.location_id)
+    evse = state.find_evse(location, sim.session.evse_uid) if location is not None else None
+    if evse is None or Capability.CHARGING_PROFILE_CAPABLE not in (evse.capabilities or []):
+        return None, ChargingProfileResponseType.NOT_SUPPORTED
     if sim.session.status is not SessionStatus.ACTIVE:
         return None, ChargingProfileResponseType.REJECTED
     return sim, ChargingProfileResponseType.ACCEPTED
@@ -96,7 +101,7 @@ async def set_profile(
     visible_to: str | None,
 ) -> ChargingProfileResponse:
     async with caught_up(state) as at:
-        sim, answer = _session(state, session_id, requester, visible_to)
+        sim, answer = _session(state, session_id, visible_to)
         if sim is None:
             return _response(state, answer)
         meter.advance_charge(sim, at)  # what was charged so far, at the old limit
@@ -119,7 +124,7 @@ async def active_profile(
     visible_to: str | None,
 ) -> ChargingProfileResponse:
     async with caught_up(state) as at:
-        sim, answer = _session(state, session_id, requester, visible_to)
+        sim, answer = _session(state, session_id, visible_to)
         if sim is None:
             return _response(state, answer)
         watts = Decimal(str(round(sim.limit_kw * 1000, 1)))
@@ -147,7 +152,7 @@ async def clear_profile(
     visible_to: str | None,
 ) -> ChargingProfileResponse:
     async with caught_up(state) as at:
-        sim, answer = _session(state, session_id, requester, visible_to)
+        sim, answer = _session(state, session_id, visible_to)
         if sim is None:
             return _response(state, answer)
         meter.advance_charge(sim, at)

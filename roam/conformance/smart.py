@@ -356,6 +356,13 @@ async def _profile_call(
     response: ChargingProfileResponse = ctx.parse(
         ChargingProfileResponse, exchange.envelope.data, "data", exchange
     )
+    assert state.target is not None
+    evse = state.target[1]
+    capable = Capability.CHARGING_PROFILE_CAPABLE in (evse.capabilities or [])
+    if response.result is ChargingProfileResponseType.NOT_SUPPORTED and not capable:
+        raise CheckSkipped(
+            f"EVSE {evse.uid} is not CHARGING_PROFILE_CAPABLE and answered NOT_SUPPORTED"
+        )
     if response.result is not ChargingProfileResponseType.ACCEPTED:
         raise CheckFailed(
             f"{method} of the charging profile of a charging session answered "

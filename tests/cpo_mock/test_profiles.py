@@ -6,13 +6,14 @@ which the hub rewrote to its own and routes back, query string and all."""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ocpi.errors import OcpiError
-from ocpi.v221 import ModuleID
-from tests.cpo_mock.conftest import CPO, Federation
+from ocpi.v221 import Capability, ModuleID
+from tests.cpo_mock.conftest import CPO, Federation, location, start_federation
 from tests.cpo_mock.test_sessions import plug, received_session, remote_start
 
 
@@ -109,6 +110,26 @@ async def test_unknown_and_finished_sessions_are_refused_at_once(fed: Federation
     done = await profile_call(fed, "GET", session_id, "get1", params={"duration": "60"})
     assert done["result"] == "REJECTED"
     assert not [r for r in fed.emsp.received if r.path.startswith("/profile-results/")]
+
+
+async def test_an_evse_without_the_capability_does_not_support_profiles(
+    tmp_path: Path,
+) -> None:
+    plain = location("LOC1").model_copy(deep=True)
+    for evse in plain.evses or []:
+        evse.capabilities = [
+            c for c in evse.capabilities or [] if c is not Capability.CHARGING_PROFILE_CAPABLE
+        ]
+    fed = await start_federation(tmp_path, locations=[plain.to_json()])
+    try:
+        session_id = await charging(fed)
+        answer = await profile_call(fed, "PUT", session_id, "set1", **watts("11000"))
+        assert answer["result"] == "NOT_SUPPORTED"
+        assert fed.cpo.sessions[session_id].limit_kw == 150.0
+    finally:
+        await fed.emsp.close()
+        await fed.cpo.stop()
+        await fed.hub.stop()
 
 
 async def test_a_get_without_duration_is_refused_naming_it(fed: Federation) -> None:
