@@ -14,6 +14,7 @@ drivers: RESERVATION, then ACTIVE, then COMPLETED (`reservation.emsp_session`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import secrets
 import weakref
@@ -96,6 +97,8 @@ R = TypeVar("R")
 PROFILE_LIMIT_W = Decimal("11000.0")
 """The limit the suite sets (11 kW): below what a fast charger gives, above a trickle."""
 RESERVATION_MINUTES = 15
+STATUS_WAIT = 5.0
+"""Seconds the suite gives a reserved EVSE to read RESERVED (at most --wait)."""
 
 
 @dataclass
@@ -235,7 +238,16 @@ async def reserve_now(ctx: Context) -> str | None:
         )
     location, evse, _ = state.target
     session_id, _ = await _reserve(ctx, state)
+    # A charger reports its new status on its own time: give it a moment.
+    deadline = asyncio.get_running_loop().time() + min(ctx.config.wait, STATUS_WAIT)
     now = await _evse_now(ctx, location, evse)
+    while (
+        now is not None
+        and now.status is not Status.RESERVED
+        and asyncio.get_running_loop().time() < deadline
+    ):
+        await asyncio.sleep(0.2)
+        now = await _evse_now(ctx, location, evse)
     if now is not None and now.status is not Status.RESERVED:
         raise CheckFailed(
             f"after the reservation EVSE {location.id}/{evse.uid} is {now.status.value}, "

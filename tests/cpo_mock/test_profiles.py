@@ -138,3 +138,14 @@ async def test_a_get_without_duration_is_refused_naming_it(fed: Federation) -> N
     with pytest.raises(OcpiError) as refused:
         await fed.emsp.send("GET", url, to=CPO, params={"response_url": _url("x")})
     assert refused.value.status_code == 2001 and "duration" in str(refused.value)
+
+
+async def test_a_profile_survives_a_restart(fed: Federation) -> None:
+    session_id = await charging(fed)
+    await profile_call(fed, "PUT", session_id, "set1", **watts("11000"))
+    await fed.restart_cpo()
+    sim = fed.cpo.sessions[session_id]
+    assert sim.limit_kw == 11.0 and sim.profile is not None
+    await profile_call(fed, "GET", session_id, "get1", params={"duration": "60"})
+    active = result_of(fed, "get1")["profile"]["charging_profile"]
+    assert active["charging_profile_period"] == [{"start_period": 0, "limit": 11000.0}]
