@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import secrets
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -159,7 +160,7 @@ async def _pick(ctx: Context) -> tuple[Location, EVSE, Connector] | None:
     return None
 
 
-def _session_update(session_id: str | None, evse_uid: str, uid: str) -> Any:
+def _session_update(session_id: str | None, evse_uid: str, uid: str) -> Callable[[Inbound], bool]:
     """A matcher of Session pushes: of `session_id`, or any of the token `uid` at the EVSE."""
 
     def match(item: Inbound) -> bool:

@@ -15,6 +15,7 @@ from ocpi.v221 import Role
 from roam.conformance import Outcome
 from tests.roam.conformance.conftest import conformance, member, outcomes, rendered
 from tests.roam.conformance.mutants import Answer, outbound, rebuilt, rewrite
+from tests.roam.conformance.test_mutants import MUTANTS as ALL_MUTANTS
 from tests.roam.conformance.test_mutants import Mutant
 
 
@@ -97,3 +98,14 @@ def test_every_money_check_has_a_mutant() -> None:
     from roam.conformance.money import CHECKS
 
     assert {m.breaks for m in MUTANTS} == {c.id for c in CHECKS}
+
+
+async def test_a_mispriced_cdr_is_flagged_with_the_cent_difference_and_the_tariff(
+    tmp_path: Path,
+) -> None:
+    (mutant,) = [m for m in ALL_MUTANTS if m.breaks == "cpo.cdr_priced"]
+    async with member(mutant.role, tmp_path, outbound=mutant.outbound) as target:
+        report = await conformance(target)
+    (failed,) = report.failed
+    assert "excl. VAT" in failed.message and "100 cents too high" in failed.message
+    assert "tariff T1 (EUR: 1.0 per session + 19.0 % VAT, 0.5 per kWh" in failed.message
