@@ -140,18 +140,31 @@ async def queue_result(
 ) -> None:
     """Persist a CommandResult and send it at once (or after `delay` simulated seconds,
     for a charger that does not answer)."""
-    state.require_lock()
-    at = state.now()
     body = CommandResult(
         result=result,
         message=[DisplayText(language="en", text=message)] if message else None,
     )
+    await queue_reply(state, command, response_url, requester, body.to_json(), delay)
+
+
+async def queue_reply(
+    state: CpoState,
+    kind: str,
+    response_url: str,
+    requester: PartyRef | None,
+    body: dict[str, Any],
+    delay: float = 0.0,
+) -> None:
+    """Persist an asynchronous result (a CommandResult, a ChargingProfile result) for the
+    `response_url` the requester gave, and send it when due."""
+    state.require_lock()
+    at = state.now()
     item = PendingResult(
         id=uuid.uuid4().hex,
-        command=command,
+        command=kind,
         response_url=response_url,
         requester=party_text(requester),
-        result=body.to_json(),
+        result=body,
         due_at=at + timedelta(seconds=delay),
     )
     state.results[item.id] = item

@@ -13,6 +13,7 @@ from cpo_mock.charging import ChargeState
 from cpo_mock.vehicle import Vehicle
 from ocpi.pricing import UsageState
 from ocpi.v221.cdrs import AuthMethod, CdrLocation
+from ocpi.v221.chargingprofiles import ChargingProfile
 from ocpi.v221.locations import Status
 from ocpi.v221.sessions import Session
 from ocpi.v221.tariffs import Tariff
@@ -143,3 +144,5 @@ class SessionSim(_State):
     cdr_start: datetime
     """Start of what the CDR covers: the reservation's start or the session's."""
     stop_reason: str = ""
+    profile: ChargingProfile | None = None
+    """The ChargingProfile the eMSP set (spec mod_charging_profiles); it caps `limit_kw`."""

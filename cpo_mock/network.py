@@ -333,6 +333,7 @@ def _dc_evse(
             Capability.CREDIT_CARD_PAYABLE,
             Capability.RESERVABLE,
             Capability.UNLOCK_CAPABLE,
+            Capability.CHARGING_PROFILE_CAPABLE,
         ],
         connectors=connectors,
         physical_reference=uid.rsplit("-", 1)[-1],
@@ -350,6 +351,7 @@ def _ac_evse(uid: str, evse_id: str, tariff_id: str, stamp: datetime) -> EVSE:
             Capability.RFID_READER,
             Capability.RESERVABLE,
             Capability.UNLOCK_CAPABLE,
+            Capability.CHARGING_PROFILE_CAPABLE,
         ],
         connectors=[
             Connector(

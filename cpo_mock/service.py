@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from cpo_mock import deliveries, physical, simulation, stations
+from cpo_mock import deliveries, physical, sessions, simulation, stations
 from cpo_mock.clock import ClockMode, make_clock
 from cpo_mock.evse import EvseEvent
 from cpo_mock.link import HubLink
@@ -45,7 +45,7 @@ from cpo_mock.state import (
     session_tariff_id,
     token_key,
 )
-from cpo_mock.store import CdrDelivery, KnownParty, Store, make_engine
+from cpo_mock.store import CdrDelivery, CdrEntry, KnownParty, Store, make_engine
 from ocpi.errors import OcpiError
 from ocpi.headers import PartyRef
 from ocpi.pagination import PageRequest
@@ -350,6 +350,27 @@ class Cpo(CpoState):
         self, location_id: str, evse_uid: str, uid: str, type: TokenType = TokenType.RFID
     ) -> SwipeOutcome:
         return await physical.swipe(self, location_id, evse_uid, uid, type)
+
+    # --- control: the back office -------------------------------------------------------------
+    async def credit_cdr(self, cdr_id: str) -> CdrEntry:
+        """An operator credits a CDR (spec mod_cdrs "Credit CDRs": a CDR is never changed or
+        deleted once sent): the credit CDR goes to the same eMSP like any CDR."""
+        async with simulation.caught_up(self) as at:
+            entry = self.cdrs.get(cdr_id)
+            if entry is None:
+                raise ControlError(f"CDR {cdr_id} is not known here", 404)
+            if entry.cdr.credit:
+                raise ControlError(f"CDR {cdr_id} is a credit CDR: it cannot be credited", 409)
+            credit = sessions.credit_cdr(entry.cdr, at)
+            if credit.id in self.cdrs:
+                raise ControlError(f"CDR {cdr_id} was credited already ({credit.id})", 409)
+            if len(credit.id) > 39:
+                raise ControlError(f"CDR {cdr_id} is too long an id to append -C to", 409)
+            added = CdrEntry(cdr=credit, emsp=entry.emsp, next_attempt_at=at)
+            self.cdrs[credit.id] = added
+            await self.save_cdr(added)
+            self.schedule_deliveries(at)
+            return added
 
     # --- views --------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:

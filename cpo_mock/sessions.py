@@ -197,3 +197,27 @@ def build_cdr(sim: SessionSim, cdr_id: str, now: datetime) -> CDR:
         remark=remark,
         last_updated=now,
     )
+
+
+CREDIT_SUFFIX = "-C"
+
+
+def credit_cdr(original: CDR, now: datetime) -> CDR:
+    """The credit CDR of a CDR already sent (spec mod_cdrs "Credit CDRs"): all the data of
+    the original, a new id (the original's + "-C"), `credit` true, `credit_reference_id` the
+    original's id, and only `total_cost` negated."""
+    total = original.total_cost
+    negated = Price(
+        excl_vat=-total.excl_vat,
+        incl_vat=None if total.incl_vat is None else -total.incl_vat,
+    )
+    return CDR.model_validate(
+        {
+            **original.model_dump(),
+            "id": original.id + CREDIT_SUFFIX,
+            "credit": True,
+            "credit_reference_id": original.id,
+            "total_cost": negated.model_dump(),
+            "last_updated": now,
+        }
+    )

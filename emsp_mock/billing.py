@@ -5,7 +5,9 @@ that the driver pays exactly that, with no added fee. Before billing, the eMSP p
 session the CDR describes (its charging periods: start times, ENERGY, TIME, PARKING_TIME,
 RESERVATION_TIME) against the tariff the CDR names (`tariffs`, else the stored tariff of the
 periods' `tariff_id`) with the shared engine (ocpi.pricing). Equal totals -> INVOICED at the
-CDR total; any difference, or a session that cannot be priced -> REVIEW, not billed.
+CDR total; any difference, or a session that cannot be priced -> REVIEW, not billed. A credit
+CDR that refunds exactly what the driver paid for the CDR it credits is INVOICED with its
+negative total (the refund); any other credit CDR -> REVIEW.
 """
 
 from __future__ import annotations
@@ -75,18 +77,56 @@ def invoice_lines(priced: PricedSession) -> list[dict[str, Any]]:
     return lines
 
 
-def check_cdr(cdr: CDR, stored_tariffs: Mapping[str, Tariff], time_zone: str) -> InvoiceDraft:
-    """Decide the invoice of a CDR (never raises: a CDR that cannot be checked is REVIEW)."""
-    total = cdr.total_cost
-    if cdr.credit:
+def check_credit(credit: CDR, original: CDR | None, original_status: str | None) -> InvoiceDraft:
+    """Decide the invoice of a credit CDR (spec mod_cdrs "Credit CDRs": the original's data,
+    only `total_cost` negated): a refund of exactly what the driver paid for the original is
+    INVOICED (a negative total: the driver gets it back); anything else is REVIEW."""
+    total = credit.total_cost
+    reference = credit.credit_reference_id
+    problems: list[str] = []
+    if original is None:
+        problems.append(f"the credited CDR {reference} is not known here")
+    elif original.credit:
+        problems.append(f"CDR {reference} is itself a credit CDR")
+    else:
+        if original_status != InvoiceStatus.INVOICED.value:
+            problems.append(
+                f"CDR {reference} was not billed ({original_status}): nothing to refund"
+            )
+        if credit.currency != original.currency:
+            problems.append(
+                f"currency {credit.currency}, CDR {reference} is in {original.currency}"
+            )
+        paid = original.total_cost
+        if total.excl_vat != -paid.excl_vat:
+            problems.append(f"excl. VAT {total.excl_vat} but CDR {reference} cost {paid.excl_vat}")
+        if paid.incl_vat is not None and total.incl_vat != -paid.incl_vat:
+            problems.append(f"incl. VAT {total.incl_vat} but CDR {reference} cost {paid.incl_vat}")
+    if problems:
         return InvoiceDraft(
             InvoiceStatus.REVIEW,
-            cdr.currency,
+            credit.currency,
             total,
             None,
             None,
-            reason=f"credit CDR for {cdr.credit_reference_id}: refunds are handled by hand",
+            reason=f"credit CDR for {reference}: " + "; ".join(problems),
         )
+    assert original is not None
+    tariff_ids = sorted({p.tariff_id for p in original.charging_periods if p.tariff_id})
+    return InvoiceDraft(
+        InvoiceStatus.INVOICED,
+        credit.currency,
+        total,
+        total,
+        tariff_ids[0] if tariff_ids else None,
+        reason=f"refund of CDR {reference}",
+    )
+
+
+def check_cdr(cdr: CDR, stored_tariffs: Mapping[str, Tariff], time_zone: str) -> InvoiceDraft:
+    """Decide the invoice of a CDR that is not a credit (never raises: a CDR that cannot be
+    checked is REVIEW)."""
+    total = cdr.total_cost
     try:
         tariff = cdr_tariff(cdr, stored_tariffs)
         priced = engine_price(tariff, usage_from_cdr(cdr, time_zone))

@@ -14,7 +14,7 @@ from urllib.parse import quote as url_quote
 from emsp_mock import billing
 from emsp_mock.billing import InvoiceStatus
 from emsp_mock.link import HubLink
-from emsp_mock.state import Change, EmspState, utcnow
+from emsp_mock.state import Change, EmspState, object_key, utcnow
 from emsp_mock.store import ObjectKey
 from ocpi.headers import PartyRef
 from ocpi.platform import ClientInfoReceiver, KnownParty
@@ -38,7 +38,13 @@ async def bill_cdr(change: Change, cdr: CDR) -> bool:
     # The CDR has no time zone; restrictions are read in the Location's (UTC if the location
     # is unknown: a CDR priced in another zone then goes to REVIEW).
     time_zone = location.time_zone if location is not None else "UTC"
-    draft = billing.check_cdr(cdr, state.tariffs_of(cdr.country_code, cdr.party_id), time_zone)
+    if cdr.credit:
+        credited = object_key(cdr.country_code, cdr.party_id, cdr.credit_reference_id or "")
+        paid = next((i.status for i in state.invoices if i.cdr_key == credited), None)
+        draft = billing.check_credit(cdr, state.cdrs.get(credited), paid)
+    else:
+        tariffs = state.tariffs_of(cdr.country_code, cdr.party_id)
+        draft = billing.check_cdr(cdr, tariffs, time_zone)
     driver = state.driver_of(cdr.cdr_token.uid, cdr.cdr_token.type)
     body = draft.to_json()
     status = draft.status

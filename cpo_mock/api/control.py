@@ -254,6 +254,11 @@ def control_router(cpo: Cpo) -> APIRouter:
             raise ControlError(f"CDR {cdr_id} is not known here", 404)
         return JSONResponse(_cdr_json(entry))
 
+    @router.post("/cdrs/{cdr_id}/credit")
+    async def credit(cdr_id: str) -> JSONResponse:
+        """Credit a CDR: its credit CDR (id + "-C", negative total_cost) is sent to the eMSP."""
+        return JSONResponse(_cdr_json(await cpo.credit_cdr(cdr_id)))
+
     @router.post("/send")
     async def send(args: Args) -> JSONResponse:
         """A raw OCPI request from this CPO through the hub (a scenario's `send` step):

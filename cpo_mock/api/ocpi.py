@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
+from cpo_mock import profiles
 from cpo_mock.commands import handle_command
 from cpo_mock.service import Cpo, token_key
 from ocpi.errors import InvalidParameters, NotFound
@@ -25,6 +26,7 @@ from ocpi.server import TokenAuth, ocpi_response, page_request, routing_headers
 from ocpi.server.dependencies import JsonBody
 from ocpi.server.responses import OcpiResponse
 from ocpi.server.validation import parse_body, same_owner, same_value
+from ocpi.v221.chargingprofiles import SetChargingProfile
 from ocpi.v221.locations import Capability, Status
 from ocpi.v221.patches import TokenPatch
 from ocpi.v221.sessions import ChargingPreferences, ChargingPreferencesResponse, ProfileType
@@ -45,6 +47,9 @@ INTERFACES: tuple[ModuleInterface, ...] = (
     ModuleInterface(ModuleID.CDRS, InterfaceRole.SENDER, f"{FUNCTIONAL_BASE}/cdrs"),
     ModuleInterface(ModuleID.TOKENS, InterfaceRole.RECEIVER, f"{FUNCTIONAL_BASE}/tokens"),
     ModuleInterface(ModuleID.COMMANDS, InterfaceRole.RECEIVER, f"{FUNCTIONAL_BASE}/commands"),
+    ModuleInterface(
+        ModuleID.CHARGINGPROFILES, InterfaceRole.RECEIVER, f"{FUNCTIONAL_BASE}/chargingprofiles"
+    ),
     ModuleInterface(ModuleID.HUBCLIENTINFO, InterfaceRole.RECEIVER, HUBCLIENTINFO_PATH),
 )
 """What the CPO publishes in its 2.2.1 details (digest §2.1: the CPO's usual interfaces)."""
@@ -220,5 +225,48 @@ def functional_router(cpo: Cpo, auth: TokenAuth[Literal["peer"]]) -> APIRouter:
     @router.post(base + "/commands/{command}")
     async def post_command(command: str, body: JsonBody, routing: Routing) -> OcpiResponse:
         return ocpi_response(await handle_command(cpo, command, body, routing.from_))
+
+    # --- chargingprofiles (Receiver): {url}/{session_id}, results to the response_url --------
+    profile_path = base + "/chargingprofiles/{session_id}"
+
+    @router.put(profile_path)
+    async def put_profile(session_id: str, body: JsonBody, routing: Routing) -> OcpiResponse:
+        parsed = parse_body(SetChargingProfile, body)
+        answer = await profiles.set_profile(
+            cpo, session_id, parsed, routing.from_, visible_to(routing)
+        )
+        return ocpi_response(answer)
+
+    @router.get(profile_path)
+    async def get_profile(
+        session_id: str,
+        routing: Routing,
+        duration: Annotated[int | None, Query()] = None,
+        response_url: Annotated[str | None, Query()] = None,
+    ) -> OcpiResponse:
+        if duration is None or duration < 0 or not response_url:
+            raise InvalidParameters(
+                "query parameters duration (seconds) and response_url are required "
+                "(spec mod_charging_profiles GET)"
+            )
+        answer = await profiles.active_profile(
+            cpo, session_id, duration, response_url, routing.from_, visible_to(routing)
+        )
+        return ocpi_response(answer)
+
+    @router.delete(profile_path)
+    async def delete_profile(
+        session_id: str,
+        routing: Routing,
+        response_url: Annotated[str | None, Query()] = None,
+    ) -> OcpiResponse:
+        if not response_url:
+            raise InvalidParameters(
+                "query parameter response_url is required (spec mod_charging_profiles DELETE)"
+            )
+        answer = await profiles.clear_profile(
+            cpo, session_id, response_url, routing.from_, visible_to(routing)
+        )
+        return ocpi_response(answer)
 
     return router

@@ -8,15 +8,16 @@ ChargingPeriod and CDR `tariffs`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 
 from ocpi.pricing.errors import PricingError
 from ocpi.pricing.usage import SessionUsage, UsagePeriod, UsageState
-from ocpi.v221.cdrs import CDR, CdrDimensionType
+from ocpi.v221.cdrs import CDR, CdrDimensionType, ChargingPeriod
 from ocpi.v221.tariffs import Tariff
 
-__all__ = ["cdr_tariff", "usage_from_cdr"]
+__all__ = ["cdr_tariff", "usage_from_cdr", "usage_from_periods"]
 
 
 def usage_from_cdr(cdr: CDR, time_zone: str) -> SessionUsage:
@@ -27,10 +28,18 @@ def usage_from_cdr(cdr: CDR, time_zone: str) -> SessionUsage:
     RESERVATION. The CDR carries no current, so `min_current`/`max_current` restrictions
     are judged on nothing (the engine raises PricingError for them).
     """
-    periods = sorted(cdr.charging_periods, key=lambda p: p.start_date_time)
+    return usage_from_periods(cdr.charging_periods, cdr.end_date_time, time_zone)
+
+
+def usage_from_periods(
+    charging_periods: Sequence[ChargingPeriod], end: datetime, time_zone: str
+) -> SessionUsage:
+    """Charging periods (a CDR's, or a Session's so far) as usage, the last one ending at
+    `end`. Session-only dimensions (CURRENT, POWER, STATE_OF_CHARGE...) are not priced."""
+    periods = sorted(charging_periods, key=lambda p: p.start_date_time)
     items: list[UsagePeriod] = []
     for index, period in enumerate(periods):
-        end = periods[index + 1].start_date_time if index + 1 < len(periods) else cdr.end_date_time
+        until = periods[index + 1].start_date_time if index + 1 < len(periods) else end
         dims: dict[CdrDimensionType, Decimal] = {}
         for dimension in period.dimensions:
             dims[dimension.type] = dims.get(dimension.type, Decimal(0)) + dimension.volume
@@ -47,7 +56,7 @@ def usage_from_cdr(cdr: CDR, time_zone: str) -> SessionUsage:
             UsagePeriod(
                 state=state,
                 start_date_time=period.start_date_time,
-                end_date_time=end,
+                end_date_time=until,
                 energy=energy if state is UsageState.CHARGING else Decimal(0),
             )
         )

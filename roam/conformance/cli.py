@@ -16,10 +16,10 @@ import contextlib
 import os
 import socket
 import sys
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import typer
 import uvicorn
@@ -33,8 +33,6 @@ from roam.conformance.context import (
     MemberAction,
     MemberHook,
     SuiteConfig,
-    Trigger,
-    TriggerInfo,
 )
 from roam.conformance.jsonsafe import describe, printable
 from roam.conformance.report import Report
@@ -66,10 +64,15 @@ def _listen_socket(listen: str) -> socket.socket:
     return sock
 
 
-def shell_trigger(command: str, timeout: float) -> Trigger:
-    """A trigger that runs a shell command with the target in OCPI_CONFORMANCE_* variables."""
+class _Described(Protocol):
+    def environment(self) -> dict[str, str]: ...
 
-    async def run(info: TriggerInfo) -> None:
+
+def shell_trigger(command: str, timeout: float) -> Callable[[_Described], Awaitable[None]]:
+    """A hook (--trigger-command, --credit-command) that runs a shell command with what it
+    is about in OCPI_CONFORMANCE_* variables."""
+
+    async def run(info: _Described) -> None:
         await _run_shell(command, info.environment(), timeout)
 
     return run
@@ -212,6 +215,13 @@ def conformance_command(
             "its credentials (OCPI_CONFORMANCE_ACTION register|rotate).",
         ),
     ] = None,
+    credit_command: Annotated[
+        str | None,
+        typer.Option(
+            "--credit-command",
+            help="CPO only: a shell command that makes the member issue a credit CDR.",
+        ),
+    ] = None,
 ) -> None:
     """Contract tests: act as the hub toward a member and check it, rule by rule."""
     try:
@@ -236,6 +246,7 @@ def conformance_command(
         trigger=shell_trigger(trigger_command, wait) if trigger_command else None,
         realtime_limit=realtime_limit,
         member_hook=shell_member_hook(member_command, wait) if member_command else None,
+        credit=shell_trigger(credit_command, wait) if credit_command else None,
     )
     typer.echo(f"suite listening at {url}; testing {versions_url} as a {role.value}", err=True)
     try:

@@ -93,6 +93,26 @@ MemberHook = Callable[[MemberAction], Awaitable[None]]
 
 
 @dataclass(frozen=True)
+class CreditInfo:
+    """Which CDR the suite (as eMSP) asks a CPO under test to credit (money.credit_cdr)."""
+
+    country_code: str
+    party_id: str
+    cdr_id: str
+
+    def environment(self) -> dict[str, str]:
+        """The variables a `--credit-command` sees."""
+        return {
+            "OCPI_CONFORMANCE_COUNTRY_CODE": self.country_code,
+            "OCPI_CONFORMANCE_PARTY_ID": self.party_id,
+            "OCPI_CONFORMANCE_CDR_ID": self.cdr_id,
+        }
+
+
+CreditHook = Callable[[CreditInfo], Awaitable[None]]
+
+
+@dataclass(frozen=True)
 class SuiteConfig:
     """What `roam conformance` was asked to do."""
 
@@ -119,6 +139,8 @@ class SuiteConfig:
     member_hook: MemberHook | None = None
     """Makes the member register with the suite or rotate its credentials (else the
     lifecycle checks that need it are skipped)."""
+    credit: CreditHook | None = None
+    """Makes a CPO under test issue a credit CDR for a CDR (else money.credit_cdr skips)."""
 
     def __post_init__(self) -> None:
         if self.role not in (Role.CPO, Role.EMSP):

@@ -40,6 +40,7 @@ from ocpi.v221 import (
 )
 from roam.conformance.checks import CPO, Check, CheckFailed, CheckSkipped, check
 from roam.conformance.context import Context
+from roam.conformance.costing import describe_tariff, price_gaps
 from roam.conformance.exchange import Exchange, Inbound
 from roam.conformance.pagination import listing
 from roam.conformance.registration import HANDSHAKE
@@ -457,17 +458,13 @@ async def cdr_priced(ctx: Context) -> str | None:
     except PricingError as exc:
         raise CheckSkipped(f"the suite's engine cannot re-price this session: {exc}") from None
     expected = priced.total.rounded(priced.currency)
-    problems = []
-    if expected.excl_vat != got.total_cost.excl_vat:
-        problems.append(
-            f"excl. VAT {got.total_cost.excl_vat}, tariff {tariff.id} gives {expected.excl_vat}"
-        )
-    if got.total_cost.incl_vat is not None and expected.incl_vat != got.total_cost.incl_vat:
-        problems.append(
-            f"incl. VAT {got.total_cost.incl_vat}, tariff {tariff.id} gives {expected.incl_vat}"
-        )
+    problems = price_gaps(got.total_cost, expected, got.currency)
     if problems:
-        raise CheckFailed("total_cost disagrees with the session: " + "; ".join(problems), item)
+        raise CheckFailed(
+            f"total_cost disagrees with the session its charging periods describe, priced "
+            f"with {describe_tariff(tariff)}: " + "; ".join(problems),
+            item,
+        )
     return f"{got.total_cost.excl_vat} {got.currency} excl. VAT, as tariff {tariff.id} gives"
 
 

@@ -144,7 +144,7 @@ def suite_location(ctx: Context, tariff_id: str) -> Location:
     )
 
 
-def _member_token(ctx: Context) -> CdrToken:
+def member_token(ctx: Context) -> CdrToken:
     """A token of the member for the sessions and CDRs the suite sends: a pulled one."""
     for token in ctx.learned.tokens:
         if token.valid:
@@ -284,7 +284,7 @@ def _session(ctx: Context, location: Location, start: datetime) -> Session:
         id=f"CONF-S{secrets.token_hex(3).upper()}",
         start_date_time=start,
         kwh=Decimal(0),
-        cdr_token=_member_token(ctx),
+        cdr_token=member_token(ctx),
         auth_method=AuthMethod.AUTH_REQUEST,
         location_id=location.id,
         evse_uid="CONF-EVSE1",
@@ -343,16 +343,9 @@ async def push_session(ctx: Context) -> str | None:
     return None
 
 
-@check(
-    "emsp.cdr_location_header",
-    "CDR POST answered with a Location header to read it back",
-    S_CDR,
-    roles=EMSP,
-    needs=["emsp.push_location"],
-)
-async def cdr_location_header(ctx: Context) -> str | None:
-    location = ctx.learned.pushed_location
-    assert location is not None
+def suite_cdr(ctx: Context, location: Location) -> CDR:
+    """A CDR of the suite's CPO party for a 20-minute 5 kWh session at `location`, priced with
+    the pushed tariff (the pushed session's, when there is one)."""
     tariff = ctx.learned.pushed_tariff or suite_tariff(ctx, "CONF-T1")
     end = _now()
     start = end - timedelta(minutes=20)
@@ -360,7 +353,7 @@ async def cdr_location_header(ctx: Context) -> str | None:
     priced = price_session(tariff, _usage(start, end)).cdr_fields()
     evse = (location.evses or [])[0]
     other = ctx.config.other
-    cdr = CDR.model_validate(
+    return CDR.model_validate(
         {
             **priced.to_json(),
             "country_code": other.country_code,
@@ -382,6 +375,19 @@ async def cdr_location_header(ctx: Context) -> str | None:
             "last_updated": format_datetime(end),
         }
     )
+
+
+@check(
+    "emsp.cdr_location_header",
+    "CDR POST answered with a Location header to read it back",
+    S_CDR,
+    roles=EMSP,
+    needs=["emsp.push_location"],
+)
+async def cdr_location_header(ctx: Context) -> str | None:
+    location = ctx.learned.pushed_location
+    assert location is not None
+    cdr = suite_cdr(ctx, location)
     base = ctx.require_endpoint(ModuleID.CDRS, InterfaceRole.RECEIVER)
     posted = await ctx.call("POST", base, body=cdr)
     ctx.expect_ok(posted, "POST a CDR")

@@ -21,9 +21,11 @@ from roam.conformance import (
     emsp_role,
     lifecycle,
     load,
+    money,
     pagination,
     recovery,
     registration,
+    smart,
     transport,
 )
 from roam.conformance.checks import (
@@ -43,6 +45,8 @@ ALL_CHECKS: tuple[Check, ...] = (
     *pagination.CHECKS,
     *cpo_role.CHECKS,
     *emsp_role.CHECKS,
+    *smart.CHECKS,
+    *money.CHECKS,
     *load.CHECKS,
     *recovery.CHECKS,
     *lifecycle.CHECKS,

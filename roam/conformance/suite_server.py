@@ -72,6 +72,12 @@ from ocpi.v221 import (
     VersionDetails,
     VersionNumber,
 )
+from ocpi.v221.chargingprofiles import (
+    ActiveChargingProfile,
+    ActiveChargingProfileResult,
+    ChargingProfileResult,
+    ClearProfileResult,
+)
 from ocpi.v221.hubclientinfo import ConnectionStatus
 from ocpi.v221.types import parse_datetime
 from roam.conformance.exchange import Inbound, decode_json, routing_of
@@ -79,6 +85,7 @@ from roam.conformance.validation import check_value
 
 FUNCTIONAL = (
     ModuleID.CDRS,
+    ModuleID.CHARGINGPROFILES,
     ModuleID.COMMANDS,
     ModuleID.LOCATIONS,
     ModuleID.SESSIONS,
@@ -96,6 +103,12 @@ _COMMAND_BODIES: dict[str, type[Any]] = {
     "CANCEL_RESERVATION": CancelReservation,
     "UNLOCK_CONNECTOR": UnlockConnector,
 }
+PROFILE_RESULTS: dict[str, type[Any]] = {
+    "SET": ChargingProfileResult,
+    "GET": ActiveChargingProfileResult,
+    "CLEAR": ClearProfileResult,
+}
+"""What the CPO POSTs to the suite's chargingprofiles response_url of each request kind."""
 _LOCATION_DEPTH: dict[int, tuple[type[Any], type[Any]]] = {
     3: (Location, LocationPatch),
     4: (EVSE, EVSEPatch),
@@ -175,6 +188,12 @@ class SuiteServer:
 
     def response_url(self, command: str, command_id: str) -> str:
         return f"{self.endpoint(ModuleID.COMMANDS, InterfaceRole.SENDER)}/{command}/{command_id}"
+
+    def profile_url(self, kind: str, request_id: str) -> str:
+        """The response_url of a chargingprofiles request (kind SET, GET or CLEAR); the
+        query string is part of it, as a hub's rewritten URLs may have one."""
+        base = self.endpoint(ModuleID.CHARGINGPROFILES, InterfaceRole.SENDER)
+        return f"{base}/{kind}/{request_id}?request_id={request_id}"
 
     def credentials(self, token: str) -> Credentials:
         """The suite's credentials as a 2.2.1 hub: exactly one role, HUB."""
@@ -386,7 +405,22 @@ class SuiteServer:
             if checked is None:
                 return _answer(None, OcpiStatus.INVALID_OR_MISSING_PARAMETERS, item.problems[0])
             return _answer()
+        if module == "chargingprofiles" and item.method in ("POST", "PUT"):
+            return self._profile(item, rest)
         return _answer(None, OcpiStatus.CLIENT_ERROR, "the suite holds no such object", 404)
+
+    def _profile(self, item: Inbound, rest: list[str]) -> Answer:
+        """A result POSTed to a response_url the suite gave, or an ActiveChargingProfile PUT
+        of a session (spec mod_charging_profiles Sender interface)."""
+        if item.method == "POST" and len(rest) == 2 and rest[0] in PROFILE_RESULTS:
+            model: type[Any] = PROFILE_RESULTS[rest[0]]
+        elif item.method == "PUT" and len(rest) == 1:
+            model = ActiveChargingProfile
+        else:
+            return _answer(None, OcpiStatus.CLIENT_ERROR, "no such response_url", 404)
+        if self._validate(item, model, "body") is None:
+            return _answer(None, OcpiStatus.INVALID_OR_MISSING_PARAMETERS, item.problems[0])
+        return _answer()
 
     def _authorize(self, item: Inbound, uid: str, token_type: str) -> Answer:
         if item.payload is not None:

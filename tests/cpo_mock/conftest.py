@@ -51,6 +51,7 @@ CAPABLE = [
     Capability.RFID_READER,
     Capability.RESERVABLE,
     Capability.UNLOCK_CAPABLE,
+    Capability.CHARGING_PROFILE_CAPABLE,
 ]
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from ocpi.headers import PartyRef, RoutingHeaders, encode_authorization
-from ocpi.v221 import CommandType
+from ocpi.v221 import CommandType, TokenType
 from tests.cpo_mock.conftest import CPO, T0, location, tariff
 from tests.emsp_mock.conftest import EMSP, Federation
 
@@ -210,3 +210,26 @@ async def test_a_command_without_result_times_out(fed: Federation) -> None:
     await fed.step(30)  # the CPO's TIMEOUT result arrives late: recorded, outcome unchanged
     view = (await fed.app("GET", f"/commands/{sent['id']}")).json()
     assert (view["state"], view["late_result"]) == ("TIMEOUT", "TIMEOUT")
+
+
+async def test_a_credit_cdr_refunds_the_invoice_it_credits(fed: Federation) -> None:
+    from tests.doubles import factories as f
+
+    cdr = f.cdr()
+    alice = cdr.cdr_token.model_copy(update={"uid": "app-alice", "type": TokenType.APP_USER})
+    original = cdr.model_copy(update={"cdr_token": alice})
+    await call(fed, "POST", "/cdrs", original.to_json())
+    credit = original.to_json() | {
+        "id": original.id + "-C",
+        "credit": True,
+        "credit_reference_id": original.id,
+        "total_cost": {k: -v for k, v in original.total_cost.to_json().items()},
+    }
+    response = await call(fed, "POST", "/cdrs", credit)
+    assert (response.status_code, status(response)) == (201, 1000)
+    invoices = {i.cdr_key[2]: i for i in fed.emsp.invoices}
+    paid, refund = invoices[original.id], invoices[original.id + "-C"]
+    assert paid.status == "INVOICED", paid.body["reason"]
+    assert (refund.status, refund.body["reason"]) == ("INVOICED", f"refund of CDR {original.id}")
+    assert refund.body["total"] == {k: -v for k, v in paid.body["total"].items()}
+    assert refund.driver_id == paid.driver_id

@@ -11,7 +11,7 @@ import pytest
 from emsp_mock import billing, objects
 from emsp_mock.search import MapHit, MapIndex, MapQuery, distance_km, key_of
 from emsp_mock.shelf import LocationShelf
-from ocpi.v221 import ConnectorType, GeoLocation, Location, Price, Status
+from ocpi.v221 import CDR, ConnectorType, GeoLocation, Location, Price, Status
 from tests.cpo_mock.conftest import T0, location
 from tests.doubles import factories as f
 
@@ -207,3 +207,36 @@ def test_the_pull_mark_is_the_pull_start_unless_the_senders_stamps_lag() -> None
     # Nothing pulled, ever: no mark (the next pull is a first one again).
     assert objects.next_mark(None, started, []) is None
     assert objects.PullMark.from_json(lagging.to_json()) == lagging
+
+
+def _credit_of(cdr: CDR, **changes: object) -> CDR:
+    total = cdr.total_cost
+    negated = Price(excl_vat=-total.excl_vat, incl_vat=-(total.incl_vat or Decimal(0)))
+    values = {"id": cdr.id + "-C", "credit": True, "credit_reference_id": cdr.id}
+    return cdr.model_copy(update={**values, "total_cost": negated, **changes})
+
+
+def test_a_credit_cdr_refunding_what_was_paid_is_invoiced_negative() -> None:
+    cdr = f.cdr()
+    draft = billing.check_credit(_credit_of(cdr), cdr, "INVOICED")
+    assert draft.status is billing.InvoiceStatus.INVOICED, draft.reason
+    assert draft.total.excl_vat == -cdr.total_cost.excl_vat < 0
+    assert draft.reason == f"refund of CDR {cdr.id}"
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("unknown", "is not known here"),
+        ("unbilled", "was not billed (REVIEW)"),
+        ("wrong amount", "excl. VAT"),
+    ],
+)
+def test_any_other_credit_cdr_goes_to_review(case: str, reason: str) -> None:
+    cdr = f.cdr()
+    credit = _credit_of(cdr)
+    if case == "wrong amount":
+        credit = _credit_of(cdr, total_cost=Price(excl_vat=Decimal("-0.01"), incl_vat=None))
+    original = None if case == "unknown" else cdr
+    draft = billing.check_credit(credit, original, "REVIEW" if case == "unbilled" else "INVOICED")
+    assert draft.status is billing.InvoiceStatus.REVIEW and reason in draft.reason

@@ -25,10 +25,17 @@ from cpo_mock.app import create_app as create_cpo
 from cpo_mock.settings import CpoSettings
 from emsp_mock.app import create_app as create_emsp
 from emsp_mock.settings import EmspSettings
-from ocpi.v221 import Role
+from ocpi.v221 import Capability, Location, Role
 from roam.conformance import CheckResult, Outcome, Report, Suite, SuiteConfig, TriggerInfo
 from roam.conformance.checks import Check, Phase
-from roam.conformance.context import Context, MemberAction, MemberHook, Trigger
+from roam.conformance.context import (
+    Context,
+    CreditHook,
+    CreditInfo,
+    MemberAction,
+    MemberHook,
+    Trigger,
+)
 from roam.conformance.exchange import Evidence
 from tests.cpo_mock.conftest import T0, location
 from tests.cpo_mock.conftest import cpo_settings as mock_cpo_settings
@@ -39,12 +46,28 @@ TOKEN_A = "conformance-token-a"
 HOSTS = {Role.CPO: "cpo.test", Role.EMSP: "emsp.test"}
 
 
+def _preferences_capable(place: Location) -> Location:
+    """The EVSEs that can be started remotely take charging preferences too."""
+    evses = [
+        evse.model_copy(
+            update={"capabilities": [*evse.capabilities, Capability.CHARGING_PREFERENCES_CAPABLE]}
+        )
+        if evse.capabilities and Capability.REMOTE_START_STOP_CAPABLE in evse.capabilities
+        else evse
+        for evse in place.evses or []
+    ]
+    return place.model_copy(update={"evses": evses})
+
+
 def cpo_settings(tmp_path: Path, **overrides: Any) -> CpoSettings:
     """The mock CPO of tests/cpo_mock waiting for a hub-initiated handshake with TOKEN_A:
-    three locations updated an hour apart (the date filters have something to cut), X-Limit
-    2, a fast accelerated clock and simulation.auto_plug."""
+    three locations updated an hour apart (the date filters have something to cut), their
+    remotely startable EVSEs CHARGING_PREFERENCES_CAPABLE, X-Limit 2, a fast accelerated
+    clock and simulation.auto_plug."""
     locations = [
-        location(f"LOC{i}").model_copy(update={"last_updated": T0 + timedelta(hours=i)}).to_json()
+        _preferences_capable(location(f"LOC{i}"))
+        .model_copy(update={"last_updated": T0 + timedelta(hours=i)})
+        .to_json()
         for i in (1, 2, 3)
     ]
     values: dict[str, Any] = {
@@ -142,12 +165,25 @@ def member_hook(target: Member) -> MemberHook:
     return hook
 
 
+def control_credit(network: Network) -> CreditHook:
+    """The mock CPO's control API: the operator credits the CDR the suite names."""
+
+    async def credit(info: CreditInfo) -> None:
+        async with network.client() as client:
+            answer = await client.post(f"http://cpo.test/control/cdrs/{info.cdr_id}/credit")
+            answer.raise_for_status()
+
+    return credit
+
+
 async def conformance(target: Member, **options: Any) -> Report:
     """The whole suite against `target`, quick timeouts (everything is in-process)."""
     values: dict[str, Any] = {"timeout": 2.0, "wait": 1.5, "charge_seconds": 0.1}
     values["member_hook"] = member_hook(target)
     if target.role is Role.EMSP:
         values["trigger"] = app_start(target.network)
+    else:
+        values["credit"] = control_credit(target.network)
     values.update(options)
     config = SuiteConfig(
         versions_url=f"http://{target.host}/ocpi/versions",

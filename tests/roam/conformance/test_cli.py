@@ -56,12 +56,18 @@ def test_the_command_passes_a_mock_cpo_process(tmp_path: Path) -> None:
     member_command = f"{sys.executable} {tmp_path / 'member.py'}"
     versions = f"http://127.0.0.1:{port}/ocpi/versions"
     junit, report = tmp_path / "conformance.xml", tmp_path / "conformance.json"
+    # The operator's back office credits the CDR the suite names (money.credit_cdr).
+    credit = (
+        f"{sys.executable} -c 'import httpx, os; httpx.post(\"http://127.0.0.1:{port}"
+        '/control/cdrs/" + os.environ["OCPI_CONFORMANCE_CDR_ID"] + "/credit")'
+        ".raise_for_status()'"
+    )
     with running(["roam", "cpo", "run", "--config", "cpo.toml"], versions, cwd=tmp_path):
         done = subprocess.run(
             [sys.executable, "-m", "roam", "conformance", "--versions-url", versions,
              "--token", "ci-token-a", "--role", "CPO", "--wait", "10", "--charge-seconds",
              "0.5", "--junit", str(junit), "--json", str(report),
-             "--member-command", member_command],
+             "--member-command", member_command, "--credit-command", credit],
             cwd=ROOT, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr

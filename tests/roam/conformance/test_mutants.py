@@ -175,7 +175,9 @@ def _mispriced_cdr(request: httpx.Request) -> httpx.Request:
     if request.method != "POST" or not request.url.path.endswith("/cdrs"):
         return request
     cdr = httpx.Response(200, content=request.content).json()
-    cdr["total_cost"]["excl_vat"] = float(Decimal(str(cdr["total_cost"]["excl_vat"])) + 1)
+    # As a CPO that stored the wrong price: its credit CDR negates the wrong price.
+    euro = -1 if cdr.get("credit") else 1
+    cdr["total_cost"]["excl_vat"] = float(Decimal(str(cdr["total_cost"]["excl_vat"])) + euro)
     return rebuilt(request, dict(request.headers), httpx.Response(200, json=cdr).content)
 
 

@@ -38,13 +38,33 @@ async def test_without_a_car_the_session_checks_skip_saying_why(tmp_path: Path) 
         report = await conformance(cpo, wait=0.5)
     skipped = outcomes(report, Outcome.SKIP)
     assert skipped == {
-        "cpo.session", "cpo.stop_session", "cpo.cdr", "cpo.cdr_priced",
+        "cpo.session",
+        "cpo.stop_session",
+        "cpo.cdr",
+        "cpo.cdr_priced",
         "load.pagination_under_change",  # the suite's start changes nothing without a car
-    }  # fmt: skip
+        "reservation.start_reserved",  # a reservation needs no car; charging does
+        "profiles.set",
+        "profiles.get",
+        "profiles.clear",
+        "profiles.charging_preferences",
+        "money.session_cost",
+        "money.credit_cdr",
+    }
     assert not report.failed, explain(report)
-    reason = next(r.message for r in report.results if r.check.id == "cpo.session")
-    assert "does your test charger need a car plugged in?" in reason
+    for check_id in ("cpo.session", "reservation.start_reserved"):
+        reason = next(r.message for r in report.results if r.check.id == check_id)
+        assert "does your test charger need a car plugged in?" in reason
     assert report.exit_code == 0
+
+
+async def test_without_a_credit_hook_the_credit_check_skips_saying_why(tmp_path: Path) -> None:
+    async with member(Role.CPO, tmp_path) as cpo:
+        report = await conformance(cpo, credit=None)
+    assert outcomes(report, Outcome.SKIP) == {"money.credit_cdr"}
+    assert not report.failed, explain(report)
+    reason = next(r.message for r in report.results if r.check.id == "money.credit_cdr")
+    assert "--credit-command" in reason and "C000001" in reason
 
 
 async def test_without_a_trigger_the_command_checks_skip(tmp_path: Path) -> None:
