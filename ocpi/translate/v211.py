@@ -890,10 +890,20 @@ def _price_to_v211(price: v221.Price | None, path: str, notes: _Notes) -> Any:
 
 
 def _relevant_location(
-    location: v221.Location, location_id: str, evse_uid: str, connector_id: str, path: str
+    location: v221.Location,
+    location_id: str,
+    evse_uid: str,
+    connector_id: str,
+    path: str,
+    used_tariffs: set[str],
 ) -> v221.Location:
     """`location` with only the EVSE and Connector a Session or CDR used (spec 2.1.1 Session,
-    CDR: "including only the relevant EVSE and connector")."""
+    CDR: "including only the relevant EVSE and connector").
+
+    Of several tariff_ids the connector keeps the one the Session or CDR used (`used_tariffs`,
+    from its periods or Tariffs); with none or several of them used, the embedded connector
+    names no tariff (it is optional in 2.1.1 and the object's own prices stand).
+    """
     if location.id != location_id:
         raise Untranslatable(path, f"the Location given is {location.id}, not {location_id}")
     if evse_uid == NOT_APPLICABLE:
@@ -902,6 +912,12 @@ def _relevant_location(
         if evse.uid == evse_uid:
             for connector in evse.connectors:
                 if connector.id == connector_id:
+                    ids = connector.tariff_ids or []
+                    if len(ids) > 1:
+                        used = [tariff_id for tariff_id in ids if tariff_id in used_tariffs]
+                        connector = connector.model_copy(
+                            update={"tariff_ids": used if len(used) == 1 else None}
+                        )
                     relevant = evse.model_copy(update={"connectors": [connector]})
                     return location.model_copy(update={"evses": [relevant]})
     raise Untranslatable(
@@ -967,7 +983,12 @@ def session_to_v211(session: v221.Session, *, location: v221.Location) -> Transl
         session, ["authorization_reference"], "", notes, "2.1.1 Sessions have no such field"
     )
     relevant = _relevant_location(
-        location, session.location_id, session.evse_uid, session.connector_id, "location_id"
+        location,
+        session.location_id,
+        session.evse_uid,
+        session.connector_id,
+        "location_id",
+        {period.tariff_id for period in session.charging_periods or [] if period.tariff_id},
     )
     status = session.status
     if status is v221.SessionStatus.RESERVATION:
@@ -1067,7 +1088,12 @@ def cdr_to_v211(cdr: v221.CDR, *, location: v221.Location) -> Translated[v211.CD
     snapshot = cdr.cdr_location
     _lose_present(snapshot, ["state"], "cdr_location", notes, "2.1.1 Locations have no state")
     relevant = _relevant_location(
-        location, snapshot.id, snapshot.evse_uid, snapshot.connector_id, "cdr_location"
+        location,
+        snapshot.id,
+        snapshot.evse_uid,
+        snapshot.connector_id,
+        "cdr_location",
+        {tariff.id for tariff in cdr.tariffs or []},
     )
     evses = relevant.evses or []
     connector = (

@@ -38,10 +38,11 @@ def differences(before: Any, after: Any, path: tuple[str, ...] = ()) -> list[tup
 
 
 def uncovered(original: OcpiModel, back: OcpiModel, lost: tuple[Loss, ...]) -> list[str]:
-    """Fields that changed on the round trip without a Loss naming them (or a parent)."""
+    """Fields that changed on the round trip without a Loss naming them, a parent of them, or
+    (for a list that changed length, where items cannot be paired) one of their items."""
     covered = [tuple(loss.path.split(".")) if loss.path else () for loss in lost]
     return [
         ".".join(path)
         for path in differences(wire(original), wire(back))
-        if not any(path[: len(prefix)] == prefix for prefix in covered)
+        if not any(path[: len(loss)] == loss or loss[: len(path)] == path for loss in covered)
     ]
