@@ -11,6 +11,7 @@ import string
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, TypeVar
 
 from hypothesis import HealthCheck, given, settings
@@ -51,13 +52,13 @@ def rarely(strategy: st.SearchStrategy[T]) -> st.SearchStrategy[T | None]:
     return st.one_of(st.none(), st.none(), st.none(), strategy)
 
 
-def mostly_211(enum: type[Any], known: type[Any]) -> st.SearchStrategy[Any]:
+def mostly_211(enum: type[StrEnum], known: type[StrEnum]) -> st.SearchStrategy[Any]:
     """Values of a 2.2.1 enum, mostly the ones 2.1.1 also has."""
     shared = [member for member in enum if member.value in {k.value for k in known}]
     return st.sampled_from(shared) | st.sampled_from(list(enum))
 
 
-def subsets(enum: type[Any]) -> st.SearchStrategy[list[Any] | None]:
+def subsets(enum: type[StrEnum]) -> st.SearchStrategy[list[Any] | None]:
     return optional(st.lists(st.sampled_from(list(enum)), unique=True, max_size=4))
 
 
