@@ -1074,6 +1074,13 @@ def cdr_to_v211(cdr: v221.CDR, *, location: v221.Location) -> Translated[v211.CD
         raise Untranslatable(
             "credit", "2.1.1 has no credit CDRs: this one would read as a second charge"
         )
+    if cdr.home_charging_compensation:
+        # Spec 2.2.1 mod_cdrs: the energy is to be paid *to* the driver; a 2.1.1 eMSP would
+        # bill the driver for it.
+        raise Untranslatable(
+            "home_charging_compensation",
+            "2.1.1 has no home-charging compensation CDRs: this one would read as a charge",
+        )
     _lose_present(
         cdr,
         ["session_id", "authorization_reference", "signed_data"],
@@ -1083,8 +1090,6 @@ def cdr_to_v211(cdr: v221.CDR, *, location: v221.Location) -> Translated[v211.CD
     )
     _lose_present(cdr, _CDR_COSTS_NOT_IN_V211, "", notes, "2.1.1 CDRs give total_cost only")
     _lose_present(cdr, ["invoice_reference_id"], "", notes, "2.1.1 CDRs have no such field")
-    if cdr.home_charging_compensation:
-        notes.lose("home_charging_compensation", "2.1.1 CDRs have no such field")
     snapshot = cdr.cdr_location
     _lose_present(snapshot, ["state"], "cdr_location", notes, "2.1.1 Locations have no state")
     relevant = _relevant_location(
@@ -1404,7 +1409,7 @@ def command_response_to_v221(
     if result is v211.CommandResponseType.TIMEOUT:
         # 2.2.1's immediate answer has no TIMEOUT: the command is not going ahead.
         notes = _Notes()
-        notes.lose("", "2.2.1 CommandResponseType has no TIMEOUT: sent as REJECTED")
+        notes.lose("result", "2.2.1 CommandResponseType has no TIMEOUT: sent as REJECTED")
         return notes.result(
             v221.CommandResponse(
                 result=v221.CommandResponseType.REJECTED,

@@ -583,13 +583,18 @@ def test_cdr_end_becomes_stop_and_total_cost_a_number() -> None:
     assert paths(down.lost) == ["cdr_token"]
 
 
-def test_credit_cdr_is_untranslatable() -> None:
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"credit": True, "credit_reference_id": "CDR0"}, "credit"),
+        ({"home_charging_compensation": True}, "home_charging_compensation"),
+    ],
+)
+def test_cdr_paying_the_driver_is_untranslatable(change: dict[str, Any], path: str) -> None:
     with pytest.raises(Untranslatable) as caught:
-        translate.cdr_to_v211(
-            cdr221(credit=True, credit_reference_id="CDR0"), location=location221()
-        )
+        translate.cdr_to_v211(cdr221(**change), location=location221())
 
-    assert caught.value.path == "credit"
+    assert caught.value.path == path
 
 
 def test_cdr_cost_breakdown_is_lost() -> None:
