@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -91,8 +92,9 @@ def _build(model: type[M], path: str, **fields: Any) -> M:
     except ValidationError as exc:
         error = exc.errors()[0]
         where = _join(path, *error["loc"])
+        version = "2.1.1" if model.__module__.startswith("ocpi.v211") else "2.2.1"
         raise Untranslatable(
-            where, f"cannot be carried in {model.__module__}.{model.__name__}: {error['msg']}"
+            where, f"does not fit the OCPI {version} {model.__name__}: {error['msg']}"
         ) from None
 
 
@@ -231,7 +233,6 @@ def _hours_to_v221(hours: v211.Hours | None, path: str) -> v221.Hours | None:
     )
 
 
-# --- Connector ----------------------------------------------------------------------------
 def _choose_tariff_id(
     ids: list[str] | None,
     tariffs: Mapping[str, v221.Tariff] | None,
@@ -279,123 +280,220 @@ def _choose_tariff_id(
     return regular[0]
 
 
-def _connector_to_v211(
-    connector: v221.Connector,
+# --- Location, EVSE, Connector: field by field, for whole objects and PATCH bodies -------
+# Each *_fields_to_* function converts the fields it is given (all of an object's, or only
+# those a PATCH sets) and leaves the others alone, so one set of rules serves both.
+Fields = dict[str, Any]
+
+
+def _fields(model: OcpiModel, *, only_set: bool = False) -> Fields:
+    """The model's fields by name, in the spec's order: all of them, or those a PATCH set."""
+    names = model.model_fields_set if only_set else type(model).model_fields
+    return {name: getattr(model, name) for name in type(model).model_fields if name in names}
+
+
+def _connector_fields_to_v211(
+    fields: Fields, tariffs: Mapping[str, v221.Tariff] | None, path: str, notes: _Notes
+) -> Fields:
+    result: Fields = {}
+    for name, value in fields.items():
+        where = _join(path, name)
+        if name == "max_voltage":
+            result["voltage"] = value
+        elif name == "max_amperage":
+            result["amperage"] = value
+        elif name == "max_electric_power":
+            if value is not None:
+                notes.lose(where, "2.1.1 has no such field")
+        elif name == "tariff_ids":
+            result["tariff_id"] = _choose_tariff_id(value, tariffs, where, notes)
+        elif name == "standard":
+            result[name] = _same_enum(v211.ConnectorType, value, where)
+        elif name == "power_type":
+            result[name] = _same_enum(v211.PowerType, value, where)
+        else:
+            result[name] = value
+    return result
+
+
+def _connector_fields_to_v221(fields: Fields, path: str) -> Fields:
+    result: Fields = {}
+    for name, value in fields.items():
+        where = _join(path, name)
+        if name == "voltage":
+            result["max_voltage"] = value
+        elif name == "amperage":
+            result["max_amperage"] = value
+        elif name == "tariff_id":
+            result["tariff_ids"] = None if value is None else [value]
+        elif name == "standard":
+            result[name] = _same_enum(v221.ConnectorType, value, where)
+        elif name == "power_type":
+            result[name] = _same_enum(v221.PowerType, value, where)
+        else:
+            result[name] = value
+    return result
+
+
+def _evse_fields_to_v211(
+    fields: Fields, tariffs: Mapping[str, v221.Tariff] | None, path: str, notes: _Notes
+) -> Fields:
+    result: Fields = {}
+    for name, value in fields.items():
+        where = _join(path, name)
+        if name == "capabilities":
+            result[name] = _filter_enums(v211.Capability, value, where, notes)
+        elif name == "connectors":
+            result[name] = [
+                _build(
+                    v211.Connector,
+                    _join(where, index),
+                    **_connector_fields_to_v211(
+                        _fields(connector), tariffs, _join(where, index), notes
+                    ),
+                )
+                for index, connector in enumerate(value)
+            ]
+        else:
+            result[name] = value
+    return result
+
+
+def _evse_fields_to_v221(fields: Fields, path: str) -> Fields:
+    result: Fields = {}
+    for name, value in fields.items():
+        where = _join(path, name)
+        if name == "capabilities":
+            result[name] = None if value is None else [v221.Capability(c.value) for c in value]
+        elif name == "connectors":
+            result[name] = [
+                _build(
+                    v221.Connector,
+                    _join(where, index),
+                    **_connector_fields_to_v221(_fields(connector), _join(where, index)),
+                )
+                for index, connector in enumerate(value)
+            ]
+        else:
+            result[name] = value
+    return result
+
+
+def _evses_to_v211(
+    evses: list[v221.EVSE] | None,
     tariffs: Mapping[str, v221.Tariff] | None,
     path: str,
     notes: _Notes,
-) -> v211.Connector:
-    _lose_present(connector, ["max_electric_power"], path, notes, "2.1.1 has no such field")
-    return _build(
-        v211.Connector,
-        path,
-        id=connector.id,
-        standard=_same_enum(v211.ConnectorType, connector.standard, _join(path, "standard")),
-        format=connector.format,
-        power_type=_same_enum(v211.PowerType, connector.power_type, _join(path, "power_type")),
-        voltage=connector.max_voltage,
-        amperage=connector.max_amperage,
-        tariff_id=_choose_tariff_id(
-            connector.tariff_ids, tariffs, _join(path, "tariff_ids"), notes
-        ),
-        terms_and_conditions=connector.terms_and_conditions,
-        last_updated=connector.last_updated,
-    )
+) -> list[v211.EVSE] | None:
+    if evses is None:
+        return None
+    return [
+        _build(
+            v211.EVSE,
+            _join(path, index),
+            **_evse_fields_to_v211(_fields(evse), tariffs, _join(path, index), notes),
+        )
+        for index, evse in enumerate(evses)
+    ]
 
 
-def _connector_to_v221(connector: v211.Connector, path: str) -> v221.Connector:
-    return _build(
-        v221.Connector,
-        path,
-        id=connector.id,
-        standard=_same_enum(v221.ConnectorType, connector.standard, _join(path, "standard")),
-        format=connector.format,
-        power_type=_same_enum(v221.PowerType, connector.power_type, _join(path, "power_type")),
-        max_voltage=connector.voltage,
-        max_amperage=connector.amperage,
-        tariff_ids=None if connector.tariff_id is None else [connector.tariff_id],
-        terms_and_conditions=connector.terms_and_conditions,
-        last_updated=connector.last_updated,
-    )
+def _location_fields_to_v211(
+    fields: Fields,
+    tariffs: Mapping[str, v221.Tariff] | None,
+    path: str,
+    notes: _Notes,
+    *,
+    embedded: bool = False,
+) -> Fields:
+    result: Fields = {}
+    for name, value in fields.items():
+        where = _join(path, name)
+        if name in ("country_code", "party_id"):
+            continue  # in the 2.1.1 URL (transport_and_format "Client owned object push")
+        if name == "publish":
+            if value is False and not embedded:
+                # Spec 2.2.1 mod_locations: publish false shows the Location only to the
+                # tokens in publish_allowed_to; a 2.1.1 eMSP would show it to every driver.
+                raise Untranslatable(
+                    where,
+                    "the Location is not to be published; 2.1.1 has no such flag and its eMSP "
+                    "would show it to every driver",
+                )
+        elif name == "publish_allowed_to":
+            if value:
+                notes.lose(where, "2.1.1 has no publish_allowed_to")
+        elif name == "state":
+            if value is not None:
+                notes.lose(where, "2.1.1 has no such field")
+        elif name == "parking_type":
+            result["type"] = _location_type(value, where, notes)
+        elif name == "postal_code":
+            # Required in 2.1.1, optional in 2.2.1: "" stands for "none" (and is read back so).
+            result[name] = value or ""
+        elif name == "evses":
+            result[name] = _evses_to_v211(value, tariffs, where, notes)
+        elif name == "facilities":
+            result[name] = _filter_enums(v211.Facility, value, where, notes)
+        elif name == "opening_times":
+            result[name] = _hours_to_v211(value, where)
+        elif name == "energy_mix":
+            result[name] = _energy_mix_to_v211(value, where)
+        else:
+            result[name] = value
+    return result
 
 
-def connector_to_v211(
-    connector: v221.Connector, *, tariffs: Mapping[str, v221.Tariff] | None = None
-) -> Translated[v211.Connector]:
-    """A 2.2.1 Connector as 2.1.1; `tariffs` (by id) is needed when it has several tariff_ids."""
-    notes = _Notes()
-    return notes.result(_connector_to_v211(connector, tariffs, "", notes))
+def _location_type(
+    parking_type: v221.ParkingType | None, path: str, notes: _Notes
+) -> v211.LocationType:
+    if parking_type is None:
+        return v211.LocationType.UNKNOWN  # spec 2.1.1 §4.16: "not known by the operator (default)"
+    if parking_type in _PARKING_TO_LOCATION_TYPE:
+        return _PARKING_TO_LOCATION_TYPE[parking_type]
+    notes.lose(path, f"2.1.1 LocationType has no {parking_type.value}: sent as OTHER")
+    return v211.LocationType.OTHER
 
 
-def connector_to_v221(connector: v211.Connector) -> Translated[v221.Connector]:
-    return Translated(_connector_to_v221(connector, ""))
+def _location_fields_to_v221(
+    fields: Fields, time_zone: str | None, path: str, notes: _Notes
+) -> Fields:
+    result: Fields = {}
+    for name, value in fields.items():
+        where = _join(path, name)
+        if name == "type":
+            if value is v211.LocationType.OTHER:
+                notes.lose(where, "2.2.1 ParkingType has no OTHER: left out")
+            result["parking_type"] = _LOCATION_TYPE_TO_PARKING.get(value)
+        elif name == "postal_code":
+            result[name] = value or None
+        elif name == "time_zone":
+            if value is None and time_zone is None:
+                raise Untranslatable(where, "required in 2.2.1, absent in this 2.1.1 Location")
+            result[name] = value or time_zone
+        elif name == "evses":
+            result[name] = (
+                None
+                if value is None
+                else [
+                    _build(
+                        v221.EVSE,
+                        _join(where, index),
+                        **_evse_fields_to_v221(_fields(evse), _join(where, index)),
+                    )
+                    for index, evse in enumerate(value)
+                ]
+            )
+        elif name == "facilities":
+            result[name] = None if value is None else [v221.Facility(f.value) for f in value]
+        elif name == "opening_times":
+            result[name] = _hours_to_v221(value, where)
+        elif name == "energy_mix":
+            result[name] = _energy_mix_to_v221(value, where)
+        else:
+            result[name] = value
+    return result
 
 
-# --- EVSE ---------------------------------------------------------------------------------
-def _evse_to_v211(
-    evse: v221.EVSE, tariffs: Mapping[str, v221.Tariff] | None, path: str, notes: _Notes
-) -> v211.EVSE:
-    return _build(
-        v211.EVSE,
-        path,
-        uid=evse.uid,
-        evse_id=evse.evse_id,
-        status=evse.status,
-        status_schedule=evse.status_schedule,
-        capabilities=_filter_enums(
-            v211.Capability, evse.capabilities, _join(path, "capabilities"), notes
-        ),
-        connectors=[
-            _connector_to_v211(connector, tariffs, _join(path, "connectors", index), notes)
-            for index, connector in enumerate(evse.connectors)
-        ],
-        floor_level=evse.floor_level,
-        coordinates=evse.coordinates,
-        physical_reference=evse.physical_reference,
-        directions=evse.directions,
-        parking_restrictions=evse.parking_restrictions,
-        images=evse.images,
-        last_updated=evse.last_updated,
-    )
-
-
-def _evse_to_v221(evse: v211.EVSE, path: str) -> v221.EVSE:
-    return _build(
-        v221.EVSE,
-        path,
-        uid=evse.uid,
-        evse_id=evse.evse_id,
-        status=evse.status,
-        status_schedule=evse.status_schedule,
-        capabilities=None
-        if evse.capabilities is None
-        else [v221.Capability(capability.value) for capability in evse.capabilities],
-        connectors=[
-            _connector_to_v221(connector, _join(path, "connectors", index))
-            for index, connector in enumerate(evse.connectors)
-        ],
-        floor_level=evse.floor_level,
-        coordinates=evse.coordinates,
-        physical_reference=evse.physical_reference,
-        directions=evse.directions,
-        parking_restrictions=evse.parking_restrictions,
-        images=evse.images,
-        last_updated=evse.last_updated,
-    )
-
-
-def evse_to_v211(
-    evse: v221.EVSE, *, tariffs: Mapping[str, v221.Tariff] | None = None
-) -> Translated[v211.EVSE]:
-    notes = _Notes()
-    return notes.result(_evse_to_v211(evse, tariffs, "", notes))
-
-
-def evse_to_v221(evse: v211.EVSE) -> Translated[v221.EVSE]:
-    return Translated(_evse_to_v221(evse, ""))
-
-
-# --- Location -----------------------------------------------------------------------------
 def _location_to_v211(
     location: v221.Location,
     tariffs: Mapping[str, v221.Tariff] | None,
@@ -404,117 +502,35 @@ def _location_to_v211(
     *,
     embedded: bool = False,
 ) -> v211.Location:
-    if not location.publish and not embedded:
-        # Spec 2.2.1 mod_locations: publish false shows the Location only to the tokens in
-        # publish_allowed_to. 2.1.1 has no such flag: its eMSP would show it to every driver.
-        raise Untranslatable(
-            _join(path, "publish"),
-            "the Location is not to be published; 2.1.1 has no such flag and its eMSP would "
-            "show it to every driver",
-        )
-    if location.publish:
-        _lose_present(
-            location,
-            ["publish_allowed_to"],
-            path,
-            notes,
-            "2.1.1 has no publish_allowed_to (and 2.2.1 allows it only with publish false)",
-        )
-    if location.parking_type is None:
-        location_type = v211.LocationType.UNKNOWN  # spec 2.1.1 §4.16: "not known (default)"
-    elif location.parking_type in _PARKING_TO_LOCATION_TYPE:
-        location_type = _PARKING_TO_LOCATION_TYPE[location.parking_type]
-    else:
-        location_type = v211.LocationType.OTHER
-        notes.lose(
-            _join(path, "parking_type"),
-            f"2.1.1 LocationType has no {location.parking_type.value}: sent as OTHER",
-        )
-    _lose_present(location, ["state"], path, notes, "2.1.1 has no such field")
-    return _build(
-        v211.Location,
-        path,
-        id=location.id,
-        type=location_type,
-        name=location.name,
-        address=location.address,
-        city=location.city,
-        # Required in 2.1.1, optional in 2.2.1: "" stands for "none" (and is read back so).
-        postal_code=location.postal_code or "",
-        country=location.country,
-        coordinates=location.coordinates,
-        related_locations=location.related_locations,
-        evses=None
-        if location.evses is None
-        else [
-            _evse_to_v211(evse, tariffs, _join(path, "evses", index), notes)
-            for index, evse in enumerate(location.evses)
-        ],
-        directions=location.directions,
-        operator=location.operator,
-        suboperator=location.suboperator,
-        owner=location.owner,
-        facilities=_filter_enums(
-            v211.Facility, location.facilities, _join(path, "facilities"), notes
-        ),
-        time_zone=location.time_zone,
-        opening_times=_hours_to_v211(location.opening_times, _join(path, "opening_times")),
-        charging_when_closed=location.charging_when_closed,
-        images=location.images,
-        energy_mix=_energy_mix_to_v211(location.energy_mix, _join(path, "energy_mix")),
-        last_updated=location.last_updated,
+    fields = _location_fields_to_v211(_fields(location), tariffs, path, notes, embedded=embedded)
+    return _build(v211.Location, path, **fields)
+
+
+def connector_to_v211(
+    connector: v221.Connector, *, tariffs: Mapping[str, v221.Tariff] | None = None
+) -> Translated[v211.Connector]:
+    """A 2.2.1 Connector as 2.1.1; `tariffs` (by id) is needed when it has several tariff_ids."""
+    notes = _Notes()
+    fields = _connector_fields_to_v211(_fields(connector), tariffs, "", notes)
+    return notes.result(_build(v211.Connector, "", **fields))
+
+
+def connector_to_v221(connector: v211.Connector) -> Translated[v221.Connector]:
+    return Translated(
+        _build(v221.Connector, "", **_connector_fields_to_v221(_fields(connector), ""))
     )
 
 
-def _location_to_v221(
-    location: v211.Location,
-    country_code: str,
-    party_id: str,
-    time_zone: str | None,
-    path: str,
-    notes: _Notes,
-) -> v221.Location:
-    if location.type is v211.LocationType.OTHER:
-        notes.lose(_join(path, "type"), "2.2.1 ParkingType has no OTHER: left out")
-    if location.time_zone is None and time_zone is None:
-        raise Untranslatable(
-            _join(path, "time_zone"), "required in 2.2.1, absent in this 2.1.1 Location"
-        )
-    return _build(
-        v221.Location,
-        path,
-        country_code=country_code,
-        party_id=party_id,
-        id=location.id,
-        publish=True,  # 2.1.1 publishes every Location it sends
-        name=location.name,
-        address=location.address,
-        city=location.city,
-        postal_code=location.postal_code or None,
-        country=location.country,
-        coordinates=location.coordinates,
-        related_locations=location.related_locations,
-        parking_type=_LOCATION_TYPE_TO_PARKING.get(location.type),
-        evses=None
-        if location.evses is None
-        else [
-            _evse_to_v221(evse, _join(path, "evses", index))
-            for index, evse in enumerate(location.evses)
-        ],
-        directions=location.directions,
-        operator=location.operator,
-        suboperator=location.suboperator,
-        owner=location.owner,
-        facilities=None
-        if location.facilities is None
-        else [v221.Facility(facility.value) for facility in location.facilities],
-        time_zone=location.time_zone or time_zone,
-        opening_times=_hours_to_v221(location.opening_times, _join(path, "opening_times")),
-        charging_when_closed=location.charging_when_closed,
-        images=location.images,
-        energy_mix=_energy_mix_to_v221(location.energy_mix, _join(path, "energy_mix")),
-        last_updated=location.last_updated,
-    )
+def evse_to_v211(
+    evse: v221.EVSE, *, tariffs: Mapping[str, v221.Tariff] | None = None
+) -> Translated[v211.EVSE]:
+    notes = _Notes()
+    fields = _evse_fields_to_v211(_fields(evse), tariffs, "", notes)
+    return notes.result(_build(v211.EVSE, "", **fields))
+
+
+def evse_to_v221(evse: v211.EVSE) -> Translated[v221.EVSE]:
+    return Translated(_build(v221.EVSE, "", **_evse_fields_to_v221(_fields(evse), "")))
 
 
 def location_to_v211(
@@ -531,12 +547,88 @@ def location_to_v211(
 def location_to_v221(
     location: v211.Location, *, country_code: str, party_id: str, time_zone: str | None = None
 ) -> Translated[v221.Location]:
-    """A 2.1.1 Location as 2.2.1, owned by the sending CPO (`country_code`, `party_id`).
+    """A 2.1.1 Location as 2.2.1, owned by the sending CPO (`country_code`, `party_id`) and
+    published (2.1.1 publishes every Location it sends).
 
     `time_zone` is used only when the 2.1.1 Location has none (2.2.1 requires one).
     """
     notes = _Notes()
-    return notes.result(_location_to_v221(location, country_code, party_id, time_zone, "", notes))
+    fields = _location_fields_to_v221(_fields(location), time_zone, "", notes)
+    return notes.result(
+        _build(
+            v221.Location,
+            "",
+            country_code=country_code,
+            party_id=party_id,
+            publish=True,
+            **fields,
+        )
+    )
+
+
+# --- PATCH bodies of Location, EVSE and Connector ----------------------------------------
+# A PATCH names the object in its URL; its body carries only what changes. Spec 2.2.1
+# transport_and_format: a PATCH SHALL carry last_updated; 2.1.1 does not require it, so the
+# caller passes the time to use when a 2.1.1 PATCH has none (when it was received).
+
+
+def _patch_last_updated(fields: Fields, last_updated: datetime | None) -> Fields:
+    if fields.get("last_updated") is not None:
+        return fields
+    if last_updated is None:
+        raise Untranslatable(
+            "last_updated", "a 2.2.1 PATCH requires last_updated and this 2.1.1 PATCH has none"
+        )
+    return fields | {"last_updated": last_updated}
+
+
+def location_patch_to_v211(
+    patch: OcpiModel, *, tariffs: Mapping[str, v221.Tariff] | None = None
+) -> Translated[OcpiModel]:
+    """A 2.2.1 LocationPatch as a 2.1.1 one: only the fields it sets, converted as in
+    location_to_v211 (`publish: true` needs no counterpart and is left out)."""
+    notes = _Notes()
+    fields = _location_fields_to_v211(_fields(patch, only_set=True), tariffs, "", notes)
+    return notes.result(_build(v211.LocationPatch, "", **fields))
+
+
+def location_patch_to_v221(
+    patch: OcpiModel, *, time_zone: str | None = None, last_updated: datetime | None = None
+) -> Translated[OcpiModel]:
+    """A 2.1.1 LocationPatch as a 2.2.1 one; `last_updated` is used when the patch has none."""
+    notes = _Notes()
+    fields = _location_fields_to_v221(_fields(patch, only_set=True), time_zone, "", notes)
+    return notes.result(_build(v221.LocationPatch, "", **_patch_last_updated(fields, last_updated)))
+
+
+def evse_patch_to_v211(
+    patch: OcpiModel, *, tariffs: Mapping[str, v221.Tariff] | None = None
+) -> Translated[OcpiModel]:
+    notes = _Notes()
+    fields = _evse_fields_to_v211(_fields(patch, only_set=True), tariffs, "", notes)
+    return notes.result(_build(v211.EVSEPatch, "", **fields))
+
+
+def evse_patch_to_v221(
+    patch: OcpiModel, *, last_updated: datetime | None = None
+) -> Translated[OcpiModel]:
+    fields = _evse_fields_to_v221(_fields(patch, only_set=True), "")
+    return Translated(_build(v221.EVSEPatch, "", **_patch_last_updated(fields, last_updated)))
+
+
+def connector_patch_to_v211(
+    patch: OcpiModel, *, tariffs: Mapping[str, v221.Tariff] | None = None
+) -> Translated[OcpiModel]:
+    notes = _Notes()
+    fields = _connector_fields_to_v211(_fields(patch, only_set=True), tariffs, "", notes)
+    return notes.result(_build(v211.ConnectorPatch, "", **fields))
+
+
+def connector_patch_to_v221(
+    patch: OcpiModel, *, last_updated: datetime | None = None
+) -> Translated[OcpiModel]:
+    fields = _connector_fields_to_v221(_fields(patch, only_set=True), "")
+    return Translated(_build(v221.ConnectorPatch, "", **_patch_last_updated(fields, last_updated)))
 
 
 # --- Tariff -------------------------------------------------------------------------------
@@ -664,52 +756,50 @@ def tariff_to_v221(
 
 
 # --- Token --------------------------------------------------------------------------------
-def _token_type_to_v211(token_type: v221.TokenType, path: str, notes: _Notes) -> v211.TokenType:
-    if token_type.value in {member.value for member in v211.TokenType}:
-        return v211.TokenType(token_type.value)
-    notes.lose(path, f"2.1.1 TokenType has no {token_type.value}: sent as OTHER")
-    return v211.TokenType.OTHER
+_TOKEN_FIELDS_NOT_IN_V211 = ("group_id", "default_profile_type", "energy_contract")
+
+
+def _token_fields_to_v211(fields: Fields, path: str, notes: _Notes) -> Fields:
+    result: Fields = {}
+    for name, value in fields.items():
+        where = _join(path, name)
+        if name in ("country_code", "party_id"):
+            continue  # in the 2.1.1 URL (transport_and_format "Client owned object push")
+        if name in _TOKEN_FIELDS_NOT_IN_V211:
+            if value is not None:
+                notes.lose(where, "2.1.1 Tokens have no such field")
+        elif name == "contract_id":
+            result["auth_id"] = value
+        elif name == "type":
+            if value.value in {member.value for member in v211.TokenType}:
+                result[name] = v211.TokenType(value.value)
+            else:
+                notes.lose(where, f"2.1.1 TokenType has no {value.value}: sent as OTHER")
+                result[name] = v211.TokenType.OTHER
+        else:
+            result[name] = value
+    return result
+
+
+def _token_fields_to_v221(fields: Fields) -> Fields:
+    result: Fields = {}
+    for name, value in fields.items():
+        if name == "auth_id":
+            result["contract_id"] = value
+        elif name == "type":
+            result[name] = v221.TokenType(value.value)
+        else:
+            result[name] = value
+    return result
 
 
 def _token_to_v211(token: v221.Token, path: str, notes: _Notes) -> v211.Token:
-    _lose_present(
-        token,
-        ["group_id", "default_profile_type", "energy_contract"],
-        path,
-        notes,
-        "2.1.1 Tokens have no such field",
-    )
-    return _build(
-        v211.Token,
-        path,
-        uid=token.uid,
-        type=_token_type_to_v211(token.type, _join(path, "type"), notes),
-        auth_id=token.contract_id,
-        visual_number=token.visual_number,
-        issuer=token.issuer,
-        valid=token.valid,
-        whitelist=token.whitelist,
-        language=token.language,
-        last_updated=token.last_updated,
-    )
+    return _build(v211.Token, path, **_token_fields_to_v211(_fields(token), path, notes))
 
 
 def _token_to_v221(token: v211.Token, country_code: str, party_id: str, path: str) -> v221.Token:
-    return _build(
-        v221.Token,
-        path,
-        country_code=country_code,
-        party_id=party_id,
-        uid=token.uid,
-        type=v221.TokenType(token.type.value),
-        contract_id=token.auth_id,
-        visual_number=token.visual_number,
-        issuer=token.issuer,
-        valid=token.valid,
-        whitelist=token.whitelist,
-        language=token.language,
-        last_updated=token.last_updated,
-    )
+    fields = _token_fields_to_v221(_fields(token))
+    return _build(v221.Token, path, country_code=country_code, party_id=party_id, **fields)
 
 
 def token_to_v211(token: v221.Token) -> Translated[v211.Token]:
@@ -721,6 +811,19 @@ def token_to_v211(token: v221.Token) -> Translated[v211.Token]:
 def token_to_v221(token: v211.Token, *, country_code: str, party_id: str) -> Translated[v221.Token]:
     """A 2.1.1 Token as 2.2.1, owned by the sending eMSP (`country_code`, `party_id`)."""
     return Translated(_token_to_v221(token, country_code, party_id, ""))
+
+
+def token_patch_to_v211(patch: OcpiModel) -> Translated[OcpiModel]:
+    notes = _Notes()
+    fields = _token_fields_to_v211(_fields(patch, only_set=True), "", notes)
+    return notes.result(_build(v211.TokenPatch, "", **fields))
+
+
+def token_patch_to_v221(
+    patch: OcpiModel, *, last_updated: datetime | None = None
+) -> Translated[OcpiModel]:
+    fields = _token_fields_to_v221(_fields(patch, only_set=True))
+    return Translated(_build(v221.TokenPatch, "", **_patch_last_updated(fields, last_updated)))
 
 
 def authorization_info_to_v211(info: v221.AuthorizationInfo) -> Translated[v211.AuthorizationInfo]:
@@ -975,45 +1078,108 @@ def _others(model: OcpiModel, fields: set[str]) -> list[str]:
 
 
 # --- Session ------------------------------------------------------------------------------
+_WHERE_IDS = ("location_id", "evse_uid", "connector_id")
+
+
+def _session_fields_to_v211(
+    fields: Fields, location: v221.Location | None, path: str, notes: _Notes
+) -> Fields:
+    result: Fields = {}
+    ids = [name for name in _WHERE_IDS if name in fields]
+    if ids:
+        if location is None or len(ids) < len(_WHERE_IDS):
+            raise Untranslatable(
+                _join(path, ids[0]),
+                "2.1.1 embeds the Location: saying where a Session is needs the Location and "
+                "all of location_id, evse_uid and connector_id",
+            )
+        periods = fields.get("charging_periods") or []
+        relevant = _relevant_location(
+            location,
+            fields["location_id"],
+            fields["evse_uid"],
+            fields["connector_id"],
+            _join(path, "location_id"),
+            {period.tariff_id for period in periods if period.tariff_id},
+        )
+        # Losses of the Location given are not the Session's: only its refusals count.
+        result["location"] = _location_to_v211(
+            relevant, None, _join(path, "location"), _Notes(), embedded=True
+        )
+    for name, value in fields.items():
+        where = _join(path, name)
+        if name in ("country_code", "party_id", *_WHERE_IDS):
+            continue
+        if name == "start_date_time":
+            result["start_datetime"] = value
+        elif name == "end_date_time":
+            result["end_datetime"] = value
+        elif name == "cdr_token":
+            result["auth_id"] = _driver_to_v211(value, where, notes)
+        elif name == "auth_method":
+            result[name] = _auth_method_to_v211(value, where, notes)
+        elif name == "authorization_reference":
+            if value is not None:
+                notes.lose(where, "2.1.1 Sessions have no such field")
+        elif name == "charging_periods":
+            result[name] = _periods_to_v211(value, where, notes)
+        elif name == "total_cost":
+            result[name] = _price_to_v211(value, where, notes)
+        elif name == "status":
+            if value is v221.SessionStatus.RESERVATION:
+                notes.lose(where, "2.1.1 SessionStatus has no RESERVATION: sent as PENDING")
+                value = v221.SessionStatus.PENDING
+            result[name] = v211.SessionStatus(value.value)
+        else:
+            result[name] = value
+    return result
+
+
+def _session_fields_to_v221(
+    fields: Fields, cdr_token: v221.CdrToken | None, path: str, notes: _Notes
+) -> Fields:
+    result: Fields = {}
+    for name, value in fields.items():
+        where = _join(path, name)
+        if name == "start_datetime":
+            result["start_date_time"] = value
+        elif name == "end_datetime":
+            result["end_date_time"] = value
+        elif name == "auth_id":
+            if cdr_token is None:
+                raise Untranslatable(
+                    where, "2.2.1 names the driver's token: the token of this auth_id is needed"
+                )
+            result["cdr_token"] = _check_driver(cdr_token, value)
+        elif name == "auth_method":
+            result[name] = v221.AuthMethod(value.value)
+        elif name == "location":
+            evse, connector = _used_evse(value, where)
+            _lose_embedded(
+                value,
+                ({"id"}, {"uid"}, {"id"}),
+                where,
+                notes,
+                "a 2.2.1 Session references its Location by location_id, evse_uid and connector_id",
+            )
+            result |= {"location_id": value.id, "evse_uid": evse.uid, "connector_id": connector.id}
+        elif name == "charging_periods":
+            result[name] = _periods_to_v221(value, where, notes)
+        elif name == "total_cost":
+            result[name] = None if value is None else v221.Price(excl_vat=value)
+        elif name == "status":
+            result[name] = v221.SessionStatus(value.value)
+        else:
+            result[name] = value
+    return result
+
+
 def session_to_v211(session: v221.Session, *, location: v221.Location) -> Translated[v211.Session]:
     """A 2.2.1 Session as 2.1.1, which embeds the Location: `location` is the Session's
     Location as the CPO holds it (only the EVSE and Connector used are sent)."""
     notes = _Notes()
-    _lose_present(
-        session, ["authorization_reference"], "", notes, "2.1.1 Sessions have no such field"
-    )
-    relevant = _relevant_location(
-        location,
-        session.location_id,
-        session.evse_uid,
-        session.connector_id,
-        "location_id",
-        {period.tariff_id for period in session.charging_periods or [] if period.tariff_id},
-    )
-    status = session.status
-    if status is v221.SessionStatus.RESERVATION:
-        notes.lose("status", "2.1.1 SessionStatus has no RESERVATION: sent as PENDING")
-        status = v221.SessionStatus.PENDING
-    return notes.result(
-        _build(
-            v211.Session,
-            "",
-            id=session.id,
-            start_datetime=session.start_date_time,
-            end_datetime=session.end_date_time,
-            kwh=session.kwh,
-            auth_id=_driver_to_v211(session.cdr_token, "cdr_token", notes),
-            auth_method=_auth_method_to_v211(session.auth_method, "auth_method", notes),
-            # Losses of the Location given are not the Session's: only its refusals count.
-            location=_location_to_v211(relevant, None, "location", _Notes(), embedded=True),
-            meter_id=session.meter_id,
-            currency=session.currency,
-            charging_periods=_periods_to_v211(session.charging_periods, "charging_periods", notes),
-            total_cost=_price_to_v211(session.total_cost, "total_cost", notes),
-            status=v211.SessionStatus(status.value),
-            last_updated=session.last_updated,
-        )
-    )
+    fields = _session_fields_to_v211(_fields(session), location, "", notes)
+    return notes.result(_build(v211.Session, "", **fields))
 
 
 def session_to_v221(
@@ -1022,38 +1188,33 @@ def session_to_v221(
     """A 2.1.1 Session as 2.2.1, owned by the sending CPO; `cdr_token` is the driver's token
     (2.1.1 gives only its auth_id, which must be the token's contract_id)."""
     notes = _Notes()
-    evse, connector = _used_evse(session.location, "location")
-    _lose_embedded(
-        session.location,
-        ({"id"}, {"uid"}, {"id"}),
-        "location",
-        notes,
-        "a 2.2.1 Session references its Location by location_id, evse_uid and connector_id",
-    )
-    total_cost = None if session.total_cost is None else v221.Price(excl_vat=session.total_cost)
+    fields = _session_fields_to_v221(_fields(session), cdr_token, "", notes)
     return notes.result(
-        _build(
-            v221.Session,
-            "",
-            country_code=country_code,
-            party_id=party_id,
-            id=session.id,
-            start_date_time=session.start_datetime,
-            end_date_time=session.end_datetime,
-            kwh=session.kwh,
-            cdr_token=_check_driver(cdr_token, session.auth_id),
-            auth_method=v221.AuthMethod(session.auth_method.value),
-            location_id=session.location.id,
-            evse_uid=evse.uid,
-            connector_id=connector.id,
-            meter_id=session.meter_id,
-            currency=session.currency,
-            charging_periods=_periods_to_v221(session.charging_periods, "charging_periods", notes),
-            total_cost=total_cost,
-            status=v221.SessionStatus(session.status.value),
-            last_updated=session.last_updated,
-        )
+        _build(v221.Session, "", country_code=country_code, party_id=party_id, **fields)
     )
+
+
+def session_patch_to_v211(
+    patch: OcpiModel, *, location: v221.Location | None = None
+) -> Translated[OcpiModel]:
+    """A 2.2.1 SessionPatch as a 2.1.1 one; `location` is needed only when the patch moves the
+    Session (sets location_id, evse_uid and connector_id)."""
+    notes = _Notes()
+    fields = _session_fields_to_v211(_fields(patch, only_set=True), location, "", notes)
+    return notes.result(_build(v211.SessionPatch, "", **fields))
+
+
+def session_patch_to_v221(
+    patch: OcpiModel,
+    *,
+    cdr_token: v221.CdrToken | None = None,
+    last_updated: datetime | None = None,
+) -> Translated[OcpiModel]:
+    """A 2.1.1 SessionPatch as a 2.2.1 one; `cdr_token` is needed only when it sets auth_id,
+    `last_updated` only when it has none."""
+    notes = _Notes()
+    fields = _session_fields_to_v221(_fields(patch, only_set=True), cdr_token, "", notes)
+    return notes.result(_build(v221.SessionPatch, "", **_patch_last_updated(fields, last_updated)))
 
 
 # --- CDR ----------------------------------------------------------------------------------
@@ -1129,11 +1290,13 @@ def cdr_to_v211(cdr: v221.CDR, *, location: v221.Location) -> Translated[v211.CD
         tariffs = []
         for index, tariff in enumerate(cdr.tariffs):
             path = _join("tariffs", index)
-            if (tariff.country_code, tariff.party_id) != (cdr.country_code, cdr.party_id):
-                notes.lose(
-                    _join(path, "party_id"),
-                    "2.1.1 Tariffs name no owner; read back, a CDR's Tariffs are the CDR's owner's",
-                )
+            for field in ("country_code", "party_id"):
+                if getattr(tariff, field) != getattr(cdr, field):
+                    notes.lose(
+                        _join(path, field),
+                        "2.1.1 Tariffs name no owner; read back, a CDR's Tariffs are the "
+                        "CDR's owner's",
+                    )
             tariffs.append(_tariff_to_v211(tariff, path, notes))
     return notes.result(
         _build(

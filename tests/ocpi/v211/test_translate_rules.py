@@ -440,7 +440,7 @@ def test_token_fields_2_1_1_lacks_are_lost() -> None:
     down = translate.token_to_v211(token)
 
     assert down.value.type is v211.TokenType.OTHER
-    assert paths(down.lost) == ["group_id", "energy_contract", "type"]
+    assert paths(down.lost) == ["type", "group_id", "energy_contract"]
 
 
 def test_authorization_info_drops_the_token_and_reference() -> None:
