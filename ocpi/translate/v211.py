@@ -1,4 +1,4 @@
-"""Translation of OCPI objects between 2.1.1 and 2.2.1, object by object: models in, models out.
+"""Translation of OCPI objects and PATCH bodies between 2.1.1 and 2.2.1: models in, models out.
 
 Every function returns `Translated` (the object and the notes of what it could not carry) or
 raises `Untranslatable` when carrying the object would change its meaning. Context a 2.1.1
@@ -31,16 +31,24 @@ __all__ = [
     "command_result_to_v211",
     "command_result_to_v221",
     "command_type_to_v211",
+    "connector_patch_to_v211",
+    "connector_patch_to_v221",
     "connector_to_v211",
     "connector_to_v221",
     "credentials_to_v211",
     "credentials_to_v221",
+    "evse_patch_to_v211",
+    "evse_patch_to_v221",
     "evse_to_v211",
     "evse_to_v221",
+    "location_patch_to_v211",
+    "location_patch_to_v221",
     "location_to_v211",
     "location_to_v221",
     "reserve_now_to_v211",
     "reserve_now_to_v221",
+    "session_patch_to_v211",
+    "session_patch_to_v221",
     "session_to_v211",
     "session_to_v221",
     "start_session_to_v211",
@@ -49,6 +57,8 @@ __all__ = [
     "stop_session_to_v221",
     "tariff_to_v211",
     "tariff_to_v221",
+    "token_patch_to_v211",
+    "token_patch_to_v221",
     "token_to_v211",
     "token_to_v221",
     "unlock_connector_to_v211",
