@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from ocpi import v211, v221
+from ocpi.status import OcpiStatus
 from ocpi.translate.notes import Loss, Translated, Untranslatable
 from ocpi.v221.types import OcpiModel, Role
 
@@ -53,6 +54,7 @@ __all__ = [
     "session_to_v221",
     "start_session_to_v211",
     "start_session_to_v221",
+    "status_code_to_v211",
     "stop_session_to_v211",
     "stop_session_to_v221",
     "tariff_to_v211",
@@ -1630,3 +1632,22 @@ def command_result_to_v221(response: v211.CommandResponse) -> Translated[v221.Co
             )
         )
     return Translated(v221.CommandResult(result=v221.CommandResultType(response.result.value)))
+
+
+# --- Status codes -------------------------------------------------------------------------
+def status_code_to_v211(code: int) -> Translated[int]:
+    """A 2.2.1 status code as 2.1.1 knows it (spec 2.1.1 status_codes).
+
+    2.1.1 has no 2004 (Unknown Token) and no 4xxx (hub errors, 2.2.1 status_codes): they go
+    as the generic code of the class the 2.1.1 reader acts on (2000: fix the request; 3000:
+    the other side failed). Every 2.1.1 code means the same in 2.2.1, so the way up needs no
+    function.
+    """
+    notes = _Notes()
+    if code == OcpiStatus.UNKNOWN_TOKEN:
+        notes.lose("status_code", "2.1.1 has no 2004 (Unknown Token): sent as 2000")
+        return notes.result(int(OcpiStatus.CLIENT_ERROR))
+    if 4000 <= code <= 4999:
+        notes.lose("status_code", f"2.1.1 has no hub errors ({code}): sent as 3000")
+        return notes.result(int(OcpiStatus.SERVER_ERROR))
+    return notes.result(code)

@@ -755,3 +755,21 @@ def test_2_1_1_unknown_session_result_becomes_failed() -> None:
 
     assert up.value.result is v221.CommandResultType.FAILED
     assert paths(up.lost) == ["result"]
+
+
+# --- Status codes -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("code", "sent", "lossless"),
+    [
+        (1000, 1000, True),
+        (2003, 2003, True),
+        (3003, 3003, True),
+        (2004, 2000, False),
+        (4001, 3000, False),
+        (4003, 3000, False),
+    ],
+)
+def test_status_codes_2_1_1_lacks_become_their_class(code: int, sent: int, lossless: bool) -> None:
+    down = translate.status_code_to_v211(code)
+
+    assert (down.value, down.lossless) == (sent, lossless)
