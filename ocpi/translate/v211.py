@@ -1265,6 +1265,10 @@ def cdr_to_v211(cdr: v221.CDR, *, location: v221.Location) -> Translated[v211.CD
     _lose_present(cdr, ["invoice_reference_id"], "", notes, "2.1.1 CDRs have no such field")
     snapshot = cdr.cdr_location
     _lose_present(snapshot, ["state"], "cdr_location", notes, "2.1.1 Locations have no state")
+    _same_enum(v211.ConnectorType, snapshot.connector_standard, "cdr_location.connector_standard")
+    _same_enum(v211.PowerType, snapshot.connector_power_type, "cdr_location.connector_power_type")
+    if snapshot.evse_uid == NOT_APPLICABLE:
+        raise Untranslatable("cdr_location.evse_uid", "a CDR is for a charging session at an EVSE")
     relevant = _relevant_location(
         location,
         snapshot.id,

@@ -597,6 +597,17 @@ def test_cdr_paying_the_driver_is_untranslatable(change: dict[str, Any], path: s
     assert caught.value.path == path
 
 
+def test_cdr_snapshot_connector_2_1_1_lacks_is_untranslatable_at_its_own_path() -> None:
+    snapshot = cdr221().cdr_location.model_copy(
+        update={"connector_standard": v221.ConnectorType.NEMA_14_50}
+    )
+
+    with pytest.raises(Untranslatable) as caught:
+        translate.cdr_to_v211(cdr221(cdr_location=snapshot), location=location221())
+
+    assert caught.value.path == "cdr_location.connector_standard"
+
+
 def test_cdr_cost_breakdown_is_lost() -> None:
     cdr = cdr221(
         total_energy_cost=v221.Price(excl_vat=Decimal("0.80")),
