@@ -44,6 +44,8 @@ __all__ = [
     "evse_to_v221",
     "location_patch_to_v211",
     "location_patch_to_v221",
+    "location_references_to_v211",
+    "location_references_to_v221",
     "location_to_v211",
     "location_to_v221",
     "reserve_now_to_v211",
@@ -838,7 +840,46 @@ def token_patch_to_v221(
     return Translated(_build(v221.TokenPatch, "", **_patch_last_updated(fields, last_updated)))
 
 
+def _references_to_v211(references: v221.LocationReferences, path: str) -> v211.LocationReferences:
+    return _build(
+        v211.LocationReferences,
+        path,
+        location_id=references.location_id,
+        evse_uids=references.evse_uids,
+    )
+
+
+def _references_to_v221(
+    references: v211.LocationReferences, path: str, notes: _Notes
+) -> v221.LocationReferences:
+    # The driver may use the EVSEs named; 2.2.1 cannot narrow that down to connectors.
+    _lose_present(
+        references, ["connector_ids"], path, notes, "2.2.1 LocationReferences name EVSEs only"
+    )
+    return _build(
+        v221.LocationReferences,
+        path,
+        location_id=references.location_id,
+        evse_uids=references.evse_uids,
+    )
+
+
+def location_references_to_v211(
+    references: v221.LocationReferences,
+) -> Translated[v211.LocationReferences]:
+    """The body of a real-time authorization request (spec 2.1.1 mod_tokens §2.2.2)."""
+    return Translated(_references_to_v211(references, ""))
+
+
+def location_references_to_v221(
+    references: v211.LocationReferences,
+) -> Translated[v221.LocationReferences]:
+    notes = _Notes()
+    return notes.result(_references_to_v221(references, "", notes))
+
+
 def authorization_info_to_v211(info: v221.AuthorizationInfo) -> Translated[v211.AuthorizationInfo]:
+    """The eMSP's answer to a real-time authorization, as 2.1.1."""
     notes = _Notes()
     notes.lose("token", "a 2.1.1 AuthorizationInfo does not echo the Token")
     _lose_present(
@@ -848,14 +889,7 @@ def authorization_info_to_v211(info: v221.AuthorizationInfo) -> Translated[v211.
         notes,
         "2.1.1 has no authorization_reference; the CPO cannot quote it in the Session or CDR",
     )
-    location = None
-    if info.location is not None:
-        location = _build(
-            v211.LocationReferences,
-            "location",
-            location_id=info.location.location_id,
-            evse_uids=info.location.evse_uids,
-        )
+    location = None if info.location is None else _references_to_v211(info.location, "location")
     return notes.result(
         _build(v211.AuthorizationInfo, "", allowed=info.allowed, location=location, info=info.info)
     )
@@ -868,19 +902,7 @@ def authorization_info_to_v221(
     notes = _Notes()
     location = None
     if info.location is not None:
-        _lose_present(
-            info.location,
-            ["connector_ids"],
-            "location",
-            notes,
-            "2.2.1 LocationReferences name EVSEs only",
-        )
-        location = _build(
-            v221.LocationReferences,
-            "location",
-            location_id=info.location.location_id,
-            evse_uids=info.location.evse_uids,
-        )
+        location = _references_to_v221(info.location, "location", notes)
     return notes.result(
         _build(
             v221.AuthorizationInfo,

@@ -784,3 +784,17 @@ def test_status_codes_2_1_1_lacks_become_their_class(code: int, sent: int, lossl
     down = translate.status_code_to_v211(code)
 
     assert (down.value, down.lossless) == (sent, lossless)
+
+
+def test_authorization_request_references_lose_connector_ids_going_up() -> None:
+    references = v211.LocationReferences(
+        location_id="LOC1", evse_uids=["3256"], connector_ids=["1"]
+    )
+
+    up = translate.location_references_to_v221(references)
+    down = translate.location_references_to_v211(up.value)
+
+    assert up.value.to_json() == {"location_id": "LOC1", "evse_uids": ["3256"]}
+    assert paths(up.lost) == ["connector_ids"]
+    assert down.lossless
+    assert down.value.to_json() == {"location_id": "LOC1", "evse_uids": ["3256"]}
