@@ -18,9 +18,7 @@ from hypothesis import strategies as st
 from ocpi import v211, v221
 from ocpi.translate import Untranslatable
 from ocpi.translate import v211 as translate
-from tests.ocpi.v211.roundtrip import wire
-from tests.ocpi.v211.test_translate_properties import SETTINGS, TOKENS, locations, sessions
-from tests.ocpi.v211.test_translate_rules import (
+from tests.ocpi.v211.factories import (
     NOW,
     cdr_token,
     connector221,
@@ -28,6 +26,8 @@ from tests.ocpi.v211.test_translate_rules import (
     paths,
     session221,
 )
+from tests.ocpi.v211.roundtrip import wire
+from tests.ocpi.v211.strategies import SETTINGS, TOKENS, locations, sessions
 
 
 def _patch_of(source: v221.OcpiModel, names: list[str], patch_model: type[Any]) -> Any:
