@@ -24,8 +24,10 @@ from ocpi.pagination import Page, PageRequest, paginate
 from ocpi.platform.registration import Registration
 from ocpi.v221 import Role
 from roam.conformance import Outcome
+from roam.conformance.report import Report
 from tests.roam.conformance.conftest import (
     Outbound,
+    Rendered,
     Wrap,
     conformance,
     member,
@@ -286,20 +288,30 @@ MUTANTS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
-async def test_a_mutant_fails_exactly_the_check_of_the_rule_it_breaks(
+async def run_mutant(
     mutant: Mutant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[Report, Rendered]:
+    """The suite against the mutant: it must fail exactly the check of the rule it breaks,
+    with the section, a message and the run's exit code 1; the report in every form."""
     if mutant.patch is not None:
         mutant.patch(monkeypatch)
     async with member(mutant.role, tmp_path, wrap=mutant.wrap, outbound=mutant.outbound) as target:
         report = await conformance(target, **mutant.options)
-    shown = rendered(report)  # the failure is reported in all three forms, whatever it shows
+    shown = rendered(report)  # the failure is reported in every form, whatever it shows
     assert outcomes(report, Outcome.FAIL) == {mutant.breaks}, shown.text
     assert report.exit_code == 1
     failed = report.failed[0]
     assert failed.check.spec and failed.message
     assert f"FAIL  {mutant.breaks}" in shown.text
+    return report, shown
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
+async def test_a_mutant_fails_exactly_the_check_of_the_rule_it_breaks(
+    mutant: Mutant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report, shown = await run_mutant(mutant, tmp_path, monkeypatch)
+    failed = report.failed[0]
     (case,) = [c for c in shown.junit.iter("testcase") if c.find("failure") is not None]
     assert case.get("name") == mutant.breaks
     (entry,) = [c for c in shown.data["checks"] if c["outcome"] == "FAIL"]

@@ -12,11 +12,10 @@ import httpx
 import pytest
 
 from ocpi.v221 import Role
-from roam.conformance import Outcome
-from tests.roam.conformance.conftest import conformance, member, outcomes, rendered
+from tests.roam.conformance.conftest import conformance, member
 from tests.roam.conformance.mutants import Answer, outbound, rebuilt, rewrite
 from tests.roam.conformance.test_mutants import MUTANTS as ALL_MUTANTS
-from tests.roam.conformance.test_mutants import Mutant
+from tests.roam.conformance.test_mutants import Mutant, run_mutant
 
 
 def _changed(request: httpx.Request, change: Any) -> httpx.Request:
@@ -83,12 +82,7 @@ CENTS = {
 async def test_a_money_mutant_fails_exactly_its_check(
     mutant: Mutant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if mutant.patch is not None:
-        mutant.patch(monkeypatch)
-    async with member(mutant.role, tmp_path, wrap=mutant.wrap, outbound=mutant.outbound) as target:
-        report = await conformance(target, **mutant.options)
-    shown = rendered(report)
-    assert outcomes(report, Outcome.FAIL) == {mutant.breaks}, shown.text
+    report, _ = await run_mutant(mutant, tmp_path, monkeypatch)
     failed = report.failed[0]
     assert failed.check.spec and failed.evidence
     assert CENTS[mutant.breaks] in failed.message, failed.message
