@@ -80,14 +80,16 @@ class _Service:
     def __init__(self, fail: Exception | None = None) -> None:
         self.fail = fail
         self.calls = 0
+        self.hubs: list[tuple[str, str] | None] = []
         self.registration = self
 
     @property
     def is_registered(self) -> bool:
         return self.calls > 0 and self.fail is None
 
-    async def register(self) -> Any:
+    async def register(self, hub: tuple[str, str] | None = None) -> Any:
         self.calls += 1
+        self.hubs.append(hub)
         if self.fail is not None:
             raise self.fail
 
@@ -102,6 +104,20 @@ async def test_register_on_request_is_409_once_registered_and_502_when_the_hub_r
     with pytest.raises(OperationError, match="registration failed: no hub configured") as caught:
         await register_on_request(refused)  # type: ignore[arg-type]
     assert caught.value.http_status == 502
+
+
+async def test_register_on_request_takes_the_hub_a_body_names() -> None:
+    """`{"versions_url", "token_a"}` registers with that hub (a new invitation, e.g. the
+    conformance suite's after its DELETE); anything else in the body is 400, not a call."""
+    service = _Service()
+    body = {"versions_url": "http://suite.test/ocpi/versions", "token_a": "A2"}
+    await register_on_request(service, body)  # type: ignore[arg-type]
+    assert service.hubs == [("http://suite.test/ocpi/versions", "A2")]
+    for bad in ({"versions_url": "http://x"}, {"versions_url": 1, "token_a": "A"}, [1], "x"):
+        fresh = _Service()
+        with pytest.raises(OperationError, match="versions_url") as caught:
+            await register_on_request(fresh, bad)  # type: ignore[arg-type]
+        assert caught.value.http_status == 400 and fresh.calls == 0
 
 
 def test_the_key_value_table_writes_deletes_and_survives_reopening(database_url: str) -> None:
