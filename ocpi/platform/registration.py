@@ -5,8 +5,13 @@ details of our version (2.2.1, or the one configured: `version`) with token A, P
 credentials with a fresh token B (accepted from that moment, because the peer fetches our
 versions with it before it answers) and keeps the token C it returns. `update()` rotates both
 tokens with PUT, `unregister()` ends the connection with DELETE. Peer-initiated (a hub calling
-us with a token A we handed out): `accept()` answers its POST or PUT, `forget()` its DELETE. The PeerStore is written before any answer goes out.
-After the peer's PUT its old token works until it first uses the new one (a lost answer).
+us with a token A we handed out): `accept()` answers its POST or PUT, `forget()` its DELETE.
+The PeerStore is written before any answer goes out. After the peer's PUT its old token works
+until it first uses the new one (a lost answer).
+
+For another version than 2.2.1, functional calls go through `functional_http`, whose
+`EdgeTransport` translates them (ocpi.platform.edge); the configuration calls here are made
+in the version itself.
 """
 
 from __future__ import annotations
