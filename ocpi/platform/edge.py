@@ -255,7 +255,7 @@ class VersionEdge:
             if carried.response is not None:
                 status, body = self._response_up(status, body, carried.response, where)
             headers = [
-                (name, self._link_outward(value) if name.lower() == b"link" else value)
+                (name, self._url_outward(name.lower(), value))
                 for name, value in start.get("headers", [])
                 if name.lower() != b"content-length"
             ]
@@ -291,10 +291,17 @@ class VersionEdge:
             )
         return status, pydantic_core.to_json(envelope)
 
-    def _link_outward(self, value: bytes) -> bytes:
+    def _url_outward(self, name: bytes, value: bytes) -> bytes:
+        """The URL of a Link (next page) or Location (a created CDR) header at the version's
+        path; other headers as they are."""
         text = value.decode("latin-1")
-        start, end = text.find("<"), text.find(">")
-        if start < 0 or end < start:
+        if name == b"location":
+            start, end = -1, len(text)
+        elif name == b"link":
+            start, end = text.find("<"), text.find(">")
+            if start < 0 or end < start:
+                return value
+        else:
             return value
         url = httpx.URL(text[start + 1 : end])
         outer = url.copy_with(path=self.paths.outward(url.path))
@@ -458,6 +465,10 @@ class EdgeTransport(httpx.AsyncBaseTransport):
         for index, item in enumerate(items):
             try:
                 result = self.adapter.down(carried.kind, item)
+            except ValidationError as exc:
+                invalid = f"not a valid {carried.kind.value}: {describe_errors(exc.errors())}"
+                lost.append(Loss(str(index), f"left out, {invalid}"))
+                continue
             except (ValueError, Untranslatable) as exc:
                 lost.append(Loss(str(index), f"left out: {exc}"))
                 continue
