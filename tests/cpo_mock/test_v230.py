@@ -250,6 +250,23 @@ async def test_an_invalid_2_3_0_object_is_2001_naming_the_field(setup: Setup) ->
     assert not any(t.uid == "BAD-1" for t in setup.cpo.tokens.values())
 
 
+async def test_takes_2_3_0_hub_client_info(setup: Setup) -> None:
+    hub, cpo = setup.hub, setup.cpo
+    url = hub.member_url(ModuleID.HUBCLIENTINFO, InterfaceRole.RECEIVER) + "/NL/EMA"
+    info = {
+        "country_code": "NL",
+        "party_id": "EMA",
+        "role": "EMSP",
+        "status": "CONNECTED",
+        "last_updated": "2025-03-03T08:00:00Z",
+    }
+    await hub.call("PUT", url, info, routed=False)
+    found = cpo.clients.find("NL", "EMA")
+    assert found is not None and found.status.value == "CONNECTED"
+    served = await hub.call("GET", url, routed=False)
+    assert v230.ClientInfo.model_validate(served.data).role == v230.Role.EMSP
+
+
 def test_a_version_it_does_not_speak_is_a_config_error(tmp_path: Path) -> None:
     config = tmp_path / "cpo.toml"
     config.write_text('[cpo]\nversion = "9.9"\n', encoding="utf-8")

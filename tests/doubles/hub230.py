@@ -107,6 +107,7 @@ class Hub230:
         sender: PartyRef = HUB,
         to: PartyRef | None = None,
         params: dict[str, str] | None = None,
+        routed: bool = True,
     ) -> OcpiResponse:
         assert self.member_credentials is not None, "the member has not registered"
         client = OcpiClient(self.http, self.member_credentials.token, from_party=sender)
@@ -114,7 +115,9 @@ class Hub230:
             self.member_credentials.roles[0].country_code,
             self.member_credentials.roles[0].party_id,
         )
-        return await client.request(method, url, json_body=body, to=to, params=params)
+        return await client.request(
+            method, url, json_body=body, to=to, params=params, routed=routed
+        )
 
     # --- the app ---------------------------------------------------------------------------
     def _build(self) -> FastAPI:
