@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import httpx
 import pydantic_core
@@ -180,7 +180,13 @@ class VersionEdge:
         method: str = scope["method"]
         where = f"{method} {path}"
         inner_path = served.inner + path[len(served.outer) :]
-        scope = dict(scope, path=inner_path, raw_path=inner_path.encode())
+        raw: bytes = scope.get("raw_path") or quote(path).encode()
+        outer = served.outer.encode()
+        if raw.startswith(outer):  # keep the client's percent-encoding below the prefix
+            raw = served.inner.encode() + raw[len(outer) :]
+        else:
+            raw = quote(inner_path).encode()
+        scope = dict(scope, path=inner_path, raw_path=raw)
         if served.interface.module == ModuleID.TOKENS:
             scope["query_string"] = self._token_type_query(scope.get("query_string", b""), where)
         carried = exchange(served.interface.module, served.interface.role, method, segments)

@@ -183,6 +183,16 @@ async def test_start_session_yields_2_3_0_result_session_evse_patch_and_cdr(
     assert hub.refused == []
     assert cpo.sessions[session_id].session.total_cost is not None
 
+    # What the CPO serves is 2.3.0 too: its Sessions and CDRs Sender lists.
+    cdrs = (await hub.call("GET", hub.member_url(ModuleID.CDRS, InterfaceRole.SENDER))).data
+    assert [v230.CDR.model_validate(item).id for item in cdrs] == [cdr.id]
+    assert cdrs[0]["total_cost"] == total
+    sessions_url = hub.member_url(ModuleID.SESSIONS, InterfaceRole.SENDER)
+    listed = await hub.call("GET", sessions_url, params={"date_from": "2025-03-01T00:00:00Z"})
+    [served] = [v230.Session.model_validate(item) for item in listed.data]
+    assert served.id == session_id and served.total_cost is not None
+    assert "before_taxes" in listed.data[0]["total_cost"]
+
 
 async def test_serves_2_3_0_objects_and_links_at_its_2_3_0_paths(setup: Setup) -> None:
     hub = setup.hub
