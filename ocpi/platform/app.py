@@ -81,7 +81,10 @@ def member_app(
     )
     if version.translates:
         # Outermost: everything inside sees the 2.2.1 paths and objects it was written for.
-        app.add_middleware(VersionEdge, adapter=version, prefix=prefix, interfaces=interfaces)
+        origin = public_url.rstrip("/").removesuffix(prefix)
+        app.add_middleware(
+            VersionEdge, adapter=version, prefix=prefix, interfaces=interfaces, origin=origin
+        )
     return MemberApp(app, any_caller, peer_only, prefix)
 
 

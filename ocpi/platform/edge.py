@@ -153,10 +153,13 @@ class VersionEdge:
         adapter: VersionAdapter,
         prefix: str,
         interfaces: Sequence[ModuleInterface],
+        origin: str = "",
     ) -> None:
         self.app = app
         self.adapter = adapter
         self.paths = ServedPaths(adapter, prefix, interfaces)
+        self.origin = origin
+        """scheme://host of the platform's public URL: names the member in the log."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -178,7 +181,7 @@ class VersionEdge:
             return
         served, segments = found
         method: str = scope["method"]
-        where = f"{method} {path}"
+        where = f"{method} {self.origin}{path}"
         inner_path = served.inner + path[len(served.outer) :]
         raw: bytes = scope.get("raw_path") or quote(path).encode()
         outer = served.outer.encode()
@@ -391,7 +394,7 @@ class EdgeTransport(httpx.AsyncBaseTransport):
         if target is not None:
             endpoint, segments = target
             carried = exchange(endpoint.identifier, endpoint.role, request.method, segments)
-        where = f"{request.method} {request.url}"
+        where = f"{self.public_url} sending {request.method} {request.url}"
         if carried.request is not None:
             body = await request.aread()
             if body:

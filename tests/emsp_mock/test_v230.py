@@ -6,6 +6,7 @@ config error (docs/versions.md, "Mock members on 2.3.0")."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -123,10 +124,18 @@ async def test_registers_the_2_3_0_way_and_pushes_2_3_0_tokens(setup: Setup) -> 
     assert all(isinstance(r.parsed, v230.Token) for r in tokens)
 
 
-async def test_takes_a_2_3_0_location_and_serves_it_back_as_2_3_0(setup: Setup) -> None:
+async def test_takes_a_2_3_0_location_and_serves_it_back_as_2_3_0(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
     hub, emsp = setup.hub, setup.emsp
     url = setup.url(ModuleID.LOCATIONS, "DE", "CPB", "LOC9")
-    await hub.call("PUT", url, location_230(), sender=CPO)
+    with caplog.at_level(logging.WARNING, logger="ocpi.platform.edge"):
+        await hub.call("PUT", url, location_230(), sender=CPO)
+    # What 2.2.1 cannot carry is logged, naming the member and each field.
+    [logged] = [r.getMessage() for r in caplog.records if "not carried" in r.getMessage()]
+    assert logged.startswith("PUT http://emsp.test/ocpi/emsp/2.3.0/locations/DE/CPB/LOC9")
+    for path in ("parking_places", "help_phone", "evses.0.parking", "evses.3"):
+        assert f"{path}:" in logged
     stored = emsp.location("DE", "CPB", "LOC9")
     assert stored is not None
     # docs/versions.md: an EVSE whose connectors 2.2.1 all lacks is left out going down.

@@ -11,8 +11,9 @@ import pytest
 
 from ocpi.client import OcpiClient
 from ocpi.envelope import envelope_dict
+from ocpi.errors import UnsupportedVersion
 from ocpi.headers import PartyRef
-from ocpi.platform import PeerState
+from ocpi.platform import MemoryPeerStore, PeerState, Registration
 from ocpi.platform.adapters import (
     Carried,
     Exchange,
@@ -22,7 +23,7 @@ from ocpi.platform.adapters import (
     exchange,
 )
 from ocpi.platform.edge import EdgeTransport
-from ocpi.v221 import Role
+from ocpi.v221 import BusinessDetails, CredentialsRole, Role
 from ocpi.v221.versions import Endpoint, InterfaceRole, ModuleID
 from tests.doubles import factories as f
 
@@ -158,3 +159,30 @@ async def test_one_url_for_both_interfaces_is_called_as_the_cpo_role_needs() -> 
     await inner.aclose()
     [sent] = seen
     assert json.loads(sent)["tax_included"] == "NO"
+
+
+async def test_a_2_3_0_member_refuses_a_hub_without_2_3_0() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        listed = [{"version": "2.2.1", "url": "http://hub.test/ocpi/2.2.1"}]
+        return httpx.Response(200, json=envelope_dict(listed))
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        registration = Registration(
+            http,
+            MemoryPeerStore(),
+            versions_url="http://cpo.test/ocpi/versions",
+            roles=[
+                CredentialsRole(
+                    role=Role.CPO,
+                    business_details=BusinessDetails(name="Spark"),
+                    country_code="DE",
+                    party_id="CPB",
+                )
+            ],
+            version=V230Adapter(),
+        )
+        with pytest.raises(
+            UnsupportedVersion, match=r"offers no OCPI 2\.3\.0 \(it offers 2\.2\.1\)"
+        ):
+            await registration.register("http://hub.test/ocpi/versions", "token-a")
+    assert registration.peer is None
