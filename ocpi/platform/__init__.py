@@ -10,8 +10,13 @@ The rest of what both mock platforms share lives here too, so that a mock keeps 
 makes it a CPO or an eMSP: `MemberSettings` and `load_config` (settings), `MemberRuntime`
 (HTTP client, background tasks, registration retry), `ClientInfoReceiver` (HubClientInfo)
 and `OperationError` (the control/app API's error).
+
+A platform may speak another OCPI version than its 2.2.1 core (`MemberSettings.version`): the
+version's `VersionAdapter` (adapters) and the edge that applies it (`VersionEdge` for what it
+serves, `EdgeTransport` for what it sends; docs/versions.md, "Mock members on 2.3.0").
 """
 
+from ocpi.platform.adapters import SUPPORTED_VERSIONS, VersionAdapter, adapter_for
 from ocpi.platform.app import MemberApp, addressed_to, build_member_app, member_app
 from ocpi.platform.clientinfo import (
     HUBCLIENTINFO_PATH,
@@ -22,6 +27,7 @@ from ocpi.platform.clientinfo import (
     hubclientinfo_router,
     party_key,
 )
+from ocpi.platform.edge import EdgeTransport, VersionEdge
 from ocpi.platform.errors import (
     OperationError,
     bearer_guard,
@@ -50,9 +56,11 @@ from ocpi.platform.settings import (
 
 __all__ = [
     "HUBCLIENTINFO_PATH",
+    "SUPPORTED_VERSIONS",
     "ClientInfoReceiver",
     "ConfigError",
     "ConfigSection",
+    "EdgeTransport",
     "HubConnection",
     "KnownParty",
     "MemberApp",
@@ -69,6 +77,9 @@ __all__ = [
     "RoutingAnswerMiddleware",
     "StateTable",
     "TablePeerStore",
+    "VersionAdapter",
+    "VersionEdge",
+    "adapter_for",
     "addressed_to",
     "bearer_guard",
     "build_member_app",

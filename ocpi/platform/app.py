@@ -3,7 +3,8 @@
 It wires what a CPO and an eMSP share: the lifespan that starts and stops the service, the
 versions/details and credentials routers, the two token checks (any caller, including a token
 A during a handshake; the registered peer only) and the middleware that answers functional
-requests with the routing headers reversed. The service adds its own module routers.
+requests with the routing headers reversed; for a platform speaking another version than
+2.2.1, the `VersionEdge` in front of it all. The service adds its own module routers.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from starlette.requests import Request
 from ocpi.errors import InvalidParameters
 from ocpi.headers import PartyRef, RoutingHeaders
 from ocpi.platform.clientinfo import ClientInfoReceiver, hubclientinfo_router
+from ocpi.platform.edge import VersionEdge
 from ocpi.platform.errors import OperationError, operation_error_response
 from ocpi.platform.middleware import RoutingAnswerMiddleware
 from ocpi.platform.registration import Principal, Registration
@@ -69,13 +71,20 @@ def member_app(
     any_caller: TokenAuth[Principal] = TokenAuth(service.registration.principal)
     peer_only: TokenAuth[Literal["peer"]] = TokenAuth(service.registration.peer_principal)
     prefix = urlsplit(public_url).path.rstrip("/")
-    app.include_router(versions_router(public_url, interfaces, any_caller))
+    version = service.registration.version
+    app.include_router(versions_router(public_url, interfaces, any_caller, version=version))
     app.include_router(
         credentials_router(prefix + credentials_path, service.registration, any_caller)
     )
     app.add_middleware(
         RoutingAnswerMiddleware, party=party, prefixes=[prefix + functional_base + "/"]
     )
+    if version.translates:
+        # Outermost: everything inside sees the 2.2.1 paths and objects it was written for.
+        origin = public_url.rstrip("/").removesuffix(prefix)
+        app.add_middleware(
+            VersionEdge, adapter=version, prefix=prefix, interfaces=interfaces, origin=origin
+        )
     return MemberApp(app, any_caller, peer_only, prefix)
 
 

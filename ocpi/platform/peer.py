@@ -37,6 +37,9 @@ class PeerState:
     """The token the peer called us with before its last credentials PUT: still accepted
     until the peer first uses `issued_token`, so that a PUT whose answer was lost can be
     sent again (docs/conformance.md, lifecycle.interrupted_rotation)."""
+    hub_party_id: str | None = None
+    """The hub party a 2.3.0 peer named in its credentials (`hub_party_id`, e.g. "NLHUB");
+    2.3.0 has no HUB role to find it in `roles`."""
 
     def endpoint(self, module: ModuleID | str, role: InterfaceRole | None = None) -> str | None:
         """The peer's URL of one module interface, as its version details published it."""
@@ -47,7 +50,10 @@ class PeerState:
 
     @property
     def hub_party(self) -> PartyRef | None:
-        """The peer's HUB role (digest §2.7: a hub's credentials list exactly that one role)."""
+        """The peer's hub party: its 2.3.0 `hub_party_id`, or its HUB role (digest §2.7: a
+        2.2.1 hub's credentials list exactly that one role)."""
+        if self.hub_party_id is not None:
+            return PartyRef(self.hub_party_id[:2], self.hub_party_id[2:])
         for entry in self.roles:
             if entry.role is Role.HUB:
                 return PartyRef(entry.country_code, entry.party_id)
@@ -63,6 +69,7 @@ class PeerState:
             "credentials_url": self.credentials_url,
             "extra": self.extra,
             "previous_token": self.previous_token,
+            "hub_party_id": self.hub_party_id,
         }
 
     @classmethod
@@ -76,6 +83,7 @@ class PeerState:
             credentials_url=data.get("credentials_url"),
             extra=dict(data.get("extra") or {}),
             previous_token=data.get("previous_token"),
+            hub_party_id=data.get("hub_party_id"),
         )
 
 

@@ -1,12 +1,17 @@
 """The credentials handshake from a member platform's side (spec credentials, digest §3.4).
 
-Member-initiated: `register(versions_url, token_a)` fetches the peer's versions and 2.2.1
-details with token A, POSTs our credentials with a fresh token B (accepted from that moment,
-because the peer fetches our versions with it before it answers) and keeps the token C it
-returns. `update()` rotates both tokens with PUT, `unregister()` ends the connection with
-DELETE. Peer-initiated (a hub calling us with a token A we handed out): `accept()` answers
-its POST or PUT, `forget()` its DELETE. The PeerStore is written before any answer goes out.
-After the peer's PUT its old token works until it first uses the new one (a lost answer).
+Member-initiated: `register(versions_url, token_a)` fetches the peer's versions and the
+details of our version (2.2.1, or the one configured: `version`) with token A, POSTs our
+credentials with a fresh token B (accepted from that moment, because the peer fetches our
+versions with it before it answers) and keeps the token C it returns. `update()` rotates both
+tokens with PUT, `unregister()` ends the connection with DELETE. Peer-initiated (a hub calling
+us with a token A we handed out): `accept()` answers its POST or PUT, `forget()` its DELETE.
+The PeerStore is written before any answer goes out. After the peer's PUT its old token works
+until it first uses the new one (a lost answer).
+
+For another version than 2.2.1, functional calls go through `functional_http`, whose
+`EdgeTransport` translates them (ocpi.platform.edge); the configuration calls here are made
+in the version itself.
 """
 
 from __future__ import annotations
@@ -17,25 +22,26 @@ from dataclasses import replace
 from typing import Literal
 
 import httpx
-from pydantic import TypeAdapter
 
 from ocpi.client import OcpiClient
 from ocpi.errors import (
     MethodNotAllowed,
     NoMatchingEndpoints,
     OcpiError,
+    PeerProtocolError,
     UnableToUseClientApi,
     UnsupportedVersion,
 )
 from ocpi.headers import PartyRef
+from ocpi.platform.adapters import PeerCredentials, V221Adapter, VersionAdapter
+from ocpi.platform.edge import EdgeTransport, log_losses
 from ocpi.platform.peer import PeerState, PeerStore
+from ocpi.translate.notes import Untranslatable
 from ocpi.v221.credentials import Credentials, CredentialsRole
-from ocpi.v221.versions import Endpoint, ModuleID, Version, VersionDetails, VersionNumber
+from ocpi.v221.versions import Endpoint, ModuleID
 
 Principal = Literal["peer", "token_a"]
 """Who a credentials token stands for: the connected peer, or a holder of our token A."""
-
-_VERSIONS = TypeAdapter(list[Version])
 
 
 def new_token() -> str:
@@ -55,6 +61,8 @@ class Registration:
         roles: Sequence[CredentialsRole],
         token_a: str | None = None,
         required: Sequence[ModuleID] = (ModuleID.CREDENTIALS,),
+        version: VersionAdapter | None = None,
+        public_url: str | None = None,
     ) -> None:
         self.http = http
         self.store = store
@@ -65,6 +73,20 @@ class Registration:
         self.required = tuple(required)
         self.peer: PeerState | None = None
         self._pending: set[str] = set()
+        self.version = version or V221Adapter()
+        """The OCPI version spoken with the peer; the rest of the platform speaks 2.2.1."""
+        self.functional_http = http
+        """What functional calls go through: for another version, the edge that translates."""
+        if self.version.translates:
+            own_role = self.roles[0].role
+            edge = EdgeTransport(
+                http,
+                self.version,
+                lambda: self.peer,
+                own_role,
+                public_url or versions_url.removesuffix("/ocpi/versions"),
+            )
+            self.functional_http = httpx.AsyncClient(transport=edge, trust_env=False)
 
     # --- state ----------------------------------------------------------------------------
     async def load(self) -> PeerState | None:
@@ -88,7 +110,7 @@ class Registration:
         """An OcpiClient that calls the peer with our token (FROM defaults to our first role)."""
         peer = self.require_peer()
         sender = from_party or PartyRef(self.roles[0].country_code, self.roles[0].party_id)
-        return OcpiClient(self.http, peer.token, from_party=sender)
+        return OcpiClient(self.functional_http, peer.token, from_party=sender)
 
     async def _keep(self, state: PeerState | None) -> None:
         await self.store.save_peer(state)
@@ -119,25 +141,50 @@ class Registration:
 
     # --- member-initiated -----------------------------------------------------------------
     async def discover(self, versions_url: str, token: str) -> list[Endpoint]:
-        """GET versions, choose 2.2.1, GET its details (digest §3.4 steps 2-3)."""
+        """GET versions, choose ours (2.2.1 or the configured one), GET its details (digest
+        §3.4 steps 2-3)."""
         client = OcpiClient(self.http, token)
-        versions = (await client.get(versions_url, routed=False)).parse(_VERSIONS)
-        chosen = next((v for v in versions if v.version == VersionNumber.V2_2_1), None)
+        number = self.version.number
+        answer = await client.get(versions_url, routed=False)
+        try:
+            versions = self.version.offered(answer.data)
+        except ValueError as exc:
+            raise PeerProtocolError(f"{versions_url}: not a list of versions: {exc}") from None
+        chosen = versions.get(number)
         if chosen is None:
-            offered = ", ".join(str(v.version) for v in versions) or "none"
-            raise UnsupportedVersion(f"{versions_url} offers no OCPI 2.2.1 (it offers {offered})")
-        details = (await client.get(chosen.url, routed=False)).parse(VersionDetails)
+            offered = ", ".join(versions) or "none"
+            raise UnsupportedVersion(
+                f"{versions_url} offers no OCPI {number} (it offers {offered})"
+            )
+        details = await client.get(chosen, routed=False)
+        try:
+            endpoints = self.version.read_details(details.data)
+        except ValueError as exc:
+            raise PeerProtocolError(f"{chosen}: not {number} version details: {exc}") from None
         missing = [
             module.value
             for module in self.required
-            if not any(e.identifier == module for e in details.endpoints)
+            if not any(e.identifier == module for e in endpoints)
         ]
         if missing:
             # Spec: a sender that finds required endpoints missing should not POST at all.
-            raise NoMatchingEndpoints(
-                f"the 2.2.1 details at {chosen.url} lack {', '.join(missing)}"
-            )
-        return list(details.endpoints)
+            raise NoMatchingEndpoints(f"the {number} details at {chosen} lack {', '.join(missing)}")
+        return endpoints
+
+    def own_credentials_out(self, token: str) -> dict[str, object]:
+        """Our credentials in the spoken version's JSON."""
+        return self.version.credentials_out(self.own_credentials(token))
+
+    def read_credentials(self, data: object) -> PeerCredentials:
+        """The peer's credentials in the spoken version (PeerProtocolError: not valid)."""
+        try:
+            theirs = self.version.credentials_in(data)
+        except (ValueError, Untranslatable) as exc:
+            raise PeerProtocolError(
+                f"the peer's credentials are not valid OCPI {self.version.number}: {exc}"
+            ) from None
+        log_losses("credentials", theirs.lost)
+        return theirs
 
     async def register(self, versions_url: str, token_a: str) -> PeerState:
         """Member-initiated handshake with the peer's token A; keeps and returns the state."""
@@ -149,9 +196,10 @@ class Registration:
         self._pending.add(token_b)
         try:
             answer = await OcpiClient(self.http, token_a).post(
-                credentials_url, self.own_credentials(token_b), routed=False
+                credentials_url, self.own_credentials_out(token_b), routed=False
             )
-            theirs = answer.parse(Credentials)
+            received = self.read_credentials(answer.data)
+            theirs = received.credentials
             state = PeerState(
                 token=theirs.token,
                 issued_token=token_b,
@@ -159,6 +207,7 @@ class Registration:
                 endpoints=endpoints,
                 roles=list(theirs.roles),
                 credentials_url=credentials_url,
+                hub_party_id=_hub_party_id(received),
             )
             await self.store.save_peer(state)
             self.peer = state
@@ -173,10 +222,11 @@ class Registration:
         token_b = new_token()
         self._pending.add(token_b)
         try:
-            answer = await self.client().put(
-                credentials_url, self.own_credentials(token_b), routed=False
+            answer = await OcpiClient(self.http, peer.token).put(
+                credentials_url, self.own_credentials_out(token_b), routed=False
             )
-            theirs = answer.parse(Credentials)
+            received = self.read_credentials(answer.data)
+            theirs = received.credentials
             endpoints = await self.discover(theirs.url, theirs.token)
             state = PeerState(
                 token=theirs.token,
@@ -186,6 +236,7 @@ class Registration:
                 roles=list(theirs.roles),
                 credentials_url=_credentials_url(endpoints),
                 extra=peer.extra,
+                hub_party_id=_hub_party_id(received),
             )
             await self.store.save_peer(state)
             self.peer = state
@@ -197,17 +248,22 @@ class Registration:
         """DELETE credentials; afterwards neither token works."""
         peer = self.require_peer()
         credentials_url = peer.credentials_url or _credentials_url(peer.endpoints)
-        await self.client().delete(credentials_url, routed=False)
+        await OcpiClient(self.http, peer.token).delete(credentials_url, routed=False)
         await self.forget()
 
     # --- peer-initiated -------------------------------------------------------------------
-    async def accept(self, theirs: Credentials, caller: Principal, method: str) -> Credentials:
+    async def accept(
+        self, received: Credentials | PeerCredentials, caller: Principal, method: str
+    ) -> Credentials:
         """The peer POSTed (with our token A) or PUT (with its token) its credentials.
 
         We fetch its versions and details with the token it sent (3001 when that fails, 3002
-        without 2.2.1) and answer with a new token of ours. POST when registered and PUT when
+        without our version) and answer with a new token of ours. POST when registered and PUT when
         not are 405 (spec credentials).
         """
+        if isinstance(received, Credentials):
+            received = PeerCredentials(received)
+        theirs = received.credentials
         if method == "POST" and self.peer is not None:
             raise MethodNotAllowed("already registered: PUT to update, DELETE to unregister")
         if method == "PUT" and (self.peer is None or caller != "peer"):
@@ -235,6 +291,7 @@ class Registration:
             credentials_url=_credentials_url(endpoints),
             extra=self.peer.extra if self.peer is not None else {},
             previous_token=previous,
+            hub_party_id=_hub_party_id(received),
         )
         await self._keep(state)
         self.token_a = None  # spent (spec credentials: token A is no longer valid)
@@ -252,6 +309,11 @@ class Registration:
             raise MethodNotAllowed("not registered here: nothing to delete")
         self.peer = None
         await self.store.save_peer(None)
+
+
+def _hub_party_id(received: PeerCredentials) -> str | None:
+    hub = received.hub_party
+    return f"{hub.country_code}{hub.party_id}" if hub is not None else None
 
 
 def _credentials_url(endpoints: Sequence[Endpoint]) -> str:

@@ -17,6 +17,7 @@ import httpx
 
 from ocpi.client import http_client
 from ocpi.errors import OcpiError
+from ocpi.platform.adapters import adapter_for
 from ocpi.platform.peer import PeerStore
 from ocpi.platform.registration import Registration
 from ocpi.platform.settings import MemberSettings
@@ -89,7 +90,8 @@ def member_registration(
     http: httpx.AsyncClient, peers: PeerStore, settings: MemberSettings, role: Role
 ) -> Registration:
     """The Registration of a member with one role: versions at `{public_url}/ocpi/versions`,
-    business_details.name = settings.name, token A from `settings.accept_token_a`."""
+    business_details.name = settings.name, token A from `settings.accept_token_a`, speaking
+    `settings.version`."""
     return Registration(
         http,
         peers,
@@ -103,4 +105,6 @@ def member_registration(
             )
         ],
         token_a=settings.accept_token_a,
+        version=adapter_for(settings.version),
+        public_url=settings.public_url,
     )

@@ -13,9 +13,10 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ocpi.headers import PartyRef
+from ocpi.platform.adapters import adapter_for
 
 
 class ConfigSection(BaseModel):
@@ -48,6 +49,15 @@ class MemberSettings(ConfigSection):
     accept_token_a: str | None = None
     """A token A for a hub-initiated handshake (`roam hub connect`)."""
     page_limit: Annotated[int, Field(ge=1)] = 100
+    version: str = "2.2.1"
+    """The OCPI version the platform speaks to its hub: "2.2.1" or "2.3.0" (docs/versions.md,
+    "Mock members on 2.3.0"); its versions endpoint offers only this one."""
+
+    @field_validator("version")
+    @classmethod
+    def _version_is_supported(cls, value: str) -> str:
+        adapter_for(value)  # raises naming the supported versions
+        return value
 
     @model_validator(mode="after")
     def _party_is_valid(self) -> Self:
@@ -104,7 +114,8 @@ def load_config(path: Path, settings: type[S], section: str) -> S:
         loaded = settings.model_validate(values)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
         )
         raise ConfigError(f"{path}: {problems}") from None
     database = loaded.database_url
