@@ -45,8 +45,10 @@ from ocpi.translate import Untranslatable
 from ocpi.v221.credentials import Credentials, CredentialsRole
 from ocpi.v221.hubclientinfo import ConnectionStatus
 from ocpi.v221.types import Role
-from ocpi.v221.versions import InterfaceRole, ModuleID, Version, VersionDetails
+from ocpi.v221.versions import InterfaceRole, ModuleID
+from ocpi.v230.versions import Version, VersionDetails
 
+# 2.3.0's models: they know every version number up to 2.3.0 (the endpoints are 2.2.1's).
 _VERSIONS = TypeAdapter(list[Version])
 _DETAILS = TypeAdapter(VersionDetails)
 
