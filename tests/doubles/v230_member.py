@@ -61,6 +61,8 @@ class V230Member:
     hub_endpoints: dict[tuple[str, str], str] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     answers: dict[tuple[str, str], Any] = field(default_factory=dict)
+    token_a: str | None = None
+    """A token A this member handed out, for a hub-initiated handshake (POST credentials)."""
 
     def __post_init__(self) -> None:
         base = "/ocpi/2.3.0"
@@ -68,6 +70,7 @@ class V230Member:
             routes=[
                 Route("/ocpi/versions", self._versions, methods=["GET"]),
                 Route(base, self._details, methods=["GET"]),
+                Route(base + "/credentials", self._credentials, methods=["POST"]),
                 Route(base + "/{rest:path}", self._functional, methods=_METHODS),
             ]
         )
@@ -105,6 +108,22 @@ class V230Member:
             self.hub_credentials = Credentials.model_validate(envelope["data"])
             self.token_c = self.hub_credentials.token
         return response
+
+    async def _credentials(self, request: Request) -> JSONResponse:
+        """POST credentials by a hub holding our token A: read its 2.3.0 credentials, fetch
+        its 2.3.0 details with its token, answer with ours."""
+        if self.token_a is None or not self._authorised(request, self.token_a):
+            return _envelope(None, status=2000, message="unknown token", http_status=401)
+        theirs = Credentials.model_validate(read_json(await request.body()))
+        auth = {"Authorization": encode_authorization(theirs.token)}
+        versions = (await self.http.get(theirs.url, headers=auth)).json()["data"]
+        details_url = next(v["url"] for v in versions if v["version"] == VERSION)
+        details = (await self.http.get(details_url, headers=auth)).json()["data"]
+        self.hub_endpoints = {(e["identifier"], e["role"]): e["url"] for e in details["endpoints"]}
+        self.hub_credentials = theirs
+        self.token_c = theirs.token
+        self.token_a = None
+        return _envelope(self.own_credentials())
 
     # --- calling the hub -----------------------------------------------------------------
     async def send(

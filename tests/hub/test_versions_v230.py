@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from hub.app import create_app
 from hub.service import Hub
+from hub.translation import V230, Codec
 from ocpi import v221, v230
 from ocpi.headers import PartyRef, encode_authorization
+from ocpi.translate import Translated, Untranslatable
 from ocpi.v221.types import Role
 from tests.databases import postgres_database
 from tests.doubles import factories as f
@@ -131,6 +133,36 @@ async def test_a_2_3_0_member_gets_hub_party_id_and_the_reachable_parties_as_rol
     response = await mixed.emsp3.send("GET", "credentials", "SENDER")
     again = v230.Credentials.model_validate(response.json()["data"])
     assert again.hub_party_id == "EUHUB" and again.token == mixed.emsp3.token_c
+
+
+async def test_the_hub_connects_to_a_2_3_0_member_in_2_3_0(mixed: Mixed) -> None:
+    """Hub-initiated handshake: the hub picks the newest version both speak (2.3.0), POSTs its
+    credentials in 2.3.0's shape and reads the member's answer with the 2.3.0 model."""
+    member = V230Member(
+        Role.EMSP, PartyRef("IT", "CON"), "http://con.test", mixed.fed.network.client()
+    )
+    mixed.fed.network.add("con.test", member.app)
+    member.token_a = "token-a-of-the-member"
+    try:
+        async with mixed.fed.network.client() as client:
+            response = await client.post(
+                "http://hub.test/admin/connect",
+                json={"versions_url": "http://con.test/ocpi/versions", "token": member.token_a},
+                headers={"Authorization": "Bearer admin-secret"},
+            )
+        assert response.json()["status_code"] == 1000, response.json()
+        assert member.hub_credentials is not None
+        assert member.hub_credentials.hub_party_id == "EUHUB"
+        assert ("CPO", "FR", "NEW") in {
+            (r.role.value, r.country_code, r.party_id) for r in member.hub_credentials.roles
+        }
+        parties = await mixed.fed.admin("parties")
+        assert {p["version"] for p in parties if p["party_id"] == "CON"} == {"2.3.0"}
+        # The member uses the 2.3.0 URLs the hub gave it, with the token the hub gave it.
+        listed = await member.send("GET", "tariffs", "SENDER", to=mixed.fed.hub.ref)
+        assert listed.json()["status_code"] == 1000
+    finally:
+        await member.http.aclose()
 
 
 async def test_the_first_member_on_2_3_0_gets_the_hub_itself_as_its_one_role(
@@ -447,3 +479,30 @@ async def test_a_lossy_session_is_noted_in_the_session_trace(mixed: Mixed) -> No
     trace = await mixed.messages(session="S9")
     inbound = [m for m in trace if m["hop"] == "inbound"]
     assert inbound and "total_cost.taxes" in inbound[-1]["note"]
+
+
+async def test_a_broadcast_a_receiver_cannot_carry_goes_to_the_others_with_a_note(
+    mixed: Mixed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Carrying up from 2.2.1 to 2.3.0 never fails today; a version whose up-translation can
+    (2.1.1) must not block a broadcast for everyone: the receivers that can carry it get it,
+    the others get a line in the log. Simulated here with a tariff translation that refuses."""
+
+    def refuse(_tariff: object) -> Translated[object]:
+        raise Untranslatable("elements", "this receiver's version cannot carry it")
+
+    codecs = cast(dict[str, Codec], V230.codecs)
+    monkeypatch.setitem(codecs, "tariff", replace(codecs["tariff"], up=refuse))
+    response = await mixed.fed.cpo.push_tariff(f.tariff("12"))
+    assert response.status_code == 1000
+    await mixed.fed.settle()
+    assert any(r.path.endswith("/tariffs/DE/CPB/12") for r in mixed.fed.emsp.received)
+    assert not any(r.path.endswith("/tariffs/DE/CPB/12") for r in mixed.emsp3.received)
+    lines = [
+        m
+        for m in await mixed.messages(module="tariffs")
+        if m["hop"] == "outbound" and m["to"] == "BE/NXT"
+    ]
+    assert len(lines) == 1
+    assert lines[0]["note"].startswith("not delivered: ")
+    assert "cannot carry it" in lines[0]["note"]
