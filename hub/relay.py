@@ -56,6 +56,7 @@ from hub.translation import (
 from ocpi.envelope import encode_list_envelope
 from ocpi.errors import (
     ConnectionProblem,
+    HubError,
     InvalidParameters,
     MethodNotAllowed,
     NotFound,
@@ -264,8 +265,8 @@ def _to_pivot(ctx: Context, message: Message) -> tuple[bytes | None, Any]:
     if kind is None:
         return raw, body
     try:
-        carried = carry(kind, body, ctx.version, PIVOT)
-    except (Untranslatable, InvalidParameters) as exc:
+        carried = carry(kind, body, ctx.version, PIVOT)  # InvalidParameters: names the fields
+    except Untranslatable as exc:
         raise InvalidParameters(
             cannot_carry(ctx.version, PIVOT, exc) + " (the hub routes, keeps and logs messages in "
             "OCPI 2.2.1)"
@@ -287,7 +288,7 @@ def _for_receiver(
         return raw, body, ""
     try:
         carried = carry(kind, body, PIVOT, version)
-    except (Untranslatable, InvalidParameters) as exc:
+    except Untranslatable as exc:
         raise InvalidParameters(cannot_carry(ctx.version, version, exc)) from None
     return dumps(carried.value), carried.value, loss_note(PIVOT, version, carried.lost)
 
@@ -313,9 +314,15 @@ def _answer_for_requester(
             carried = carry_list(kind, data, source, ctx.version)
         else:
             carried = carry(kind, data, source, ctx.version)
-    except (Untranslatable, InvalidParameters) as exc:
+    except Untranslatable as exc:
         raise InvalidParameters(
             "the receiver's answer: " + cannot_carry(source, ctx.version, exc)
+        ) from None
+    except InvalidParameters as exc:
+        # Not an object of the receiver's version: an unusable answer, like one that is not
+        # an OCPI envelope (4000), since the hub cannot carry what it cannot read.
+        raise HubError(
+            f"the receiver's answer cannot be carried to OCPI {ctx.version}: {exc.message}"
         ) from None
     ctx.add_note(loss_note(source, ctx.version, carried.lost))
     return dumps({**answer.envelope, "data": carried.value})

@@ -20,6 +20,7 @@ from hub.app import create_app
 from hub.service import Hub
 from hub.translation import V230, Codec
 from ocpi import v221, v230
+from ocpi.errors import OcpiError
 from ocpi.headers import PartyRef, encode_authorization
 from ocpi.translate import Translated, Untranslatable
 from ocpi.v221.types import Role
@@ -506,3 +507,34 @@ async def test_a_broadcast_a_receiver_cannot_carry_goes_to_the_others_with_a_not
     assert len(lines) == 1
     assert lines[0]["note"].startswith("not delivered: ")
     assert "cannot carry it" in lines[0]["note"]
+
+
+async def test_a_2_3_0_body_is_checked_against_the_2_3_0_models(mixed: Mixed) -> None:
+    """2.3.0's own rule: an EVSE's parking must name one of the Location's parking places."""
+    location = location_v230()
+    location["evses"][0]["parking"] = [{"parking_id": "P7"}]
+    response = await mixed.cpo3.send(
+        "PUT", "locations", "RECEIVER", "/FR/NEW/LOC9", location, to=mixed.fed.hub.ref
+    )
+    body = response.json()
+    assert body["status_code"] == 2001
+    assert "P7" in body["status_message"] and "2.3.0" in body["status_message"]
+    await mixed.fed.settle()
+    assert not any("LOC9" in r.path for r in mixed.fed.emsp.received)
+
+
+async def test_an_answer_that_is_no_object_of_the_receivers_version_is_4000(
+    mixed: Mixed,
+) -> None:
+    mixed.cpo3.answers[("GET", "/sender/locations/LOC9")] = {"id": "LOC9"}
+    with pytest.raises(OcpiError) as refused:
+        await mixed.fed.emsp.send(
+            "GET",
+            join_url(
+                mixed.fed.emsp.hub_endpoint(v221.ModuleID.LOCATIONS, v221.InterfaceRole.SENDER),
+                "LOC9",
+            ),
+            to=NEW_CPO,
+        )
+    assert refused.value.status_code == 4000
+    assert "cannot be carried to OCPI 2.2.1" in refused.value.message
