@@ -27,7 +27,7 @@ from hub.clientinfo import announce
 from hub.directory import Party, Platform, hash_token
 from hub.service import Hub, Invitee
 from hub.store import InvitationUsed, utcnow
-from hub.translation import PIVOT, VERSIONS, adapter, reason
+from hub.translation import NEWEST_FIRST, PIVOT, VERSIONS, adapter, reason
 from ocpi.client import OcpiClient
 from ocpi.errors import (
     InvalidParameters,
@@ -152,7 +152,7 @@ def _choose(versions: list[Version], wanted: str | None) -> Version | None:
     offered = {str(v.version): v for v in versions}
     if wanted is not None:
         return offered.get(wanted)
-    return next((offered[v] for v in reversed(VERSIONS) if v in offered), None)
+    return next((offered[v] for v in NEWEST_FIRST if v in offered), None)
 
 
 async def fetch_member_api(

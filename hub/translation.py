@@ -162,8 +162,19 @@ V230 = VersionAdapter(
 ADAPTERS: dict[str, VersionAdapter] = {V230.version: V230}
 """Every version the hub speaks besides the pivot (2.1.1 will be one more entry)."""
 
-VERSIONS: tuple[str, ...] = (PIVOT, *ADAPTERS)
-"""The versions the hub offers, in the order its versions endpoint lists them."""
+
+def _number(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+VERSIONS: tuple[str, ...] = tuple(sorted((PIVOT, *ADAPTERS), key=_number))
+"""The versions the hub offers, oldest first (the order its versions endpoint lists them)."""
+
+NEWEST_FIRST: tuple[str, ...] = tuple(reversed(VERSIONS))
+"""The order in which the hub-initiated handshake looks for a version both sides speak."""
+
+PIVOT_FIRST: tuple[str, ...] = (PIVOT, *(v for v in VERSIONS if v != PIVOT))
+"""The order of the routed URLs: 2.2.1's first, as they carry nearly all the traffic."""
 
 _OBJECT_KINDS = {
     ModuleID.LOCATIONS: "location",

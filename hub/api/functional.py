@@ -10,19 +10,21 @@ from starlette.routing import BaseRoute, Route
 
 from hub import relay
 from hub.service import Hub
-from hub.translation import VERSIONS
+from hub.translation import PIVOT_FIRST
 from ocpi.v221.versions import InterfaceRole
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 ROUTED_PREFIXES = tuple(
-    f"/ocpi/{version}/{part}/" for version in VERSIONS for part in ("sender", "receiver", "pages")
+    f"/ocpi/{version}/{part}/"
+    for version in PIVOT_FIRST
+    for part in ("sender", "receiver", "pages")
 )
 
 
 def functional_routes(hub: Hub) -> list[BaseRoute]:
     """The routed URLs of every version the hub speaks (2.2.1's first: nearly all traffic)."""
     routes: list[BaseRoute] = []
-    for version in VERSIONS:
+    for version in PIVOT_FIRST:
         routes += _version_routes(hub, version)
     return routes
 
