@@ -1,8 +1,10 @@
 """A test double: a minimal OCPI 2.3.0 member platform (one CPO or one eMSP).
 
-It speaks only 2.3.0: its versions list offers 2.3.0 alone, it registers with a hub through
-the hub's 2.3.0 credentials endpoint and reads the answer with the 2.3.0 Credentials model, and
-it offers both interfaces of every functional module at `/ocpi/2.3.0/{sender|receiver}/{module}`.
+It speaks 2.3.0: its versions list offers 2.3.0 (and, when asked, 2.2.1 too, to switch
+versions with a credentials PUT), it registers with a hub through the hub's credentials
+endpoint of the version it chooses and reads a 2.3.0 answer with the 2.3.0 Credentials model,
+and it offers both interfaces of every functional module at
+`/ocpi/{version}/{sender|receiver}/{module}`.
 It keeps no objects: it records every functional request it receives (`received`, bodies as
 JSON) and answers with the data a test put in `answers` for the (method, path below
 /ocpi/2.3.0) it is asked (default: 1000 without data). It imports only `ocpi` and libraries.
@@ -40,9 +42,11 @@ MODULES = ("cdrs", "chargingprofiles", "commands", "locations", "sessions", "tar
 class Received:
     method: str
     path: str
-    """Below /ocpi/2.3.0, with the query: "/receiver/locations/DE/CPB/LOC1"."""
+    """Below /ocpi/{version}, with the query: "/receiver/locations/DE/CPB/LOC1"."""
     headers: dict[str, str]
     body: Any
+    version: str = VERSION
+    """The version of the URL it arrived at."""
 
 
 @dataclass
@@ -63,17 +67,21 @@ class V230Member:
     answers: dict[tuple[str, str], Any] = field(default_factory=dict)
     token_a: str | None = None
     """A token A this member handed out, for a hub-initiated handshake (POST credentials)."""
+    versions: tuple[str, ...] = (VERSION,)
+    """The versions it offers (the same endpoints under each version's URLs)."""
+    version: str = VERSION
+    """The version it registered with the hub."""
 
     def __post_init__(self) -> None:
-        base = "/ocpi/2.3.0"
-        self.app = Starlette(
-            routes=[
-                Route("/ocpi/versions", self._versions, methods=["GET"]),
+        routes = [Route("/ocpi/versions", self._versions, methods=["GET"])]
+        for version in self.versions:
+            base = f"/ocpi/{version}"
+            routes += [
                 Route(base, self._details, methods=["GET"]),
                 Route(base + "/credentials", self._credentials, methods=["POST"]),
                 Route(base + "/{rest:path}", self._functional, methods=_METHODS),
             ]
-        )
+        self.app = Starlette(routes=routes)
 
     # --- its own credentials and the handshake -----------------------------------------
     def own_credentials(self) -> dict[str, Any]:
@@ -90,23 +98,42 @@ class V230Member:
             ],
         }
 
-    async def register(self, versions_url: str, token_a: str) -> httpx.Response:
-        """GET the hub's versions, pick 2.3.0, GET its details, POST credentials there."""
-        auth = {"Authorization": encode_authorization(token_a)}
+    async def register(
+        self, versions_url: str, token_a: str, version: str = VERSION
+    ) -> httpx.Response:
+        """GET the hub's versions, pick `version`, GET its details, POST credentials there."""
+        return await self._handshake("POST", versions_url, token_a, version)
+
+    async def update_credentials(self, version: str) -> httpx.Response:
+        """PUT new credentials (a new token B) at the hub's credentials endpoint of `version`
+        (how a platform switches versions)."""
+        assert self.token_c is not None and self.hub_versions_url is not None
+        self.token_b = secrets.token_urlsafe(16)
+        return await self._handshake("PUT", self.hub_versions_url, self.token_c, version)
+
+    hub_versions_url: str | None = None
+
+    async def _handshake(
+        self, method: str, versions_url: str, token: str, version: str
+    ) -> httpx.Response:
+        auth = {"Authorization": encode_authorization(token)}
         versions = (await self.http.get(versions_url, headers=auth)).json()["data"]
-        details_url = next(v["url"] for v in versions if v["version"] == VERSION)
+        details_url = next(v["url"] for v in versions if v["version"] == version)
         details = (await self.http.get(details_url, headers=auth)).json()["data"]
-        assert details["version"] == VERSION
-        self.hub_endpoints = {(e["identifier"], e["role"]): e["url"] for e in details["endpoints"]}
-        response = await self.http.post(
-            self.hub_endpoints[("credentials", "SENDER")],
-            json=self.own_credentials(),
-            headers=auth,
+        assert details["version"] == version
+        endpoints = {(e["identifier"], e["role"]): e["url"] for e in details["endpoints"]}
+        response = await self.http.request(
+            method, endpoints[("credentials", "SENDER")], json=self.own_credentials(), headers=auth
         )
         envelope = response.json()
         if envelope["status_code"] == 1000:
-            self.hub_credentials = Credentials.model_validate(envelope["data"])
-            self.token_c = self.hub_credentials.token
+            self.hub_endpoints = endpoints
+            self.hub_versions_url = versions_url
+            self.version = version
+            self.token_c = envelope["data"]["token"]
+            self.hub_credentials = (
+                Credentials.model_validate(envelope["data"]) if version == VERSION else None
+            )
         return response
 
     async def _credentials(self, request: Request) -> JSONResponse:
@@ -156,10 +183,13 @@ class V230Member:
         return any(token in offered for token in tokens if token)
 
     async def _versions(self, request: Request) -> JSONResponse:
-        return _envelope([{"version": VERSION, "url": f"{self.base_url}/ocpi/2.3.0"}])
+        return _envelope(
+            [{"version": v, "url": f"{self.base_url}/ocpi/{v}"} for v in self.versions]
+        )
 
     async def _details(self, request: Request) -> JSONResponse:
-        base = f"{self.base_url}/ocpi/2.3.0"
+        version = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+        base = f"{self.base_url}/ocpi/{version}"
         endpoints = [
             {"identifier": "credentials", "role": "SENDER", "url": f"{base}/credentials"},
             {"identifier": "hubclientinfo", "role": "RECEIVER", "url": f"{base}/hubclientinfo"},
@@ -169,7 +199,7 @@ class V230Member:
                 endpoints.append(
                     {"identifier": module, "role": role, "url": f"{base}/{role.lower()}/{module}"}
                 )
-        return _envelope({"version": VERSION, "endpoints": endpoints})
+        return _envelope({"version": version, "endpoints": endpoints})
 
     async def _functional(self, request: Request) -> JSONResponse:
         if not self._authorised(request, self.token_b):
@@ -184,6 +214,7 @@ class V230Member:
                 path,
                 {k.lower(): v for k, v in request.headers.items()},
                 read_json(raw) if raw else None,
+                request.url.path.split("/")[2],
             )
         )
         return _envelope(self.answers.get((request.method, path)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,6 +24,7 @@ from ocpi import v221, v230
 from ocpi.errors import OcpiError
 from ocpi.headers import PartyRef, encode_authorization
 from ocpi.translate import Translated, Untranslatable
+from ocpi.translate import v230 as t230
 from ocpi.v221.types import Role
 from tests.databases import postgres_database
 from tests.doubles import factories as f
@@ -538,3 +540,100 @@ async def test_an_answer_that_is_no_object_of_the_receivers_version_is_4000(
         )
     assert refused.value.status_code == 4000
     assert "cannot be carried to OCPI 2.2.1" in refused.value.message
+
+
+# --- CDRs, settlement and real-time authorization across versions ----------------------
+async def test_a_2_3_0_cpos_cdr_reaches_a_2_2_1_emsp_counts_in_settlement_and_reads_back(
+    mixed: Mixed,
+) -> None:
+    cdr = t230.cdr_to_v230(f.cdr("CDR9", party=NEW_CPO)).value.to_json()
+    assert cdr["total_cost"] == {
+        "before_taxes": 5.0,
+        "taxes": [{"name": "VAT", "amount": 0.5}],
+    }
+    response = await mixed.cpo3.send("POST", "cdrs", "RECEIVER", "", cdr, to=EMSP)
+    assert response.json()["status_code"] == 1000
+    # The eMSP has the CDR in 2.2.1 (excl/incl VAT), the hub counts it in settlement.
+    stored = mixed.fed.emsp.cdrs[("FR", "NEW", "CDR9")]
+    assert stored.total_cost.excl_vat == 5 and stored.total_cost.incl_vat == Decimal("5.5")
+    await mixed.fed.hub.drain()
+    lines = await mixed.fed.admin("settlement")
+    assert [
+        (line["emsp"], line["cpo"], line["cdr_count"], line["excl_vat"], line["incl_vat"])
+        for line in lines
+    ] == [("NL/EMA", "FR/NEW", 1, "5.0", "5.5")]
+    # The Location the CPO got is a hub URL in 2.3.0; what it reads there is a 2.3.0 CDR.
+    location = response.headers["location"]
+    assert location.startswith("http://hub.test/ocpi/2.3.0/receiver/cdrs/")
+    read = await mixed.cpo3.send(
+        "GET",
+        "cdrs",
+        "RECEIVER",
+        location.removeprefix("http://hub.test/ocpi/2.3.0/receiver/cdrs"),
+        to=EMSP,
+    )
+    again = v230.CDR.model_validate(read.json()["data"])
+    assert again.total_cost.before_taxes == 5
+
+
+async def test_a_2_3_0_emsps_authorization_is_carried_down_for_a_2_2_1_cpo(mixed: Mixed) -> None:
+    token = {**f.token("EMA1", party=NEW_EMSP).to_json(), "type": "EMAID"}
+    mixed.emsp3.answers[("POST", "/sender/tokens/EMA1/authorize?type=EMAID")] = {
+        "allowed": "ALLOWED",
+        "token": token,
+        "authorization_reference": "AUTH1",
+    }
+    url = join_url(
+        mixed.fed.cpo.hub_endpoint(v221.ModuleID.TOKENS, v221.InterfaceRole.SENDER),
+        "EMA1",
+        "authorize",
+    )
+    response = await mixed.fed.cpo.send("POST", url, to=NEW_EMSP, params={"type": "EMAID"})
+    info = response.parse(v221.AuthorizationInfo)
+    assert info.token.type == v221.TokenType.OTHER and info.authorization_reference == "AUTH1"
+    lines = [m for m in await mixed.messages(party="DE/CPB") if m["module"] == "tokens"]
+    assert "token.type" in lines[-1]["note"]
+
+
+async def test_a_credentials_put_at_the_2_3_0_endpoint_switches_a_member_to_2_3_0(
+    mixed: Mixed,
+) -> None:
+    member = V230Member(
+        Role.EMSP,
+        PartyRef("IT", "SWI"),
+        "http://swi.test",
+        mixed.fed.network.client(),
+        versions=("2.2.1", "2.3.0"),
+    )
+    mixed.fed.network.add("swi.test", member.app)
+
+    async def version_at_hub() -> str:
+        parties = await mixed.fed.admin("parties")
+        return str(next(p["version"] for p in parties if p["party_id"] == "SWI"))
+
+    try:
+        first = await member.register(
+            "http://hub.test/ocpi/versions",
+            invite(mixed.fed.hub, (Role.EMSP, member.party)),
+            version="2.2.1",
+        )
+        assert [r["role"] for r in first.json()["data"]["roles"]] == ["HUB"]
+        assert await version_at_hub() == "2.2.1"
+        await mixed.fed.cpo.push_tariff(f.tariff("12"))
+        await mixed.fed.settle()
+        as_221 = [r for r in member.received if r.path == "/receiver/tariffs/DE/CPB/12"]
+        assert [(r.version, "tax_included" in r.body) for r in as_221] == [("2.2.1", False)]
+
+        old_token = member.token_c
+        switched = await member.update_credentials("2.3.0")
+        assert switched.json()["status_code"] == 1000, switched.json()
+        assert member.hub_credentials is not None
+        assert member.hub_credentials.hub_party_id == "EUHUB"
+        assert member.token_c != old_token
+        assert await version_at_hub() == "2.3.0"
+        await mixed.fed.cpo.push_tariff(f.tariff("12"))
+        await mixed.fed.settle()
+        as_230 = [r for r in member.received if r.path == "/receiver/tariffs/DE/CPB/12"][1:]
+        assert [(r.version, r.body.get("tax_included")) for r in as_230] == [("2.3.0", "NO")]
+    finally:
+        await member.http.aclose()
