@@ -491,7 +491,7 @@ def _rewrite_response_url(
 
     if isinstance(body, dict) and isinstance(body.get("response_url"), str):
         body = {**body, "response_url": hub_url(body["response_url"])}
-        raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        raw = json.dumps(body, separators=(",", ":")).encode()
     if query and "response_url" in query:
         pairs = [
             (key, hub_url(value) if key == "response_url" else value)

@@ -313,4 +313,4 @@ def reason(exc: Untranslatable | InvalidParameters) -> str:
 
 def dumps(value: Any) -> bytes:
     """A translated body as sent on the wire (compact, as the hub re-serialises bodies)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(value, separators=(",", ":")).encode()
