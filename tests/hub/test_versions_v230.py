@@ -19,7 +19,7 @@ import pytest
 
 from hub.app import create_app
 from hub.service import Hub
-from hub.translation import V230, Codec
+from hub.translation import PIVOT, V230, Codec, carry, request_kind, response_kind
 from ocpi import v221, v230
 from ocpi.errors import OcpiError
 from ocpi.headers import PartyRef, encode_authorization
@@ -637,3 +637,72 @@ async def test_a_credentials_put_at_the_2_3_0_endpoint_switches_a_member_to_2_3_
         assert [(r.version, r.body.get("tax_included")) for r in as_230] == [("2.3.0", "NO")]
     finally:
         await member.http.aclose()
+
+
+# --- the pure parts: which object a message carries, carrying parts of a Location -------
+@pytest.mark.parametrize(
+    ("module", "interface", "method", "segments", "kind"),
+    [
+        ("locations", "RECEIVER", "PUT", ("FR", "NEW", "L"), "location"),
+        ("locations", "RECEIVER", "PUT", ("FR", "NEW", "L", "E"), "evse"),
+        ("locations", "RECEIVER", "PATCH", ("FR", "NEW", "L", "E", "1"), "connector_patch"),
+        ("tariffs", "RECEIVER", "PUT", ("FR", "NEW", "T"), "tariff"),
+        ("tariffs", "RECEIVER", "DELETE", ("FR", "NEW", "T"), None),
+        ("tokens", "RECEIVER", "PATCH", ("BE", "NXT", "U"), "token_patch"),
+        ("sessions", "RECEIVER", "PUT", ("FR", "NEW", "S"), "session"),
+        ("sessions", "SENDER", "PUT", ("S", "charging_preferences"), None),
+        ("cdrs", "RECEIVER", "POST", (), "cdr"),
+        ("commands", "RECEIVER", "POST", ("START_SESSION",), "start_session"),
+        ("commands", "RECEIVER", "POST", ("RESERVE_NOW",), "reserve_now"),
+        ("commands", "RECEIVER", "POST", ("STOP_SESSION",), None),
+        ("commands", "SENDER", "POST", ("START_SESSION", "uid"), None),
+    ],
+)
+def test_request_kind(
+    module: str, interface: str, method: str, segments: tuple[str, ...], kind: str | None
+) -> None:
+    assert (
+        request_kind(v221.ModuleID(module), v221.InterfaceRole(interface), method, segments) == kind
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "interface", "method", "segments", "kind"),
+    [
+        ("locations", "SENDER", "GET", (), ("location", True)),
+        ("locations", "SENDER", "GET", ("L", "E"), ("evse", False)),
+        ("locations", "RECEIVER", "GET", ("FR", "NEW", "L", "E", "1"), ("connector", False)),
+        ("tariffs", "SENDER", "GET", (), ("tariff", True)),
+        ("tokens", "RECEIVER", "GET", ("BE", "NXT", "U"), ("token", False)),
+        ("tokens", "SENDER", "POST", ("U", "authorize"), ("authorization_info", False)),
+        ("commands", "RECEIVER", "POST", ("START_SESSION",), None),
+        ("sessions", "RECEIVER", "PUT", ("FR", "NEW", "S"), None),
+    ],
+)
+def test_response_kind(
+    module: str,
+    interface: str,
+    method: str,
+    segments: tuple[str, ...],
+    kind: tuple[str, bool] | None,
+) -> None:
+    found = response_kind(v221.ModuleID(module), v221.InterfaceRole(interface), method, segments)
+    assert found == kind
+
+
+def test_an_evse_keeps_the_connectors_2_2_1_knows_and_a_lone_mcs_connector_is_refused() -> None:
+    evse = location_v230()["evses"][0]
+    evse["connectors"].append({**evse["connectors"][0], "id": "9", "standard": "MCS"})
+    carried = carry("evse", evse, "2.3.0", PIVOT)
+    assert [c["id"] for c in carried.value["connectors"]] == ["1"]
+    assert "parking" not in carried.value
+    assert {loss.path for loss in carried.lost} == {
+        "2.3.0 → 2.2.1: parking",
+        "2.3.0 → 2.2.1: connectors.1",
+    }
+    v221.EVSE.model_validate(carried.value)
+    with pytest.raises(Untranslatable, match="MCS"):
+        carry("connector", evse["connectors"][1], "2.3.0", PIVOT)
+    # Up, nothing is lost, and the same version is not touched at all.
+    assert carry("evse", carried.value, PIVOT, "2.3.0").lost == ()
+    assert carry("evse", evse, "2.3.0", "2.3.0").value is evse
