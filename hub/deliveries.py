@@ -36,6 +36,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Sequence
+from urllib.parse import unquote
 
 from hub.clientinfo import check_platform, party_offline
 from hub.cluster import Cluster
@@ -43,9 +44,12 @@ from hub.forwarding import ReceiverUnreachable
 from hub.hops import send_hop
 from hub.service import Hub, Lane
 from hub.store import OutboxRow, StorageUnavailable
-from ocpi.errors import OcpiError
+from hub.translation import PIVOT, cannot_carry, carry, dumps, loss_note, request_kind
+from ocpi.errors import InvalidParameters, OcpiError
 from ocpi.headers import RoutingHeaders
+from ocpi.translate import Untranslatable
 from ocpi.v221.versions import InterfaceRole, ModuleID
+from ocpi.wire_json import read_json
 
 log = logging.getLogger("hub.deliveries")
 
@@ -273,6 +277,20 @@ class _Pipeline:
             self.progress.set()
 
 
+def _for_receiver(row: OutboxRow, version: str) -> tuple[bytes, str]:
+    """A broadcast's body (the hub's 2.2.1 text) as a receiver of `version` reads it, and the
+    note of what it lost; translated at delivery, so a receiver that changed its version
+    while the row waited gets it in its version of now."""
+    path, _, _ = row.path.partition("?")
+    segments = tuple(unquote(part) for part in path.split("/") if part)
+    body = read_json(row.body or "null", max_depth=None)
+    kind = request_kind(ModuleID(row.module), InterfaceRole.RECEIVER, row.method, segments)
+    if kind is None:
+        return (row.body or "").encode(), ""
+    carried = carry(kind, body, PIVOT, version)
+    return dumps(carried.value), loss_note(PIVOT, version, carried.lost)
+
+
 async def _deliver(hub: Hub, row: OutboxRow) -> bool:
     """Offer one row until it is answered or given up; False if the receiver is OFFLINE."""
     platform = hub.directory.platforms.get(row.platform_id)
@@ -284,6 +302,24 @@ async def _deliver(hub: Hub, row: OutboxRow) -> bool:
         return True
     url = base.rstrip("/") + row.path
     raw = row.body.encode() if row.body is not None else None
+    note = ""
+    if platform.version != PIVOT and row.body is not None:
+        try:
+            raw, note = _for_receiver(row, platform.version)
+        except (Untranslatable, InvalidParameters) as exc:
+            hub.log_message(
+                hop="outbound",
+                method=row.method,
+                path=url,
+                module=row.module,
+                correlation_id=row.correlation_id,
+                parent_request_id=row.request_id,
+                to_party=row.party,
+                platform_id=platform.id,
+                ocpi_status=2001,
+                note="not delivered: " + cannot_carry(PIVOT, platform.version, exc),
+            )
+            return True
     routing = RoutingHeaders(to=row.party, from_=hub.ref)
     pause = FIRST_PAUSE
     for attempt in range(1, hub.settings.delivery_attempts + 1):
@@ -301,6 +337,7 @@ async def _deliver(hub: Hub, row: OutboxRow) -> bool:
                 module=row.module,
                 correlation_id=row.correlation_id,
                 parent_request_id=row.request_id,
+                note=note,
             )
         except ReceiverUnreachable:
             return False

@@ -56,6 +56,8 @@ class Platform:
     parties: list[Party]
     registered: bool = True
     last_seen: float = field(default_factory=time.monotonic)
+    version: str = "2.2.1"
+    """The OCPI version the platform chose with the hub (hub/translation.py)."""
 
     def endpoint(self, module: ModuleID | str, role: InterfaceRole) -> str | None:
         return self.endpoints.get((str(module), role))

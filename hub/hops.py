@@ -33,10 +33,12 @@ async def send_hop(
     correlation_id: str,
     parent_request_id: str,
     subject: dict[str, str] | None = None,
+    note: str = "",
 ) -> Answer:
     """Send one hop to `platform` with its token B and log it; OcpiError (4xxx) if the
     receiver gave no usable OCPI answer. A `subject` (a charging session's message, hub/messages.py)
-    is logged with the hop and its request and response bodies."""
+    is logged with the hop and its request and response bodies; `note` (what a translation to
+    the receiver's version lost) goes on the hop's log line."""
     hop_id = new_request_id()
     headers = {
         "Authorization": encode_authorization(platform.token_to_member),
@@ -52,7 +54,7 @@ async def send_hop(
         status: int,
         http_status: int | None,
         latency_ms: float,
-        note: str = "",
+        error: str = "",
         answer: bytes | None = None,
     ) -> None:
         line = hub.log_message(
@@ -69,7 +71,7 @@ async def send_hop(
             ocpi_status=status,
             http_status=http_status,
             latency_ms=latency_ms,
-            note=note,
+            note="; ".join(text for text in (note, error) if text),
         )
         if subject is not None:
             line["subject"] = {

@@ -5,6 +5,12 @@ the hub fetches the member's versions and details with the member's token B, and
 a new token C. Hub-initiated (`roam hub connect`): the hub plays the member's part against the
 member's own credentials endpoint. PUT rotates tokens and refreshes endpoints, DELETE
 unregisters. Token A dies with its first successful use, atomically (Store.register_platform).
+
+Versions: a member registers the version whose credentials endpoint it calls (2.2.1 or 2.3.0,
+hub/translation.py); a PUT at another version's endpoint switches it. The hub-initiated
+handshake picks the newest version both sides speak. A 2.3.0 member's credentials are carried
+down to 2.2.1 for the directory; the hub answers it in 2.3.0's shape, `hub_party_id` = the hub
+and `roles` = the parties reachable through it (docs/versions.md, "A 2.3.0 party and the hub").
 """
 
 from __future__ import annotations
@@ -13,13 +19,15 @@ import asyncio
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from hub.clientinfo import announce
 from hub.directory import Party, Platform, hash_token
 from hub.service import Hub, Invitee
 from hub.store import InvitationUsed, utcnow
+from hub.translation import NEWEST_FIRST, PIVOT, VERSIONS, adapter, reason
 from ocpi.client import OcpiClient
 from ocpi.errors import (
     InvalidParameters,
@@ -32,11 +40,15 @@ from ocpi.errors import (
     UnsupportedVersion,
 )
 from ocpi.headers import PartyRef
+from ocpi.server.validation import parse_body
+from ocpi.translate import Untranslatable
 from ocpi.v221.credentials import Credentials, CredentialsRole
 from ocpi.v221.hubclientinfo import ConnectionStatus
 from ocpi.v221.types import Role
-from ocpi.v221.versions import InterfaceRole, ModuleID, Version, VersionDetails, VersionNumber
+from ocpi.v221.versions import InterfaceRole, ModuleID
+from ocpi.v230.versions import Version, VersionDetails
 
+# 2.3.0's models: they know every version number up to 2.3.0 (the endpoints are 2.2.1's).
 _VERSIONS = TypeAdapter(list[Version])
 _DETAILS = TypeAdapter(VersionDetails)
 
@@ -50,6 +62,8 @@ class MemberApi:
 
     versions_url: str
     endpoints: dict[tuple[str, InterfaceRole], str]
+    version: str = PIVOT
+    """The OCPI version chosen with the member."""
 
 
 def hub_credentials(hub: Hub, token: str) -> Credentials:
@@ -68,8 +82,84 @@ def hub_credentials(hub: Hub, token: str) -> Credentials:
     )
 
 
-async def fetch_member_api(hub: Hub, versions_url: str, token: str) -> MemberApi:
-    """GET the member's versions, pick 2.2.1, GET its details. 3001/3002/3003 on failure."""
+def reachable_roles(hub: Hub, platform_id: int | None) -> list[dict[str, Any]]:
+    """The parties reachable through the hub for a platform: every registered party of
+    another platform that is not SUSPENDED, as CredentialsRole JSON objects."""
+    roles = []
+    for party in sorted(hub.directory.all_parties(), key=lambda p: (str(p.ref), p.role)):
+        if (
+            party.platform_id is None
+            or party.platform_id == platform_id
+            or party.status == ConnectionStatus.SUSPENDED
+        ):
+            continue
+        details = party.business_details or {"name": party.label()}
+        roles.append(
+            {
+                "role": party.role.value,
+                "business_details": details,
+                "country_code": party.ref.country_code,
+                "party_id": party.ref.party_id,
+            }
+        )
+    return roles
+
+
+def credentials_for(hub: Hub, token: str, version: str, platform_id: int | None) -> BaseModel:
+    """The hub's credentials as a member of `version` reads them.
+
+    2.3.0: `hub_party_id` = the hub, `roles` = the parties reachable through it now. With
+    nobody reachable yet (the first member), 2.3.0 still needs one role (`roles` is `+`): the
+    hub then lists itself with role OTHER, the one role 2.3.0 has for a party that is neither
+    CPO, eMSP nor NSP (docs/hub.md "Members on other OCPI versions")."""
+    credentials = hub_credentials(hub, token)
+    version_adapter = adapter(version)
+    if version_adapter is None:
+        return credentials
+    reachable = reachable_roles(hub, platform_id) or [
+        {
+            "role": Role.OTHER.value,
+            "business_details": hub.business_details.to_json(),
+            "country_code": hub.ref.country_code,
+            "party_id": hub.ref.party_id,
+        }
+    ]
+    translated: BaseModel = version_adapter.hub_credentials(credentials, reachable).value
+    return translated
+
+
+def read_credentials(body: Any, version: str) -> Credentials:
+    """A member's credentials body of `version`, validated against that version's model and
+    carried to 2.2.1 (2001 naming the fields, or why it cannot be carried)."""
+    version_adapter = adapter(version)
+    if version_adapter is None:
+        return parse_body(Credentials, body)
+    theirs = parse_body(version_adapter.credentials, body)
+    if getattr(theirs, "hub_party_id", None):
+        raise InvalidParameters(
+            "hub_party_id names a hub: this hub connects members (CPOs, eMSPs...), not other "
+            "hubs (as a HUB role is refused in 2.2.1)"
+        )
+    try:
+        carried: Credentials = version_adapter.credentials_down(theirs).value
+    except Untranslatable as exc:
+        raise InvalidParameters(f"the credentials cannot be carried to 2.2.1: {exc}") from None
+    return carried
+
+
+def _choose(versions: list[Version], wanted: str | None) -> Version | None:
+    """The member's entry for `wanted`, or (hub-initiated) the newest version both speak."""
+    offered = {str(v.version): v for v in versions}
+    if wanted is not None:
+        return offered.get(wanted)
+    return next((offered[v] for v in NEWEST_FIRST if v in offered), None)
+
+
+async def fetch_member_api(
+    hub: Hub, versions_url: str, token: str, version: str | None = PIVOT
+) -> MemberApi:
+    """GET the member's versions, pick `version` (None: the newest both speak), GET its
+    details. 3001/3002/3003 on failure."""
     client = OcpiClient(hub.http, token)
     try:
         response = await client.get(versions_url, routed=False)
@@ -79,25 +169,27 @@ async def fetch_member_api(hub: Hub, versions_url: str, token: str) -> MemberApi
         versions = _VERSIONS.validate_python(response.data)
     except ValidationError as exc:
         raise UnableToUseClientApi(f"the versions at {versions_url} are not valid: {exc}") from exc
-    chosen = next((v for v in versions if v.version == VersionNumber.V2_2_1), None)
+    chosen = _choose(versions, version)
     if chosen is None:
         offered = ", ".join(str(v.version) for v in versions) or "none"
-        raise UnsupportedVersion(f"the hub speaks OCPI 2.2.1; the member offers {offered}")
+        wanted = f"OCPI {version}" if version else "OCPI " + " or ".join(VERSIONS)
+        raise UnsupportedVersion(f"the hub speaks {wanted} here; the member offers {offered}")
+    number = str(chosen.version)
     try:
         details = _DETAILS.validate_python((await client.get(chosen.url, routed=False)).data)
     except ValidationError as exc:
         raise UnableToUseClientApi(
-            f"the 2.2.1 details at {chosen.url} are not valid: {exc}"
+            f"the {number} details at {chosen.url} are not valid: {exc}"
         ) from exc
     except (OcpiError, ValueError) as exc:
         raise UnableToUseClientApi(
-            f"could not GET the 2.2.1 details at {chosen.url}: {exc}"
+            f"could not GET the {number} details at {chosen.url}: {exc}"
         ) from exc
     endpoints = {(str(e.identifier), e.role): e.url for e in details.endpoints}
     missing = [m.value for m in REQUIRED_MODULES if not any(k[0] == m for k in endpoints)]
     if missing:
-        raise NoMatchingEndpoints(f"the member's 2.2.1 details lack {', '.join(missing)}")
-    return MemberApi(versions_url, endpoints)
+        raise NoMatchingEndpoints(f"the member's {number} details lack {', '.join(missing)}")
+    return MemberApi(versions_url, endpoints, number)
 
 
 def _check_roles(
@@ -146,7 +238,9 @@ def _parties(checked: list[tuple[Role, PartyRef, CredentialsRole]]) -> list[Part
     ]
 
 
-async def register(hub: Hub, invitee: Invitee, credentials: Credentials) -> Credentials:
+async def register(
+    hub: Hub, invitee: Invitee, credentials: Credentials, version: str = PIVOT
+) -> BaseModel:
     """POST /credentials by a new member (token A).
 
     Two POSTs with the same token A may both get this far (each was authenticated before
@@ -156,7 +250,7 @@ async def register(hub: Hub, invitee: Invitee, credentials: Credentials) -> Cred
     member was only read from: its versions and details.)
     """
     checked = _check_roles(hub, credentials.roles, invitee.allowed, None)
-    api = await fetch_member_api(hub, credentials.url, credentials.token)
+    api = await fetch_member_api(hub, credentials.url, credentials.token, version)
     token_c = secrets.token_urlsafe(32)
     platform = Platform(
         id=0,
@@ -167,7 +261,9 @@ async def register(hub: Hub, invitee: Invitee, credentials: Credentials) -> Cred
         endpoints=api.endpoints,
         parties=_parties(checked),
         last_seen=time.monotonic(),
+        version=api.version,
     )
+    answer = _answer(hub, token_c, version, None)
     try:
         await asyncio.to_thread(
             hub.store.register_platform, platform, invitation_hash=invitee.token_hash
@@ -176,13 +272,27 @@ async def register(hub: Hub, invitee: Invitee, credentials: Credentials) -> Cred
         raise Unauthorized(str(exc)) from None
     hub.directory.add_platform(platform)
     hub.spawn(announce(hub, platform.parties, new_platform=platform), "clientinfo-connect")
-    return hub_credentials(hub, token_c)
+    return answer
 
 
-async def update(hub: Hub, platform: Platform, credentials: Credentials) -> Credentials:
-    """PUT /credentials: refetch endpoints, take the new token B, issue a new token C."""
+def _answer(hub: Hub, token_c: str, version: str, platform_id: int | None) -> BaseModel:
+    """The hub's credentials for a member of `version`, built before anything is written:
+    when they cannot be given in that version the registration is refused whole (2001)."""
+    try:
+        return credentials_for(hub, token_c, version, platform_id)
+    except Untranslatable as exc:
+        raise InvalidParameters(
+            f"the hub cannot give its credentials in OCPI {version}: {reason(exc)}"
+        ) from None
+
+
+async def update(
+    hub: Hub, platform: Platform, credentials: Credentials, version: str = PIVOT
+) -> BaseModel:
+    """PUT /credentials: refetch endpoints, take the new token B, issue a new token C. The
+    version is the one whose credentials endpoint was called (a PUT there switches to it)."""
     checked = _check_roles(hub, credentials.roles, (), platform.id)
-    api = await fetch_member_api(hub, credentials.url, credentials.token)
+    api = await fetch_member_api(hub, credentials.url, credentials.token, version)
     token_c = secrets.token_urlsafe(32)
     previous = {party.key: party for party in platform.parties}
     parties = _parties(checked)
@@ -199,7 +309,9 @@ async def update(hub: Hub, platform: Platform, credentials: Credentials) -> Cred
         endpoints=api.endpoints,
         parties=parties,
         last_seen=time.monotonic(),
+        version=api.version,
     )
+    answer = _answer(hub, token_c, version, platform.id)
     await asyncio.to_thread(hub.store.register_platform, updated)
     hub.directory.add_platform(updated)
     changed = [p for p in parties if p.key not in previous or previous[p.key].status != p.status]
@@ -212,7 +324,7 @@ async def update(hub: Hub, platform: Platform, credentials: Credentials) -> Cred
         await asyncio.to_thread(hub.store.save_parties, dropped)
     if changed or dropped:
         hub.spawn(announce(hub, changed + dropped), "clientinfo-update")
-    return hub_credentials(hub, token_c)
+    return answer
 
 
 async def unregister(hub: Hub, platform: Platform) -> None:
@@ -231,8 +343,9 @@ async def unregister(hub: Hub, platform: Platform) -> None:
 
 
 async def connect(hub: Hub, versions_url: str, token_a: str) -> Platform:
-    """Hub-initiated handshake: the hub registers itself at a member with the member's token A."""
-    api = await fetch_member_api(hub, versions_url, token_a)
+    """Hub-initiated handshake: the hub registers itself at a member with the member's token A,
+    in the newest version both speak."""
+    api = await fetch_member_api(hub, versions_url, token_a, None)
     credentials_url = next(
         (url for (module, _), url in api.endpoints.items() if module == ModuleID.CREDENTIALS),
         None,
@@ -243,10 +356,12 @@ async def connect(hub: Hub, versions_url: str, token_a: str) -> Platform:
     hub.pending[pending.token_hash] = pending  # lets the member fetch our versions/details
     try:
         response = await OcpiClient(hub.http, token_a).post(
-            credentials_url, hub_credentials(hub, token_for_member), routed=False
+            credentials_url,
+            _answer(hub, token_for_member, api.version, None),
+            routed=False,
         )
-        theirs = response.parse(Credentials)
-    except PeerError as exc:
+        theirs = read_credentials(response.data, api.version)
+    except (PeerError, InvalidParameters) as exc:
         raise UnableToUseClientApi(f"the member's credentials endpoint failed: {exc}") from exc
     finally:
         hub.pending.pop(pending.token_hash, None)
@@ -260,6 +375,7 @@ async def connect(hub: Hub, versions_url: str, token_a: str) -> Platform:
         endpoints=api.endpoints,
         parties=_parties(checked),
         last_seen=time.monotonic(),
+        version=api.version,
     )
     await asyncio.to_thread(hub.store.register_platform, platform)
     hub.directory.add_platform(platform)

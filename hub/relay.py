@@ -5,6 +5,12 @@ X-Request-ID and the same X-Correlation-ID, rewrites the URLs that would let mem
 past the hub (commands/chargingprofiles `response_url`, CDR `Location`, pagination `Link`),
 answers broadcasts itself and fans them out afterwards, serves GET-all from the copies, keeps
 the copies and the message log, and marks unreachable receivers OFFLINE.
+
+Members on other versions (hub/translation.py): a message from a member that speaks another
+version than 2.2.1 is validated against its version's models and carried down to 2.2.1, which
+is what routing, the copies and the log see; what goes to a member of another version than the
+sender's is carried up (or passed on as the sender wrote it when both speak the same version),
+and so is the answer on its way back. Messages between two 2.2.1 members are not touched.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -37,9 +43,20 @@ from hub.routing import (
 )
 from hub.service import Hub, Invitee
 from hub.store import Callback, LogLine, OutboxRow, StorageUnavailable, utcnow
+from hub.translation import (
+    PIVOT,
+    cannot_carry,
+    carry,
+    carry_list,
+    dumps,
+    loss_note,
+    request_kind,
+    response_kind,
+)
 from ocpi.envelope import encode_list_envelope
 from ocpi.errors import (
     ConnectionProblem,
+    HubError,
     InvalidParameters,
     MethodNotAllowed,
     NotFound,
@@ -58,10 +75,14 @@ from ocpi.pagination import PageRequest, format_link, page_headers, paginate, pa
 from ocpi.server.body_guard import STATE_KEY as BODY_STATE_KEY
 from ocpi.server.body_guard import refusal
 from ocpi.server.responses import OcpiResponse, ocpi_response
+from ocpi.translate import Untranslatable
 from ocpi.v221.versions import InterfaceRole, ModuleID
 from ocpi.wire_json import read_json
 
-OCPI_BASE = "/ocpi/2.2.1"
+
+def ocpi_base(version: str) -> str:
+    """Where the hub's routed URLs for members of `version` start."""
+    return f"/ocpi/{version}"
 
 
 @dataclass
@@ -87,6 +108,14 @@ class Context:
     its inbound and outbound log lines, with their bodies."""
     request_raw: bytes | None = None
     response_raw: bytes | None = None
+    version: str = PIVOT
+    """The OCPI version of the URL called (the sender's own, checked in `_handle`)."""
+    source: tuple[bytes | None, Any] = (None, None)
+    """The body as the sender wrote it (raw, parsed), kept when it was carried to 2.2.1."""
+
+    def add_note(self, text: str) -> None:
+        if text:
+            self.note = f"{self.note}; {text}" if self.note else text
 
     def log_inbound(self, ocpi_status: int | None, http_status: int) -> None:
         if self.line is not None:  # logged before a commit that then failed: say so instead
@@ -115,10 +144,10 @@ class Context:
             }
 
 
-def _context(hub: Hub, request: Request) -> Context:
+def _context(hub: Hub, request: Request, version: str) -> Context:
     request_id, correlation_id = request.scope["state"]["ocpi_ids"]
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return Context(hub, request, request.method, path, request_id, correlation_id)
+    return Context(hub, request, request.method, path, request_id, correlation_id, version=version)
 
 
 async def _authenticate(ctx: Context) -> Platform:
@@ -132,6 +161,12 @@ async def _authenticate(ctx: Context) -> Platform:
         principal = await ctx.hub.authenticate(token)
         if isinstance(principal, Platform) and principal.registered:
             ctx.platform = principal
+            if principal.version != ctx.version:
+                own, called = ocpi_base(principal.version), ocpi_base(ctx.version)
+                raise NotFound(
+                    f"this platform registered OCPI {principal.version} with the hub: its "
+                    f"URLs start with {own}/, not {called}/"
+                )
             return principal
         if isinstance(principal, Invitee):
             raise Unauthorized(
@@ -158,9 +193,11 @@ async def _body(ctx: Context) -> tuple[bytes | None, Any]:
     return raw, parsed
 
 
-async def handle(hub: Hub, request: Request, interface: InterfaceRole) -> Response:
-    """Entry point for /ocpi/2.2.1/{sender|receiver}/{module}[/...]."""
-    ctx = _context(hub, request)
+async def handle(
+    hub: Hub, request: Request, interface: InterfaceRole, version: str = PIVOT
+) -> Response:
+    """Entry point for /ocpi/{version}/{sender|receiver}/{module}[/...]."""
+    ctx = _context(hub, request, version)
     try:
         response = await _handle(ctx, interface)
     except OcpiError as exc:
@@ -203,6 +240,10 @@ async def _handle(ctx: Context, interface: InterfaceRole) -> Response:
         body=body,
     )
     sender_party = check_sender(message, sender)
+    if ctx.version != PIVOT and body is not None:
+        ctx.source = (raw, body)
+        raw, body = _to_pivot(ctx, message)
+        message = replace(message, body=body)
     if is_object_push(message):
         check_push(message, sender_party.ref)
     route = decide(message, sender, sender_party, hub.directory, hub.copies, hub.ref)
@@ -211,8 +252,80 @@ async def _handle(ctx: Context, interface: InterfaceRole) -> Response:
     if isinstance(route, Broadcast):
         return await _broadcast(ctx, message, route, raw)
     ctx.subject = subject_of(module.value, ctx.method, segments, body)
-    ctx.request_raw = raw
+    ctx.request_raw = ctx.source[0] if ctx.version != PIVOT else raw
     return await _forward(ctx, message, route, raw, body)
+
+
+# --- members on other versions (hub/translation.py) ----------------------------------------
+def _to_pivot(ctx: Context, message: Message) -> tuple[bytes | None, Any]:
+    """The sender's body carried down to 2.2.1 (2001 when it cannot be, or is not a valid
+    object of the sender's version); what it lost is noted on the inbound log line."""
+    kind = request_kind(message.module, message.interface, message.method, message.segments)
+    raw, body = ctx.source
+    if kind is None:
+        return raw, body
+    try:
+        carried = carry(kind, body, ctx.version, PIVOT)  # InvalidParameters: names the fields
+    except Untranslatable as exc:
+        raise InvalidParameters(
+            cannot_carry(ctx.version, PIVOT, exc) + " (the hub routes, keeps and logs messages in "
+            "OCPI 2.2.1)"
+        ) from None
+    ctx.add_note(loss_note(ctx.version, PIVOT, carried.lost))
+    return dumps(carried.value), carried.value
+
+
+def _for_receiver(
+    ctx: Context, message: Message, version: str, raw: bytes | None, body: Any
+) -> tuple[bytes | None, Any, str]:
+    """The body as a receiver of `version` reads it, and the note of what it lost: the
+    sender's own when both speak the same version, else the 2.2.1 body carried up."""
+    if version == ctx.version:
+        source_raw, source_body = ctx.source if ctx.version != PIVOT else (raw, body)
+        return source_raw, source_body, ""
+    kind = request_kind(message.module, message.interface, message.method, message.segments)
+    if kind is None or body is None:
+        return raw, body, ""
+    try:
+        carried = carry(kind, body, PIVOT, version)
+    except Untranslatable as exc:
+        raise InvalidParameters(cannot_carry(ctx.version, version, exc)) from None
+    return dumps(carried.value), carried.value, loss_note(PIVOT, version, carried.lost)
+
+
+def _answer_for_requester(
+    ctx: Context,
+    module: ModuleID | str,
+    interface: InterfaceRole,
+    segments: tuple[str, ...],
+    answer: Answer,
+    source: str,
+) -> bytes:
+    """The receiver's answer (version `source`) as the requester's version reads it: its
+    `data` carried through 2.2.1 (a list item that cannot be carried is left out, noted; a
+    single object that cannot be is 2001)."""
+    found = response_kind(ModuleID(module), interface, ctx.method, segments)
+    data = answer.envelope.get("data")
+    if found is None or answer.ocpi_status >= 2000 or data is None:
+        return answer.body
+    kind, many = found
+    try:
+        if many and isinstance(data, list):
+            carried = carry_list(kind, data, source, ctx.version)
+        else:
+            carried = carry(kind, data, source, ctx.version)
+    except Untranslatable as exc:
+        raise InvalidParameters(
+            "the receiver's answer: " + cannot_carry(source, ctx.version, exc)
+        ) from None
+    except InvalidParameters as exc:
+        # Not an object of the receiver's version: an unusable answer, like one that is not
+        # an OCPI envelope (4000), since the hub cannot carry what it cannot read.
+        raise HubError(
+            f"the receiver's answer cannot be carried to OCPI {ctx.version}: {exc.message}"
+        ) from None
+    ctx.add_note(loss_note(source, ctx.version, carried.lost))
+    return dumps({**answer.envelope, "data": carried.value})
 
 
 # --- forwarding a direct or open-routed message ---------------------------------------------
@@ -220,11 +333,16 @@ async def _forward(
     ctx: Context, message: Message, route: Forward, raw: bytes | None, body: Any
 ) -> Response:
     hub, target = ctx.hub, route.target
+    pivot_body = body
     ctx.to_party = target.party.ref
     sender = ctx.platform
     assert sender is not None and message.from_ is not None
     url = target.url
     query = str(ctx.request.url.query)
+    receiver_version = target.platform.version
+    hop_note = ""
+    if receiver_version != PIVOT or ctx.version != PIVOT:
+        raw, body, hop_note = _for_receiver(ctx, message, receiver_version, raw, body)
     if message.module in (ModuleID.COMMANDS, ModuleID.CHARGINGPROFILES):
         raw, query = _rewrite_response_url(ctx, message, target, raw, body, query)
         # The hub's response URL must exist before the receiver can call it, crash or not.
@@ -234,15 +352,20 @@ async def _forward(
     # Direct requests pass the routing headers through unchanged; open-routed ones get the
     # TO pair the hub chose (spec "Open Routing Request": hub -> receiver carries TO).
     routing = RoutingHeaders(to=message.to or target.party.ref, from_=message.from_)
-    answer = await _send(ctx, target.platform, target.party.ref, url, routing, raw)
-    ctx.response_raw = answer.body
+    answer = await _send(ctx, target.platform, target.party.ref, url, routing, raw, hop_note)
+    answer_body = answer.body
+    if receiver_version != ctx.version:
+        answer_body = _answer_for_requester(
+            ctx, message.module, message.interface, message.segments, answer, receiver_version
+        )
+    ctx.response_raw = answer_body
     headers = dict(answer.headers)
     if answer.ocpi_status < 2000:
         if _patches_a_session(message):
             # Merged into the stored copy, which another instance may have just changed.
             owner = PartyRef(message.segments[0], message.segments[1])
             await hub.refresh_copy(ModuleID.SESSIONS, owner, message.segments[2])
-        _after_success(ctx, message, target, body)
+        _after_success(ctx, message, target, pivot_body)
         location = headers.get("location")
         if location and not _usable_url(location):
             # The CDR was delivered; only its URL is unusable: drop it rather than store it.
@@ -250,14 +373,17 @@ async def _forward(
             ctx.note = "the receiver's Location header is not a usable URL; not relayed"
         elif location and message.module == ModuleID.CDRS and ctx.method == "POST":
             cb = hub.add_callback("cdr", location, target.platform, target.party.ref, message.from_)
-            headers["location"] = f"{hub.settings.public_url}{OCPI_BASE}/receiver/cdrs/{cb.uid}"
-    _rewrite_link(ctx, headers, target.platform, target.party.ref, message.from_)
+            base = ocpi_base(sender.version)
+            headers["location"] = f"{hub.settings.public_url}{base}/receiver/cdrs/{cb.uid}"
+    _rewrite_link(
+        ctx, headers, target.platform, target.party.ref, message.from_, message.module.value
+    )
     ctx.log_inbound(answer.ocpi_status, answer.http_status)
     if answer.ocpi_status < 2000 and message.module in (ModuleID.SESSIONS, ModuleID.CDRS):
         # The session or CDR copy (settlement), its Location URL and this message's log
         # lines are stored before the sender hears 1000.
         await _keep(ctx)
-    return Response(answer.body, status_code=answer.http_status, headers=headers)
+    return Response(answer_body, status_code=answer.http_status, headers=headers)
 
 
 async def _send(
@@ -267,6 +393,7 @@ async def _send(
     url: str,
     routing: RoutingHeaders,
     raw: bytes | None,
+    note: str = "",
 ) -> Answer:
     """One outbound hop for the message in hand (hub/hops.py logs it, marks OFFLINE)."""
     return await send_hop(
@@ -281,6 +408,7 @@ async def _send(
         correlation_id=ctx.correlation_id,
         parent_request_id=ctx.request_id,
         subject=ctx.subject,
+        note=note,
     )
 
 
@@ -340,11 +468,13 @@ def _rewrite_response_url(
     """Replace a member's response_url (body or query) by a hub URL that routes back."""
     hub, sender = ctx.hub, ctx.platform
     assert sender is not None and message.from_ is not None
+    # The URL is handed to the receiver: in its version's URLs.
+    base = ocpi_base(target.platform.version)
     if message.module == ModuleID.COMMANDS:
         command = message.segments[0].upper() if message.segments else "COMMAND"
-        path = f"{OCPI_BASE}/sender/commands/{command}"
+        path = f"{base}/sender/commands/{command}"
     else:
-        path = f"{OCPI_BASE}/sender/chargingprofiles"
+        path = f"{base}/sender/chargingprofiles"
 
     requester: PartyRef = message.from_
 
@@ -385,15 +515,20 @@ def _rewrite_link(
     owner: Platform,
     owner_party: PartyRef,
     caller: PartyRef | None,
+    module: str,
 ) -> None:
+    """Replace the Link of a paginated answer by a hub URL, in the requester's version; the
+    kind `page:{module}` says what the next pages hold (carried across versions)."""
     link = parse_link_header(headers.get("link"))
     if link is None or not _usable_url(link):
         headers.pop("link", None)
         return
     if caller is None:
         return
-    cb = ctx.hub.add_callback("page", link, owner, owner_party, caller)
-    headers["link"] = format_link(f"{ctx.hub.settings.public_url}{OCPI_BASE}/pages/{cb.uid}")
+    kind = module if module.startswith("page") else f"page:{module}"
+    cb = ctx.hub.add_callback(kind, link, owner, owner_party, caller)
+    base = ocpi_base(ctx.version)
+    headers["link"] = format_link(f"{ctx.hub.settings.public_url}{base}/pages/{cb.uid}")
 
 
 async def _callback_for(
@@ -439,17 +574,34 @@ async def _relay_callback(
         to=ctx.routing.to or callback.target_party, from_=ctx.routing.from_ or callback.caller_party
     )
     answer = await _send(ctx, target, callback.target_party, callback.original_url, routing, raw)
-    ctx.response_raw = answer.body
+    answer_body = answer.body
+    if target.version != ctx.version:
+        answer_body = _callback_answer(ctx, callback, answer, target.version)
+    ctx.response_raw = answer_body
     headers = dict(answer.headers)
     headers.pop("location", None)
-    _rewrite_link(ctx, headers, target, callback.target_party, callback.caller_party)
+    _rewrite_link(ctx, headers, target, callback.target_party, callback.caller_party, callback.kind)
     ctx.log_inbound(answer.ocpi_status, answer.http_status)
-    return Response(answer.body, status_code=answer.http_status, headers=headers)
+    return Response(answer_body, status_code=answer.http_status, headers=headers)
 
 
-async def handle_page(hub: Hub, request: Request) -> Response:
-    """GET /ocpi/2.2.1/pages/{uid}: the next page of a member's paginated list."""
-    ctx = _context(hub, request)
+def _callback_answer(ctx: Context, callback: Callback, answer: Answer, source: str) -> bytes:
+    """The answer to a call of a handed-out URL, carried to the caller's version: a CDR GET
+    by the CPO that posted it, or the next page of a list. (A CommandResult and a charging
+    profile result are the same in every version the hub speaks.)"""
+    if callback.kind == "cdr":
+        return _answer_for_requester(
+            ctx, ModuleID.CDRS, InterfaceRole.RECEIVER, ("cdr",), answer, source
+        )
+    if callback.kind.startswith("page:"):
+        module = callback.kind.removeprefix("page:")
+        return _answer_for_requester(ctx, module, InterfaceRole.SENDER, (), answer, source)
+    return answer.body
+
+
+async def handle_page(hub: Hub, request: Request, version: str = PIVOT) -> Response:
+    """GET /ocpi/{version}/pages/{uid}: the next page of a member's paginated list."""
+    ctx = _context(hub, request, version)
     try:
         sender = await _authenticate(ctx)
         try:
@@ -457,7 +609,7 @@ async def handle_page(hub: Hub, request: Request) -> Response:
         except ValueError as exc:
             raise InvalidParameters(str(exc)) from None
         callback = await hub.callback(request.path_params["uid"])
-        if callback is None or callback.kind != "page":
+        if callback is None or not callback.kind.startswith("page"):
             raise NotFound("no such page: the hub handed out no page URL with this id")
         ctx.module = "pages"
         return await _relay_callback(ctx, sender, callback, None)
@@ -519,7 +671,7 @@ async def _broadcast(
         ]
     )
     ctx.to_party = hub.ref
-    ctx.note = f"broadcast to {len(route.targets)} parties"
+    ctx.note = f"broadcast to {len(route.targets)} parties" + (f"; {ctx.note}" if ctx.note else "")
     http_status = 201 if ctx.method == "PUT" and not existed and len(ids) == 1 else 200
     ctx.log_inbound(1000, http_status)
     await _keep(ctx)
@@ -562,5 +714,14 @@ def _hub_list(ctx: Context, message: Message) -> Response:
     headers = page_headers(cut, str(ctx.request.url))
     headers.update(RoutingHeaders(to=message.from_, from_=hub.ref).to_headers())
     ctx.to_party = hub.ref
+    texts = [item.text for item in cut.items]
+    if ctx.version != PIVOT:
+        # The copies are 2.2.1: carried up for the requester (an item that cannot be is left
+        # out of the page, noted).
+        kind = response_kind(message.module, InterfaceRole.SENDER, "GET", ())
+        assert kind is not None
+        carried = carry_list(kind[0], [json.loads(text) for text in texts], PIVOT, ctx.version)
+        texts = [dumps(item).decode() for item in carried.value]
+        ctx.add_note(loss_note(PIVOT, ctx.version, carried.lost))
     ctx.log_inbound(1000, 200)
-    return OcpiResponse(encode_list_envelope([item.text for item in cut.items]), headers=headers)
+    return OcpiResponse(encode_list_envelope(texts), headers=headers)

@@ -65,4 +65,8 @@ class HubSettings(BaseModel):
 
     @property
     def details_url(self) -> str:
-        return f"{self.public_url}/ocpi/2.2.1"
+        return self.details_url_of("2.2.1")
+
+    def details_url_of(self, version: str) -> str:
+        """The base of the hub's endpoints for members of an OCPI version."""
+        return f"{self.public_url}/ocpi/{version}"

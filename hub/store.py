@@ -254,6 +254,7 @@ class Store:
                 record = PlatformRecord(
                     name=platform.name,
                     versions_url=platform.versions_url,
+                    version=platform.version,
                     token_to_member=platform.token_to_member,
                     token_from_member_hash=platform.token_hash,
                     created_at=now,
@@ -261,6 +262,7 @@ class Store:
                 )
             record.name = platform.name
             record.versions_url = platform.versions_url
+            record.version = platform.version
             record.token_to_member = platform.token_to_member
             record.token_from_member_hash = platform.token_hash
             record.registered = platform.registered
@@ -306,6 +308,7 @@ class Store:
                     endpoints={},
                     parties=[],
                     registered=record.registered,
+                    version=record.version,
                 )
                 for record in db.exec(select(PlatformRecord)).all()
                 if record.id is not None

@@ -87,6 +87,7 @@ def admin_router(hub: Hub) -> APIRouter:
                     "last_updated": format_datetime(party.last_updated),
                     "platform": platform.name if platform else None,
                     "platform_id": platform.id if platform else None,
+                    "version": platform.version if platform else None,
                 }
             )
         return ocpi_response(rows)

@@ -10,26 +10,39 @@ from starlette.routing import BaseRoute, Route
 
 from hub import relay
 from hub.service import Hub
+from hub.translation import PIVOT_FIRST
 from ocpi.v221.versions import InterfaceRole
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-ROUTED_PREFIXES = ("/ocpi/2.2.1/sender/", "/ocpi/2.2.1/receiver/", "/ocpi/2.2.1/pages/")
+ROUTED_PREFIXES = tuple(
+    f"/ocpi/{version}/{part}/"
+    for version in PIVOT_FIRST
+    for part in ("sender", "receiver", "pages")
+)
 
 
 def functional_routes(hub: Hub) -> list[BaseRoute]:
+    """The routed URLs of every version the hub speaks (2.2.1's first: nearly all traffic)."""
+    routes: list[BaseRoute] = []
+    for version in PIVOT_FIRST:
+        routes += _version_routes(hub, version)
+    return routes
+
+
+def _version_routes(hub: Hub, version: str) -> list[BaseRoute]:
     async def sender(request: Request) -> Response:
-        return await relay.handle(hub, request, InterfaceRole.SENDER)
+        return await relay.handle(hub, request, InterfaceRole.SENDER, version)
 
     async def receiver(request: Request) -> Response:
-        return await relay.handle(hub, request, InterfaceRole.RECEIVER)
+        return await relay.handle(hub, request, InterfaceRole.RECEIVER, version)
 
     async def page(request: Request) -> Response:
-        return await relay.handle_page(hub, request)
+        return await relay.handle_page(hub, request, version)
 
     routes: list[BaseRoute] = []
     for name, endpoint in (("sender", sender), ("receiver", receiver)):
-        base = f"/ocpi/2.2.1/{name}/{{module}}"
+        base = f"/ocpi/{version}/{name}/{{module}}"
         routes.append(Route(base, endpoint, methods=METHODS))
         routes.append(Route(base + "/{rest:path}", endpoint, methods=METHODS))
-    routes.append(Route("/ocpi/2.2.1/pages/{uid}", page, methods=["GET"]))
+    routes.append(Route(f"/ocpi/{version}/pages/{{uid}}", page, methods=["GET"]))
     return routes

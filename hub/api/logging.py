@@ -15,13 +15,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.api.functional import ROUTED_PREFIXES
 from hub.service import Hub
+from hub.translation import VERSIONS
 
 _MODULES = {"versions": "versions", "credentials": "credentials", "hubclientinfo": "hubclientinfo"}
+_DETAILS = {f"/ocpi/{version}" for version in VERSIONS}
 
 
 def _module(path: str) -> str:
     last = path.rstrip("/").rsplit("/", 1)[-1]
-    if path.rstrip("/") == "/ocpi/2.2.1":
+    if path.rstrip("/") in _DETAILS:
         return "versions"
     return _MODULES.get(last, "")
 

@@ -1,30 +1,28 @@
-"""Versions and 2.2.1 version details (spec version_information_endpoint).
+"""Versions and version details (spec version_information_endpoint), one per version the hub
+speaks (hub/translation.py `VERSIONS`: 2.2.1, the pivot, and 2.3.0).
 
 The hub implements both interfaces of every functional module, at distinct URLs
-(/ocpi/2.2.1/sender/{module} and /ocpi/2.2.1/receiver/{module}): a receiver URL
+(/ocpi/{version}/sender/{module} and /ocpi/{version}/receiver/{module}): a receiver URL
 `{cc}/{pid}/{id}` and a sender URL `{id}/{evse}/{connector}` could not be told apart otherwise.
+A version's details offer the same modules at that version's URLs.
 """
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
 from hub.routing import FUNCTIONAL_MODULES
 from hub.service import Hub, Principal
+from hub.translation import VERSIONS
 from ocpi.server import TokenAuth, ocpi_response
 from ocpi.server.responses import OcpiResponse
-from ocpi.v221.versions import (
-    Endpoint,
-    InterfaceRole,
-    ModuleID,
-    Version,
-    VersionDetails,
-    VersionNumber,
-)
+from ocpi.v221.versions import Endpoint, InterfaceRole, ModuleID
+from ocpi.v230.versions import Version, VersionDetails, VersionNumber
 
 
-def hub_endpoints(hub: Hub) -> list[Endpoint]:
-    base = hub.settings.details_url
+def hub_endpoints(hub: Hub, version: str = "2.2.1") -> list[Endpoint]:
+    base = hub.settings.details_url_of(version)
     endpoints = [
         Endpoint(
             identifier=ModuleID.CREDENTIALS, role=InterfaceRole.SENDER, url=f"{base}/credentials"
@@ -46,15 +44,26 @@ def hub_endpoints(hub: Hub) -> list[Endpoint]:
 def versions_router(hub: Hub, auth: TokenAuth[Principal]) -> APIRouter:
     router = APIRouter()
     Caller = Annotated[Principal, Depends(auth)]  # noqa: N806 - a type alias
-    versions = [Version(version=VersionNumber.V2_2_1, url=hub.settings.details_url)]
-    details = VersionDetails(version=VersionNumber.V2_2_1, endpoints=hub_endpoints(hub))
+    versions = [
+        Version(version=VersionNumber(number), url=hub.settings.details_url_of(number))
+        for number in VERSIONS
+    ]
 
     @router.get("/ocpi/versions")
     async def get_versions(caller: Caller) -> OcpiResponse:
         return ocpi_response(versions)
 
-    @router.get("/ocpi/2.2.1")
-    async def get_details(caller: Caller) -> OcpiResponse:
-        return ocpi_response(details)
+    def details_endpoint(number: str) -> Callable[[Principal], Awaitable[OcpiResponse]]:
+        details = VersionDetails(
+            version=VersionNumber(number), endpoints=hub_endpoints(hub, number)
+        )
+
+        async def get_details(caller: Caller) -> OcpiResponse:
+            return ocpi_response(details)
+
+        return get_details
+
+    for number in VERSIONS:
+        router.add_api_route(f"/ocpi/{number}", details_endpoint(number), methods=["GET"])
 
     return router
