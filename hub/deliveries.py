@@ -142,6 +142,11 @@ async def _lane(hub: Hub, cluster: Cluster, platform_id: int, lane: Lane) -> Non
         except StorageUnavailable:
             log.warning("the outbox of platform %s could not be updated; retrying", platform_id)
             await _pause(lane, 1.0)
+        except Exception:
+            # The database went away while the pipeline read the outbox (say): the lane must
+            # not die with it; what was not delivered is still in the outbox.
+            log.exception("delivering to platform %s failed; retrying", platform_id)
+            await _pause(lane, 1.0)
 
 
 async def _pause(lane: Lane, seconds: float) -> bool:
