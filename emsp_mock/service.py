@@ -38,8 +38,8 @@ from emsp_mock.shelf import LocationShelf
 from emsp_mock.state import EmspState
 from emsp_mock.store import ObjectKey, Store, StoredInvoice, make_engine
 from ocpi.errors import OcpiError
-from ocpi.platform import OperationError, PartyKey, PeerState
-from ocpi.v221.cdrs import CDR
+from ocpi.platform import OperationError, PartyKey, PeerState, V211Context
+from ocpi.v221.cdrs import CDR, CdrToken
 from ocpi.v221.hubclientinfo import ClientInfo
 from ocpi.v221.sessions import Session
 from ocpi.v221.tariffs import Tariff
@@ -61,7 +61,8 @@ class Emsp:
         self.party = settings.party
         self.store = Store(make_engine(settings.database_url))
         self.state = EmspState(settings, self.store)
-        self.link = HubLink(settings, self.store, http)
+        # For 2.1.1, whose Sessions and CDRs name the driver by contract id only.
+        self.link = HubLink(settings, self.store, http, V211Context(driver=self._driver))
         self.registration = self.link.registration
         self.http = self.link.http
         self.sender = CommandSender(self.state, self.link)
@@ -85,6 +86,19 @@ class Emsp:
         self.stop_charging = self.driver_app.stop_charging
         self.driver_sessions = self.driver_app.driver_sessions
         self.session_view = session_view
+
+    def _driver(self, contract_id: str) -> CdrToken | None:
+        """This eMSP's token with `contract_id`, as a CdrToken (a 2.1.1 `auth_id`)."""
+        for token in self.state.tokens.values():
+            if token.contract_id == contract_id:
+                return CdrToken(
+                    country_code=token.country_code,
+                    party_id=token.party_id,
+                    uid=token.uid,
+                    type=token.type,
+                    contract_id=token.contract_id,
+                )
+        return None
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def start(self, *, register_now: bool = True) -> None:

@@ -16,7 +16,7 @@ version's `VersionAdapter` (adapters) and the edge that applies it (`VersionEdge
 serves, `EdgeTransport` for what it sends; docs/versions.md, "Mock members on 2.3.0").
 """
 
-from ocpi.platform.adapters import SUPPORTED_VERSIONS, VersionAdapter, adapter_for
+from ocpi.platform.adapters import SUPPORTED_VERSIONS, V211Context, VersionAdapter, adapter_for
 from ocpi.platform.app import MemberApp, addressed_to, build_member_app, member_app
 from ocpi.platform.clientinfo import (
     HUBCLIENTINFO_PATH,
@@ -77,6 +77,7 @@ __all__ = [
     "RoutingAnswerMiddleware",
     "StateTable",
     "TablePeerStore",
+    "V211Context",
     "VersionAdapter",
     "VersionEdge",
     "adapter_for",
