@@ -95,8 +95,8 @@ class Cpo(CpoState):
         self.http = self.runtime.http
         # For 2.1.1, which embeds Locations in Sessions and CDRs: read from this CPO's state.
         context = V211Context(
-            location=lambda location_id: self.locations.get(location_id),
-            tariffs=lambda: self.tariffs,
+            location=lambda _country, _party, location_id: self.locations.get(location_id),
+            tariffs=lambda _country, _party: self.tariffs,
             token=self._known_token,
             now=lambda: self.now(),
         )

@@ -451,11 +451,11 @@ class V230Adapter(VersionAdapter):
         return Translated(_json(carried.value), carried.lost)
 
 
-def _no_location(location_id: str) -> v221.Location | None:
+def _no_location(country_code: str, party_id: str, location_id: str) -> v221.Location | None:
     return None
 
 
-def _no_tariffs() -> Mapping[str, v221.Tariff]:
+def _no_tariffs(country_code: str, party_id: str) -> Mapping[str, v221.Tariff]:
     return {}
 
 
@@ -476,10 +476,11 @@ class V211Context:
     """What 2.1.1 translations need from the platform's own state (docs/versions.md, "Mock
     members on 2.1.1"); a platform gives what its role has, the rest stays empty."""
 
-    location: Callable[[str], v221.Location | None] = field(default=_no_location)
-    """A CPO's own Location by id: embedded in the Sessions and CDRs it sends."""
-    tariffs: Callable[[], Mapping[str, v221.Tariff]] = field(default=_no_tariffs)
-    """A CPO's own Tariffs by id: which one a connector with several tariff_ids keeps."""
+    location: Callable[[str, str, str], v221.Location | None] = field(default=_no_location)
+    """The Location (country_code, party_id, id) as the platform holds it: embedded in the
+    Sessions and CDRs it sends or serves."""
+    tariffs: Callable[[str, str], Mapping[str, v221.Tariff]] = field(default=_no_tariffs)
+    """The Tariffs of a party by id: which one a connector with several tariff_ids keeps."""
     driver: Callable[[str], v221.CdrToken | None] = field(default=_no_driver)
     """An eMSP's own token whose contract_id is a 2.1.1 `auth_id` (as a CdrToken)."""
     token: Callable[[str, str | None], v221.Token | None] = field(default=_no_token)
@@ -550,8 +551,9 @@ class V211Adapter(VersionAdapter):
         )
 
     # --- objects ------------------------------------------------------------------------------
-    def _location_of(self, location_id: str, path: str) -> v221.Location:
-        found = self.context.location(location_id)
+    def _location_of(self, owner: OcpiModel, location_id: str, path: str) -> v221.Location:
+        country_code, party_id = _owner_of(owner)
+        found = self.context.location(country_code, party_id, location_id)
         if found is None:
             raise Untranslatable(path, f"2.1.1 embeds the Location; {location_id} is not known")
         return found
@@ -570,10 +572,19 @@ class V211Adapter(VersionAdapter):
     def up(
         self, kind: ObjectKind, data: Any, context: MessageContext = NO_CONTEXT
     ) -> Translated[Any]:
-        tariffs = self.context.tariffs
+        owner = context.owner
+
+        def tariffs() -> Mapping[str, v221.Tariff]:
+            # Of the party that owns the object: the URL's, else (a CPO's own) any party's.
+            if owner is None:
+                return self.context.tariffs("", "")
+            return self.context.tariffs(owner.country_code, owner.party_id)
+
         result: Translated[Any]
         if kind is ObjectKind.LOCATION:
-            result = to211.location_to_v211(v221.Location.model_validate(data), tariffs=tariffs())
+            location = v221.Location.model_validate(data)
+            owned = self.context.tariffs(location.country_code, location.party_id)
+            result = to211.location_to_v211(location, tariffs=owned)
         elif kind is ObjectKind.EVSE:
             result = to211.evse_to_v211(v221.EVSE.model_validate(data), tariffs=tariffs())
         elif kind is ObjectKind.CONNECTOR:
@@ -591,17 +602,17 @@ class V211Adapter(VersionAdapter):
             result = to211.tariff_to_v211(v221.Tariff.model_validate(data))
         elif kind is ObjectKind.SESSION:
             session = v221.Session.model_validate(data)
-            location = self._location_of(session.location_id, "location_id")
-            result = to211.session_to_v211(session, location=location)
+            at = self._location_of(session, session.location_id, "location_id")
+            result = to211.session_to_v211(session, location=at)
         elif kind is ObjectKind.SESSION_PATCH:
             patch = v221.SessionPatch.model_validate(data)
             moved = getattr(patch, "location_id", None)
-            at = self._location_of(moved, "location_id") if moved else None
-            result = to211.session_patch_to_v211(patch, location=at)
+            moved_to = self._location_of(patch, moved, "location_id") if moved else None
+            result = to211.session_patch_to_v211(patch, location=moved_to)
         elif kind is ObjectKind.CDR:
             cdr = v221.CDR.model_validate(data)
-            location = self._location_of(cdr.cdr_location.id, "cdr_location.id")
-            result = to211.cdr_to_v211(cdr, location=location)
+            at = self._location_of(cdr, cdr.cdr_location.id, "cdr_location.id")
+            result = to211.cdr_to_v211(cdr, location=at)
         elif kind is ObjectKind.TOKEN:
             result = to211.token_to_v211(v221.Token.model_validate(data))
         elif kind is ObjectKind.TOKEN_PATCH:
@@ -709,6 +720,13 @@ class V211Adapter(VersionAdapter):
 
 
 _COMMAND_RESPONSE_TYPE = TypeAdapter(v211.CommandResponseType)
+
+
+def _owner_of(model: OcpiModel) -> tuple[str, str]:
+    """The owner a 2.2.1 object names ("" for a PATCH that names none)."""
+    return str(getattr(model, "country_code", None) or ""), str(
+        getattr(model, "party_id", None) or ""
+    )
 
 
 _ADAPTERS: dict[str, Callable[[Role, V211Context | None], VersionAdapter]] = {

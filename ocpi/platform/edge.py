@@ -163,11 +163,18 @@ def _translate_down(
     return result.value
 
 
-def _translate_up_all(adapter: VersionAdapter, carried: Carried, data: Any, where: str) -> Any:
+def _translate_up_all(
+    adapter: VersionAdapter,
+    carried: Carried,
+    data: Any,
+    where: str,
+    context: MessageContext = NO_CONTEXT,
+) -> Any:
     """Outgoing 2.2.1 data as the version's (ValueError, Untranslatable when it cannot be)."""
     if carried.many and isinstance(data, list):
-        return [_translate_up_all(adapter, Carried(carried.kind), item, where) for item in data]
-    result: Translated[Any] = adapter.up(carried.kind, data)
+        one = Carried(carried.kind)
+        return [_translate_up_all(adapter, one, item, where, context) for item in data]
+    result: Translated[Any] = adapter.up(carried.kind, data, context)
     log_losses(where, result.lost)
     return result.value
 
@@ -228,15 +235,15 @@ class VersionEdge:
         if served.interface.module == ModuleID.TOKENS:
             scope["query_string"] = self._token_type_query(scope.get("query_string", b""), where)
         carried = exchange(served.interface.module, served.interface.role, method, segments)
+        context = self._context(served.interface, segments)
         if carried.request is not None:
-            context = self._context(served.interface, segments)
             try:
                 receive = await self._request_down(scope, receive, carried.request, where, context)
             except OcpiError as refused:
                 log.warning("%s: refused: %s", where, refused.message)
                 await _answer(send, refused)
                 return
-        await self.app(scope, receive, self._responder(send, carried, where))
+        await self.app(scope, receive, self._responder(send, carried, where, context))
 
     def _context(self, interface: ModuleInterface, segments: Sequence[str]) -> MessageContext:
         """Who owns an inbound object: the party its receiver URL names, else the hub."""
@@ -297,7 +304,9 @@ class VersionEdge:
 
         return replay
 
-    def _responder(self, send: Send, carried: Exchange, where: str) -> Send:
+    def _responder(
+        self, send: Send, carried: Exchange, where: str, context: MessageContext
+    ) -> Send:
         start: Message | None = None
         chunks: list[bytes] = []
 
@@ -315,7 +324,7 @@ class VersionEdge:
             status: int = start["status"]
             body = b"".join(chunks)
             if carried.response is not None:
-                status, body = self._response_up(status, body, carried.response, where)
+                status, body = self._response_up(status, body, carried.response, where, context)
             body = self._status_out(body, where)
             headers = [
                 (name, self._url_outward(name.lower(), value))
@@ -345,7 +354,7 @@ class VersionEdge:
         return pydantic_core.to_json(envelope)
 
     def _response_up(
-        self, status: int, body: bytes, carried: Carried, where: str
+        self, status: int, body: bytes, carried: Carried, where: str, context: MessageContext
     ) -> tuple[int, bytes]:
         try:
             envelope = read_json(body)
@@ -359,7 +368,8 @@ class VersionEdge:
         ):
             return status, body
         try:
-            envelope["data"] = _translate_up_all(self.adapter, carried, envelope["data"], where)
+            data = envelope["data"]
+            envelope["data"] = _translate_up_all(self.adapter, carried, data, where, context)
         except (ValueError, Untranslatable) as exc:
             log.error(
                 "%s: the answer cannot be given in OCPI %s: %s", where, self.adapter.number, exc
