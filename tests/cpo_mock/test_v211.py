@@ -240,9 +240,9 @@ async def test_an_invalid_2_1_1_object_is_2001_naming_the_field(
     url = hub.member_url("tokens") + "/NL/EMA/BAD-1"
     token = {**token_211("BAD-1"), "contract_id": "NL-EMA-C00000009-X"}
     del token["auth_id"]  # 2.2.1's contract_id is 2.1.1's auth_id
-    with caplog.at_level(logging.WARNING, logger="ocpi.platform.edge"):
-        with pytest.raises(InvalidParameters) as refused:
-            await hub.call("PUT", url, token, params={"type": "OTHER"})
+    edge_log = caplog.at_level(logging.WARNING, logger="ocpi.platform.edge")
+    with edge_log, pytest.raises(InvalidParameters) as refused:
+        await hub.call("PUT", url, token, params={"type": "OTHER"})
     assert "2.1.1 Token" in str(refused.value) and "auth_id" in str(refused.value)
     assert not any(t.uid == "BAD-1" for t in setup.cpo.tokens.values())
     assert any("refused" in r.getMessage() for r in caplog.records)
