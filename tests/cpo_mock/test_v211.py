@@ -160,6 +160,12 @@ async def test_start_session_yields_2_1_1_answer_result_session_evse_patch_and_c
     [evse] = session.location.evses or []
     assert session.location.id == "LOC1" and evse.uid == "DC1" and len(evse.connectors) == 1
     session_id = session.id
+    # A second start at the busy EVSE: 2.2.1's EVSE_OCCUPIED is REJECTED in 2.1.1.
+    again = {**start, "response_url": f"{RESULTS}/start-2"}
+    assert (await hub.call("POST", f"{commands}/START_SESSION", again)).data == "ACCEPTED"
+    await setup.settle()
+    [refused_start] = [r for r in hub.bodies("results") if r.segments == ["start-2"]]
+    assert refused_start.body == {"result": "REJECTED"}
     evse_patches = [r for r in hub.bodies("locations", "PATCH") if r.segments[3:] == ["DC1"]]
     assert evse_patches and all(isinstance(r.parsed, v211.EVSEPatch) for r in evse_patches)
     assert evse_patches[-1].body["status"] == "CHARGING"

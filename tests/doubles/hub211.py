@@ -4,8 +4,8 @@ It does what a 2.1.1 peer does towards one member and nothing more: versions (2.
 listed, only 2.1.1 details served, endpoints without roles: one URL per module, the interface
 the member's role calls), the 2.1.1 credentials handshake (one party, no roles), and the
 functional interfaces. Every body it receives is validated against the 2.1.1 models of
-`ocpi.v211` (not through the member kit's adapters), kept in `received`, and refused with 2001
-when invalid (`refused`); a request that carries a message routing header (2.1.1 has none)
+`ocpi.v211` (not through the member kit's adapters; a top-level field the model lacks is
+refused too), kept in `received`, and refused with 2001 when invalid (`refused`); a request that carries a message routing header (2.1.1 has none)
 is noted in `refused` too. `call()` talks to the member as a 2.1.1 hub would: no routing
 headers. Written only against `ocpi/`.
 """
@@ -142,6 +142,11 @@ class Hub211:
             return JSONResponse(envelope_dict(status_code=2000, status_message="?"), 401)
 
         def validate(model: type[BaseModel], body: Any, what: str) -> BaseModel | str:
+            # Stricter than the models (which ignore unknown fields): a field 2.1.1 does not
+            # have is a 2.2.1 field that was not translated.
+            extra = sorted(set(body) - set(model.model_fields)) if isinstance(body, dict) else []
+            if extra:
+                return f"not a 2.1.1 {what}: no such fields {extra}"
             try:
                 return model.model_validate(body)
             except ValidationError as exc:
