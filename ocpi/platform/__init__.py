@@ -13,7 +13,8 @@ and `OperationError` (the control/app API's error).
 
 A platform may speak another OCPI version than its 2.2.1 core (`MemberSettings.version`): the
 version's `VersionAdapter` (adapters) and the edge that applies it (`VersionEdge` for what it
-serves, `EdgeTransport` for what it sends; docs/versions.md, "Mock members on 2.3.0").
+serves, `EdgeTransport` for what it sends; docs/versions.md, "Mock members on 2.3.0" and
+"on 2.1.1"); 2.1.1 also reads the platform's state through a `V211Context`.
 """
 
 from ocpi.platform.adapters import SUPPORTED_VERSIONS, V211Context, VersionAdapter, adapter_for
