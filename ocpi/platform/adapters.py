@@ -58,6 +58,7 @@ class ObjectKind(StrEnum):
     EVSE_PATCH = "EVSE PATCH"
     CONNECTOR_PATCH = "Connector PATCH"
     TARIFF = "Tariff"
+    TARIFF_PATCH = "Tariff PATCH"
     SESSION = "Session"
     SESSION_PATCH = "Session PATCH"
     CDR = "CDR"
@@ -98,7 +99,7 @@ _OBJECT_AT_DEPTH = {
     3: (ObjectKind.CONNECTOR, ObjectKind.CONNECTOR_PATCH),
 }
 _RECEIVER_OBJECTS = {
-    ModuleID.TARIFFS: (ObjectKind.TARIFF, None),
+    ModuleID.TARIFFS: (ObjectKind.TARIFF, ObjectKind.TARIFF_PATCH),
     ModuleID.SESSIONS: (ObjectKind.SESSION, ObjectKind.SESSION_PATCH),
     ModuleID.TOKENS: (ObjectKind.TOKEN, ObjectKind.TOKEN_PATCH),
     ModuleID.CDRS: (ObjectKind.CDR, None),
@@ -203,10 +204,12 @@ class MessageContext:
 
     `owner`: the party an inbound object belongs to: the country code and party id of a
     receiver URL, else the peer's party (2.1.1 objects do not name their owner).
+    `object_id`: the id a receiver URL names after the owner.
     `token_uid`, `token_type`: the Token an authorization (URL {uid}/authorize?type=) is about.
     """
 
     owner: PartyRef | None = None
+    object_id: str | None = None
     token_uid: str | None = None
     token_type: str | None = None
 
@@ -235,6 +238,10 @@ class VersionAdapter(ABC):
 
     routing_headers = True
     """Whether the version has the message routing headers (2.1.1 has none)."""
+
+    patched_whole: frozenset[ObjectKind] = frozenset()
+    """PATCHes the version has and 2.2.1 has not (2.1.1 Tariffs): `down` gives the whole
+    patched object, which the core gets as a PUT; other versions leave them to the core."""
 
     @property
     def translates(self) -> bool:
@@ -506,6 +513,7 @@ class V211Adapter(VersionAdapter):
 
     number = "2.1.1"
     routing_headers = False
+    patched_whole = frozenset({ObjectKind.TARIFF_PATCH})
 
     def __init__(self, role: Role, context: V211Context | None = None) -> None:
         self.role = role
@@ -664,6 +672,8 @@ class V211Adapter(VersionAdapter):
         elif kind is ObjectKind.TARIFF:
             tariff = v211.Tariff.model_validate(data)
             result = to211.tariff_to_v221(tariff, **self._owner(context))
+        elif kind is ObjectKind.TARIFF_PATCH:
+            result = self._patched_tariff(v211.TariffPatch.model_validate(data), context)
         elif kind is ObjectKind.SESSION:
             session = v211.Session.model_validate(data)
             driver = self._driver(session.auth_id)
@@ -717,6 +727,24 @@ class V211Adapter(VersionAdapter):
         else:
             raise Untranslatable("", f"OCPI 2.1.1 has no {kind.value}")
         return Translated(_json(result.value), result.lost)
+
+    def _patched_tariff(self, patch: OcpiModel, context: MessageContext) -> Translated[Any]:
+        """A 2.1.1 Tariff PATCH (mod_tariffs §2.2.3) applied to the Tariff the platform holds,
+        as the whole 2.2.1 Tariff (docs/versions.md: 2.2.1 Tariffs are PUT only)."""
+        owner = self._owner(context)
+        held = self.context.tariffs(owner["country_code"], owner["party_id"]).get(
+            context.object_id or ""
+        )
+        if held is None:
+            raise Untranslatable("", f"there is no Tariff {context.object_id} here to patch")
+        before = to211.tariff_to_v211(held)
+        changes = patch.model_dump(exclude_unset=True)
+        changes.setdefault("last_updated", self.context.now())
+        merged = v211.Tariff.model_validate(
+            {**before.value.model_dump(exclude_none=True), **changes}
+        )
+        after = to211.tariff_to_v221(merged, **owner)
+        return Translated(after.value, (*before.lost, *after.lost))
 
 
 _COMMAND_RESPONSE_TYPE = TypeAdapter(v211.CommandResponseType)

@@ -137,6 +137,26 @@ async def test_takes_a_2_1_1_location_and_patches_without_last_updated(
     assert hub.refused == []
 
 
+async def test_takes_a_2_1_1_tariff_and_its_patch(setup: Setup) -> None:
+    hub, emsp = setup.hub, setup.emsp
+    url = setup.url("tariffs", "DE", "CPB", "T1")
+    await hub.call("PUT", url, to211.tariff_to_v211(tariff()).value.to_json())
+    before = emsp.state.tariffs_of("DE", "CPB")["T1"]
+    assert before.tariff_alt_url is None
+    # 2.1.1 PATCHes Tariffs (2.2.1 does not): applied to the Tariff the eMSP holds.
+    patch = {"tariff_alt_url": "https://spark.example/t1", "last_updated": "2025-03-04T10:00:00Z"}
+    await hub.call("PATCH", url, patch)
+    patched = emsp.state.tariffs_of("DE", "CPB")["T1"]
+    assert patched.tariff_alt_url == "https://spark.example/t1"
+    assert patched.last_updated.isoformat().startswith("2025-03-04T10:00:00")
+    assert patched.elements == before.elements  # the rest is kept
+    served = await hub.call("GET", url)
+    assert v211.Tariff.model_validate(served.data).tariff_alt_url == "https://spark.example/t1"
+    with pytest.raises(InvalidParameters, match="no Tariff T9"):
+        await hub.call("PATCH", setup.url("tariffs", "DE", "CPB", "T9"), patch)
+    assert hub.refused == []
+
+
 async def test_takes_2_1_1_sessions_and_cdrs_finding_the_driver_by_auth_id(setup: Setup) -> None:
     hub, emsp = setup.hub, setup.emsp
     alice = setup.token("04A1B2C3")
