@@ -5,9 +5,9 @@ listed, only 2.1.1 details served, endpoints without roles: one URL per module, 
 the member's role calls), the 2.1.1 credentials handshake (one party, no roles), and the
 functional interfaces. Every body it receives is validated against the 2.1.1 models of
 `ocpi.v211` (not through the member kit's adapters; a top-level field the model lacks is
-refused too), kept in `received`, and refused with 2001 when invalid (`refused`); a request that carries a message routing header (2.1.1 has none)
-is noted in `refused` too. `call()` talks to the member as a 2.1.1 hub would: no routing
-headers. Written only against `ocpi/`.
+refused too), kept in `received`, and refused with 2001 when invalid (`refused`); a request
+that carries a message routing header (2.1.1 has none) is noted in `refused` too. `call()`
+talks to the member as a 2.1.1 hub would: no routing headers. Written only against `ocpi/`.
 """
 
 from __future__ import annotations
