@@ -239,6 +239,26 @@ async def test_takes_a_2_1_1_token_owned_by_the_party_of_its_url(setup: Setup) -
     assert v211.Token.model_validate(served.data).auth_id == "NL-EMA-C00000009-X"
 
 
+async def test_asks_real_time_authorization_in_2_1_1(setup: Setup) -> None:
+    hub, cpo = setup.hub, setup.cpo
+    url = hub.member_url("tokens") + "/NL/EMA/04CAFE00"
+    never = {**token_211("04CAFE00", "NL-EMA-C00000005-N"), "type": "RFID", "whitelist": "NEVER"}
+    await hub.call("PUT", url, never)
+    hub.authorization = {"allowed": "ALLOWED", "location": {"location_id": "LOC1"}}
+    outcome = await cpo.swipe("LOC1", "AC1", "04CAFE00")
+    await setup.settle()
+    assert outcome.result.value == "ALLOWED", outcome.reason
+    [asked] = hub.bodies("authorize")
+    assert asked.segments == ["04CAFE00"]
+    assert isinstance(asked.parsed, v211.LocationReferences)
+    assert asked.parsed.location_id == "LOC1" and asked.parsed.evse_uids == ["AC1"]
+    # 2.1.1 does not echo the token: the CPO's own is the 2.2.1 AuthorizationInfo's.
+    hub.authorization = {"allowed": "BLOCKED"}
+    refused = await cpo.swipe("LOC1", "PLAIN", "04CAFE00")
+    assert refused.result.value == "BLOCKED" and len(hub.bodies("authorize")) == 2
+    assert hub.refused == []
+
+
 async def test_an_invalid_2_1_1_object_is_2001_naming_the_field(
     setup: Setup, caplog: pytest.LogCaptureFixture
 ) -> None:
