@@ -24,7 +24,7 @@ from ocpi import v211
 from ocpi.errors import ClientError, InvalidParameters
 from ocpi.headers import PartyRef
 from ocpi.translate import v211 as to211
-from ocpi.v221 import Token, TokenType
+from ocpi.v221 import Price, Token, TokenType
 from ocpi.v221.versions import InterfaceRole, ModuleID
 from tests.cpo_mock.conftest import location, tariff
 from tests.doubles import factories as f
@@ -165,7 +165,7 @@ async def test_takes_2_1_1_sessions_and_cdrs_finding_the_driver_by_auth_id(setup
     session = f.session(
         "S1", party=CPO, of_token=alice, location_id="LOC9", evse_uid="DC1", kwh=Decimal(7)
     )
-    session = session.model_copy(update={"total_cost": f.Price(excl_vat=Decimal("3.50"))})
+    session = session.model_copy(update={"total_cost": Price(excl_vat=Decimal("3.50"))})
     body = to211.session_to_v211(session, location=where).value.to_json()
     assert body["total_cost"] == 3.5
     await hub.call("PUT", setup.url("sessions", "DE", "CPB", "S1"), body)
