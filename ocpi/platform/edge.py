@@ -236,6 +236,11 @@ class VersionEdge:
             scope["query_string"] = self._token_type_query(scope.get("query_string", b""), where)
         carried = exchange(served.interface.module, served.interface.role, method, segments)
         context = self._context(served.interface, segments)
+        if carried.request is not None and carried.request.kind is ObjectKind.TARIFF_PATCH:
+            if ObjectKind.TARIFF_PATCH in self.adapter.patched_whole:
+                scope["method"] = "PUT"  # the core gets the whole patched Tariff
+            else:
+                carried = NOTHING  # the core answers a PATCH it does not have
         if carried.request is not None:
             try:
                 receive = await self._request_down(scope, receive, carried.request, where, context)
@@ -252,7 +257,8 @@ class VersionEdge:
             and interface.module in _OWNER_IN_PATH
             and len(segments) >= 2
         ):
-            return MessageContext(owner=PartyRef(segments[0], segments[1]))
+            named = segments[2] if len(segments) > 2 else None
+            return MessageContext(owner=PartyRef(segments[0], segments[1]), object_id=named)
         peer = self.peer()
         return MessageContext(owner=peer.hub_party if peer is not None else None)
 
