@@ -53,6 +53,13 @@ R, S = InterfaceRole.RECEIVER, InterfaceRole.SENDER
         (ModuleID.TARIFFS, R, "PUT", "DE/CPB/T1", Exchange(request=Carried(ObjectKind.TARIFF))),
         (ModuleID.TARIFFS, R, "DELETE", "DE/CPB/T1", Exchange()),
         (
+            ModuleID.TARIFFS,
+            R,
+            "PATCH",
+            "DE/CPB/T1",
+            Exchange(request=Carried(ObjectKind.TARIFF_PATCH)),
+        ),
+        (
             ModuleID.SESSIONS,
             R,
             "PATCH",
