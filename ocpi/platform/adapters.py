@@ -655,7 +655,11 @@ class V211Adapter(VersionAdapter):
         result: Translated[Any]
         if kind is ObjectKind.LOCATION:
             location = v211.Location.model_validate(data)
-            result = to211.location_to_v221(location, **self._owner(context))
+            owner = self._owner(context)
+            # 2.2.1 requires a time_zone; one the 2.1.1 Location leaves out is the one held.
+            held = self.context.location(owner["country_code"], owner["party_id"], location.id)
+            zone = held.time_zone if held is not None else None
+            result = to211.location_to_v221(location, time_zone=zone, **owner)
         elif kind is ObjectKind.EVSE:
             result = to211.evse_to_v221(v211.EVSE.model_validate(data))
         elif kind is ObjectKind.CONNECTOR:

@@ -134,6 +134,19 @@ async def test_takes_a_2_1_1_location_and_patches_without_last_updated(
     assert v211.EVSE.model_validate(served.data).status == v211.Status.CHARGING
     whole = v211.Location.model_validate((await hub.call("GET", url)).data)
     assert whole.id == "LOC9" and whole.type == v211.LocationType.PARKING_LOT
+
+    # A 2.1.1 PATCH needs no last_updated; a Location PUT without time_zone keeps the held one.
+    await hub.call("PATCH", url, {"name": "Renamed park"})
+    renamed = emsp.location("DE", "CPB", "LOC9")
+    assert renamed is not None and renamed.name == "Renamed park"
+    without_zone = {k: v for k, v in data.items() if k != "time_zone"}
+    await hub.call("PUT", url, without_zone)
+    kept = emsp.location("DE", "CPB", "LOC9")
+    assert kept is not None and kept.time_zone == "Europe/Berlin"
+    with pytest.raises(InvalidParameters, match="time_zone"):
+        new = {**without_zone, "id": "LOC6"}
+        await hub.call("PUT", setup.url("locations", "DE", "CPB", "LOC6"), new)
+    assert emsp.location("DE", "CPB", "LOC6") is None
     assert hub.refused == []
 
 
