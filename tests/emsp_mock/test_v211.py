@@ -143,8 +143,8 @@ async def test_takes_a_2_1_1_location_and_patches_without_last_updated(
     await hub.call("PUT", url, without_zone)
     kept = emsp.location("DE", "CPB", "LOC9")
     assert kept is not None and kept.time_zone == "Europe/Berlin"
+    new = {**without_zone, "id": "LOC6"}
     with pytest.raises(InvalidParameters, match="time_zone"):
-        new = {**without_zone, "id": "LOC6"}
         await hub.call("PUT", setup.url("locations", "DE", "CPB", "LOC6"), new)
     assert emsp.location("DE", "CPB", "LOC6") is None
     assert hub.refused == []
