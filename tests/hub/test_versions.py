@@ -107,6 +107,6 @@ def test_served_hub_answers_versions_over_real_http(served_hub: tuple[str, str])
     assert response.headers["X-Request-ID"] == "abc"
     envelope = Envelope.model_validate(response.json())
     assert envelope.status_code == 1000
-    assert envelope.data[0] == {"version": "2.2.1", "url": f"{url}/ocpi/2.2.1"}
+    assert envelope.data[1] == {"version": "2.2.1", "url": f"{url}/ocpi/2.2.1"}
     unauthorised = httpx.get(url + "/ocpi/versions")
     assert unauthorised.status_code == 401
