@@ -35,6 +35,7 @@ OLD_CPO = PartyRef("FR", "OLD")
 OLD_EMSP = PartyRef("IT", "OLE")
 NEW_EMSP = PartyRef("BE", "NXT")
 HUB_URL = "http://hub.test/ocpi/versions"
+MODULES_211 = ("credentials", "cdrs", "commands", "locations", "sessions", "tariffs", "tokens")
 
 
 @dataclass
@@ -99,9 +100,7 @@ async def test_a_2_1_1_cpo_and_emsp_register_with_the_role_of_their_invitation(
     endpoints = mixed.cpo1.hub_details["endpoints"]
     assert all(set(e) == {"identifier", "url"} for e in endpoints)
     assert {e["identifier"]: e["url"] for e in endpoints} == {
-        module: f"http://hub.test/ocpi/2.1.1/{module}"
-        for module in ("credentials", "cdrs", "commands", "locations", "sessions", "tariffs")
-        + ("tokens",)
+        module: f"http://hub.test/ocpi/2.1.1/{module}" for module in MODULES_211
     }
     # The hub's credentials in 2.1.1's shape: its own one party.
     credentials = mixed.emsp1.hub_credentials
