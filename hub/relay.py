@@ -73,6 +73,7 @@ from ocpi.errors import (
     OcpiError,
     ServerError,
     Unauthorized,
+    UnknownReceiver,
 )
 from ocpi.headers import (
     AUTHORIZATION,
@@ -232,6 +233,17 @@ def _for_v211(exc: OcpiError) -> None:
     exc.status_code = status_code_to_v211(exc.status_code).value
 
 
+def _by_content(message: str) -> str:
+    """An open-routing refusal as a 2.1.1 member can act on it: it has no OCPI-to headers to
+    set, so the advice to set them is left out."""
+    message = message.removeprefix("OCPI-to headers are omitted and ")
+    message = message.removesuffix(": set OCPI-to-country-code/party-id")
+    return (
+        f"{message} (the hub routes a 2.1.1 member's messages by their content: the ids in "
+        "them must name exactly one party)"
+    )
+
+
 def _strip_routing(headers: Any) -> None:
     """2.1.1 has no routing headers: none go to a 2.1.1 member."""
     for name in [key for key in headers if key.lower().startswith("ocpi-")]:
@@ -289,7 +301,12 @@ async def _handle(ctx: Context, interface: InterfaceRole | None) -> Response:
         message = replace(message, body=body)
     if is_object_push(message):
         check_push(message, sender_party.ref)
-    route = decide(message, sender, sender_party, hub.directory, hub.copies, hub.ref)
+    try:
+        route = decide(message, sender, sender_party, hub.directory, hub.copies, hub.ref)
+    except UnknownReceiver as exc:
+        if ctx.version != V211.version:
+            raise
+        raise UnknownReceiver(_by_content(exc.message)) from None
     if isinstance(route, HubList):
         return _hub_list(ctx, message)
     if isinstance(route, Broadcast):

@@ -377,3 +377,55 @@ async def test_a_2_2_1_exchange_is_relayed_byte_for_byte(mixed: Mixed) -> None:
     received = next(r for r in mixed.fed.emsp.received if r.path.endswith("/DE/CPB/S2"))
     assert received.raw_body == raw_bytes
     assert received.headers["ocpi-from-party-id"] == "CPB"
+
+
+# --- tokens and real-time authorization ---------------------------------------------------------
+async def test_a_2_1_1_emsps_token_reaches_a_2_2_1_cpo_and_its_authorization_comes_back(
+    mixed: Mixed,
+) -> None:
+    token = f.token("AB12", party=OLD_EMSP)
+    token_211 = t211.token_to_v211(token).value.to_json()
+    assert "country_code" not in token_211
+    response = await mixed.emsp1.send("PUT", "tokens", "/IT/OLE/AB12", token_211)
+    assert response.json()["status_code"] == 1000, response.json()
+    await mixed.fed.settle()
+    # The 2.2.1 CPO has the Token, owned by the 2.1.1 eMSP's party.
+    received = next(r for r in mixed.fed.cpo.received if r.path.endswith("/IT/OLE/AB12"))
+    as_221 = v221.Token.model_validate(received.body)
+    assert (as_221.country_code, as_221.party_id, as_221.uid) == ("IT", "OLE", "AB12")
+
+    # Real-time authorization from the 2.2.1 CPO, open-routed to the eMSP that broadcast it.
+    mixed.emsp1.answers[("POST", "/tokens/AB12/authorize")] = {"allowed": "ALLOWED"}
+    async with mixed.fed.network.client() as client:
+        answer = await client.post(
+            mixed.fed.cpo.hub_endpoint(v221.ModuleID.TOKENS, v221.InterfaceRole.SENDER)
+            + "/AB12/authorize",
+            json={"location_id": "LOC1", "evse_uids": ["3256"]},
+            headers={
+                "Authorization": encode_authorization(mixed.fed.cpo.require_peer().token),
+                "X-Request-ID": new_request_id(),
+                "X-Correlation-ID": new_request_id(),
+                **RoutingHeaders(from_=CPO).to_headers(),
+            },
+        )
+    envelope = answer.json()
+    assert envelope["status_code"] == 1000, envelope
+    info = v221.AuthorizationInfo.model_validate(envelope["data"])
+    # 2.1.1 does not echo the Token: the hub's copy of it is put back.
+    assert info.allowed == v221.AllowedType.ALLOWED
+    assert (info.token.uid, info.token.party_id) == ("AB12", "OLE")
+    asked = next(r for r in mixed.emsp1.received if r.path == "/tokens/AB12/authorize")
+    assert v211.LocationReferences.model_validate(asked.body).location_id == "LOC1"
+    assert _routing_headers(asked.headers) == []
+
+
+# --- status codes a 2.1.1 member can read --------------------------------------------------------
+async def test_a_2_1_1_member_gets_3000_where_the_hub_would_say_4001(mixed: Mixed) -> None:
+    """2.1.1 has no hub errors: "no party owns Location NOPE" (4001) reaches it as 3000."""
+    response = await mixed.emsp1.send("GET", "locations", "/NOPE")
+    envelope = response.json()
+    assert envelope["status_code"] == 3000
+    message = envelope["status_message"]
+    assert "cannot tell the receiver" in message and "by their content" in message
+    assert "OCPI-to" not in message  # 2.1.1 has no such headers to set
+    assert _routing_headers(dict(response.headers)) == []
