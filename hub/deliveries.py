@@ -46,6 +46,7 @@ from hub.service import Hub, Lane
 from hub.store import OutboxRow, StorageUnavailable
 from hub.translation import (
     PIVOT,
+    V211,
     cannot_carry,
     carry,
     dumps,
@@ -318,7 +319,11 @@ async def _deliver(hub: Hub, row: OutboxRow) -> bool:
     if base is None:
         log.info("%s no longer receives %s: row %s dropped", platform.name, row.module, row.id)
         return True
-    url = base.rstrip("/") + row.path
+    path = row.path
+    if platform.version == V211.version and row.module == ModuleID.TOKENS.value:
+        # 2.1.1 names a token by uid: its Token URLs have no `type` (mod_tokens §2.1).
+        path = path.partition("?")[0]
+    url = base.rstrip("/") + path
     raw = row.body.encode() if row.body is not None else None
     note = ""
     if platform.version != PIVOT and row.body is not None:

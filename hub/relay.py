@@ -124,6 +124,8 @@ class Context:
     """The OCPI version of the URL called (the sender's own, checked in `_handle`)."""
     source: tuple[bytes | None, Any] = (None, None)
     """The body as the sender wrote it (raw, parsed), kept when it was carried to 2.2.1."""
+    query: str | None = None
+    """The query string to pass on, when the hub changed it (a 2.1.1 token's type)."""
 
     def add_note(self, text: str) -> None:
         if text:
@@ -233,6 +235,56 @@ def _for_v211(exc: OcpiError) -> None:
     exc.status_code = status_code_to_v211(exc.status_code).value
 
 
+_ALL_TOKEN_TYPES = ("RFID", "APP_USER", "AD_HOC_USER", "OTHER")
+
+_V211_OTHER = ("OTHER", "APP_USER", "AD_HOC_USER")
+"""The 2.2.1 token types a 2.1.1 party sees as OTHER (2.1.1 TokenType: RFID, OTHER)."""
+
+
+def _v211_token_type(ctx: Context, message: Message) -> Message:
+    """The 2.2.1 `type` of the token a 2.1.1 member's tokens message is about: 2.1.1 names a
+    token by uid (its Token PUT/PATCH URLs have no `type`) and knows only RFID and OTHER, where
+    the hub keeps tokens by (uid, type). A push takes the type of the body (a PATCH without
+    one, of the sender's token with that uid); a real-time authorization with type OTHER, the
+    one token with that uid whose 2.2.1 type 2.1.1 shows as OTHER. The query passed on says
+    it (2.2.1 receivers need it)."""
+    copies, segments = ctx.hub.copies, message.segments
+    wanted = message.query.get("type")
+    if message.interface == InterfaceRole.RECEIVER and len(segments) == 3:
+        body_type = message.body.get("type") if isinstance(message.body, dict) else None
+        if isinstance(body_type, str):
+            wanted = body_type
+        elif wanted is None:
+            owner = PartyRef(segments[0], segments[1])
+            held = [
+                t
+                for t in _ALL_TOKEN_TYPES
+                if copies.get(message.module, owner, token_key(segments[2], t))
+            ]
+            wanted = held[0] if len(held) == 1 else None
+    elif (
+        message.interface == InterfaceRole.SENDER
+        and len(segments) == 2
+        and (wanted or "RFID").upper() == "OTHER"
+    ):
+        held = [t for t in _V211_OTHER if copies.tokens_with_uid(segments[0], t)]
+        wanted = held[0] if len(held) == 1 else wanted
+    if wanted is None or wanted == message.query.get("type"):
+        return message
+    query = {**message.query, "type": wanted}
+    ctx.query = urlencode(query)
+    return replace(message, query=query)
+
+
+def _without_token_type(message: Message, query: str) -> str:
+    """2.1.1's Token URLs at a CPO have no `type` (a token is named by uid; mod_tokens §2.1):
+    left out of a push or GET of one token going to a 2.1.1 member."""
+    if message.interface != InterfaceRole.RECEIVER:
+        return query
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return urlencode([(key, value) for key, value in pairs if key != "type"])
+
+
 def _by_content(message: str) -> str:
     """An open-routing refusal as a 2.1.1 member can act on it: it has no OCPI-to headers to
     set, so the advice to set them is left out."""
@@ -299,6 +351,8 @@ async def _handle(ctx: Context, interface: InterfaceRole | None) -> Response:
         ctx.source = (raw, body)
         raw, body = _to_pivot(ctx, message)
         message = replace(message, body=body)
+    if ctx.version == V211.version and module == ModuleID.TOKENS:
+        message = _v211_token_type(ctx, message)
     if is_object_push(message):
         check_push(message, sender_party.ref)
     try:
@@ -420,7 +474,7 @@ async def _forward(
     sender = ctx.platform
     assert sender is not None and message.from_ is not None
     url = target.url
-    query = str(ctx.request.url.query)
+    query = ctx.query if ctx.query is not None else str(ctx.request.url.query)
     receiver_version = target.platform.version
     hop_note = ""
     if receiver_version != PIVOT or ctx.version != PIVOT:
@@ -429,6 +483,8 @@ async def _forward(
         raw, query = _rewrite_response_url(ctx, message, target, raw, body, query)
         # The hub's response URL must exist before the receiver can call it, crash or not.
         await _keep(ctx)
+    if receiver_version == V211.version and message.module == ModuleID.TOKENS and query:
+        query = _without_token_type(message, query)
     if query:
         url = f"{url}?{query}"
     # Direct requests pass the routing headers through unchanged; open-routed ones get the
@@ -765,7 +821,7 @@ async def _broadcast(
         copy = hub.copies.apply_simple(message.module, ctx.method, owner, object_id, body)
     if copy is not None:
         hub.writer.copy(copy)
-    query = str(ctx.request.url.query)
+    query = ctx.query if ctx.query is not None else str(ctx.request.url.query)
     path = "/" + "/".join(quote(segment, safe="") for segment in message.segments)
     if query:
         path = f"{path}?{query}"

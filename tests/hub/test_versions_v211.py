@@ -393,13 +393,16 @@ async def test_a_2_1_1_emsps_token_reaches_a_2_2_1_cpo_and_its_authorization_com
     received = next(r for r in mixed.fed.cpo.received if r.path.endswith("/IT/OLE/AB12"))
     as_221 = v221.Token.model_validate(received.body)
     assert (as_221.country_code, as_221.party_id, as_221.uid) == ("IT", "OLE", "AB12")
+    # 2.1.1 has no APP_USER (sent as OTHER) and no type in its URL: the hub keeps the token
+    # by its body's type and tells the 2.2.1 CPO that type in the query, as 2.2.1 does.
+    assert as_221.type == v221.TokenType.OTHER and received.query == {"type": "OTHER"}
 
     # Real-time authorization from the 2.2.1 CPO, open-routed to the eMSP that broadcast it.
-    mixed.emsp1.answers[("POST", "/tokens/AB12/authorize")] = {"allowed": "ALLOWED"}
+    mixed.emsp1.answers[("POST", "/tokens/AB12/authorize?type=OTHER")] = {"allowed": "ALLOWED"}
     async with mixed.fed.network.client() as client:
         answer = await client.post(
             mixed.fed.cpo.hub_endpoint(v221.ModuleID.TOKENS, v221.InterfaceRole.SENDER)
-            + "/AB12/authorize",
+            + "/AB12/authorize?type=OTHER",
             json={"location_id": "LOC1", "evse_uids": ["3256"]},
             headers={
                 "Authorization": encode_authorization(mixed.fed.cpo.require_peer().token),
@@ -414,7 +417,7 @@ async def test_a_2_1_1_emsps_token_reaches_a_2_2_1_cpo_and_its_authorization_com
     # 2.1.1 does not echo the Token: the hub's copy of it is put back.
     assert info.allowed == v221.AllowedType.ALLOWED
     assert (info.token.uid, info.token.party_id) == ("AB12", "OLE")
-    asked = next(r for r in mixed.emsp1.received if r.path == "/tokens/AB12/authorize")
+    asked = next(r for r in mixed.emsp1.received if r.path == "/tokens/AB12/authorize?type=OTHER")
     assert v211.LocationReferences.model_validate(asked.body).location_id == "LOC1"
     assert _routing_headers(asked.headers) == []
 
@@ -429,3 +432,48 @@ async def test_a_2_1_1_member_gets_3000_where_the_hub_would_say_4001(mixed: Mixe
     assert "cannot tell the receiver" in message and "by their content" in message
     assert "OCPI-to" not in message  # 2.1.1 has no such headers to set
     assert _routing_headers(dict(response.headers)) == []
+
+
+async def test_a_2_1_1_cpos_authorization_reaches_a_2_2_1_emsp_and_reads_2_1_1_answers(
+    mixed: Mixed,
+) -> None:
+    token = f.token()
+    await mixed.fed.emsp.push_token(token)
+    await mixed.fed.settle()
+    asked = {"location_id": "LOC7", "evse_uids": ["3256"], "connector_ids": ["1"]}
+    # The CPO got this APP_USER token as OTHER (2.1.1 has no APP_USER) and asks with that.
+    response = await mixed.cpo1.send(
+        "POST", "tokens", f"/{token.uid}/authorize", asked, params={"type": "OTHER"}
+    )
+    envelope = response.json()
+    assert envelope["status_code"] == 1000, envelope
+    # The 2.1.1 answer: no Token echoed, no authorization_reference (2.1.1 has neither).
+    answer = v211.AuthorizationInfo.model_validate(envelope["data"])
+    assert answer.allowed == v211.Allowed.ALLOWED
+    assert "token" not in envelope["data"] and "authorization_reference" not in envelope["data"]
+    # The 2.2.1 eMSP got 2.2.1 LocationReferences: connector_ids is 2.1.1's only, noted.
+    references = mixed.fed.emsp.authorizations[-1].location
+    assert references is not None and references.location_id == "LOC7"
+    inbound = [
+        m
+        for m in await mixed.messages(module="tokens", party="FR/OLD")
+        if m["hop"] == "inbound" and m["method"] == "POST"
+    ]
+    assert "connector_ids" in inbound[-1]["note"]
+    # A token the eMSP does not know: 2004 in 2.2.1, which 2.1.1 lacks: 2000.
+    mixed.fed.emsp.tokens.clear()
+    unknown = await mixed.cpo1.send(
+        "POST", "tokens", f"/{token.uid}/authorize", asked, params={"type": "OTHER"}
+    )
+    assert unknown.json()["status_code"] == 2000
+
+
+async def test_a_2_2_1_emsps_token_reaches_a_2_1_1_cpo_by_uid_only(mixed: Mixed) -> None:
+    await mixed.fed.emsp.push_token(f.token())  # an APP_USER token
+    await mixed.fed.settle()
+    pushed = next(r for r in mixed.cpo1.received if r.method == "PUT")
+    # 2.1.1's Token URL has no type, and 2.1.1 has no APP_USER.
+    assert pushed.path == f"/tokens/NL/EMA/{f.token().uid}"
+    token = v211.Token.model_validate(pushed.body)
+    assert token.type == v211.TokenType.OTHER and "country_code" not in pushed.body
+    assert _routing_headers(pushed.headers) == []
