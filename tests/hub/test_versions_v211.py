@@ -477,3 +477,29 @@ async def test_a_2_2_1_emsps_token_reaches_a_2_1_1_cpo_by_uid_only(mixed: Mixed)
     token = v211.Token.model_validate(pushed.body)
     assert token.type == v211.TokenType.OTHER and "country_code" not in pushed.body
     assert _routing_headers(pushed.headers) == []
+
+
+async def test_a_2_1_1_emsps_start_session_reaches_a_2_2_1_cpo_and_the_result_comes_back(
+    mixed: Mixed,
+) -> None:
+    mixed.fed.cpo.locations[mixed.fed.cpo.own_key("LOC1")] = f.location("LOC1")
+    await mixed.fed.cpo.push_location(f.location("LOC1"))  # the hub learns who owns LOC1
+    await mixed.fed.settle()
+    mixed.fed.cpo.command_result = v221.CommandResultType.EVSE_OCCUPIED  # 2.1.1 lacks it
+    token = t211.token_to_v211(f.token("OLE1", party=OLD_EMSP, type=v221.TokenType.RFID))
+    own_url = "http://emsp1.test/ocpi/2.1.1/commands/START_SESSION/c1"
+    command = {"response_url": own_url, "token": token.value.to_json(), "location_id": "LOC1"}
+    response = await mixed.emsp1.send("POST", "commands", "/START_SESSION", command)
+    envelope = response.json()
+    # Open-routed to the CPO owning LOC1; its 2.2.1 CommandResponse reaches 2.1.1 bare.
+    assert envelope["status_code"] == 1000, envelope
+    assert envelope["data"] == "ACCEPTED"
+    await mixed.fed.settle()
+    received = mixed.fed.cpo.commands_received[-1].body
+    assert isinstance(received, v221.StartSession)
+    assert (received.token.country_code, received.token.party_id) == ("IT", "OLE")
+    # The CPO's CommandResult reached the 2.1.1 eMSP at its own URL as a 2.1.1
+    # CommandResponse (`result` only; EVSE_OCCUPIED as REJECTED), with no routing headers.
+    results = [r for r in mixed.emsp1.received if r.path == "/commands/START_SESSION/c1"]
+    assert [r.body for r in results] == [{"result": "REJECTED"}]
+    assert _routing_headers(results[0].headers) == []
