@@ -6,7 +6,7 @@ a new token C. Hub-initiated (`roam hub connect`): the hub plays the member's pa
 member's own credentials endpoint. PUT rotates tokens and refreshes endpoints, DELETE
 unregisters. Token A dies with its first successful use, atomically (Store.register_platform).
 
-Versions: a member registers the version whose credentials endpoint it calls (2.2.1 or 2.3.0,
+Versions: a member registers the version whose credentials endpoint it calls (2.1.1, 2.2.1 or 2.3.0,
 hub/translation.py); a PUT at another version's endpoint switches it. The hub-initiated
 handshake picks the newest version both sides speak. A 2.3.0 member's credentials are carried
 down to 2.2.1 for the directory; the hub answers it in 2.3.0's shape, `hub_party_id` = the hub
@@ -39,7 +39,6 @@ from hub.translation import (
     NEWEST_FIRST,
     PIVOT,
     V211,
-    VERSIONS,
     Situation,
     adapter,
     reason,
@@ -218,7 +217,7 @@ async def fetch_member_api(
     chosen = _choose(versions, version)
     if chosen is None:
         offered = ", ".join(str(v.version) for v in versions) or "none"
-        wanted = f"OCPI {version}" if version else "OCPI " + " or ".join(VERSIONS)
+        wanted = f"OCPI {version}" if version else "OCPI " + " or ".join(NEWEST_FIRST)
         raise UnsupportedVersion(f"the hub speaks {wanted} here; the member offers {offered}")
     number = str(chosen.version)
     if number == V211.version:
