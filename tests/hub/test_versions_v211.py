@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -503,3 +504,25 @@ async def test_a_2_1_1_emsps_start_session_reaches_a_2_2_1_cpo_and_the_result_co
     results = [r for r in mixed.emsp1.received if r.path == "/commands/START_SESSION/c1"]
     assert [r.body for r in results] == [{"result": "REJECTED"}]
     assert _routing_headers(results[0].headers) == []
+
+
+async def test_a_2_1_1_patch_without_last_updated_gets_the_time_the_hub_received_it(
+    mixed: Mixed,
+) -> None:
+    await mixed.cpo1.send("PUT", "locations", "/FR/OLD/LOC7", location_211())
+    await mixed.fed.settle()
+    before = datetime.now(UTC)
+    # 2.1.1's PATCH needs no last_updated (its PATCH examples have none); 2.2.1's does.
+    response = await mixed.cpo1.send(
+        "PATCH", "locations", "/FR/OLD/LOC7/3256", {"status": "CHARGING"}
+    )
+    assert response.json()["status_code"] == 1000, response.json()
+    await mixed.fed.settle()
+    patched = next(
+        r for r in mixed.fed.emsp.received if r.method == "PATCH" and r.path.endswith("/3256")
+    )
+    patch = v221.EVSEPatch.model_validate(patched.body)
+    assert patch.status == v221.Status.CHARGING
+    assert patch.last_updated is not None and patch.last_updated >= before.replace(microsecond=0)
+    evse = (mixed.fed.emsp.locations[("FR", "OLD", "LOC7")].evses or [])[0]
+    assert evse.status == v221.Status.CHARGING
