@@ -205,6 +205,11 @@ class VersionAdapter(ABC):
     def credentials_in(self, data: Any) -> PeerCredentials:
         """A peer's credentials in this version (ValueError: invalid, Untranslatable)."""
 
+    def model(self, kind: ObjectKind) -> type[OcpiModel]:
+        """This version's model of `kind` (what `down` validates against); a peer that wants
+        to judge an object before translating it (roam conformance) validates with it."""
+        raise NotImplementedError(f"no {kind.value} model for OCPI {self.number}")
+
     @abstractmethod
     def up(self, kind: ObjectKind, data: Any) -> Translated[dict[str, Any]]:
         """A 2.2.1 object (JSON) as this version's JSON."""
@@ -225,6 +230,9 @@ class V221Adapter(VersionAdapter):
 
     def credentials_in(self, data: Any) -> PeerCredentials:
         return PeerCredentials(v221.Credentials.model_validate(data))
+
+    def model(self, kind: ObjectKind) -> type[OcpiModel]:
+        return _V230_OBJECTS[kind].v221
 
     def up(self, kind: ObjectKind, data: Any) -> Translated[dict[str, Any]]:
         return Translated(data)
@@ -348,6 +356,9 @@ class V230Adapter(VersionAdapter):
         # hub_party_id is kept (as hub_party), so its loss is not one.
         lost = tuple(loss for loss in carried.lost if loss.path != "hub_party_id")
         return PeerCredentials(carried.value, hub, lost)
+
+    def model(self, kind: ObjectKind) -> type[OcpiModel]:
+        return _V230_OBJECTS[kind].v230
 
     def up(self, kind: ObjectKind, data: Any) -> Translated[dict[str, Any]]:
         pair = _V230_OBJECTS[kind]
