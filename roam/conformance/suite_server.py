@@ -373,7 +373,11 @@ class SuiteServer:
         if len(segments) < 3 or segments[1] not in ("sender", "receiver"):
             return None, None
         role = InterfaceRole.SENDER if segments[1] == "sender" else InterfaceRole.RECEIVER
-        found = carried_by(segments[2], role, item.method, segments[3:])
+        try:
+            module = ModuleID(segments[2])
+        except ValueError:
+            return None, None
+        found = carried_by(module, role, item.method, segments[3:])
         return found.request, found.response
 
     def _carry_down(self, item: Inbound, segments: list[str]) -> Answer | None:
