@@ -4,6 +4,7 @@ exactly the check that reads the object, naming the rule; the report says the ve
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from ocpi.v221 import Role
 from roam.conformance import Outcome, SuiteConfig, checks_for
 from roam.conformance.report import Report
+from roam.conformance.versions import SUITE_VERSIONS, V230
 from tests.roam.conformance.conftest import (
     TOKEN_A,
     Wrap,
@@ -107,7 +109,8 @@ def _credentials_with_hub(answer: Answer) -> None:
 
 MUTANTS: list[tuple[str, Role, Wrap, str, str]] = [
     ("tariff without tax_included", Role.CPO, rewrite(_tariffs_without_tax_included),
-     "cpo.tariffs", "not a valid OCPI 2.3.0 Tariff: data[0].tax_included: required field is missing"),
+     "cpo.tariffs",
+     "not a valid OCPI 2.3.0 Tariff: data[0].tax_included: required field is missing"),
     ("Session total_cost as a 2.2.1 Price", Role.EMSP, rewrite(_session_price_221),
      "emsp.push_session", "data: not a valid OCPI 2.3.0 Session: data.total_cost.before_taxes: "
      "required field is missing"),
@@ -125,3 +128,40 @@ async def test_a_230_mutant_fails_exactly_the_check_of_the_230_rule(
         report: Report = await conformance(target, version="2.3.0")
     assert outcomes(report, Outcome.FAIL) == {breaks}, explain(report)
     assert message in report.failed[0].message, report.failed[0].message
+
+
+async def test_the_kit_edge_refusal_echoes_the_ids_and_reverses_the_routing(
+    tmp_path: Path,
+) -> None:
+    """A body the 2.3.0 edge refuses (2001) is answered like the core's answers: ids echoed,
+    routing headers reversed (transport.request_ids failed on it before)."""
+    sent = {
+        "X-Request-ID": "req-1",
+        "X-Correlation-ID": "corr-1",
+        "OCPI-from-country-code": "ZZ",
+        "OCPI-from-party-id": "EMS",
+        "OCPI-to-country-code": "DE",
+        "OCPI-to-party-id": "CPB",
+    }
+    async with member(Role.CPO, tmp_path, version="2.3.0") as cpo, cpo.network.client() as http:
+        answer = await http.put(
+            "http://cpo.test/ocpi/cpo/2.3.0/tokens/ZZ/EMS/BAD", json={"uid": "BAD"}, headers=sent
+        )
+    assert answer.json()["status_code"] == 2001
+    got = {name: answer.headers.get(name) for name in sent}
+    assert got == {
+        "X-Request-ID": "req-1",
+        "X-Correlation-ID": "corr-1",
+        "OCPI-from-country-code": "DE",
+        "OCPI-from-party-id": "CPB",
+        "OCPI-to-country-code": "ZZ",
+        "OCPI-to-party-id": "EMS",
+    }
+
+
+def test_a_check_a_version_leaves_out_is_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mechanism 2.1.1 will need (no HubClientInfo there): left out of that version only."""
+    reduced = replace(V230, left_out={"registration.hubclientinfo": "no such module"})
+    monkeypatch.setitem(SUITE_VERSIONS, "2.3.0", reduced)
+    assert "registration.hubclientinfo" not in {c.id for c in checks_for(Role.CPO, "2.3.0")}
+    assert "registration.hubclientinfo" in {c.id for c in checks_for(Role.CPO)}
