@@ -256,8 +256,10 @@ class Context:
         token: str | None = None,
         authorization: Any = DEFAULT,
         probe: bool = False,
+        as_sent: bool = False,
     ) -> Exchange:
-        """A request with the current token; functional modules get routing headers."""
+        """A request with the current token; functional modules get routing headers.
+        `as_sent`: the body is in the member's version already (not carried up)."""
         return await self.member.call(
             method,
             url,
@@ -268,6 +270,7 @@ class Context:
             routing=self.routed() if routed else None,
             authorization=authorization,
             probe=probe,
+            as_sent=as_sent,
         )
 
     @staticmethod

@@ -75,6 +75,7 @@ class MemberClient:
         routing: RoutingHeaders | None = None,
         authorization: str | _Default | None = DEFAULT,
         probe: bool = False,
+        as_sent: bool = False,
     ) -> Exchange:
         """One request. `routing=None` sends no routing headers (configuration modules);
         `authorization` overrides the header (None: leave it out)."""
@@ -90,7 +91,7 @@ class MemberClient:
             content = encode_body(body)
         if content is not None:
             headers["Content-Type"] = "application/json"
-            if self.edge is not None:
+            if self.edge is not None and not as_sent:
                 content = self.edge.request_up(method, url, content)
         if params:
             url = str(httpx.URL(url).copy_merge_params(dict(params)))

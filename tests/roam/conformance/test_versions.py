@@ -4,12 +4,16 @@ exactly the check that reads the object, naming the rule; the report says the ve
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ocpi import v230
+from ocpi.envelope import encode_envelope
 from ocpi.v221 import Role
 from roam.conformance import Outcome, SuiteConfig, checks_for
 from roam.conformance.report import Report
@@ -52,7 +56,9 @@ async def test_the_mock_emsp_on_230_passes_every_230_check(tmp_path: Path) -> No
 def test_230_checks_cite_the_230_text_and_221_keeps_its_own() -> None:
     old = {c.id: c for c in checks_for(Role.CPO)}
     new = {c.id: c for c in checks_for(Role.CPO, "2.3.0")}
-    assert set(new) == set(old)  # 2.3.0 leaves no check out (docs/conformance.md)
+    # 2.3.0 leaves no check out and adds one (docs/conformance.md)
+    assert set(new) == set(old) | {"transport.unknown_fields"}
+    assert new["transport.unknown_fields"].spec.startswith("transport_and_format.asciidoc §4.1.8 ")
     assert old["transport.datetime_format"].spec == "types.asciidoc §16.2 DateTime type"
     assert new["transport.datetime_format"].spec == "types.asciidoc §17.5 DateTime type"
     assert "§17.4 CiString type, §17.11 string type" in new["transport.string_rules"].spec
@@ -107,6 +113,39 @@ def _credentials_with_hub(answer: Answer) -> None:
         _edit_data(answer, lambda data: data["roles"].append(hub))
 
 
+def _strict_client_info(app: ASGIApp) -> ASGIApp:
+    """A member that refuses a ClientInfo with a field 2.3.0 does not name (status 2001)."""
+    known = set(v230.ClientInfo.model_fields)
+
+    async def strict(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or "/hubclientinfo/" not in scope["path"]:
+            await app(scope, receive, send)
+            return
+        message = await receive()
+        body = message.get("body", b"")
+        unknown = sorted(set(json.loads(body or b"{}")) - known)
+        if not unknown:
+
+            replayed = False
+
+            async def replay() -> Message:
+                nonlocal replayed
+                if replayed:
+                    return await receive()
+                replayed = True
+                return message
+
+            await app(scope, replay, send)
+            return
+        content = encode_envelope(status_code=2001, status_message=f"unknown fields {unknown}")
+        ids = [(k, v) for k, v in scope["headers"] if k.lower().startswith(b"x-")]
+        headers = [(b"content-type", b"application/json"), *ids]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+
+    return strict
+
+
 MUTANTS: list[tuple[str, Role, Wrap, str, str]] = [
     ("tariff without tax_included", Role.CPO, rewrite(_tariffs_without_tax_included),
      "cpo.tariffs",
@@ -116,6 +155,8 @@ MUTANTS: list[tuple[str, Role, Wrap, str, str]] = [
      "required field is missing"),
     ("credentials with a HUB role", Role.CPO, rewrite(_credentials_with_hub),
      "registration.handshake", "data (OCPI 2.3.0 Credentials).roles[1].role: Input should be"),
+    ("a field the spec does not name refused", Role.EMSP, _strict_client_info,
+     "transport.unknown_fields", "(conformance_extension): HTTP 200, status 2001"),
 ]  # fmt: skip
 
 
