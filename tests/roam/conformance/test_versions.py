@@ -125,7 +125,6 @@ def _strict_client_info(app: ASGIApp) -> ASGIApp:
         body = message.get("body", b"")
         unknown = sorted(set(json.loads(body or b"{}")) - known)
         if not unknown:
-
             replayed = False
 
             async def replay() -> Message:
