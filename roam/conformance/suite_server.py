@@ -402,10 +402,14 @@ class SuiteServer:
         adapter = self.version.adapter
         value, findings = carry_all_down(adapter, request, item.payload, "body")
         item.findings.extend(findings)
+        if isinstance(value, WireObject) and value.problem is not None:
+            item.problems.append(value.problem)
+            return _answer(None, OcpiStatus.INVALID_OR_MISSING_PARAMETERS, value.problem)
         if isinstance(value, WireObject):
-            problem = value.problem or value.untranslatable or "not carried"
-            item.problems.append(problem)
-            return _answer(None, OcpiStatus.INVALID_OR_MISSING_PARAMETERS, problem)
+            # Valid in its version, but the 2.2.1 inside cannot hold it: not the member's
+            # fault, so accepted and left unjudged (item.payload stays as sent).
+            item.judged_by = "not carried to 2.2.1"
+            return _answer(None, OcpiStatus.SUCCESS, value.untranslatable)
         item.payload = value
         return None
 

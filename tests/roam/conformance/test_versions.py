@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from typer.testing import CliRunner
 
 from ocpi import v230
 from ocpi.envelope import encode_envelope
 from ocpi.v221 import Role
+from roam.cli import app
 from roam.conformance import Outcome, SuiteConfig, checks_for
 from roam.conformance.report import Report
 from roam.conformance.versions import SUITE_VERSIONS, V230
@@ -205,3 +207,31 @@ def test_a_check_a_version_leaves_out_is_not_run(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setitem(SUITE_VERSIONS, "2.3.0", reduced)
     assert "registration.hubclientinfo" not in {c.id for c in checks_for(Role.CPO, "2.3.0")}
     assert "registration.hubclientinfo" in {c.id for c in checks_for(Role.CPO)}
+
+
+def test_the_command_refuses_a_version_it_does_not_speak() -> None:
+    args = ["conformance", "--versions-url", "http://m.test/ocpi/versions", "--token", "t"]
+    result = CliRunner().invoke(app, [*args, "--role", "CPO", "--version", "2.1.1"])
+    assert result.exit_code == 2
+    assert "does not speak OCPI '2.1.1'" in " ".join(result.output.split())
+
+
+def _tariffs_tax_included(answer: Answer) -> None:
+    if answer.method == "GET" and answer.path.endswith("/tariffs"):
+        _edit_data(answer, lambda items: [item.update(tax_included="YES") for item in items])
+
+
+async def test_a_valid_230_tariff_221_cannot_carry_is_no_fault(tmp_path: Path) -> None:
+    """tax_included YES is valid 2.3.0 with no 2.2.1 form (docs/versions.md): the list
+    leaves it out and the check pricing with it skips, saying why; nothing fails."""
+    wrap = rewrite(_tariffs_tax_included)
+    async with member(Role.CPO, tmp_path, wrap=wrap, version="2.3.0") as cpo:
+        report = await conformance(cpo, version="2.3.0")
+    assert outcomes(report, Outcome.FAIL) == set(), explain(report)
+    assert outcomes(report, Outcome.SKIP) == {"money.session_cost"}, explain(report)
+    results = {r.check.id: r.message for r in report.results}
+    assert results["cpo.tariffs"] == "0 tariffs"
+    assert (
+        "tariff T1: this 2.3.0 Tariff cannot be carried to OCPI 2.2.1"
+        in results["money.session_cost"]
+    )
