@@ -295,6 +295,11 @@ class VersionAdapter(ABC):
     def credentials_in(self, data: Any) -> PeerCredentials:
         """A peer's credentials in this version (ValueError: invalid, Untranslatable)."""
 
+    def model(self, kind: ObjectKind) -> type[OcpiModel]:
+        """This version's model of `kind` (what `down` validates against); a peer that wants
+        to judge an object before translating it (roam conformance) validates with it."""
+        raise NotImplementedError(f"no {kind.value} model for OCPI {self.number}")
+
     @abstractmethod
     def up(
         self, kind: ObjectKind, data: Any, context: MessageContext = NO_CONTEXT
@@ -319,6 +324,9 @@ class V221Adapter(VersionAdapter):
 
     def credentials_in(self, data: Any) -> PeerCredentials:
         return PeerCredentials(v221.Credentials.model_validate(data))
+
+    def model(self, kind: ObjectKind) -> type[OcpiModel]:
+        return _V221_MODELS[kind]
 
     def up(
         self, kind: ObjectKind, data: Any, context: MessageContext = NO_CONTEXT
@@ -425,6 +433,16 @@ _V230_OBJECTS: dict[ObjectKind, _Pair] = {
     ),
 }
 
+_V221_MODELS: dict[ObjectKind, type[OcpiModel]] = {
+    **{kind: pair.v221 for kind, pair in _V230_OBJECTS.items()},
+    ObjectKind.STOP_SESSION: v221.StopSession,
+    ObjectKind.UNLOCK_CONNECTOR: v221.UnlockConnector,
+    ObjectKind.COMMAND_RESPONSE: v221.CommandResponse,
+    ObjectKind.COMMAND_RESULT: v221.CommandResult,
+    ObjectKind.LOCATION_REFERENCES: v221.LocationReferences,
+}
+"""The 2.2.1 model of every kind 2.2.1 has (a Tariff PATCH it has not)."""
+
 
 class V230Adapter(VersionAdapter):
     """OCPI 2.3.0 through `ocpi.translate.v230` (docs/versions.md, "Mock members on 2.3.0")."""
@@ -446,6 +464,10 @@ class V230Adapter(VersionAdapter):
         # hub_party_id is kept (as hub_party), so its loss is not one.
         lost = tuple(loss for loss in carried.lost if loss.path != "hub_party_id")
         return PeerCredentials(carried.value, hub, lost)
+
+    def model(self, kind: ObjectKind) -> type[OcpiModel]:
+        pair = _V230_OBJECTS.get(kind)
+        return pair.v230 if pair is not None else _V221_MODELS[kind]  # unchanged in 2.3.0
 
     def up(
         self, kind: ObjectKind, data: Any, context: MessageContext = NO_CONTEXT

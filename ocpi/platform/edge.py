@@ -24,7 +24,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ocpi.envelope import encode_envelope
 from ocpi.errors import InvalidParameters, NotFound, OcpiError, PeerProtocolError
-from ocpi.headers import ROUTING_HEADERS, PartyRef
+from ocpi.headers import (
+    OCPI_FROM_COUNTRY_CODE,
+    OCPI_FROM_PARTY_ID,
+    OCPI_TO_COUNTRY_CODE,
+    OCPI_TO_PARTY_ID,
+    ROUTING_HEADERS,
+    X_CORRELATION_ID,
+    X_REQUEST_ID,
+    PartyRef,
+)
 from ocpi.platform.adapters import (
     NO_CONTEXT,
     NOTHING,
@@ -146,18 +155,31 @@ def _with_token_type(scope: Scope, body: dict[str, Any], adapter: VersionAdapter
     return urlencode([*pairs, ("type", kind)]).encode("latin-1")
 
 
-async def _answer(send: Send, error: OcpiError) -> None:
+_ECHOED = {X_REQUEST_ID.lower().encode(), X_CORRELATION_ID.lower().encode()}
+_SWAPPED = {
+    OCPI_FROM_COUNTRY_CODE.lower().encode(): OCPI_TO_COUNTRY_CODE.encode(),
+    OCPI_FROM_PARTY_ID.lower().encode(): OCPI_TO_PARTY_ID.encode(),
+    OCPI_TO_COUNTRY_CODE.lower().encode(): OCPI_FROM_COUNTRY_CODE.encode(),
+    OCPI_TO_PARTY_ID.lower().encode(): OCPI_FROM_PARTY_ID.encode(),
+}
+
+
+async def _answer(send: Send, error: OcpiError, scope: Scope | None = None) -> None:
+    """The edge's own answer. To a request (`scope`) it echoes X-Request-ID and
+    X-Correlation-ID and gives the routing headers reversed, as the core's answers do (spec
+    transport_and_format "Unique message IDs", "Message Routing")."""
     body = encode_envelope(status_code=error.status_code, status_message=error.message)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": error.http_status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    for name, value in scope["headers"] if scope is not None else []:
+        lower = name.lower()
+        if lower in _ECHOED:
+            headers.append((lower, value))
+        elif lower in _SWAPPED:
+            headers.append((_SWAPPED[lower], value))
+    await send({"type": "http.response.start", "status": error.http_status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -265,7 +287,7 @@ class VersionEdge:
                 receive = await self._request_down(scope, receive, carried.request, where, context)
             except OcpiError as refused:
                 log.warning("%s: refused: %s", where, refused.message)
-                await _answer(send, refused)
+                await _answer(send, refused, scope)
                 return
         await self.app(scope, receive, self._responder(send, carried, where, context))
 

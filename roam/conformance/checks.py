@@ -76,6 +76,9 @@ class Check:
     needs: tuple[str, ...] = ()
     """Checks that must have passed; otherwise this one is skipped, naming them."""
     phase: Phase = Phase.ROLE
+    versions: frozenset[str] | None = None
+    """The OCPI versions whose runs have this check (None: every version); a rule a later
+    version added, e.g. 2.3.0's non-specified JSON fields."""
 
     @property
     def group(self) -> str:
@@ -103,11 +106,13 @@ def check(
     roles: frozenset[Role] = BOTH,
     needs: Iterable[str] = (),
     phase: Phase = Phase.ROLE,
+    versions: Iterable[str] | None = None,
 ) -> Callable[[CheckFn], Check]:
     """Declare a check (the decorated function becomes a Check)."""
+    only = frozenset(versions) if versions is not None else None
 
     def wrap(run: CheckFn) -> Check:
-        return Check(id, title, spec, run, roles, tuple(needs), phase)
+        return Check(id, title, spec, run, roles, tuple(needs), phase, only)
 
     return wrap
 

@@ -1,7 +1,8 @@
 """`roam conformance`: run the contract tests against a member's OCPI endpoints.
 
     roam conformance --versions-url URL --token TOKEN_A --role CPO|EMSP [--party CC/PID]
-                     [--junit FILE] [--json FILE] [--html FILE] [--listen HOST:PORT] …
+                     [--version 2.2.1|2.3.0] [--junit FILE] [--json FILE] [--html FILE]
+                     [--listen HOST:PORT] …
 
 The suite's own OCPI server (the hub the member talks to) listens on --listen (a free
 127.0.0.1 port by default); --public-url is where the member reaches it, when that differs
@@ -37,6 +38,7 @@ from roam.conformance.context import (
 from roam.conformance.jsonsafe import describe, printable
 from roam.conformance.report import Report
 from roam.conformance.runner import Suite
+from roam.conformance.versions import DEFAULT_VERSION, SUITE_VERSIONS, suite_version
 
 
 class MemberRole(StrEnum):
@@ -157,6 +159,13 @@ def conformance_command(
         ),
     ],
     role: Annotated[MemberRole, typer.Option("--role", help="What the member is.")],
+    version: Annotated[
+        str,
+        typer.Option(
+            "--version",
+            help=f"The OCPI version to test the member in ({', '.join(SUITE_VERSIONS)}).",
+        ),
+    ] = DEFAULT_VERSION,
     party: Annotated[
         str | None, typer.Option("--party", help="The member's party CC/PID under test.")
     ] = None,
@@ -225,6 +234,10 @@ def conformance_command(
 ) -> None:
     """Contract tests: act as the hub toward a member and check it, rule by rule."""
     try:
+        suite_version(version)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--version") from None
+    try:
         sock = _listen_socket(listen)
     except OSError as exc:
         typer.echo(f"error: cannot listen on {listen}: {exc}", err=True)
@@ -247,8 +260,12 @@ def conformance_command(
         realtime_limit=realtime_limit,
         member_hook=shell_member_hook(member_command, wait) if member_command else None,
         credit=shell_trigger(credit_command, wait) if credit_command else None,
+        version=version,
     )
-    typer.echo(f"suite listening at {url}; testing {versions_url} as a {role.value}", err=True)
+    typer.echo(
+        f"suite listening at {url}; testing {versions_url} as a {role.value} in OCPI {version}",
+        err=True,
+    )
     try:
         report = asyncio.run(run_served(config, sock))
     except RuntimeError as exc:

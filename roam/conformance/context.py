@@ -26,10 +26,12 @@ from ocpi.v221 import (
     Token,
 )
 from roam.conformance.checks import CheckFailed, CheckSkipped
+from roam.conformance.edge import MemberEdge, WireObject
 from roam.conformance.exchange import Evidence, Exchange, Inbound
 from roam.conformance.member import DEFAULT, MemberClient
 from roam.conformance.suite_server import SuiteServer
 from roam.conformance.validation import Finding, check_value
+from roam.conformance.versions import DEFAULT_VERSION, SuiteVersion, suite_version
 
 if TYPE_CHECKING:
     from roam.conformance.pagination import Listing
@@ -141,10 +143,18 @@ class SuiteConfig:
     lifecycle checks that need it are skipped)."""
     credit: CreditHook | None = None
     """Makes a CPO under test issue a credit CDR for a CDR (else money.credit_cdr skips)."""
+    version: str = DEFAULT_VERSION
+    """The OCPI version the suite speaks to the member (versions.SUITE_VERSIONS)."""
 
     def __post_init__(self) -> None:
         if self.role not in (Role.CPO, Role.EMSP):
             raise ValueError(f"the suite tests a CPO or an EMSP, not a {self.role.value}")
+        suite_version(self.version)
+
+    @property
+    def speaks(self) -> SuiteVersion:
+        """The version the run speaks."""
+        return suite_version(self.version)
 
     @property
     def other(self) -> PartyRef:
@@ -195,10 +205,14 @@ class Context:
         self.config = config
         self.member = MemberClient(http, config.timeout)
         self.server = SuiteServer(
-            config.public_url, config.suite_party, config.other, config.other_role
+            config.public_url, config.suite_party, config.other, config.other_role, config.speaks
         )
         self.learned = Learned()
         self.findings: list[tuple[Finding, Evidence]] = []
+        if config.speaks.translates:
+            self.member.edge = MemberEdge(
+                config.speaks.adapter, lambda: self.learned.endpoints, config.role, self._found
+            )
         self.token: str | None = None
         """The token the suite calls the member with (token C, after the handshake)."""
         self.member_party: PartyRef | None = None
@@ -216,7 +230,8 @@ class Context:
         if url is None:
             interface = f" {role.value}" if role is not None else ""
             raise CheckSkipped(
-                f"the member's 2.2.1 details publish no {module.value}{interface} endpoint "
+                f"the member's {self.config.version} details publish no "
+                f"{module.value}{interface} endpoint "
                 "(see registration.version_details)"
             )
         return url
@@ -224,6 +239,9 @@ class Context:
     def routed(self, from_party: PartyRef | None = None) -> RoutingHeaders:
         """Routing headers of a message from the suite's counterpart to the member."""
         return RoutingHeaders(to=self.member_party, from_=from_party or self.config.other)
+
+    def _found(self, findings: list[Finding], evidence: Evidence) -> None:
+        self.findings.extend((finding, evidence) for finding in findings)
 
     # --- calling the member ---------------------------------------------------------------------
     async def call(
@@ -238,8 +256,10 @@ class Context:
         token: str | None = None,
         authorization: Any = DEFAULT,
         probe: bool = False,
+        as_sent: bool = False,
     ) -> Exchange:
-        """A request with the current token; functional modules get routing headers."""
+        """A request with the current token; functional modules get routing headers.
+        `as_sent`: the body is in the member's version already (not carried up)."""
         return await self.member.call(
             method,
             url,
@@ -250,6 +270,7 @@ class Context:
             routing=self.routed() if routed else None,
             authorization=authorization,
             probe=probe,
+            as_sent=as_sent,
         )
 
     @staticmethod
@@ -262,7 +283,13 @@ class Context:
 
     def parse(self, type_: Any, data: Any, where: str, evidence: Evidence) -> Any:
         """Validate data against a wire type; structural problems fail the check, DateTime
-        and string findings are kept for their own checks."""
+        and string findings are kept for their own checks. In another version the data was
+        carried down at the edge: an object invalid in its version fails naming that version's
+        rule, one 2.2.1 cannot carry skips the check."""
+        if isinstance(data, WireObject):
+            if data.problem is not None:
+                raise CheckFailed(f"{where}: {data.problem}", evidence)
+            raise CheckSkipped(f"{where}: {data.untranslatable}")
         checked = check_value(type_, data, where)
         self.findings.extend((finding, evidence) for finding in checked.findings)
         if checked.problems:
@@ -276,6 +303,11 @@ class Context:
         problems: list[str] = []
         parsed: list[T] = []
         for index, item in enumerate(items):
+            if isinstance(item, WireObject):
+                # Invalid in its version: a problem; valid but not carried: left out.
+                if item.problem is not None:
+                    problems.append(f"{where}[{index}]: {item.problem}")
+                continue
             checked = check_value(type_, item, f"{where}[{index}]")
             self.findings.extend((finding, evidence) for finding in checked.findings)
             problems.extend(checked.problems)

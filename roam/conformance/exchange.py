@@ -216,7 +216,9 @@ class Inbound:
     method: str
     url: str
     path: str
-    """Below the suite's OCPI root: "versions", "2.2.1", "2.2.1/receiver/sessions/DE/CPB/1"…"""
+    """Below the suite's OCPI root: "versions", "2.2.1", "2.2.1/receiver/sessions/DE/CPB/1"…
+    (another version's path is given as the 2.2.1 path the suite handles it as; `url` is
+    the one the member used)."""
     headers: dict[str, str]
     """Names in lower case."""
     body: bytes

@@ -16,7 +16,7 @@ from typing import NoReturn
 from ocpi.headers import PartyRef
 from ocpi.platform.registration import new_token
 from ocpi.status import OcpiStatus
-from ocpi.v221 import Credentials, Role, Version, VersionDetails, VersionNumber
+from ocpi.v221 import Credentials, Role, Version
 from roam.conformance.checks import Check, CheckFailed, CheckSkipped, Phase, check
 from roam.conformance.context import Context, MemberAction
 from roam.conformance.exchange import Evidence, Exchange, Inbound
@@ -26,6 +26,7 @@ from roam.conformance.registration import (
     S_DELETE,
     credentials_url,
     own_list_url,
+    read_credentials,
 )
 from roam.conformance.suite_server import Answer, reply
 from roam.conformance.validation import check_value
@@ -114,13 +115,16 @@ class Desk:
         if not versions.ok:
             return _unusable(f"GET {theirs.url} with the token sent: {versions.outcome()}")
         listed = check_value(list[Version], versions.envelope.data, "data")
-        chosen = [v for v in listed.value or [] if v.version == VersionNumber.V2_2_1]
+        number = ctx.config.version
+        chosen = [v for v in listed.value or [] if str(v.version) == number]
         if not chosen:
-            return reply(None, OcpiStatus.UNSUPPORTED_VERSION, f"{theirs.url} offers no OCPI 2.2.1")
+            return reply(
+                None, OcpiStatus.UNSUPPORTED_VERSION, f"{theirs.url} offers no OCPI {number}"
+            )
         details = await ctx.call("GET", chosen[0].url, token=theirs.token, routed=False, probe=True)
         record.fetched.append(details)
-        parsed = check_value(VersionDetails, details.envelope.data, "data")
-        if not details.ok or not isinstance(parsed.value, VersionDetails):
+        parsed = check_value(ctx.config.speaks.details_type(), details.envelope.data, "data")
+        if not details.ok or parsed.value is None:
             return _unusable(f"GET {chosen[0].url} with the token sent: {details.outcome()}")
         issued = record.issued = new_token()
         # The member holds only the token of this answer from now on.
@@ -226,14 +230,14 @@ async def interrupted_rotation(ctx: Context) -> str | None:
     url = credentials_url(ctx)
     first_b = new_token()
     ctx.server.tokens[first_b] = "B (PUT answer lost)"
-    first = await ctx.call("PUT", url, body=ctx.server.credentials(first_b), routed=False)
+    first = await ctx.call("PUT", url, body=ctx.server.credentials_body(first_b), routed=False)
     ctx.expect_ok(first, "PUT credentials with token C")
     lost = first.envelope.data.get("token") if isinstance(first.envelope.data, dict) else None
     # The answer is "lost": the suite still holds only the old token, and sends the PUT again.
     retry_b = new_token()
     ctx.server.tokens[retry_b] = "B (PUT retried)"
     retry = await ctx.call(
-        "PUT", url, body=ctx.server.credentials(retry_b), routed=False, probe=True
+        "PUT", url, body=ctx.server.credentials_body(retry_b), routed=False, probe=True
     )
     if not retry.ok:
         raise CheckFailed(
@@ -244,7 +248,7 @@ async def interrupted_rotation(ctx: Context) -> str | None:
             first,
             retry,
         )
-    theirs: Credentials = ctx.parse(Credentials, retry.envelope.data, "data", retry)
+    theirs = read_credentials(ctx, retry)
     if theirs.token in (old, lost):
         raise CheckFailed("the retried PUT must be answered with a new token", first, retry)
     ctx.token = theirs.token
@@ -345,7 +349,9 @@ async def reregistration(ctx: Context) -> str | None:
     if missing:
         raise CheckFailed(
             "before its POST the member did not GET the suite's "
-            + " and ".join("versions" if p == "versions" else "2.2.1 details" for p in missing)
+            + " and ".join(
+                "versions" if p == "versions" else f"{ctx.config.version} details" for p in missing
+            )
             + " with token A (spec: the Sender retrieves the version information and details)",
             *ctx.server.inbound[since : posted + 1],
         )

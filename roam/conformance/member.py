@@ -12,7 +12,7 @@ import asyncio
 import json
 import time
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 import pydantic_core
@@ -27,6 +27,9 @@ from ocpi.headers import (
 )
 from ocpi.v221.types import OcpiModel
 from roam.conformance.exchange import Exchange, decode_json
+
+if TYPE_CHECKING:
+    from roam.conformance.edge import MemberEdge
 
 
 class _Default:
@@ -53,6 +56,9 @@ class MemberClient:
         self.raw_tokens = False
         self.raw_fallback: tuple[Exchange, Exchange] | None = None
         """(refused with Base64, accepted raw): the member wants the 2.1.1-style raw token."""
+        self.edge: MemberEdge | None = None
+        """Set when the member speaks another OCPI version: bodies go up, answers come down
+        (edge.py); the exchange keeps the bytes as they were on the wire."""
 
     def authorization(self, token: str) -> str:
         return f"Token {token}" if self.raw_tokens else encode_authorization(token)
@@ -69,6 +75,7 @@ class MemberClient:
         routing: RoutingHeaders | None = None,
         authorization: str | _Default | None = DEFAULT,
         probe: bool = False,
+        as_sent: bool = False,
     ) -> Exchange:
         """One request. `routing=None` sends no routing headers (configuration modules);
         `authorization` overrides the header (None: leave it out)."""
@@ -84,6 +91,8 @@ class MemberClient:
             content = encode_body(body)
         if content is not None:
             headers["Content-Type"] = "application/json"
+            if self.edge is not None and not as_sent:
+                content = self.edge.request_up(method, url, content)
         if params:
             url = str(httpx.URL(url).copy_merge_params(dict(params)))
         exchange = await self._send(method, url, headers, content, routing, probe)
@@ -142,6 +151,8 @@ class MemberClient:
             exchange.response_headers = {k.lower(): v for k, v in response.headers.items()}
             exchange.response_body = response.content
             exchange.payload, exchange.is_json = decode_json(response.content)
+            if self.edge is not None:
+                exchange.payload = self.edge.answer_down(method, url, exchange.payload, exchange)
         exchange.elapsed = time.monotonic() - began
         return exchange
 

@@ -31,6 +31,7 @@ from roam.conformance.checks import CPO, EMSP, Check, CheckFailed, CheckSkipped,
 from roam.conformance.context import Context, CreditInfo
 from roam.conformance.costing import describe_tariff, minor_difference, price_gaps
 from roam.conformance.cpo_role import suite_token
+from roam.conformance.edge import WireObject
 from roam.conformance.emsp_role import suite_cdr
 from roam.conformance.exchange import Exchange, Inbound
 from roam.conformance.validation import check_value
@@ -103,6 +104,10 @@ def _judge_update(
     tariff = tariffs.get(tariff_id)
     where = f"Session {session.id} ({item.method} #{item.seq}, {session.status.value})"
     if tariff is None:
+        for raw in ctx.learned.raw_tariffs:
+            if isinstance(raw, WireObject) and raw.get("id") == tariff_id and raw.untranslatable:
+                # Valid in the member's version, but not priced by the 2.2.1 engine.
+                raise LookupError(f"its tariff {tariff_id}: {raw.untranslatable}")
         return f"{where}: its periods name tariff {tariff_id}, which is not on the Tariffs list"
     done = session.status is SessionStatus.COMPLETED and session.end_date_time is not None
     end: datetime = session.last_updated

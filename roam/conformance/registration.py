@@ -17,8 +17,6 @@ from ocpi.v221 import (
     ModuleID,
     Role,
     Version,
-    VersionDetails,
-    VersionNumber,
 )
 from roam.conformance.checks import Check, CheckFailed, Phase, check
 from roam.conformance.context import Context
@@ -83,6 +81,14 @@ def credentials_url(ctx: Context) -> str:
     return ctx.require_endpoint(ModuleID.CREDENTIALS)
 
 
+def read_credentials(ctx: Context, exchange: Exchange) -> Credentials:
+    """The member's Credentials in the answer, valid in the run's version, as 2.2.1."""
+    spoken = ctx.config.speaks
+    where = "data" if not spoken.translates else f"data (OCPI {spoken.number} Credentials)"
+    theirs = ctx.parse(spoken.credentials_type(), exchange.envelope.data, where, exchange)
+    return spoken.credentials_down(theirs)
+
+
 @check(
     "registration.versions", "Versions: an envelope listing 2.2.1", S_VERSIONS, phase=Phase.SETUP
 )
@@ -94,10 +100,11 @@ async def versions(ctx: Context) -> str | None:
     listed: list[Version] = ctx.parse(list[Version], exchange.envelope.data, "data", exchange)
     if not listed:
         raise CheckFailed("the versions list is empty (spec: at least one Version)", exchange)
-    chosen = [v for v in listed if v.version == VersionNumber.V2_2_1]
+    number = ctx.config.version
+    chosen = [v for v in listed if str(v.version) == number]
     offered = ", ".join(str(v.version) for v in listed)
     if not chosen:
-        raise CheckFailed(f"2.2.1 is not offered (the member offers {offered})", exchange)
+        raise CheckFailed(f"{number} is not offered (the member offers {offered})", exchange)
     ctx.learned.details_url = chosen[0].url
     return f"offers {offered}"
 
@@ -113,12 +120,14 @@ async def version_details(ctx: Context) -> str | None:
     url = ctx.learned.details_url
     assert url is not None
     exchange = await ctx.call("GET", url, token=ctx.config.token_a, routed=False)
-    ctx.expect_ok(exchange, "GET the 2.2.1 version details with token A")
-    details: VersionDetails = ctx.parse(VersionDetails, exchange.envelope.data, "data", exchange)
+    number = ctx.config.version
+    ctx.expect_ok(exchange, f"GET the {number} version details with token A")
+    details_type = ctx.config.speaks.details_type()
+    details = ctx.parse(details_type, exchange.envelope.data, "data", exchange)
     ctx.learned.endpoints = list(details.endpoints)
     problems = []
-    if details.version != VersionNumber.V2_2_1:
-        problems.append(f"version is {details.version}, not 2.2.1")
+    if str(details.version) != number:
+        problems.append(f"version is {details.version}, not {number}")
     for module, role in REQUIRED[ctx.config.role]:
         if ctx.endpoint(module, role) is None:
             interface = f" {role.value}" if role is not None else ""
@@ -148,7 +157,7 @@ async def handshake(ctx: Context) -> str | None:
         "POST",
         url,
         token=ctx.config.token_a,
-        body=ctx.server.credentials(token_b),
+        body=ctx.server.credentials_body(token_b),
         routed=False,
     )
     ctx.learned.handshake = (first, len(ctx.server.inbound))
@@ -159,7 +168,7 @@ async def handshake(ctx: Context) -> str | None:
             exchange,
         )
     ctx.expect_ok(exchange, "POST credentials with token A")
-    theirs: Credentials = ctx.parse(Credentials, exchange.envelope.data, "data", exchange)
+    theirs = read_credentials(ctx, exchange)
     if theirs.token in (ctx.config.token_a, token_b):
         raise CheckFailed("the answer's token must be a new token C", exchange)
     ctx.token = theirs.token
@@ -197,11 +206,11 @@ def _callbacks(ctx: Context) -> list[Inbound]:
 async def callback(ctx: Context) -> str | None:
     calls = _callbacks(ctx)
     token_b = next(t for t, label in ctx.server.tokens.items() if label == "B")
-    versions_path, details_path = "versions", "2.2.1"
+    versions_path, details_path = "versions", "2.2.1"  # the inner path of the version's details
     seen = {item.path for item in calls if item.method == "GET" and item.token == token_b}
     missing = [p for p in (versions_path, details_path) if p not in seen]
     if missing:
-        names = {versions_path: "versions", details_path: "2.2.1 details"}
+        names = {versions_path: "versions", details_path: f"{ctx.config.version} details"}
         raise CheckFailed(
             "before answering the POST the member did not GET the suite's "
             + " and ".join(names[p] for p in missing)
@@ -263,7 +272,7 @@ async def second_post(ctx: Context) -> str | None:
     token = new_token()
     ctx.server.tokens[token] = "B (second POST)"
     exchange = await ctx.call(
-        "POST", credentials_url(ctx), body=ctx.server.credentials(token), routed=False
+        "POST", credentials_url(ctx), body=ctx.server.credentials_body(token), routed=False
     )
     if exchange.status == 405:
         del ctx.server.tokens[token]
@@ -290,10 +299,10 @@ async def put_rotation(ctx: Context) -> str | None:
     ctx.server.tokens[token_b2] = "B2"
     first = len(ctx.server.inbound)
     exchange = await ctx.call(
-        "PUT", credentials_url(ctx), body=ctx.server.credentials(token_b2), routed=False
+        "PUT", credentials_url(ctx), body=ctx.server.credentials_body(token_b2), routed=False
     )
     ctx.expect_ok(exchange, "PUT credentials with token C")
-    theirs: Credentials = ctx.parse(Credentials, exchange.envelope.data, "data", exchange)
+    theirs = read_credentials(ctx, exchange)
     calls = ctx.server.inbound[first:]
     if theirs.token == old:
         raise CheckFailed("the PUT answer must carry a new token (spec: MUST)", exchange)

@@ -69,6 +69,10 @@ class Report:
     results: list[CheckResult]
     started: datetime
     duration: float
+    version: str = "2.2.1"
+    """The OCPI version the suite spoke to the member (`--version`)."""
+    spec_text: str = "OCPI 2.2.1-d2 (tag v2.2.1-d2)"
+    """The text whose sections the checks cite."""
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)
@@ -101,7 +105,8 @@ class Report:
         who = f" {self.member_party}" if self.member_party else ""
         lines: list[tuple[str, Outcome | None]] = [
             (
-                f"roam conformance: {self.role} member{who} at {self.versions_url} (OCPI 2.2.1)",
+                f"roam conformance: {self.role} member{who} at {self.versions_url} "
+                f"(OCPI {self.version})",
                 None,
             ),
             (f"suite (acting as the hub) at {self.suite_url}", None),
@@ -140,6 +145,8 @@ class Report:
         data = json_safe(
             {
                 "role": self.role,
+                "version": self.version,
+                "spec_text": self.spec_text,
                 "versions_url": self.versions_url,
                 "suite_url": self.suite_url,
                 "member_party": self.member_party,
@@ -202,6 +209,7 @@ class Report:
         properties = element(suite, "properties")
         for name, value in (
             ("role", self.role),
+            ("version", self.version),
             ("versions_url", self.versions_url),
             ("member_party", self.member_party or ""),
         ):

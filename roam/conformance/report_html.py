@@ -158,14 +158,17 @@ def render_html(report: Report) -> str:
             )
         sections.append(
             f"<h3 id='group-{_t(group)}'>{_t(group)}</h3><table><tr><th></th><th>check</th>"
-            "<th>result</th><th>spec (OCPI 2.2.1-d2)</th></tr>" + "".join(lines) + "</table>"
+            f"<th>result</th><th>spec ({_t(report.spec_text)})</th></tr>"
+            + "".join(lines)
+            + "</table>"
         )
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>{_t(title)}</title><style>{STYLE}</style></head><body>"
         f"<h1>{_t(title)} {_verdict(overall)}</h1>"
         f"<p class='meta'>member versions URL <code>{_t(report.versions_url)}</code>, OCPI "
-        f"2.2.1; the suite acted as the hub at <code>{_t(report.suite_url)}</code>; started "
+        f"{_t(report.version)}; the suite acted as the hub at "
+        f"<code>{_t(report.suite_url)}</code>; started "
         f"{_t(report.started.isoformat(timespec='seconds'))}</p>"
         f"<p class='summary'>{_t(report.summary())}</p>"
         "<h2>Verdict per group</h2><table class='groups'><tr><th>group</th><th>verdict</th>"
@@ -174,6 +177,6 @@ def render_html(report: Report) -> str:
         + ("".join(failures) or "<p>No check failed.</p>")
         + "<h2>Every check</h2>"
         + "".join(sections)
-        + "<p class='meta'>Sections as in OCPI 2.2.1-d2 (repository ocpi/ocpi, tag "
-        "v2.2.1-d2). Written by roam conformance.</p></body></html>\n"
+        + f"<p class='meta'>Sections as in {_t(report.spec_text)} (repository ocpi/ocpi). "
+        "Written by roam conformance.</p></body></html>\n"
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
@@ -38,6 +39,7 @@ from roam.conformance.checks import (
 )
 from roam.conformance.context import Context, SuiteConfig
 from roam.conformance.report import Report
+from roam.conformance.versions import DEFAULT_VERSION, suite_version
 
 ALL_CHECKS: tuple[Check, ...] = (
     *registration.CHECKS,
@@ -54,9 +56,26 @@ ALL_CHECKS: tuple[Check, ...] = (
 """Every check, in the order a report lists them (they run by phase: see checks.Phase)."""
 
 
-def checks_for(role: Role) -> list[Check]:
-    """The checks of one role in report order."""
-    return [c for c in ALL_CHECKS if role in c.roles]
+def checks_for(role: Role, version: str = DEFAULT_VERSION) -> list[Check]:
+    """The checks of one role in report order, as a run in `version` has them: the ones the
+    version leaves out are not there, the others cite the version's sections."""
+    return [c for c in version_checks(version) if role in c.roles]
+
+
+def version_checks(version: str) -> tuple[Check, ...]:
+    """ALL_CHECKS as a run in `version` has them (versions.SuiteVersion)."""
+    spoken = suite_version(version)
+    kept = [
+        c
+        for c in ALL_CHECKS
+        if c.id not in spoken.left_out and (c.versions is None or version in c.versions)
+    ]
+    if not spoken.translates:
+        return tuple(kept)
+    return tuple(
+        replace(c, spec=spoken.cite(c.spec), title=c.title.replace("2.2.1", spoken.number))
+        for c in kept
+    )
 
 
 class Suite:
@@ -65,7 +84,8 @@ class Suite:
     def __init__(self, config: SuiteConfig, http: httpx.AsyncClient) -> None:
         self.config = config
         self.context = Context(config, http)
-        self.checks = ordered(ALL_CHECKS, config.role)
+        self.all_checks = version_checks(config.version)
+        self.checks = ordered(self.all_checks, config.role)
 
     @property
     def app(self) -> ASGIApp:
@@ -85,7 +105,7 @@ class Suite:
             results[item.id] = result
             if progress is not None:
                 progress(result)
-        rank = {c.id: index for index, c in enumerate(ALL_CHECKS)}
+        rank = {c.id: index for index, c in enumerate(self.all_checks)}
         shown = sorted(results.values(), key=lambda r: rank.get(r.check.id, len(rank)))
         ctx = self.context
         return Report(
@@ -96,6 +116,8 @@ class Suite:
             results=shown,
             started=started,
             duration=time.monotonic() - began,
+            version=self.config.version,
+            spec_text=self.config.speaks.text,
         )
 
     async def _run_one(self, item: Check, done: dict[str, CheckResult]) -> CheckResult:

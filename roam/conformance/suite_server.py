@@ -35,6 +35,7 @@ from ocpi.headers import (
     token_candidates,
 )
 from ocpi.pagination import PageRequest, page_headers, paginate
+from ocpi.platform.adapters import exchange as carried_by
 from ocpi.status import OcpiStatus
 from ocpi.v221 import (
     CDR,
@@ -80,8 +81,10 @@ from ocpi.v221.chargingprofiles import (
 )
 from ocpi.v221.hubclientinfo import ConnectionStatus
 from ocpi.v221.types import parse_datetime
+from roam.conformance.edge import WireObject, carry_all_down, carry_up
 from roam.conformance.exchange import Inbound, decode_json, routing_of
 from roam.conformance.validation import check_value
+from roam.conformance.versions import V221, SuiteVersion
 
 FUNCTIONAL = (
     ModuleID.CDRS,
@@ -143,8 +146,16 @@ class SuiteServer:
     """The hub side of the run; `app` is its ASGI application."""
 
     def __init__(
-        self, public_url: str, hub: PartyRef, counterpart: PartyRef, counterpart_role: Role
+        self,
+        public_url: str,
+        hub: PartyRef,
+        counterpart: PartyRef,
+        counterpart_role: Role,
+        version: SuiteVersion = V221,
     ) -> None:
+        self.version = version
+        """The version the suite publishes; inside, requests are handled as 2.2.1 (paths and
+        bodies carried down in `_handle`, answers carried up)."""
         self.public_url = public_url.rstrip("/")
         self.root = urlsplit(self.public_url).path.rstrip("/") + "/ocpi"
         self.hub = hub
@@ -179,7 +190,7 @@ class SuiteServer:
 
     @property
     def details_url(self) -> str:
-        return f"{self.public_url}/ocpi/2.2.1"
+        return f"{self.public_url}/ocpi/{self.version.number}"
 
     def endpoint(self, module: ModuleID, role: InterfaceRole) -> str:
         if module in CONFIGURATION:
@@ -208,6 +219,21 @@ class SuiteServer:
                     party_id=self.hub.party_id,
                 )
             ],
+        )
+
+    def credentials_body(self, token: str) -> Any:
+        """The suite's credentials as the version's wire object (2.2.1: the model)."""
+        own = self.credentials(token)
+        if not self.version.translates:
+            return own
+        return self.version.suite_credentials(own, self._counterpart_role())
+
+    def _counterpart_role(self) -> CredentialsRole:
+        return CredentialsRole(
+            role=self.counterpart_role,
+            business_details=BusinessDetails(name="roam conformance suite counterpart"),
+            country_code=self.counterpart.country_code,
+            party_id=self.counterpart.party_id,
         )
 
     def details(self) -> VersionDetails:
@@ -270,6 +296,10 @@ class SuiteServer:
         path = request.url.path
         relative = path[len(self.root) :].strip("/") if path.startswith(self.root) else path
         segments = [s for s in relative.split("/") if s]
+        inner = self.version.translates and segments[:1] == [self.version.number]
+        if inner:  # handled as the 2.2.1 path inside; item.url keeps the version's
+            segments[0] = V221.number
+            relative = "/".join(segments)
         module = self._module_of(segments)
         item = Inbound(
             seq=len(self.inbound),
@@ -293,6 +323,16 @@ class SuiteServer:
             )
         elif body.strip() and not is_json:
             answer = _answer(None, OcpiStatus.CLIENT_ERROR, "the body is not JSON", 400)
+        elif self.version.translates and not inner and segments[:1] == [V221.number]:
+            answer = _answer(
+                None,
+                OcpiStatus.CLIENT_ERROR,
+                f"the suite speaks OCPI {self.version.number} in this run: its version details "
+                "give its URLs",
+                404,
+            )
+        elif inner and (refused := self._carry_down(item, segments)) is not None:
+            answer = refused
         else:
             handler = self.credentials_handler
             try:
@@ -307,6 +347,8 @@ class SuiteServer:
             except Exception as exc:  # the suite answers, whatever the member sent
                 answer = _answer(None, OcpiStatus.SERVER_ERROR, f"suite error: {exc}", 500)
         http, status, data, message, extra = answer
+        if inner and data is not None and status == OcpiStatus.SUCCESS:
+            data = self._carry_up(item, segments, data)
         try:
             content = encode_envelope(_json(data), status, message)
         except Exception as exc:  # e.g. a lone surrogate the member sent, echoed in a message
@@ -324,6 +366,64 @@ class SuiteServer:
         self.inbound.append(item)
         self._notify(item)
         return Response(content, status_code=http, headers=headers, media_type="application/json")
+
+    # --- another version at the edge ---------------------------------------------------------
+    def _carried(self, item: Inbound, segments: list[str]) -> tuple[Any, Any]:
+        """(request body, answer data) objects of a request to an (inner) path."""
+        if len(segments) < 3 or segments[1] not in ("sender", "receiver"):
+            return None, None
+        role = InterfaceRole.SENDER if segments[1] == "sender" else InterfaceRole.RECEIVER
+        try:
+            module = ModuleID(segments[2])
+        except ValueError:
+            return None, None
+        found = carried_by(module, role, item.method, segments[3:])
+        return found.request, found.response
+
+    def _carry_down(self, item: Inbound, segments: list[str]) -> Answer | None:
+        """The member's body in the suite's version as 2.2.1 (item.payload; item.body keeps
+        the bytes sent); an answer 2001 naming the version's rule when it is not valid in it."""
+        if item.payload is None:
+            return None
+        if segments[1:] == ["credentials"] and item.method in ("POST", "PUT"):
+            checked = check_value(self.version.credentials_type(), item.payload, "body")
+            item.findings.extend(checked.findings)
+            if checked.value is None:
+                problem = f"not valid OCPI {self.version.number} Credentials: " + "; ".join(
+                    checked.problems
+                )
+                item.problems.append(problem)
+                return _answer(None, OcpiStatus.INVALID_OR_MISSING_PARAMETERS, problem)
+            item.payload = self.version.credentials_down(checked.value).to_json()
+            return None
+        request, _ = self._carried(item, segments)
+        if request is None:
+            return None
+        adapter = self.version.adapter
+        value, findings = carry_all_down(adapter, request, item.payload, "body")
+        item.findings.extend(findings)
+        if isinstance(value, WireObject) and value.problem is not None:
+            item.problems.append(value.problem)
+            return _answer(None, OcpiStatus.INVALID_OR_MISSING_PARAMETERS, value.problem)
+        if isinstance(value, WireObject):
+            # Valid in its version, but the 2.2.1 inside cannot hold it: not the member's
+            # fault, so accepted and left unjudged (item.payload stays as sent).
+            item.judged_by = "not carried to 2.2.1"
+            return _answer(None, OcpiStatus.SUCCESS, value.untranslatable)
+        item.payload = value
+        return None
+
+    def _carry_up(self, item: Inbound, segments: list[str], data: Any) -> Any:
+        """The suite's answer data in its version."""
+        if segments[1:] == ["credentials"] and isinstance(data, Credentials):
+            return self.version.suite_credentials(data, self._counterpart_role())
+        _, response = self._carried(item, segments)
+        if response is None:
+            return data
+        value = _json(data)
+        if response.many and isinstance(value, list):
+            value = [_json(one) for one in value]
+        return carry_up(self.version.adapter, response, value)
 
     @staticmethod
     def _module_of(segments: list[str]) -> str | None:
@@ -357,8 +457,12 @@ class SuiteServer:
     def _dispatch(self, item: Inbound, segments: list[str], token_type: str | None) -> Answer:
         method = item.method
         if segments == ["versions"] and method == "GET":
+            if self.version.translates:
+                return _answer(self.version.adapter.versions(self.details_url))
             return _answer([Version(version=VersionNumber.V2_2_1, url=self.details_url)])
         if segments == ["2.2.1"] and method == "GET":
+            if self.version.translates:
+                return _answer(self.version.adapter.details(self.details().endpoints))
             return _answer(self.details())
         if segments[:2] == ["2.2.1", "credentials"] and len(segments) == 2:
             if method == "GET":

@@ -17,6 +17,7 @@ from ocpi.headers import (
     X_REQUEST_ID,
     encode_authorization,
 )
+from ocpi.platform.adapters import ObjectKind
 from ocpi.status import OcpiStatus, is_success
 from ocpi.v221 import InterfaceRole, ModuleID, Role
 from ocpi.v221.types import parse_datetime
@@ -38,6 +39,7 @@ S_ROUTING = "transport_and_format.asciidoc §4.1.8.2 Message Routing Headers"
 S_DATETIME = "types.asciidoc §16.2 DateTime type"
 S_STRINGS = "types.asciidoc §16.1 CiString type, §16.7 string type"
 S_PUSHES = "transport_and_format.asciidoc §4.1.5 Client Owned Object Push"
+S_UNKNOWN_FIELDS = "transport_and_format.asciidoc §4.1.8 Non-specified JSON fields (2.3.0)"
 
 MAX_SHOWN = 5
 
@@ -170,6 +172,34 @@ async def unknown_object_404(ctx: Context) -> str | None:
     exchange = await ctx.call("GET", url, probe=True)
     if exchange.status != 404:
         raise CheckFailed(f"GET {url}: {exchange.outcome()}, expected HTTP 404", exchange)
+    return None
+
+
+@check(
+    "transport.unknown_fields",
+    "A field the spec does not name is no reason to refuse a request",
+    S_UNKNOWN_FIELDS,
+    needs=["registration.hubclientinfo"],
+    phase=Phase.PROBE,
+    versions=["2.3.0"],
+)
+async def unknown_fields(ctx: Context) -> str | None:
+    # 2.3.0: "An OCPI Platform SHALL NOT reject request or response payloads based on the
+    # presence of JSON object field names that are not documented in this specification."
+    # Judged on the ClientInfo PUT registration.hubclientinfo made: sending it again changes
+    # nothing at the member but the field it does not know.
+    base = ctx.require_endpoint(ModuleID.HUBCLIENTINFO, InterfaceRole.RECEIVER)
+    info = ctx.server.client_info()
+    url = f"{base.rstrip('/')}/{info.country_code}/{info.party_id}"
+    body = ctx.config.speaks.adapter.up(ObjectKind.CLIENT_INFO, info.to_json()).value
+    body["conformance_extension"] = {"note": "a field OCPI does not specify"}
+    exchange = await ctx.call("PUT", url, body=body, routed=False, as_sent=True)
+    if not exchange.ok:
+        raise CheckFailed(
+            "PUT of the counterpart's ClientInfo with one field OCPI does not specify "
+            f"(conformance_extension): {exchange.outcome()}, expected status 1000",
+            exchange,
+        )
     return None
 
 
@@ -387,6 +417,7 @@ CHECKS: tuple[Check, ...] = (
     not_json_400,
     invalid_object_2001,
     unknown_object_404,
+    unknown_fields,
     envelope,
     request_ids,
     routing_answers,
