@@ -539,6 +539,7 @@ async def _build_member(
             "locations": spec.locations,
             "shutdown_grace": 2.0,
             "control_token": secrets.token_urlsafe(12),
+            "version": spec.cpo_ocpi_version,
         }
     )
     emsp_settings = EmspSettings.model_validate(
@@ -552,6 +553,7 @@ async def _build_member(
             "command_timeout": 30,
             "drivers": spec.drivers(),
             "app_token": secrets.token_urlsafe(12),
+            "version": spec.emsp_ocpi_version,
         }
     )
     http = launcher.http
@@ -647,7 +649,10 @@ async def start_federation(
 
         await _wait_for(emsps_registered, 60, "eMSP registrations")
         for m in members:
-            echo(f"  {m.spec.name:<10} eMSP {m.spec.emsp} registered (credentials handshake)")
+            echo(
+                f"  {m.spec.name:<10} eMSP {m.spec.emsp} registered "
+                f"(OCPI {m.spec.emsp_ocpi_version}, credentials handshake)"
+            )
 
         await asyncio.gather(*(m.start_cpo(within=600) for m in members))
 
@@ -667,8 +672,8 @@ async def start_federation(
         countries = len({c for s in states for c in s["countries"]})
         for m, state in zip(members, states, strict=True):
             echo(
-                f"  {m.spec.name:<10} CPO  {m.spec.cpo} registered, publishing "
-                f"{int(state['locations']):,} stations"
+                f"  {m.spec.name:<10} CPO  {m.spec.cpo} registered (OCPI "
+                f"{m.spec.cpo_ocpi_version}), publishing {int(state['locations']):,} stations"
             )
         echo(
             f"sync: {stations:,} stations, {evses:,} charge points (EVSEs) in {countries} "
