@@ -28,7 +28,6 @@ from ocpi.platform.adapters import (
     NOTHING,
     Carried,
     Exchange,
-    ObjectKind,
     VersionAdapter,
     exchange,
     untranslatable_message,
@@ -391,11 +390,15 @@ class EdgeTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         target = self._target(request.url)
         carried = NOTHING
+        command = False
         if target is not None:
             endpoint, segments = target
             carried = exchange(endpoint.identifier, endpoint.role, request.method, segments)
+            # Every command a member sends names its response_url (StopSession,
+            # UnlockConnector and CancelReservation too, which pass untranslated).
+            command = endpoint.identifier == ModuleID.COMMANDS and request.method == "POST"
         where = f"{self.public_url} sending {request.method} {request.url}"
-        if carried.request is not None:
+        if carried.request is not None or command:
             body = await request.aread()
             if body:
                 request = self._request_up(request, body, carried.request, where)
@@ -406,16 +409,20 @@ class EdgeTransport(httpx.AsyncBaseTransport):
         return self._response_down(response, carried.response, where)
 
     def _request_up(
-        self, request: httpx.Request, body: bytes, carried: Carried, where: str
+        self, request: httpx.Request, body: bytes, carried: Carried | None, where: str
     ) -> httpx.Request:
+        """The body as the version's; a command's response_url at the version's path."""
         try:
-            data = _translate_up_all(self.adapter, carried, read_json(body), where)
+            data = read_json(body)
+            if carried is not None:
+                data = _translate_up_all(self.adapter, carried, data, where)
         except (ValueError, Untranslatable) as exc:
+            what = carried.kind.value if carried is not None else "body"
             raise InvalidParameters(
-                f"{where}: not sent, the {carried.kind.value} cannot be given in OCPI "
+                f"{where}: not sent, the {what} cannot be given in OCPI "
                 f"{self.adapter.number}: {exc}"
             ) from None
-        if carried.kind in (ObjectKind.START_SESSION, ObjectKind.RESERVE_NOW):
+        if isinstance(data, dict) and isinstance(data.get("response_url"), str):
             data["response_url"] = self._outward(data["response_url"])
         content = pydantic_core.to_json(data)
         headers = [(k, v) for k, v in request.headers.raw if k.lower() != b"content-length"]

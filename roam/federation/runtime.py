@@ -290,6 +290,16 @@ class Federation:
         """Messages the hub sent on to members, all instances together."""
         return sum(await asyncio.gather(*(admin.hops_sent() for admin in self.admins)))
 
+    async def versions(self) -> dict[str, str]:
+        """The OCPI version each registered party's platform speaks, as the hub has it (its
+        admin API, every instance): party ("NL/FNA") -> version."""
+        found: dict[str, str] = {}
+        for rows in await asyncio.gather(*(admin.parties() for admin in self.admins)):
+            for row in rows:
+                if row.get("version"):
+                    found[f"{row['country_code']}/{row['party_id']}"] = str(row["version"])
+        return found
+
     async def reconfigure_hub(self, **changes: Any) -> None:
         """Change live hub settings (hub/settings.py LIVE_SETTINGS) on every instance, through
         its admin API (`PATCH /admin/settings`)."""
@@ -648,10 +658,11 @@ async def start_federation(
             return all(done[1] for done in await asyncio.gather(*(m.registered() for m in members)))
 
         await _wait_for(emsps_registered, 60, "eMSP registrations")
+        versions = await federation.versions()
         for m in members:
             echo(
                 f"  {m.spec.name:<10} eMSP {m.spec.emsp} registered "
-                f"(OCPI {m.spec.emsp_ocpi_version}, credentials handshake)"
+                f"(OCPI {versions.get(str(m.spec.emsp), '?')}, credentials handshake)"
             )
 
         await asyncio.gather(*(m.start_cpo(within=600) for m in members))
@@ -666,6 +677,7 @@ async def start_federation(
         if on_registered is not None:
             on_registered(federation)
         states = await asyncio.gather(*(m.control.state() for m in members))
+        versions = await federation.versions()
         stations = sum(int(s["locations"]) for s in states)
         tariffs = sum(int(s["tariffs"]) for s in states)
         evses = sum(int(s["evses"]) for s in states)
@@ -673,7 +685,8 @@ async def start_federation(
         for m, state in zip(members, states, strict=True):
             echo(
                 f"  {m.spec.name:<10} CPO  {m.spec.cpo} registered (OCPI "
-                f"{m.spec.cpo_ocpi_version}), publishing {int(state['locations']):,} stations"
+                f"{versions.get(str(m.spec.cpo), '?')}), publishing "
+                f"{int(state['locations']):,} stations"
             )
         echo(
             f"sync: {stations:,} stations, {evses:,} charge points (EVSEs) in {countries} "

@@ -214,6 +214,7 @@ SUBJECTS: dict[str, set[str]] = {
     "settlement": {"cdrs", "incl_vat", "excl_vat", "balanced"},
     "hub_saw": {"count"},
     "client_info": {"status"},
+    "platform": {"version", "status"},
     "response": {"ocpi_status", "http_status", "message_contains"},
     "evse": {"status", "seen_by"},
 }

@@ -27,6 +27,7 @@ TWINS: dict[str, tuple[int, str, Any]] = {
     "emsp_offline_resync.yaml": (6, "status", "CHARGING"),
     "idle_fee.yaml": (9, "parking_hours", 0),
     "member_offline.yaml": (3, "message_contains", "4002"),
+    "mixed_versions.yaml": (1, "version", "2.2.1"),
     "onboarding_mid_run.yaml": (17, "cdrs", 0),
     "reservation_then_start.yaml": (7, "state", "ACCEPTED"),
     "rfid_realtime_authorization.yaml": (3, "auth_method", "WHITELIST"),
