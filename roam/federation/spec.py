@@ -137,7 +137,7 @@ def _check_unique(spec: FederationSpec) -> None:
             seen.add(party)
 
 
-def _where(data: Any, loc: tuple[int | str, ...]) -> str:
+def error_place(data: Any, loc: tuple[int | str, ...]) -> str:
     """An error's place in the file, `members.2 (Electra).version`: the member's name helps
     more than its index."""
     where = ".".join(str(p) for p in loc)
@@ -159,7 +159,9 @@ def parse_federation(text: str, origin: str = "federation file") -> FederationSp
     try:
         spec = FederationSpec.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{_where(data, err['loc'])}: {err['msg']}" for err in exc.errors())
+        problems = "; ".join(
+            f"{error_place(data, err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
         raise FederationError(f"{origin}: {problems}") from None
     _check_unique(spec)
     return spec

@@ -272,9 +272,10 @@ class Checks:
         """The hub's view of a member platform (admin API `GET /admin/parties`): the OCPI
         version it registered with and its party's status."""
         party = self.state.party(text)
-        for row in await self.state.fed.admin.parties():
-            if (row["country_code"], row["party_id"]) == (party.country_code, party.party_id):
-                return {"version": row["version"], "status": row["status"]}
+        for admin in self.state.fed.admins:  # the hub instance it registered with knows
+            for row in await admin.parties():
+                if (row["country_code"], row["party_id"]) == (party.country_code, party.party_id):
+                    return {"version": row["version"], "status": row["status"]}
         return {"version": None, "status": None}
 
     async def _evse(self, charge: Charge, seen_by: str) -> dict[str, Any]:

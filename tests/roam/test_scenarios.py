@@ -147,6 +147,19 @@ def test_the_federation_section_is_checked() -> None:
             },
             "x",
         )
+    member = {"name": "Volta", "country_code": "DE", "cpo_party_id": "VOC"}
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(
+            {
+                "name": "x",
+                "federation": {"members": [{**member, "emsp_party_id": "VOA", "version": "9"}]},
+                "steps": [{"expect": {"cdr": "a", "exists": True}}],
+            },
+            "x.yaml",
+        )
+    assert "x.yaml: federation: members.0 (Volta).version: Value error, unknown OCPI version" in (
+        str(caught.value)
+    )
 
 
 @pytest.mark.parametrize(
