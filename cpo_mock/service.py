@@ -56,6 +56,7 @@ from ocpi.platform import (
     PartyKey,
     PeerState,
     TablePeerStore,
+    V211Context,
     came_back,
     member_registration,
 )
@@ -92,8 +93,15 @@ class Cpo(CpoState):
         store = Store(make_engine(settings.database_url))
         self.runtime = MemberRuntime(http, log)
         self.http = self.runtime.http
+        # For 2.1.1, which embeds Locations in Sessions and CDRs: read from this CPO's state.
+        context = V211Context(
+            location=lambda _country, _party, location_id: self.locations.get(location_id),
+            tariffs=lambda _country, _party: self.tariffs,
+            token=self._known_token,
+            now=lambda: self.now(),
+        )
         self.registration = member_registration(
-            self.http, TablePeerStore(store), settings, Role.CPO
+            self.http, TablePeerStore(store), settings, Role.CPO, context
         )
         self.outbox = Outbox()
         link = HubLink(self.registration, settings.party, self.outbox, self.reachable)
@@ -207,6 +215,13 @@ class Cpo(CpoState):
 
     async def _catch_up(self) -> None:
         await simulation.advance_to(self, self.clock.now())
+
+    def _known_token(self, uid: str, token_type: str | None) -> Token | None:
+        """The token a 2.1.1 authorization answers for (2.1.1 does not echo it)."""
+        wanted = token_type or TokenType.RFID.value
+        return next(
+            (t for t in self.tokens.values() if t.uid == uid and t.type.value == wanted), None
+        )
 
     # --- the hub and the parties behind it ----------------------------------------------------
     @property

@@ -20,7 +20,13 @@ from ocpi.client import OcpiClient
 from ocpi.errors import OcpiError
 from ocpi.headers import PartyRef
 from ocpi.pagination import PageRequest
-from ocpi.platform import MemberRuntime, OperationError, TablePeerStore, member_registration
+from ocpi.platform import (
+    MemberRuntime,
+    OperationError,
+    TablePeerStore,
+    V211Context,
+    member_registration,
+)
 from ocpi.v221.commands import CommandResponse, CommandType, ReserveNow, StartSession, StopSession
 from ocpi.v221.tokens import Token
 from ocpi.v221.types import Role
@@ -36,14 +42,18 @@ class HubLink:
     """The connection to the hub and the background sends over it (`runtime`)."""
 
     def __init__(
-        self, settings: EmspSettings, store: Store, http: httpx.AsyncClient | None
+        self,
+        settings: EmspSettings,
+        store: Store,
+        http: httpx.AsyncClient | None,
+        context: V211Context | None = None,
     ) -> None:
         self.party = settings.party
         self.functional_url = settings.public_url + FUNCTIONAL_BASE
         self.runtime = MemberRuntime(http, log)
         self.http = self.runtime.http
         self.registration = member_registration(
-            self.http, TablePeerStore(store), settings, Role.EMSP
+            self.http, TablePeerStore(store), settings, Role.EMSP, context
         )
 
     async def close(self) -> None:

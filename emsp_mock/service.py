@@ -38,9 +38,10 @@ from emsp_mock.shelf import LocationShelf
 from emsp_mock.state import EmspState
 from emsp_mock.store import ObjectKey, Store, StoredInvoice, make_engine
 from ocpi.errors import OcpiError
-from ocpi.platform import OperationError, PartyKey, PeerState
-from ocpi.v221.cdrs import CDR
+from ocpi.platform import OperationError, PartyKey, PeerState, V211Context
+from ocpi.v221.cdrs import CDR, CdrToken
 from ocpi.v221.hubclientinfo import ClientInfo
+from ocpi.v221.locations import Location
 from ocpi.v221.sessions import Session
 from ocpi.v221.tariffs import Tariff
 from ocpi.v221.tokens import Token
@@ -61,7 +62,11 @@ class Emsp:
         self.party = settings.party
         self.store = Store(make_engine(settings.database_url))
         self.state = EmspState(settings, self.store)
-        self.link = HubLink(settings, self.store, http)
+        # For 2.1.1, whose Sessions and CDRs name the driver by contract id only.
+        context = V211Context(
+            location=self._location_of, tariffs=self.state.tariffs_of, driver=self._driver
+        )
+        self.link = HubLink(settings, self.store, http, context)
         self.registration = self.link.registration
         self.http = self.link.http
         self.sender = CommandSender(self.state, self.link)
@@ -85,6 +90,28 @@ class Emsp:
         self.stop_charging = self.driver_app.stop_charging
         self.driver_sessions = self.driver_app.driver_sessions
         self.session_view = session_view
+
+    def _location_of(self, country_code: str, party_id: str, location_id: str) -> Location | None:
+        """A stored Location for a 2.1.1 Session or CDR to embed: the owner's; else, for an
+        object of the hub (a 2.1.1 CDR names no owner), the only Location with that id."""
+        found = self.state.location(country_code, party_id, location_id)
+        if found is not None:
+            return found
+        keys = [key for key in self.state.locations if key[2] == location_id]
+        return self.state.locations[keys[0]] if len(keys) == 1 else None
+
+    def _driver(self, contract_id: str) -> CdrToken | None:
+        """This eMSP's token with `contract_id`, as a CdrToken (a 2.1.1 `auth_id`)."""
+        for token in self.state.tokens.values():
+            if token.contract_id == contract_id:
+                return CdrToken(
+                    country_code=token.country_code,
+                    party_id=token.party_id,
+                    uid=token.uid,
+                    type=token.type,
+                    contract_id=token.contract_id,
+                )
+        return None
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def start(self, *, register_now: bool = True) -> None:

@@ -1,9 +1,15 @@
-"""Shared fixtures: where the spec's example files live."""
+"""Shared fixtures: where the spec's example files live. And a hang's post-mortem: `kill -USR1`
+a test process (an xdist worker too) and it writes every thread's stack and every asyncio
+task's stack to /tmp/roam-tests-<pid>.txt, then goes on."""
 
 from __future__ import annotations
 
+import asyncio
+import faulthandler
 import os
+import signal
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
@@ -24,3 +30,19 @@ def examples_dir() -> Path:
             "set OCPI_EXAMPLES_DIR to the folder holding them"
         )
     return EXAMPLES_DIR
+
+
+def _dump_stacks(signum: int, frame: FrameType | None) -> None:
+    with open(f"/tmp/roam-tests-{os.getpid()}.txt", "a", encoding="utf-8") as out:
+        faulthandler.dump_traceback(out, all_threads=True)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # the handler runs between bytecodes of the loop's own thread
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+        for task in asyncio.all_tasks(loop):
+            out.write(f"--- {task!r}\n")
+            task.print_stack(file=out)
+
+
+if hasattr(signal, "SIGUSR1"):
+    signal.signal(signal.SIGUSR1, _dump_stacks)

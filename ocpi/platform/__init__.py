@@ -13,10 +13,11 @@ and `OperationError` (the control/app API's error).
 
 A platform may speak another OCPI version than its 2.2.1 core (`MemberSettings.version`): the
 version's `VersionAdapter` (adapters) and the edge that applies it (`VersionEdge` for what it
-serves, `EdgeTransport` for what it sends; docs/versions.md, "Mock members on 2.3.0").
+serves, `EdgeTransport` for what it sends; docs/versions.md, "Mock members on 2.3.0" and
+"on 2.1.1"); 2.1.1 also reads the platform's state through a `V211Context`.
 """
 
-from ocpi.platform.adapters import SUPPORTED_VERSIONS, VersionAdapter, adapter_for
+from ocpi.platform.adapters import SUPPORTED_VERSIONS, V211Context, VersionAdapter, adapter_for
 from ocpi.platform.app import MemberApp, addressed_to, build_member_app, member_app
 from ocpi.platform.clientinfo import (
     HUBCLIENTINFO_PATH,
@@ -77,6 +78,7 @@ __all__ = [
     "RoutingAnswerMiddleware",
     "StateTable",
     "TablePeerStore",
+    "V211Context",
     "VersionAdapter",
     "VersionEdge",
     "adapter_for",

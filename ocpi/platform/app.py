@@ -82,8 +82,14 @@ def member_app(
     if version.translates:
         # Outermost: everything inside sees the 2.2.1 paths and objects it was written for.
         origin = public_url.rstrip("/").removesuffix(prefix)
+        registration = service.registration
         app.add_middleware(
-            VersionEdge, adapter=version, prefix=prefix, interfaces=interfaces, origin=origin
+            VersionEdge,
+            adapter=version,
+            prefix=prefix,
+            interfaces=interfaces,
+            origin=origin,
+            peer=lambda: registration.peer,
         )
     return MemberApp(app, any_caller, peer_only, prefix)
 

@@ -24,12 +24,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ocpi.envelope import encode_envelope
 from ocpi.errors import InvalidParameters, NotFound, OcpiError, PeerProtocolError
+from ocpi.headers import ROUTING_HEADERS, PartyRef
 from ocpi.platform.adapters import (
+    NO_CONTEXT,
     NOTHING,
     Carried,
     Exchange,
+    MessageContext,
+    ObjectKind,
     VersionAdapter,
     exchange,
+    peer_role,
     untranslatable_message,
 )
 from ocpi.platform.peer import PeerState
@@ -47,6 +52,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("ocpi.platform.edge")
 
 _TOKEN_TYPES = frozenset(item.value for item in TokenType)
+_ROUTING = frozenset(name.lower().encode() for name in ROUTING_HEADERS)
+_OWNER_IN_PATH = frozenset(
+    {ModuleID.LOCATIONS, ModuleID.TARIFFS, ModuleID.SESSIONS, ModuleID.TOKENS}
+)
+"""Receiver interfaces whose URLs name the object's owner: {url}/{country_code}/{party_id}/…"""
 
 
 def log_losses(where: str, lost: Sequence[Loss]) -> None:
@@ -75,10 +85,16 @@ class ServedPaths:
             (
                 _Served(item, prefix + adapter.served_path(item.path), prefix + item.path)
                 for item in interfaces
+                if adapter.serves(item.module)
             ),
             key=lambda served: len(served.outer),
             reverse=True,
         )
+        self.unserved = [
+            (item.module, prefix + item.path)
+            for item in interfaces
+            if not adapter.serves(item.module)
+        ]
 
     def find(self, path: str) -> tuple[_Served, list[str]] | None:
         """The interface an outer `path` addresses and the segments below it."""
@@ -95,6 +111,13 @@ class ServedPaths:
             and (path == served.inner or path.startswith(served.inner + "/"))
             for served in self.items
         )
+
+    def missing_module(self, path: str) -> str | None:
+        """The module of a core interface the version does not have (2.1.1: hubclientinfo)."""
+        for module, inner in self.unserved:
+            if path == inner or path.startswith(inner + "/"):
+                return str(module)
+        return None
 
     def outward(self, path: str) -> str:
         """An inner path (of a Link) as the version's path."""
@@ -119,10 +142,16 @@ async def _answer(send: Send, error: OcpiError) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _translate_down(adapter: VersionAdapter, carried: Carried, data: Any, where: str) -> Any:
+def _translate_down(
+    adapter: VersionAdapter,
+    carried: Carried,
+    data: Any,
+    where: str,
+    context: MessageContext = NO_CONTEXT,
+) -> Any:
     """An inbound object as 2.2.1 JSON; InvalidParameters naming the problem otherwise."""
     try:
-        result = adapter.down(carried.kind, data)
+        result = adapter.down(carried.kind, data, context)
     except Untranslatable as exc:
         raise InvalidParameters(untranslatable_message(carried.kind, adapter.number, exc)) from None
     except ValidationError as exc:
@@ -134,11 +163,18 @@ def _translate_down(adapter: VersionAdapter, carried: Carried, data: Any, where:
     return result.value
 
 
-def _translate_up_all(adapter: VersionAdapter, carried: Carried, data: Any, where: str) -> Any:
+def _translate_up_all(
+    adapter: VersionAdapter,
+    carried: Carried,
+    data: Any,
+    where: str,
+    context: MessageContext = NO_CONTEXT,
+) -> Any:
     """Outgoing 2.2.1 data as the version's (ValueError, Untranslatable when it cannot be)."""
     if carried.many and isinstance(data, list):
-        return [_translate_up_all(adapter, Carried(carried.kind), item, where) for item in data]
-    result: Translated[Any] = adapter.up(carried.kind, data)
+        one = Carried(carried.kind)
+        return [_translate_up_all(adapter, one, item, where, context) for item in data]
+    result: Translated[Any] = adapter.up(carried.kind, data, context)
     log_losses(where, result.lost)
     return result.value
 
@@ -153,12 +189,15 @@ class VersionEdge:
         prefix: str,
         interfaces: Sequence[ModuleInterface],
         origin: str = "",
+        peer: Callable[[], PeerState | None] | None = None,
     ) -> None:
         self.app = app
         self.adapter = adapter
         self.paths = ServedPaths(adapter, prefix, interfaces)
         self.origin = origin
         """scheme://host of the platform's public URL: names the member in the log."""
+        self.peer = peer or _no_peer
+        """The platform's connection: its hub owns what a URL names no owner of (2.1.1)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -167,6 +206,10 @@ class VersionEdge:
         path: str = scope["path"]
         found = self.paths.find(path)
         if found is None:
+            missing = self.paths.missing_module(path)
+            if missing is not None:
+                await _answer(send, NotFound(f"OCPI {self.adapter.number} has no {missing} module"))
+                return
             if self.paths.is_core_only(path):
                 await _answer(
                     send,
@@ -192,14 +235,32 @@ class VersionEdge:
         if served.interface.module == ModuleID.TOKENS:
             scope["query_string"] = self._token_type_query(scope.get("query_string", b""), where)
         carried = exchange(served.interface.module, served.interface.role, method, segments)
+        context = self._context(served.interface, segments)
+        if carried.request is not None and carried.request.kind is ObjectKind.TARIFF_PATCH:
+            if ObjectKind.TARIFF_PATCH in self.adapter.patched_whole:
+                scope["method"] = "PUT"  # the core gets the whole patched Tariff
+            else:
+                carried = NOTHING  # the core answers a PATCH it does not have
         if carried.request is not None:
             try:
-                receive = await self._request_down(scope, receive, carried.request, where)
+                receive = await self._request_down(scope, receive, carried.request, where, context)
             except OcpiError as refused:
                 log.warning("%s: refused: %s", where, refused.message)
                 await _answer(send, refused)
                 return
-        await self.app(scope, receive, self._responder(send, carried, where))
+        await self.app(scope, receive, self._responder(send, carried, where, context))
+
+    def _context(self, interface: ModuleInterface, segments: Sequence[str]) -> MessageContext:
+        """Who owns an inbound object: the party its receiver URL names, else the hub."""
+        if (
+            interface.role is InterfaceRole.RECEIVER
+            and interface.module in _OWNER_IN_PATH
+            and len(segments) >= 2
+        ):
+            named = segments[2] if len(segments) > 2 else None
+            return MessageContext(owner=PartyRef(segments[0], segments[1]), object_id=named)
+        peer = self.peer()
+        return MessageContext(owner=peer.hub_party if peer is not None else None)
 
     def _token_type_query(self, query: bytes, where: str) -> bytes:
         """?type= of a Token URL: a type 2.2.1 lacks is OTHER, as in the Token itself."""
@@ -213,7 +274,12 @@ class VersionEdge:
         return urlencode(pairs).encode("latin-1") if changed else query
 
     async def _request_down(
-        self, scope: Scope, receive: Receive, carried: Carried, where: str
+        self,
+        scope: Scope,
+        receive: Receive,
+        carried: Carried,
+        where: str,
+        context: MessageContext = NO_CONTEXT,
     ) -> Receive:
         chunks: list[bytes] = []
         while True:
@@ -229,7 +295,8 @@ class VersionEdge:
         except ValueError:
             data = None  # not JSON: the core's body guard answers it
         if data is not None:
-            raw = pydantic_core.to_json(_translate_down(self.adapter, carried, data, where))
+            down = _translate_down(self.adapter, carried, data, where, context)
+            raw = pydantic_core.to_json(down)
             headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
             scope["headers"] = [*headers, (b"content-length", str(len(raw)).encode())]
         sent = False
@@ -243,7 +310,9 @@ class VersionEdge:
 
         return replay
 
-    def _responder(self, send: Send, carried: Exchange, where: str) -> Send:
+    def _responder(
+        self, send: Send, carried: Exchange, where: str, context: MessageContext
+    ) -> Send:
         start: Message | None = None
         chunks: list[bytes] = []
 
@@ -261,11 +330,13 @@ class VersionEdge:
             status: int = start["status"]
             body = b"".join(chunks)
             if carried.response is not None:
-                status, body = self._response_up(status, body, carried.response, where)
+                status, body = self._response_up(status, body, carried.response, where, context)
+            body = self._status_out(body, where)
             headers = [
                 (name, self._url_outward(name.lower(), value))
                 for name, value in start.get("headers", [])
                 if name.lower() != b"content-length"
+                and (self.adapter.routing_headers or name.lower() not in _ROUTING)
             ]
             headers.append((b"content-length", str(len(body)).encode()))
             await send({**start, "status": status, "headers": headers})
@@ -273,8 +344,23 @@ class VersionEdge:
 
         return send_outward
 
+    def _status_out(self, body: bytes, where: str) -> bytes:
+        """The envelope's status code as the version has it (2.1.1: no 2004, no 4xxx)."""
+        try:
+            envelope = read_json(body)
+        except ValueError:
+            return body
+        if not isinstance(envelope, dict) or not isinstance(envelope.get("status_code"), int):
+            return body
+        code = self.adapter.status_code_out(envelope["status_code"])
+        if code.value == envelope["status_code"]:
+            return body
+        log_losses(where, code.lost)
+        envelope["status_code"] = code.value
+        return pydantic_core.to_json(envelope)
+
     def _response_up(
-        self, status: int, body: bytes, carried: Carried, where: str
+        self, status: int, body: bytes, carried: Carried, where: str, context: MessageContext
     ) -> tuple[int, bytes]:
         try:
             envelope = read_json(body)
@@ -288,7 +374,8 @@ class VersionEdge:
         ):
             return status, body
         try:
-            envelope["data"] = _translate_up_all(self.adapter, carried, envelope["data"], where)
+            data = envelope["data"]
+            envelope["data"] = _translate_up_all(self.adapter, carried, data, where, context)
         except (ValueError, Untranslatable) as exc:
             log.error(
                 "%s: the answer cannot be given in OCPI %s: %s", where, self.adapter.number, exc
@@ -316,23 +403,7 @@ class VersionEdge:
         return (text[: start + 1] + str(outer) + text[end:]).encode("latin-1")
 
 
-_PEER_ROLE_OF_CPO = {
-    ModuleID.LOCATIONS: InterfaceRole.RECEIVER,
-    ModuleID.TARIFFS: InterfaceRole.RECEIVER,
-    ModuleID.SESSIONS: InterfaceRole.RECEIVER,
-    ModuleID.CDRS: InterfaceRole.RECEIVER,
-    ModuleID.TOKENS: InterfaceRole.SENDER,
-    ModuleID.COMMANDS: InterfaceRole.SENDER,
-}
-"""The peer's interface a CPO calls per module (digest §2.1); an eMSP calls the other one."""
-
-
-def _peer_role(module: ModuleID | str, own: Role) -> InterfaceRole | None:
-    role = _PEER_ROLE_OF_CPO.get(module) if isinstance(module, ModuleID) else None
-    if role is None or own is Role.CPO:
-        return role
-    if own is Role.EMSP:
-        return InterfaceRole.SENDER if role is InterfaceRole.RECEIVER else InterfaceRole.RECEIVER
+def _no_peer() -> PeerState | None:
     return None
 
 
@@ -376,7 +447,7 @@ class EdgeTransport(httpx.AsyncBaseTransport):
         chosen = best[0]
         if len(best) > 1:
             # One URL for both interfaces of a module: the one this platform's role calls.
-            wanted = _peer_role(chosen.identifier, self.own_role)
+            wanted = peer_role(chosen.identifier, self.own_role)
             chosen = next((e for e in best if e.role is wanted), chosen)
         rest = plain[len(chosen.url.rstrip("/")) :]
         return chosen, [httpx.URL("http://x/" + part).path[1:] for part in rest.split("/") if part]
@@ -390,14 +461,27 @@ class EdgeTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         target = self._target(request.url)
         carried = NOTHING
+        peer = self.peer()
+        context = MessageContext(owner=peer.hub_party if peer is not None else None)
         command = False
         if target is not None:
             endpoint, segments = target
             carried = exchange(endpoint.identifier, endpoint.role, request.method, segments)
-            # Every command a member sends names its response_url (StopSession,
-            # UnlockConnector and CancelReservation too, which pass untranslated).
+            if carried.response is not None and carried.response.kind is (
+                ObjectKind.AUTHORIZATION_INFO
+            ):
+                uid = segments[-2] if len(segments) >= 2 else None
+                kind = request.url.params.get("type")
+                context = MessageContext(context.owner, token_uid=uid, token_type=kind)
+            # Every command a member sends names its response_url (CancelReservation too,
+            # which passes untranslated): _request_up puts it at the version's path.
             command = endpoint.identifier == ModuleID.COMMANDS and request.method == "POST"
+        elif request.method == "POST" and peer is not None:
+            # Outside the peer's endpoints a platform POSTs only to a command's response_url.
+            carried = Exchange(request=Carried(ObjectKind.COMMAND_RESULT))
         where = f"{self.public_url} sending {request.method} {request.url}"
+        if not self.adapter.routing_headers:
+            request = self._without_routing(request)
         if carried.request is not None or command:
             body = await request.aread()
             if body:
@@ -406,7 +490,14 @@ class EdgeTransport(httpx.AsyncBaseTransport):
         response = await self.http.send(request)
         if carried.response is None:
             return response
-        return self._response_down(response, carried.response, where)
+        return self._response_down(response, carried.response, where, context)
+
+    def _without_routing(self, request: httpx.Request) -> httpx.Request:
+        """The request without the message routing headers (2.1.1 has none)."""
+        for name in list(request.headers):
+            if name.lower().encode() in _ROUTING:
+                del request.headers[name]
+        return request
 
     def _request_up(
         self, request: httpx.Request, body: bytes, carried: Carried | None, where: str
@@ -435,7 +526,11 @@ class EdgeTransport(httpx.AsyncBaseTransport):
         )
 
     def _response_down(
-        self, response: httpx.Response, carried: Carried, where: str
+        self,
+        response: httpx.Response,
+        carried: Carried,
+        where: str,
+        context: MessageContext = NO_CONTEXT,
     ) -> httpx.Response:
         try:
             envelope = read_json(response.content)
@@ -451,9 +546,9 @@ class EdgeTransport(httpx.AsyncBaseTransport):
         data = envelope["data"]
         try:
             if carried.many and isinstance(data, list):
-                envelope["data"] = self._items_down(data, carried, where)
+                envelope["data"] = self._items_down(data, carried, where, context)
             else:
-                result = self.adapter.down(carried.kind, data)
+                result = self.adapter.down(carried.kind, data, context)
                 envelope["data"] = result.value
                 log_losses(where, result.lost)
         except (ValueError, Untranslatable) as exc:
@@ -474,13 +569,15 @@ class EdgeTransport(httpx.AsyncBaseTransport):
             extensions=response.extensions,
         )
 
-    def _items_down(self, items: list[Any], carried: Carried, where: str) -> list[Any]:
+    def _items_down(
+        self, items: list[Any], carried: Carried, where: str, context: MessageContext
+    ) -> list[Any]:
         """A page of objects as 2.2.1: one that cannot be carried is left out and logged."""
         kept: list[Any] = []
         lost: list[Loss] = []
         for index, item in enumerate(items):
             try:
-                result = self.adapter.down(carried.kind, item)
+                result = self.adapter.down(carried.kind, item, context)
             except ValidationError as exc:
                 invalid = f"not a valid {carried.kind.value}: {describe_errors(exc.errors())}"
                 lost.append(Loss(str(index), f"left out, {invalid}"))

@@ -17,7 +17,7 @@ import httpx
 
 from ocpi.client import http_client
 from ocpi.errors import OcpiError
-from ocpi.platform.adapters import adapter_for
+from ocpi.platform.adapters import V211Context, adapter_for
 from ocpi.platform.peer import PeerStore
 from ocpi.platform.registration import Registration
 from ocpi.platform.settings import MemberSettings
@@ -87,11 +87,15 @@ class MemberRuntime:
 
 
 def member_registration(
-    http: httpx.AsyncClient, peers: PeerStore, settings: MemberSettings, role: Role
+    http: httpx.AsyncClient,
+    peers: PeerStore,
+    settings: MemberSettings,
+    role: Role,
+    context: V211Context | None = None,
 ) -> Registration:
     """The Registration of a member with one role: versions at `{public_url}/ocpi/versions`,
     business_details.name = settings.name, token A from `settings.accept_token_a`, speaking
-    `settings.version`."""
+    `settings.version` (for 2.1.1, translating with what `context` reads of its state)."""
     return Registration(
         http,
         peers,
@@ -105,6 +109,6 @@ def member_registration(
             )
         ],
         token_a=settings.accept_token_a,
-        version=adapter_for(settings.version),
+        version=adapter_for(settings.version, role, context),
         public_url=settings.public_url,
     )

@@ -50,8 +50,9 @@ class MemberSettings(ConfigSection):
     """A token A for a hub-initiated handshake (`roam hub connect`)."""
     page_limit: Annotated[int, Field(ge=1)] = 100
     version: str = "2.2.1"
-    """The OCPI version the platform speaks to its hub: "2.2.1" or "2.3.0" (docs/versions.md,
-    "Mock members on 2.3.0"); its versions endpoint offers only this one."""
+    """The OCPI version the platform speaks to its hub: "2.1.1", "2.2.1" or "2.3.0"
+    (docs/versions.md, "Mock members on 2.1.1" and "on 2.3.0"); its versions endpoint offers
+    only this one."""
 
     @field_validator("version")
     @classmethod

@@ -22,8 +22,12 @@ from pydantic import (
     field_validator,
 )
 
+from hub.translation import VERSIONS as HUB_VERSIONS
 from ocpi.headers import PartyRef
 from ocpi.platform.adapters import SUPPORTED_VERSIONS
+
+MEMBER_VERSIONS = tuple(v for v in SUPPORTED_VERSIONS if v in HUB_VERSIONS)
+"""The OCPI versions a member of a federation may speak: the mock platforms' and the hub's."""
 
 DEFAULT_START = datetime.fromisoformat("2025-03-04T09:00:00+00:00")
 
@@ -58,12 +62,13 @@ class MemberSpec(BaseModel):
     @field_validator("version", "cpo_version", "emsp_version", mode="before")
     @classmethod
     def _version_is_supported(cls, value: Any) -> Any:
-        if value is not None and value not in SUPPORTED_VERSIONS:
-            raise ValueError(
-                f"unknown OCPI version {value!r} (a member platform speaks "
-                f"{', '.join(SUPPORTED_VERSIONS)})"
-            )
-        return value
+        if value is None or value in MEMBER_VERSIONS:
+            return value
+        speaks = ", ".join(MEMBER_VERSIONS)
+        if value in SUPPORTED_VERSIONS or value in HUB_VERSIONS:
+            lacking = "the hub" if value in SUPPORTED_VERSIONS else "the member platforms"
+            raise ValueError(f"OCPI {value} is not spoken by {lacking} yet (both speak {speaks})")
+        raise ValueError(f"unknown OCPI version {value!r} (hub and members speak {speaks})")
 
     @property
     def cpo_ocpi_version(self) -> str:

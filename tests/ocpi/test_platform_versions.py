@@ -53,6 +53,13 @@ R, S = InterfaceRole.RECEIVER, InterfaceRole.SENDER
         (ModuleID.TARIFFS, R, "PUT", "DE/CPB/T1", Exchange(request=Carried(ObjectKind.TARIFF))),
         (ModuleID.TARIFFS, R, "DELETE", "DE/CPB/T1", Exchange()),
         (
+            ModuleID.TARIFFS,
+            R,
+            "PATCH",
+            "DE/CPB/T1",
+            Exchange(request=Carried(ObjectKind.TARIFF_PATCH)),
+        ),
+        (
             ModuleID.SESSIONS,
             R,
             "PATCH",
@@ -68,17 +75,32 @@ R, S = InterfaceRole.RECEIVER, InterfaceRole.SENDER
             S,
             "POST",
             "U1/authorize",
-            Exchange(response=Carried(ObjectKind.AUTHORIZATION_INFO)),
+            Exchange(
+                Carried(ObjectKind.LOCATION_REFERENCES), Carried(ObjectKind.AUTHORIZATION_INFO)
+            ),
         ),
         (
             ModuleID.COMMANDS,
             R,
             "POST",
             "START_SESSION",
-            Exchange(request=Carried(ObjectKind.START_SESSION)),
+            Exchange(Carried(ObjectKind.START_SESSION), Carried(ObjectKind.COMMAND_RESPONSE)),
         ),
-        (ModuleID.COMMANDS, R, "POST", "STOP_SESSION", Exchange()),
-        (ModuleID.COMMANDS, S, "POST", "START_SESSION/c1", Exchange()),
+        (
+            ModuleID.COMMANDS,
+            R,
+            "POST",
+            "STOP_SESSION",
+            Exchange(Carried(ObjectKind.STOP_SESSION), Carried(ObjectKind.COMMAND_RESPONSE)),
+        ),
+        (ModuleID.COMMANDS, R, "POST", "CANCEL_RESERVATION", Exchange()),
+        (
+            ModuleID.COMMANDS,
+            S,
+            "POST",
+            "START_SESSION/c1",
+            Exchange(request=Carried(ObjectKind.COMMAND_RESULT)),
+        ),
         (
             ModuleID.HUBCLIENTINFO,
             R,
@@ -101,8 +123,11 @@ def test_adapter_paths_and_unknown_versions() -> None:
     assert adapter.served_path("/ocpi/cpo/2.2.1/locations") == "/ocpi/cpo/2.3.0/locations"
     assert adapter_for("2.2.1").served_path("/ocpi/2.2.1/credentials") == "/ocpi/2.2.1/credentials"
     assert not adapter_for("2.2.1").translates and adapter.translates
-    with pytest.raises(ValueError, match=r"'2\.1\.1' is not .*\(supported: 2\.2\.1, 2\.3\.0\)"):
-        adapter_for("2.1.1")
+    assert adapter_for("2.1.1").served_path("/ocpi/cpo/2.2.1/tokens") == "/ocpi/cpo/2.1.1/tokens"
+    with pytest.raises(
+        ValueError, match=r"'2\.0' is not .*\(supported: 2\.1\.1, 2\.2\.1, 2\.3\.0\)"
+    ):
+        adapter_for("2.0")
 
 
 def test_credentials_in_keeps_the_hub_party_and_the_reachable_roles() -> None:
