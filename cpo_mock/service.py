@@ -217,11 +217,13 @@ class Cpo(CpoState):
         await simulation.advance_to(self, self.clock.now())
 
     def _known_token(self, uid: str, token_type: str | None) -> Token | None:
-        """The token a 2.1.1 authorization answers for (2.1.1 does not echo it)."""
+        """The token a 2.1.1 authorization answers for (2.1.1 does not echo it); with no type,
+        the one token with that uid (2.1.1 Token URLs name no type), else the RFID one."""
+        held = [t for t in self.tokens.values() if t.uid == uid]
+        if token_type is None and len(held) == 1:
+            return held[0]
         wanted = token_type or TokenType.RFID.value
-        return next(
-            (t for t in self.tokens.values() if t.uid == uid and t.type.value == wanted), None
-        )
+        return next((t for t in held if t.type.value == wanted), None)
 
     # --- the hub and the parties behind it ----------------------------------------------------
     @property

@@ -44,9 +44,18 @@ from hub.forwarding import ReceiverUnreachable
 from hub.hops import send_hop
 from hub.service import Hub, Lane
 from hub.store import OutboxRow, StorageUnavailable
-from hub.translation import PIVOT, cannot_carry, carry, dumps, loss_note, request_kind
+from hub.translation import (
+    PIVOT,
+    V211,
+    cannot_carry,
+    carry,
+    dumps,
+    loss_note,
+    request_kind,
+    situation_from,
+)
 from ocpi.errors import InvalidParameters, OcpiError
-from ocpi.headers import RoutingHeaders
+from ocpi.headers import PartyRef, RoutingHeaders
 from ocpi.translate import Untranslatable
 from ocpi.v221.versions import InterfaceRole, ModuleID
 from ocpi.wire_json import read_json
@@ -282,17 +291,22 @@ class _Pipeline:
             self.progress.set()
 
 
-def _for_receiver(row: OutboxRow, version: str) -> tuple[bytes, str]:
+def _for_receiver(hub: Hub, row: OutboxRow, version: str) -> tuple[bytes, str]:
     """A broadcast's body (the hub's 2.2.1 text) as a receiver of `version` reads it, and the
     note of what it lost; translated at delivery, so a receiver that changed its version
-    while the row waited gets it in its version of now."""
+    while the row waited gets it in its version of now. What a 2.1.1 translation needs (the
+    owner's Tariffs) comes from the hub's copies then."""
     path, _, _ = row.path.partition("?")
     segments = tuple(unquote(part) for part in path.split("/") if part)
     body = read_json(row.body or "null", max_depth=None)
     kind = request_kind(ModuleID(row.module), InterfaceRole.RECEIVER, row.method, segments)
     if kind is None:
         return (row.body or "").encode(), ""
-    carried = carry(kind, body, PIVOT, version)
+    try:
+        owner: PartyRef | None = PartyRef(segments[0], segments[1])
+    except (IndexError, ValueError):
+        owner = None
+    carried = carry(kind, body, PIVOT, version, situation_from(hub.copies, owner))
     return dumps(carried.value), loss_note(PIVOT, version, carried.lost)
 
 
@@ -305,12 +319,16 @@ async def _deliver(hub: Hub, row: OutboxRow) -> bool:
     if base is None:
         log.info("%s no longer receives %s: row %s dropped", platform.name, row.module, row.id)
         return True
-    url = base.rstrip("/") + row.path
+    path = row.path
+    if platform.version == V211.version and row.module == ModuleID.TOKENS.value:
+        # 2.1.1 names a token by uid: its Token URLs have no `type` (mod_tokens §2.1).
+        path = path.partition("?")[0]
+    url = base.rstrip("/") + path
     raw = row.body.encode() if row.body is not None else None
     note = ""
     if platform.version != PIVOT and row.body is not None:
         try:
-            raw, note = _for_receiver(row, platform.version)
+            raw, note = _for_receiver(hub, row, platform.version)
         except (Untranslatable, InvalidParameters) as exc:
             hub.log_message(
                 hop="outbound",

@@ -15,6 +15,7 @@ from hub.directory import Platform
 from hub.forwarding import Answer, ReceiverUnreachable, forward
 from hub.messages import body_text
 from hub.service import Hub
+from hub.translation import V211
 from ocpi.errors import OcpiError
 from ocpi.headers import PartyRef, RoutingHeaders, encode_authorization, new_request_id
 from ocpi.v221.hubclientinfo import ConnectionStatus
@@ -44,8 +45,9 @@ async def send_hop(
         "Authorization": encode_authorization(platform.token_to_member),
         "X-Request-ID": hop_id,
         "X-Correlation-ID": correlation_id,
-        **routing.to_headers(),
     }
+    if platform.version != V211.version:  # 2.1.1 has no routing headers
+        headers.update(routing.to_headers())
     if raw:
         headers["Content-Type"] = "application/json"
     started = time.perf_counter()

@@ -6,11 +6,18 @@ a new token C. Hub-initiated (`roam hub connect`): the hub plays the member's pa
 member's own credentials endpoint. PUT rotates tokens and refreshes endpoints, DELETE
 unregisters. Token A dies with its first successful use, atomically (Store.register_platform).
 
-Versions: a member registers the version whose credentials endpoint it calls (2.2.1 or 2.3.0,
+Versions: a member registers the version whose credentials endpoint it calls (2.1.1, 2.2.1 or 2.3.0,
 hub/translation.py); a PUT at another version's endpoint switches it. The hub-initiated
 handshake picks the newest version both sides speak. A 2.3.0 member's credentials are carried
 down to 2.2.1 for the directory; the hub answers it in 2.3.0's shape, `hub_party_id` = the hub
 and `roles` = the parties reachable through it (docs/versions.md, "A 2.3.0 party and the hub").
+
+2.1.1 credentials name one party and no role: the role is the one the member's invitation
+(token A) names for that party, or on a PUT the one the platform registered; 2.1.1 knows only
+CPOs and eMSPs. Its details name no interface either: each module's one URL is the interface
+a party of its role implements (hub/translation.py `v211_interface`). The hub-initiated
+handshake does not pick 2.1.1 (no invitation to take the role from). docs/hub.md "Members on
+OCPI 2.1.1".
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +35,16 @@ from hub.clientinfo import announce
 from hub.directory import Party, Platform, hash_token
 from hub.service import Hub, Invitee
 from hub.store import InvitationUsed, utcnow
-from hub.translation import NEWEST_FIRST, PIVOT, VERSIONS, adapter, reason
+from hub.translation import (
+    NEWEST_FIRST,
+    PIVOT,
+    V211,
+    Situation,
+    adapter,
+    reason,
+    v211_interface,
+)
+from ocpi import v211
 from ocpi.client import OcpiClient
 from ocpi.errors import (
     InvalidParameters,
@@ -51,6 +68,7 @@ from ocpi.v230.versions import Version, VersionDetails
 # 2.3.0's models: they know every version number up to 2.3.0 (the endpoints are 2.2.1's).
 _VERSIONS = TypeAdapter(list[Version])
 _DETAILS = TypeAdapter(VersionDetails)
+_DETAILS_V211 = TypeAdapter(v211.VersionDetails)
 
 # The minimum the hub needs from a member's 2.2.1 details (3003 when absent).
 REQUIRED_MODULES = (ModuleID.CREDENTIALS,)
@@ -128,23 +146,49 @@ def credentials_for(hub: Hub, token: str, version: str, platform_id: int | None)
     return translated
 
 
-def read_credentials(body: Any, version: str) -> Credentials:
+def read_credentials(
+    body: Any, version: str, known: Sequence[tuple[Role, PartyRef]] = ()
+) -> Credentials:
     """A member's credentials body of `version`, validated against that version's model and
-    carried to 2.2.1 (2001 naming the fields, or why it cannot be carried)."""
+    carried to 2.2.1 (2001 naming the fields, or why it cannot be carried). `known`: the
+    parties (with their roles) the hub knows this member may have: its invitation's, or the
+    platform's own on a PUT; a 2.1.1 party's role is taken from there."""
     version_adapter = adapter(version)
     if version_adapter is None:
         return parse_body(Credentials, body)
     theirs = parse_body(version_adapter.credentials, body)
+    situation = Situation()
+    if isinstance(theirs, v211.Credentials):
+        situation = Situation(role=_v211_role(theirs, known))
     if getattr(theirs, "hub_party_id", None):
         raise InvalidParameters(
             "hub_party_id names a hub: this hub connects members (CPOs, eMSPs...), not other "
             "hubs (as a HUB role is refused in 2.2.1)"
         )
     try:
-        carried: Credentials = version_adapter.credentials_down(theirs).value
+        carried: Credentials = version_adapter.credentials_down(theirs, situation).value
     except Untranslatable as exc:
         raise InvalidParameters(f"the credentials cannot be carried to 2.2.1: {exc}") from None
     return carried
+
+
+def _v211_role(credentials: v211.Credentials, known: Sequence[tuple[Role, PartyRef]]) -> Role:
+    """The role of a 2.1.1 party: the one the hub was told (its invitation, or the platform's
+    registration), as 2.1.1 credentials name none; a CPO or an eMSP, the two roles 2.1.1 has."""
+    ref = PartyRef(credentials.country_code, credentials.party_id)
+    roles = sorted({role for role, party in known if party == ref})
+    if not roles:
+        named = ", ".join(f"{role.value} {party}" for role, party in known) or "none"
+        raise InvalidParameters(
+            f"2.1.1 credentials name no role, so the hub takes {ref}'s role from its invitation "
+            f"(or registration), which must name it; it names {named}"
+        )
+    if len(roles) > 1 or roles[0] not in (Role.CPO, Role.EMSP):
+        raise InvalidParameters(
+            f"a 2.1.1 party is one CPO or one eMSP; {ref} is named as "
+            + ", ".join(role.value for role in roles)
+        )
+    return roles[0]
 
 
 def _choose(versions: list[Version], wanted: str | None) -> Version | None:
@@ -156,10 +200,11 @@ def _choose(versions: list[Version], wanted: str | None) -> Version | None:
 
 
 async def fetch_member_api(
-    hub: Hub, versions_url: str, token: str, version: str | None = PIVOT
+    hub: Hub, versions_url: str, token: str, version: str | None = PIVOT, role: Role | None = None
 ) -> MemberApi:
     """GET the member's versions, pick `version` (None: the newest both speak), GET its
-    details. 3001/3002/3003 on failure."""
+    details. 3001/3002/3003 on failure. `role`: a 2.1.1 party's (its endpoints name no
+    interface; the role tells it)."""
     client = OcpiClient(hub.http, token)
     try:
         response = await client.get(versions_url, routed=False)
@@ -172,9 +217,11 @@ async def fetch_member_api(
     chosen = _choose(versions, version)
     if chosen is None:
         offered = ", ".join(str(v.version) for v in versions) or "none"
-        wanted = f"OCPI {version}" if version else "OCPI " + " or ".join(VERSIONS)
+        wanted = f"OCPI {version}" if version else "OCPI " + " or ".join(NEWEST_FIRST)
         raise UnsupportedVersion(f"the hub speaks {wanted} here; the member offers {offered}")
     number = str(chosen.version)
+    if number == V211.version:
+        return await _fetch_v211_details(client, versions_url, chosen.url, role or Role.CPO)
     try:
         details = _DETAILS.validate_python((await client.get(chosen.url, routed=False)).data)
     except ValidationError as exc:
@@ -190,6 +237,28 @@ async def fetch_member_api(
     if missing:
         raise NoMatchingEndpoints(f"the member's {number} details lack {', '.join(missing)}")
     return MemberApi(versions_url, endpoints, number)
+
+
+async def _fetch_v211_details(
+    client: OcpiClient, versions_url: str, url: str, role: Role
+) -> MemberApi:
+    try:
+        details = _DETAILS_V211.validate_python((await client.get(url, routed=False)).data)
+    except ValidationError as exc:
+        raise UnableToUseClientApi(f"the 2.1.1 details at {url} are not valid: {exc}") from exc
+    except (OcpiError, ValueError) as exc:
+        raise UnableToUseClientApi(f"could not GET the 2.1.1 details at {url}: {exc}") from exc
+    endpoints: dict[tuple[str, InterfaceRole], str] = {}
+    for endpoint in details.endpoints:
+        module = str(endpoint.identifier)
+        try:
+            interface = v211_interface(ModuleID(module), role)
+        except ValueError:  # credentials, or a custom module: no interface to tell
+            interface = InterfaceRole.SENDER
+        endpoints[(module, interface)] = endpoint.url
+    if ModuleID.CREDENTIALS.value not in {module for module, _ in endpoints}:
+        raise NoMatchingEndpoints("the member's 2.1.1 details lack credentials")
+    return MemberApi(versions_url, endpoints, V211.version)
 
 
 def _check_roles(
@@ -250,7 +319,8 @@ async def register(
     member was only read from: its versions and details.)
     """
     checked = _check_roles(hub, credentials.roles, invitee.allowed, None)
-    api = await fetch_member_api(hub, credentials.url, credentials.token, version)
+    role = credentials.roles[0].role
+    api = await fetch_member_api(hub, credentials.url, credentials.token, version, role)
     token_c = secrets.token_urlsafe(32)
     platform = Platform(
         id=0,
@@ -292,7 +362,8 @@ async def update(
     """PUT /credentials: refetch endpoints, take the new token B, issue a new token C. The
     version is the one whose credentials endpoint was called (a PUT there switches to it)."""
     checked = _check_roles(hub, credentials.roles, (), platform.id)
-    api = await fetch_member_api(hub, credentials.url, credentials.token, version)
+    role = credentials.roles[0].role
+    api = await fetch_member_api(hub, credentials.url, credentials.token, version, role)
     token_c = secrets.token_urlsafe(32)
     previous = {party.key: party for party in platform.parties}
     parties = _parties(checked)

@@ -11,6 +11,10 @@ version than 2.2.1 is validated against its version's models and carried down to
 is what routing, the copies and the log see; what goes to a member of another version than the
 sender's is carried up (or passed on as the sender wrote it when both speak the same version),
 and so is the answer on its way back. Messages between two 2.2.1 members are not touched.
+A 2.1.1 member calls one URL per module (its role tells the interface) and sends no routing
+headers: its one party is the sender, and the hub routes by content ("open routing"); what it
+gets back carries no routing headers and only 2.1.1 status codes (docs/hub.md "Members on
+OCPI 2.1.1").
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
@@ -45,13 +50,18 @@ from hub.service import Hub, Invitee
 from hub.store import Callback, LogLine, OutboxRow, StorageUnavailable, utcnow
 from hub.translation import (
     PIVOT,
+    V211,
+    Situation,
     cannot_carry,
     carry,
     carry_list,
     dumps,
     loss_note,
+    module_url,
     request_kind,
     response_kind,
+    situation_from,
+    v211_hub_interface,
 )
 from ocpi.envelope import encode_list_envelope
 from ocpi.errors import (
@@ -63,6 +73,7 @@ from ocpi.errors import (
     OcpiError,
     ServerError,
     Unauthorized,
+    UnknownReceiver,
 )
 from ocpi.headers import (
     AUTHORIZATION,
@@ -76,6 +87,7 @@ from ocpi.server.body_guard import STATE_KEY as BODY_STATE_KEY
 from ocpi.server.body_guard import refusal
 from ocpi.server.responses import OcpiResponse, ocpi_response
 from ocpi.translate import Untranslatable
+from ocpi.translate.v211 import status_code_to_v211
 from ocpi.v221.versions import InterfaceRole, ModuleID
 from ocpi.wire_json import read_json
 
@@ -112,6 +124,8 @@ class Context:
     """The OCPI version of the URL called (the sender's own, checked in `_handle`)."""
     source: tuple[bytes | None, Any] = (None, None)
     """The body as the sender wrote it (raw, parsed), kept when it was carried to 2.2.1."""
+    query: str | None = None
+    """The query string to pass on, when the hub changed it (a 2.1.1 token's type)."""
 
     def add_note(self, text: str) -> None:
         if text:
@@ -194,22 +208,106 @@ async def _body(ctx: Context) -> tuple[bytes | None, Any]:
 
 
 async def handle(
-    hub: Hub, request: Request, interface: InterfaceRole, version: str = PIVOT
+    hub: Hub, request: Request, interface: InterfaceRole | None, version: str = PIVOT
 ) -> Response:
-    """Entry point for /ocpi/{version}/{sender|receiver}/{module}[/...]."""
+    """Entry point for /ocpi/{version}/{sender|receiver}/{module}[/...], and for 2.1.1's
+    /ocpi/2.1.1/{module}[/...] (`interface` None: the caller's role tells it)."""
     ctx = _context(hub, request, version)
     try:
         response = await _handle(ctx, interface)
     except OcpiError as exc:
         ctx.note = exc.message
-        if ctx.routing.from_ is not None:
+        if ctx.version == V211.version:
+            _for_v211(exc)
+        elif ctx.routing.from_ is not None:
             exc.headers.update(RoutingHeaders(to=ctx.routing.from_, from_=hub.ref).to_headers())
         ctx.log_inbound(exc.status_code, exc.http_status)
         raise
+    if ctx.version == V211.version:
+        _strip_routing(response.headers)
     return response
 
 
-async def _handle(ctx: Context, interface: InterfaceRole) -> Response:
+def _for_v211(exc: OcpiError) -> None:
+    """A refusal as a 2.1.1 member reads it: no routing headers, a 2.1.1 status code (the
+    message keeps the 2.2.1 code's words)."""
+    _strip_routing(exc.headers)
+    exc.status_code = status_code_to_v211(exc.status_code).value
+
+
+_ALL_TOKEN_TYPES = ("RFID", "APP_USER", "AD_HOC_USER", "OTHER")
+
+_V211_OTHER = ("OTHER", "APP_USER", "AD_HOC_USER")
+"""The 2.2.1 token types a 2.1.1 party sees as OTHER (2.1.1 TokenType: RFID, OTHER)."""
+
+
+def _v211_token_type(ctx: Context, message: Message) -> Message:
+    """The 2.2.1 `type` of the token a 2.1.1 member's tokens message is about: 2.1.1 names a
+    token by uid (its Token PUT/PATCH URLs have no `type`) and knows only RFID and OTHER, where
+    the hub keeps tokens by (uid, type). A push takes the type of the body (a PATCH without
+    one, of the sender's token with that uid); a real-time authorization with type OTHER, the
+    one token with that uid whose 2.2.1 type 2.1.1 shows as OTHER. The query passed on says
+    it (2.2.1 receivers need it)."""
+    copies, segments = ctx.hub.copies, message.segments
+    wanted = message.query.get("type")
+    if message.interface == InterfaceRole.RECEIVER and len(segments) == 3:
+        body_type = message.body.get("type") if isinstance(message.body, dict) else None
+        if isinstance(body_type, str):
+            wanted = body_type
+        elif wanted is None:
+            owner = PartyRef(segments[0], segments[1])
+            held = [
+                t
+                for t in _ALL_TOKEN_TYPES
+                if copies.get(message.module, owner, token_key(segments[2], t))
+            ]
+            wanted = held[0] if len(held) == 1 else None
+    elif (
+        message.interface == InterfaceRole.SENDER
+        and len(segments) == 2
+        and (wanted or "RFID").upper() == "OTHER"
+    ):
+        held = [t for t in _V211_OTHER if copies.tokens_with_uid(segments[0], t)]
+        wanted = held[0] if len(held) == 1 else wanted
+    if wanted is None or wanted == message.query.get("type"):
+        return message
+    query = {**message.query, "type": wanted}
+    ctx.query = urlencode(query)
+    return replace(message, query=query)
+
+
+def _without_token_type(message: Message, query: str) -> str:
+    """2.1.1's Token URLs at a CPO have no `type` (a token is named by uid; mod_tokens §2.1):
+    left out of a push or GET of one token going to a 2.1.1 member."""
+    if message.interface != InterfaceRole.RECEIVER:
+        return query
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return urlencode([(key, value) for key, value in pairs if key != "type"])
+
+
+def _by_content(message: str) -> str:
+    """An open-routing refusal as a 2.1.1 member can act on it: it has no OCPI-to headers to
+    set, so the advice to set them is left out."""
+    message = message.removeprefix("OCPI-to headers are omitted and ")
+    message = message.removesuffix(": set OCPI-to-country-code/party-id")
+    return (
+        f"{message} (the hub routes a 2.1.1 member's messages by their content: the ids in "
+        "them must name exactly one party)"
+    )
+
+
+def _strip_routing(headers: Any) -> None:
+    """2.1.1 has no routing headers: none go to a 2.1.1 member."""
+    for name in [key for key in headers if key.lower().startswith("ocpi-")]:
+        del headers[name]
+
+
+def _situation(ctx: Context, owner: PartyRef | None, **more: Any) -> Situation:
+    """What a translation involving 2.1.1 may need, from the hub's copies."""
+    return situation_from(ctx.hub.copies, owner, received=utcnow(), **more)
+
+
+async def _handle(ctx: Context, interface: InterfaceRole | None) -> Response:
     hub, request = ctx.hub, ctx.request
     try:
         module = ModuleID(request.path_params["module"])
@@ -217,18 +315,27 @@ async def _handle(ctx: Context, interface: InterfaceRole) -> Response:
         module = None
     ctx.module = request.path_params["module"]
     sender = await _authenticate(ctx)
-    try:
-        ctx.routing = RoutingHeaders.parse(request.headers)
-    except ValueError as exc:
-        raise InvalidParameters(str(exc)) from None
+    if ctx.version == V211.version:
+        # 2.1.1: no routing headers (any sent are not 2.1.1's and are ignored); the sender
+        # is the platform's one party, and the receiver is found by content.
+        ctx.routing = RoutingHeaders(from_=sender.parties[0].ref if sender.parties else None)
+    else:
+        try:
+            ctx.routing = RoutingHeaders.parse(request.headers)
+        except ValueError as exc:
+            raise InvalidParameters(str(exc)) from None
     if module is None or module not in FUNCTIONAL_MODULES:
         raise NotFound(f"the hub routes no module {ctx.module!r}")
+    if interface is None:
+        if not sender.parties:
+            raise NotFound("this platform has no party")
+        interface = v211_hub_interface(module, sender.parties[0].role)
     rest = request.path_params.get("rest", "")
     segments = tuple(part for part in rest.split("/") if part)
     raw, body = await _body(ctx)
     callback = await _callback_for(hub, ctx.method, module, interface, segments)
     if callback is not None:
-        return await _relay_callback(ctx, sender, callback, raw)
+        return await _relay_callback(ctx, sender, callback, raw, body)
     message = Message(
         module=module,
         interface=interface,
@@ -244,9 +351,16 @@ async def _handle(ctx: Context, interface: InterfaceRole) -> Response:
         ctx.source = (raw, body)
         raw, body = _to_pivot(ctx, message)
         message = replace(message, body=body)
+    if ctx.version == V211.version and module == ModuleID.TOKENS:
+        message = _v211_token_type(ctx, message)
     if is_object_push(message):
         check_push(message, sender_party.ref)
-    route = decide(message, sender, sender_party, hub.directory, hub.copies, hub.ref)
+    try:
+        route = decide(message, sender, sender_party, hub.directory, hub.copies, hub.ref)
+    except UnknownReceiver as exc:
+        if ctx.version != V211.version:
+            raise
+        raise UnknownReceiver(_by_content(exc.message)) from None
     if isinstance(route, HubList):
         return _hub_list(ctx, message)
     if isinstance(route, Broadcast):
@@ -265,7 +379,8 @@ def _to_pivot(ctx: Context, message: Message) -> tuple[bytes | None, Any]:
     if kind is None:
         return raw, body
     try:
-        carried = carry(kind, body, ctx.version, PIVOT)  # InvalidParameters: names the fields
+        # InvalidParameters: names the fields. The owner of what a member sends is the sender.
+        carried = carry(kind, body, ctx.version, PIVOT, _situation(ctx, message.from_))
     except Untranslatable as exc:
         raise InvalidParameters(
             cannot_carry(ctx.version, PIVOT, exc) + " (the hub routes, keeps and logs messages in "
@@ -287,7 +402,7 @@ def _for_receiver(
     if kind is None or body is None:
         return raw, body, ""
     try:
-        carried = carry(kind, body, PIVOT, version)
+        carried = carry(kind, body, PIVOT, version, _situation(ctx, message.from_))
     except Untranslatable as exc:
         raise InvalidParameters(cannot_carry(ctx.version, version, exc)) from None
     return dumps(carried.value), carried.value, loss_note(PIVOT, version, carried.lost)
@@ -300,20 +415,27 @@ def _answer_for_requester(
     segments: tuple[str, ...],
     answer: Answer,
     source: str,
+    owner: PartyRef | None = None,
+    query: Mapping[str, str] | None = None,
 ) -> bytes:
     """The receiver's answer (version `source`) as the requester's version reads it: its
     `data` carried through 2.2.1 (a list item that cannot be carried is left out, noted; a
-    single object that cannot be is 2001)."""
+    single object that cannot be is 2001). `owner` is the answering party (which owns what
+    it answers with). To a 2.1.1 requester the status code is 2.1.1's."""
     found = response_kind(ModuleID(module), interface, ctx.method, segments)
     data = answer.envelope.get("data")
     if found is None or answer.ocpi_status >= 2000 or data is None:
-        return answer.body
+        return _status_for_requester(ctx, answer)
     kind, many = found
+    asked = None
+    if kind == "authorization_info" and owner is not None and segments:
+        asked = (owner, segments[0], (query or {}).get("type"))
+    situation = _situation(ctx, owner, token=asked)
     try:
         if many and isinstance(data, list):
-            carried = carry_list(kind, data, source, ctx.version)
+            carried = carry_list(kind, data, source, ctx.version, situation)
         else:
-            carried = carry(kind, data, source, ctx.version)
+            carried = carry(kind, data, source, ctx.version, situation)
     except Untranslatable as exc:
         raise InvalidParameters(
             "the receiver's answer: " + cannot_carry(source, ctx.version, exc)
@@ -325,7 +447,21 @@ def _answer_for_requester(
             f"the receiver's answer cannot be carried to OCPI {ctx.version}: {exc.message}"
         ) from None
     ctx.add_note(loss_note(source, ctx.version, carried.lost))
-    return dumps({**answer.envelope, "data": carried.value})
+    envelope = {**answer.envelope, "data": carried.value}
+    if ctx.version == V211.version:
+        envelope["status_code"] = status_code_to_v211(answer.ocpi_status).value
+    return dumps(envelope)
+
+
+def _status_for_requester(ctx: Context, answer: Answer) -> bytes:
+    """An answer carried as it is, but with a 2.1.1 status code for a 2.1.1 requester (2.1.1
+    has no 2004 and no hub errors 4xxx)."""
+    if ctx.version != V211.version:
+        return answer.body
+    code = status_code_to_v211(answer.ocpi_status).value
+    if code == answer.ocpi_status:
+        return answer.body
+    return dumps({**answer.envelope, "status_code": code})
 
 
 # --- forwarding a direct or open-routed message ---------------------------------------------
@@ -338,7 +474,7 @@ async def _forward(
     sender = ctx.platform
     assert sender is not None and message.from_ is not None
     url = target.url
-    query = str(ctx.request.url.query)
+    query = ctx.query if ctx.query is not None else str(ctx.request.url.query)
     receiver_version = target.platform.version
     hop_note = ""
     if receiver_version != PIVOT or ctx.version != PIVOT:
@@ -347,6 +483,8 @@ async def _forward(
         raw, query = _rewrite_response_url(ctx, message, target, raw, body, query)
         # The hub's response URL must exist before the receiver can call it, crash or not.
         await _keep(ctx)
+    if receiver_version == V211.version and message.module == ModuleID.TOKENS and query:
+        query = _without_token_type(message, query)
     if query:
         url = f"{url}?{query}"
     # Direct requests pass the routing headers through unchanged; open-routed ones get the
@@ -356,7 +494,14 @@ async def _forward(
     answer_body = answer.body
     if receiver_version != ctx.version:
         answer_body = _answer_for_requester(
-            ctx, message.module, message.interface, message.segments, answer, receiver_version
+            ctx,
+            message.module,
+            message.interface,
+            message.segments,
+            answer,
+            receiver_version,
+            target.party.ref,
+            message.query,
         )
     ctx.response_raw = answer_body
     headers = dict(answer.headers)
@@ -373,8 +518,8 @@ async def _forward(
             ctx.note = "the receiver's Location header is not a usable URL; not relayed"
         elif location and message.module == ModuleID.CDRS and ctx.method == "POST":
             cb = hub.add_callback("cdr", location, target.platform, target.party.ref, message.from_)
-            base = ocpi_base(sender.version)
-            headers["location"] = f"{hub.settings.public_url}{base}/receiver/cdrs/{cb.uid}"
+            path = module_url(sender.version, InterfaceRole.RECEIVER, ModuleID.CDRS.value)
+            headers["location"] = f"{hub.settings.public_url}{path}/{cb.uid}"
     _rewrite_link(
         ctx, headers, target.platform, target.party.ref, message.from_, message.module.value
     )
@@ -469,12 +614,10 @@ def _rewrite_response_url(
     hub, sender = ctx.hub, ctx.platform
     assert sender is not None and message.from_ is not None
     # The URL is handed to the receiver: in its version's URLs.
-    base = ocpi_base(target.platform.version)
+    path = module_url(target.platform.version, InterfaceRole.SENDER, message.module.value)
     if message.module == ModuleID.COMMANDS:
         command = message.segments[0].upper() if message.segments else "COMMAND"
-        path = f"{base}/sender/commands/{command}"
-    else:
-        path = f"{base}/sender/chargingprofiles"
+        path = f"{path}/{command}"
 
     requester: PartyRef = message.from_
 
@@ -557,7 +700,7 @@ async def _callback_for(
 
 
 async def _relay_callback(
-    ctx: Context, sender: Platform, callback: Callback, raw: bytes | None
+    ctx: Context, sender: Platform, callback: Callback, raw: bytes | None, body: Any = None
 ) -> Response:
     """CommandResult / charging profile result POST, or a GET of a CDR posted through the hub."""
     hub = ctx.hub
@@ -567,16 +710,23 @@ async def _relay_callback(
     if target is None or not target.registered:
         raise ConnectionProblem(f"receiver {callback.target_party} is no longer registered")
     ctx.to_party = callback.target_party
+    hop_note = ""
     if callback.kind == ModuleID.COMMANDS.value:
         ctx.subject = {"session_id": "", "authorization_reference": "", "command": callback.uid}
         ctx.request_raw = raw
+        if target.version != ctx.version and body is not None:
+            raw, hop_note = _command_result_for(ctx, body, target.version)
     routing = RoutingHeaders(
         to=ctx.routing.to or callback.target_party, from_=ctx.routing.from_ or callback.caller_party
     )
-    answer = await _send(ctx, target, callback.target_party, callback.original_url, routing, raw)
+    answer = await _send(
+        ctx, target, callback.target_party, callback.original_url, routing, raw, hop_note
+    )
     answer_body = answer.body
     if target.version != ctx.version:
         answer_body = _callback_answer(ctx, callback, answer, target.version)
+    else:
+        answer_body = _status_for_requester(ctx, answer)
     ctx.response_raw = answer_body
     headers = dict(answer.headers)
     headers.pop("location", None)
@@ -585,18 +735,38 @@ async def _relay_callback(
     return Response(answer_body, status_code=answer.http_status, headers=headers)
 
 
+def _command_result_for(ctx: Context, body: Any, version: str) -> tuple[bytes, str]:
+    """A CommandResult POSTed by the CPO, as the eMSP's version reads it (2.1.1 POSTs a
+    CommandResponse: `result` only, fewer values); 2001 when it is not one, or cannot be
+    carried."""
+    try:
+        carried = carry("command_result", body, ctx.version, version)
+    except Untranslatable as exc:
+        raise InvalidParameters(cannot_carry(ctx.version, version, exc)) from None
+    ctx.add_note(loss_note(ctx.version, version, carried.lost))
+    return dumps(carried.value), loss_note(ctx.version, version, carried.lost)
+
+
 def _callback_answer(ctx: Context, callback: Callback, answer: Answer, source: str) -> bytes:
     """The answer to a call of a handed-out URL, carried to the caller's version: a CDR GET
-    by the CPO that posted it, or the next page of a list. (A CommandResult and a charging
-    profile result are the same in every version the hub speaks.)"""
+    by the CPO that posted it, or the next page of a list. (The answer to a CommandResult or
+    a charging profile result holds no data.)"""
     if callback.kind == "cdr":
         return _answer_for_requester(
-            ctx, ModuleID.CDRS, InterfaceRole.RECEIVER, ("cdr",), answer, source
+            ctx,
+            ModuleID.CDRS,
+            InterfaceRole.RECEIVER,
+            ("cdr",),
+            answer,
+            source,
+            callback.target_party,
         )
     if callback.kind.startswith("page:"):
         module = callback.kind.removeprefix("page:")
-        return _answer_for_requester(ctx, module, InterfaceRole.SENDER, (), answer, source)
-    return answer.body
+        return _answer_for_requester(
+            ctx, module, InterfaceRole.SENDER, (), answer, source, callback.target_party
+        )
+    return _status_for_requester(ctx, answer)
 
 
 async def handle_page(hub: Hub, request: Request, version: str = PIVOT) -> Response:
@@ -612,11 +782,16 @@ async def handle_page(hub: Hub, request: Request, version: str = PIVOT) -> Respo
         if callback is None or not callback.kind.startswith("page"):
             raise NotFound("no such page: the hub handed out no page URL with this id")
         ctx.module = "pages"
-        return await _relay_callback(ctx, sender, callback, None)
+        response = await _relay_callback(ctx, sender, callback, None)
     except OcpiError as exc:
         ctx.note = exc.message
+        if ctx.version == V211.version:
+            _for_v211(exc)
         ctx.log_inbound(exc.status_code, exc.http_status)
         raise
+    if ctx.version == V211.version:
+        _strip_routing(response.headers)
+    return response
 
 
 # --- broadcast ----------------------------------------------------------------------------
@@ -646,7 +821,7 @@ async def _broadcast(
         copy = hub.copies.apply_simple(message.module, ctx.method, owner, object_id, body)
     if copy is not None:
         hub.writer.copy(copy)
-    query = str(ctx.request.url.query)
+    query = ctx.query if ctx.query is not None else str(ctx.request.url.query)
     path = "/" + "/".join(quote(segment, safe="") for segment in message.segments)
     if query:
         path = f"{path}?{query}"
@@ -720,7 +895,13 @@ def _hub_list(ctx: Context, message: Message) -> Response:
         # out of the page, noted).
         kind = response_kind(message.module, InterfaceRole.SENDER, "GET", ())
         assert kind is not None
-        carried = carry_list(kind[0], [json.loads(text) for text in texts], PIVOT, ctx.version)
+        carried = carry_list(
+            kind[0],
+            [json.loads(text) for text in texts],
+            PIVOT,
+            ctx.version,
+            _situation(ctx, None),
+        )
         texts = [dumps(item).decode() for item in carried.value]
         ctx.add_note(loss_note(PIVOT, ctx.version, carried.lost))
     ctx.log_inbound(1000, 200)

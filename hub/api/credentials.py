@@ -36,12 +36,13 @@ def _version_routes(router: APIRouter, hub: Hub, auth: TokenAuth[Principal], ver
 
     async def post_credentials(caller: Caller, body: JsonBody) -> OcpiResponse:
         invitee = registration.ensure_invitee(caller, "POST")
-        credentials = registration.read_credentials(body, version)
+        credentials = registration.read_credentials(body, version, invitee.allowed)
         return ocpi_response(await registration.register(hub, invitee, credentials, version))
 
     async def put_credentials(caller: Caller, body: JsonBody) -> OcpiResponse:
         platform = registration.ensure_platform(caller, "PUT")
-        credentials = registration.read_credentials(body, version)
+        known = [(party.role, party.ref) for party in platform.parties]
+        credentials = registration.read_credentials(body, version, known)
         return ocpi_response(await registration.update(hub, platform, credentials, version))
 
     async def delete_credentials(caller: Caller) -> OcpiResponse:

@@ -10,7 +10,7 @@ from starlette.routing import BaseRoute, Route
 
 from hub import relay
 from hub.service import Hub
-from hub.translation import PIVOT_FIRST
+from hub.translation import PIVOT_FIRST, V211, V211_MODULES
 from ocpi.v221.versions import InterfaceRole
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -18,14 +18,40 @@ ROUTED_PREFIXES = tuple(
     f"/ocpi/{version}/{part}/"
     for version in PIVOT_FIRST
     for part in ("sender", "receiver", "pages")
-)
+    if version != V211.version
+) + tuple(f"/ocpi/{V211.version}/{part}" for part in ("pages/", *V211_MODULES))
 
 
 def functional_routes(hub: Hub) -> list[BaseRoute]:
     """The routed URLs of every version the hub speaks (2.2.1's first: nearly all traffic)."""
     routes: list[BaseRoute] = []
     for version in PIVOT_FIRST:
-        routes += _version_routes(hub, version)
+        if version == V211.version:
+            routes += _v211_routes(hub)
+        else:
+            routes += _version_routes(hub, version)
+    return routes
+
+
+def _v211_routes(hub: Hub) -> list[BaseRoute]:
+    """2.1.1 has one URL per module, /ocpi/2.1.1/{module}: the caller's role tells which
+    interface it calls (hub/translation.py `v211_hub_interface`). One route per module, so
+    that /ocpi/2.1.1/credentials stays the credentials endpoint's."""
+    routes: list[BaseRoute] = []
+    for module in V211_MODULES:
+
+        async def endpoint(request: Request, module: str = module.value) -> Response:
+            request.scope["path_params"]["module"] = module
+            return await relay.handle(hub, request, None, V211.version)
+
+        base = f"/ocpi/{V211.version}/{module.value}"
+        routes.append(Route(base, endpoint, methods=METHODS))
+        routes.append(Route(base + "/{rest:path}", endpoint, methods=METHODS))
+
+    async def page(request: Request) -> Response:
+        return await relay.handle_page(hub, request, V211.version)
+
+    routes.append(Route(f"/ocpi/{V211.version}/pages/{{uid}}", page, methods=["GET"]))
     return routes
 
 

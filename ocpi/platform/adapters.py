@@ -238,6 +238,14 @@ class VersionAdapter(ABC):
 
     routing_headers = True
     """Whether the version has the message routing headers (2.1.1 has none)."""
+    token_type_in_url = True
+    """Whether a Token receiver URL names the token's type (`?type=`); 2.1.1's do not, so the
+    type the body gives (or, for a PATCH without one, the held token's) is the one the 2.2.1
+    core's URL names."""
+
+    def held_token_type(self, uid: str) -> str | None:
+        """The type of the one token with this uid the platform holds (None: unknown)."""
+        return None
 
     patched_whole: frozenset[ObjectKind] = frozenset()
     """PATCHes the version has and 2.2.1 has not (2.1.1 Tariffs): `down` gives the whole
@@ -491,7 +499,8 @@ class V211Context:
     driver: Callable[[str], v221.CdrToken | None] = field(default=_no_driver)
     """An eMSP's own token whose contract_id is a 2.1.1 `auth_id` (as a CdrToken)."""
     token: Callable[[str, str | None], v221.Token | None] = field(default=_no_token)
-    """The Token (uid, type) a CPO asked the eMSP to authorize."""
+    """A Token (uid, type) the platform holds: the one a CPO asked the eMSP to authorize, or
+    (type None) the one token with that uid, whatever its type (2.1.1 URLs name none)."""
     now: Callable[[], datetime] = field(default=_utcnow)
     """The platform's time: the last_updated of a 2.1.1 PATCH that has none."""
 
@@ -513,11 +522,16 @@ class V211Adapter(VersionAdapter):
 
     number = "2.1.1"
     routing_headers = False
+    token_type_in_url = False
     patched_whole = frozenset({ObjectKind.TARIFF_PATCH})
 
     def __init__(self, role: Role, context: V211Context | None = None) -> None:
         self.role = role
         self.context = context or V211Context()
+
+    def held_token_type(self, uid: str) -> str | None:
+        held = self.context.token(uid, None)
+        return held.type.value if held is not None else None
 
     def serves(self, module: ModuleID | str) -> bool:
         return str(module) in _V211_MODULES

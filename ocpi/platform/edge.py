@@ -127,6 +127,25 @@ class ServedPaths:
         return path
 
 
+def _with_token_type(scope: Scope, body: dict[str, Any], adapter: VersionAdapter) -> bytes:
+    """The query of a Token URL from a version whose URLs do not name the type: `type=` of
+    the body's token (a PATCH without one: of the token held with that uid), unless the query
+    names one (the 2.2.1 core reads the type from it, RFID when absent)."""
+    query: bytes = scope.get("query_string", b"")
+    path: str = scope["path"]
+    if "/tokens/" not in path:
+        return query
+    kind = body.get("type")
+    if not isinstance(kind, str):
+        kind = adapter.held_token_type(path.rstrip("/").rsplit("/", 1)[-1])
+    if kind is None:
+        return query
+    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+    if any(name == "type" for name, _ in pairs):
+        return query
+    return urlencode([*pairs, ("type", kind)]).encode("latin-1")
+
+
 async def _answer(send: Send, error: OcpiError) -> None:
     body = encode_envelope(status_code=error.status_code, status_message=error.message)
     await send(
@@ -297,6 +316,8 @@ class VersionEdge:
         if data is not None:
             down = _translate_down(self.adapter, carried, data, where, context)
             raw = pydantic_core.to_json(down)
+            if not self.adapter.token_type_in_url and isinstance(down, dict):
+                scope["query_string"] = _with_token_type(scope, down, self.adapter)
             headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
             scope["headers"] = [*headers, (b"content-length", str(len(raw)).encode())]
         sent = False

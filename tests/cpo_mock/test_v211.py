@@ -239,6 +239,20 @@ async def test_takes_a_2_1_1_token_owned_by_the_party_of_its_url(setup: Setup) -
     assert v211.Token.model_validate(served.data).auth_id == "NL-EMA-C00000009-X"
 
 
+async def test_a_2_1_1_token_url_without_type_takes_the_type_of_the_body(setup: Setup) -> None:
+    """2.1.1 Token URLs never name the type (no `?type=`): the body's is the one meant. (The
+    2.2.1 core reads RFID from a URL without it, and refused an OTHER token as a mismatch.)"""
+    hub, cpo = setup.hub, setup.cpo
+    url = hub.member_url("tokens") + "/NL/EMA/app-0001"
+    answer = await hub.call("PUT", url, token_211("app-0001", "NL-EMA-C00000010-X"))
+    assert answer.status_code == 1000, answer
+    [stored] = [t for t in cpo.tokens.values() if t.uid == "app-0001"]
+    assert stored.type is TokenType.OTHER
+    await hub.call("PATCH", url, {"valid": False})
+    [patched] = [t for t in cpo.tokens.values() if t.uid == "app-0001"]
+    assert patched.valid is False
+
+
 async def test_asks_real_time_authorization_in_2_1_1(setup: Setup) -> None:
     hub, cpo = setup.hub, setup.cpo
     url = hub.member_url("tokens") + "/NL/EMA/04CAFE00"

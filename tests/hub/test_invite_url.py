@@ -55,7 +55,7 @@ def test_invite_prints_the_url_of_the_hub_serving_from_the_database(
         )
         assert answer.status_code == 200, answer.text
         assert answer.json()["status_code"] == 1000
-        assert answer.json()["data"][0]["url"] == f"{url}/ocpi/2.2.1"
+        assert f"{url}/ocpi/2.2.1" in [v["url"] for v in answer.json()["data"]]
 
 
 async def _serve_once(settings: HubSettings) -> None:

@@ -19,7 +19,7 @@ from tests.hub.conftest import invite
 from tests.processes import free_port, running
 
 
-async def test_versions_lists_2_2_1_and_2_3_0_for_an_invited_token(
+async def test_versions_lists_2_1_1_2_2_1_and_2_3_0_for_an_invited_token(
     hub_client: tuple[Hub, httpx.AsyncClient],
 ) -> None:
     hub, client = hub_client
@@ -30,6 +30,7 @@ async def test_versions_lists_2_2_1_and_2_3_0_for_an_invited_token(
     envelope = Envelope.model_validate(response.json())
     assert envelope.status_code == 1000
     assert [Version.model_validate(v) for v in envelope.data] == [
+        Version(version=VersionNumber.V2_1_1, url="http://hub.test/ocpi/2.1.1"),
         Version(version=VersionNumber.V2_2_1, url="http://hub.test/ocpi/2.2.1"),
         Version(version="2.3.0", url="http://hub.test/ocpi/2.3.0"),
     ]
@@ -106,6 +107,6 @@ def test_served_hub_answers_versions_over_real_http(served_hub: tuple[str, str])
     assert response.headers["X-Request-ID"] == "abc"
     envelope = Envelope.model_validate(response.json())
     assert envelope.status_code == 1000
-    assert envelope.data[0] == {"version": "2.2.1", "url": f"{url}/ocpi/2.2.1"}
+    assert envelope.data[1] == {"version": "2.2.1", "url": f"{url}/ocpi/2.2.1"}
     unauthorised = httpx.get(url + "/ocpi/versions")
     assert unauthorised.status_code == 401

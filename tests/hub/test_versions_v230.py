@@ -112,7 +112,7 @@ async def test_versions_and_2_3_0_details_offer_the_same_modules_at_2_3_0_urls(
         versions = (await client.get("http://hub.test/ocpi/versions", headers=auth)).json()
         details_221 = (await client.get("http://hub.test/ocpi/2.2.1", headers=auth)).json()
         details_230 = (await client.get("http://hub.test/ocpi/2.3.0", headers=auth)).json()
-    assert [v["version"] for v in versions["data"]] == ["2.2.1", "2.3.0"]
+    assert [v["version"] for v in versions["data"]] == ["2.1.1", "2.2.1", "2.3.0"]
     assert details_230["data"]["version"] == "2.3.0"
     offered_221 = {(e["identifier"], e["role"]): e["url"] for e in details_221["data"]["endpoints"]}
     offered_230 = {(e["identifier"], e["role"]): e["url"] for e in details_230["data"]["endpoints"]}
@@ -491,7 +491,7 @@ async def test_a_broadcast_a_receiver_cannot_carry_goes_to_the_others_with_a_not
     (2.1.1) must not block a broadcast for everyone: the receivers that can carry it get it,
     the others get a line in the log. Simulated here with a tariff translation that refuses."""
 
-    def refuse(_tariff: object) -> Translated[object]:
+    def refuse(_tariff: object, _situation: object) -> Translated[object]:
         raise Untranslatable("elements", "this receiver's version cannot carry it")
 
     codecs = cast(dict[str, Codec], V230.codecs)
@@ -654,8 +654,11 @@ async def test_a_credentials_put_at_the_2_3_0_endpoint_switches_a_member_to_2_3_
         ("cdrs", "RECEIVER", "POST", (), "cdr"),
         ("commands", "RECEIVER", "POST", ("START_SESSION",), "start_session"),
         ("commands", "RECEIVER", "POST", ("RESERVE_NOW",), "reserve_now"),
-        ("commands", "RECEIVER", "POST", ("STOP_SESSION",), None),
+        ("commands", "RECEIVER", "POST", ("STOP_SESSION",), "stop_session"),
+        ("commands", "RECEIVER", "POST", ("CANCEL_RESERVATION",), "cancel_reservation"),
         ("commands", "SENDER", "POST", ("START_SESSION", "uid"), None),
+        ("tokens", "SENDER", "POST", ("U", "authorize"), "location_references"),
+        ("tokens", "SENDER", "GET", (), None),
     ],
 )
 def test_request_kind(
@@ -675,7 +678,8 @@ def test_request_kind(
         ("tariffs", "SENDER", "GET", (), ("tariff", True)),
         ("tokens", "RECEIVER", "GET", ("BE", "NXT", "U"), ("token", False)),
         ("tokens", "SENDER", "POST", ("U", "authorize"), ("authorization_info", False)),
-        ("commands", "RECEIVER", "POST", ("START_SESSION",), None),
+        ("commands", "RECEIVER", "POST", ("START_SESSION",), ("command_response", False)),
+        ("commands", "RECEIVER", "GET", ("START_SESSION",), None),
         ("sessions", "RECEIVER", "PUT", ("FR", "NEW", "S"), None),
     ],
 )
