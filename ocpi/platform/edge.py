@@ -506,6 +506,7 @@ class EdgeTransport(httpx.AsyncBaseTransport):
         carried = NOTHING
         peer = self.peer()
         context = MessageContext(owner=peer.hub_party if peer is not None else None)
+        command = False
         if target is not None:
             endpoint, segments = target
             carried = exchange(endpoint.identifier, endpoint.role, request.method, segments)
@@ -515,13 +516,16 @@ class EdgeTransport(httpx.AsyncBaseTransport):
                 uid = segments[-2] if len(segments) >= 2 else None
                 kind = request.url.params.get("type")
                 context = MessageContext(context.owner, token_uid=uid, token_type=kind)
+            # Every command a member sends names its response_url (CancelReservation too,
+            # which passes untranslated): _request_up puts it at the version's path.
+            command = endpoint.identifier == ModuleID.COMMANDS and request.method == "POST"
         elif request.method == "POST" and peer is not None:
             # Outside the peer's endpoints a platform POSTs only to a command's response_url.
             carried = Exchange(request=Carried(ObjectKind.COMMAND_RESULT))
         where = f"{self.public_url} sending {request.method} {request.url}"
         if not self.adapter.routing_headers:
             request = self._without_routing(request)
-        if carried.request is not None:
+        if carried.request is not None or command:
             body = await request.aread()
             if body:
                 request = self._request_up(request, body, carried.request, where)
@@ -539,16 +543,20 @@ class EdgeTransport(httpx.AsyncBaseTransport):
         return request
 
     def _request_up(
-        self, request: httpx.Request, body: bytes, carried: Carried, where: str
+        self, request: httpx.Request, body: bytes, carried: Carried | None, where: str
     ) -> httpx.Request:
+        """The body as the version's; a command's response_url at the version's path."""
         try:
-            data = _translate_up_all(self.adapter, carried, read_json(body), where)
+            data = read_json(body)
+            if carried is not None:
+                data = _translate_up_all(self.adapter, carried, data, where)
         except (ValueError, Untranslatable) as exc:
+            what = carried.kind.value if carried is not None else "body"
             raise InvalidParameters(
-                f"{where}: not sent, the {carried.kind.value} cannot be given in OCPI "
+                f"{where}: not sent, the {what} cannot be given in OCPI "
                 f"{self.adapter.number}: {exc}"
             ) from None
-        if carried.kind in (ObjectKind.START_SESSION, ObjectKind.RESERVE_NOW):
+        if isinstance(data, dict) and isinstance(data.get("response_url"), str):
             data["response_url"] = self._outward(data["response_url"])
         content = pydantic_core.to_json(data)
         headers = [(k, v) for k, v in request.headers.raw if k.lower() != b"content-length"]

@@ -1,8 +1,10 @@
 """The roaming story `roam demo` plays, step by step, checking what must hold after each.
 
-1. Drivers of every member's app charge at the next member's station (all at once): START
+1. Drivers of every member's app charge at every other member's stations, in rounds (in
+   round k every member's driver charges at the member k places on, all at once): START
    through the hub, a car plugs in, charging on the simulated clock, STOP, CDR, invoice;
-   invoice = CDR total = the quote for the session delivered.
+   invoice = CDR total = the quote for the session delivered. With members on different
+   OCPI versions (docs/versions.md) every pair of versions meets.
 2. An RFID card of one member at another member's charger, authorized in real time through
    the hub (whitelist NEVER), stopped with the same card; invoiced like the others.
 3. A card the issuer refuses (NO_CREDIT): the charger stays blocked, no session.
@@ -142,12 +144,22 @@ def _invoiced(member: Member, driver_id: str, session_id: str) -> Callable[[], A
     return invoiced
 
 
-async def _sessions_at(member: Member, location_id: str) -> list[dict[str, Any]]:
-    return [s for s in await member.app.sessions(DRIVER) if s["location_id"] == location_id]
+async def _sessions_at(
+    member: Member, cpo_member: Member, where: tuple[str, str, str]
+) -> list[dict[str, Any]]:
+    """The app driver's sessions at that EVSE of `cpo_member` (newest last)."""
+    party = cpo_member.spec.cpo
+    return [
+        s
+        for s in await member.app.sessions(DRIVER)
+        if (s["country_code"], s["party_id"], s["location_id"], s["evse_uid"])
+        == (party.country_code, party.party_id, where[0], where[1])
+    ]
 
 
 async def app_sessions(fed: Federation, story: Story, pairs: list[tuple[Member, Member]]) -> None:
-    """Drivers of `driver_member`'s app charge at `cpo_member`'s stations, all at once."""
+    """Drivers of `driver_member`'s app charge at `cpo_member`'s stations, all at once; the
+    EVSEs are free again afterwards."""
     started: list[tuple[Member, Member, tuple[str, str, str]]] = []
     for driver_member, cpo_member in pairs:
         where = await pick_evse(cpo_member, story.used)
@@ -165,9 +177,14 @@ async def app_sessions(fed: Federation, story: Story, pairs: list[tuple[Member, 
         started.append((driver_member, cpo_member, where))
     await fed.settle()
     await run_clock(fed, story, CHARGE_MINUTES)
+    stopped: list[tuple[Member, Member, tuple[str, str, str], str]] = []
     for driver_member, cpo_member, where in started:
         step = f"{driver_member.spec.name} app driver at {cpo_member.spec.name}"
-        active = [s for s in await _sessions_at(driver_member, where[0]) if s["status"] == "ACTIVE"]
+        active = [
+            s
+            for s in await _sessions_at(driver_member, cpo_member, where)
+            if s["status"] == "ACTIVE"
+        ]
         if not story.check(step + ": live session", len(active) == 1, f"{len(active)} active"):
             continue
         session = active[0]
@@ -178,20 +195,20 @@ async def app_sessions(fed: Federation, story: Story, pairs: list[tuple[Member, 
         )
         command = await driver_member.app.stop(DRIVER, session["id"])
         story.check(step + ": stop", command["state"] == "ACCEPTED", command["state"])
+        stopped.append((driver_member, cpo_member, where, session["id"]))
     await run_clock(fed, story, 2)
-    for driver_member, cpo_member, where in started:
+    for _, cpo_member, where in started:
         await cpo_member.control.unplug(where[0], where[1])
-        ended = next(iter(await _sessions_at(driver_member, where[0])), None)
-        if ended is None:
-            continue
-        await _wait(_invoiced(driver_member, DRIVER, ended["id"]), fed)
+        story.used.discard((str(cpo_member.spec.cpo), where[0], where[1]))
+    for driver_member, cpo_member, where, session_id in stopped:
+        await _wait(_invoiced(driver_member, DRIVER, session_id), fed)
         await _invoice_check(
             story,
             f"{driver_member.spec.name} app driver at {cpo_member.spec.name}: invoice",
             driver_member,
             DRIVER,
             cpo_member,
-            ended["id"],
+            session_id,
             where,
         )
 
@@ -283,8 +300,18 @@ async def offline_and_back(fed: Federation, story: Story, driver: Member, gone: 
 async def play(fed: Federation, story: Story) -> bool:
     members = fed.members
     n = len(members)
-    story.echo(f"story 1: every member's app drivers charge at the next member ({n} sessions)")
-    await app_sessions(fed, story, [(members[i], members[(i + 1) % n]) for i in range(n)])
+    story.echo(
+        f"story 1: every member's app drivers charge at every other member "
+        f"({n * (n - 1)} sessions, {n - 1} rounds)"
+    )
+    for k in range(1, n):
+        versions = ", ".join(
+            f"{members[i].spec.name} app ({members[i].spec.emsp_ocpi_version}) at "
+            f"{members[(i + k) % n].spec.name} ({members[(i + k) % n].spec.cpo_ocpi_version})"
+            for i in range(n)
+        )
+        story.echo(f"  round {k}: {versions}")
+        await app_sessions(fed, story, [(members[i], members[(i + k) % n]) for i in range(n)])
     story.echo("story 2: an RFID card roams, authorized in real time through the hub")
     await rfid_session(fed, story, members[0], members[2 % n])
     story.echo("story 3: a card its issuer refuses")

@@ -290,6 +290,16 @@ class Federation:
         """Messages the hub sent on to members, all instances together."""
         return sum(await asyncio.gather(*(admin.hops_sent() for admin in self.admins)))
 
+    async def versions(self) -> dict[str, str]:
+        """The OCPI version each registered party's platform speaks, as the hub has it (its
+        admin API, every instance): party ("NL/FNA") -> version."""
+        found: dict[str, str] = {}
+        for rows in await asyncio.gather(*(admin.parties() for admin in self.admins)):
+            for row in rows:
+                if row.get("version"):
+                    found[f"{row['country_code']}/{row['party_id']}"] = str(row["version"])
+        return found
+
     async def reconfigure_hub(self, **changes: Any) -> None:
         """Change live hub settings (hub/settings.py LIVE_SETTINGS) on every instance, through
         its admin API (`PATCH /admin/settings`)."""
@@ -539,6 +549,7 @@ async def _build_member(
             "locations": spec.locations,
             "shutdown_grace": 2.0,
             "control_token": secrets.token_urlsafe(12),
+            "version": spec.cpo_ocpi_version,
         }
     )
     emsp_settings = EmspSettings.model_validate(
@@ -552,6 +563,7 @@ async def _build_member(
             "command_timeout": 30,
             "drivers": spec.drivers(),
             "app_token": secrets.token_urlsafe(12),
+            "version": spec.emsp_ocpi_version,
         }
     )
     http = launcher.http
@@ -646,8 +658,12 @@ async def start_federation(
             return all(done[1] for done in await asyncio.gather(*(m.registered() for m in members)))
 
         await _wait_for(emsps_registered, 60, "eMSP registrations")
+        versions = await federation.versions()
         for m in members:
-            echo(f"  {m.spec.name:<10} eMSP {m.spec.emsp} registered (credentials handshake)")
+            echo(
+                f"  {m.spec.name:<10} eMSP {m.spec.emsp} registered "
+                f"(OCPI {versions.get(str(m.spec.emsp), '?')}, credentials handshake)"
+            )
 
         await asyncio.gather(*(m.start_cpo(within=600) for m in members))
 
@@ -661,13 +677,15 @@ async def start_federation(
         if on_registered is not None:
             on_registered(federation)
         states = await asyncio.gather(*(m.control.state() for m in members))
+        versions = await federation.versions()
         stations = sum(int(s["locations"]) for s in states)
         tariffs = sum(int(s["tariffs"]) for s in states)
         evses = sum(int(s["evses"]) for s in states)
         countries = len({c for s in states for c in s["countries"]})
         for m, state in zip(members, states, strict=True):
             echo(
-                f"  {m.spec.name:<10} CPO  {m.spec.cpo} registered, publishing "
+                f"  {m.spec.name:<10} CPO  {m.spec.cpo} registered (OCPI "
+                f"{versions.get(str(m.spec.cpo), '?')}), publishing "
                 f"{int(state['locations']):,} stations"
             )
         echo(

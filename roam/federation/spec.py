@@ -13,9 +13,21 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml  # type: ignore[import-untyped]
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
+from hub.translation import VERSIONS as HUB_VERSIONS
 from ocpi.headers import PartyRef
+from ocpi.platform.adapters import SUPPORTED_VERSIONS
+
+MEMBER_VERSIONS = tuple(v for v in SUPPORTED_VERSIONS if v in HUB_VERSIONS)
+"""The OCPI versions a member of a federation may speak: the mock platforms' and the hub's."""
 
 DEFAULT_START = datetime.fromisoformat("2025-03-04T09:00:00+00:00")
 
@@ -39,6 +51,34 @@ class MemberSpec(BaseModel):
     """Extra tariffs of the CPO (OCPI Tariff objects; country_code/party_id filled in)."""
     locations: list[dict[str, Any]] = Field(default_factory=list)
     """Extra locations of the CPO (OCPI Location objects), published besides the network."""
+    version: str = "2.2.1"
+    """The OCPI version both platforms of the member speak to the hub (docs/versions.md,
+    "A mixed-version alliance")."""
+    cpo_version: str | None = None
+    """The CPO platform's version, when it differs from `version`."""
+    emsp_version: str | None = None
+    """The eMSP platform's version, when it differs from `version`."""
+
+    @field_validator("version", "cpo_version", "emsp_version", mode="before")
+    @classmethod
+    def _version_is_supported(cls, value: Any) -> Any:
+        if value is None or value in MEMBER_VERSIONS:
+            return value
+        speaks = ", ".join(MEMBER_VERSIONS)
+        if value in SUPPORTED_VERSIONS or value in HUB_VERSIONS:
+            lacking = "the hub" if value in SUPPORTED_VERSIONS else "the member platforms"
+            raise ValueError(f"OCPI {value} is not spoken by {lacking} yet (both speak {speaks})")
+        raise ValueError(f"unknown OCPI version {value!r} (hub and members speak {speaks})")
+
+    @property
+    def cpo_ocpi_version(self) -> str:
+        """The OCPI version the member's CPO platform speaks."""
+        return self.cpo_version or self.version
+
+    @property
+    def emsp_ocpi_version(self) -> str:
+        """The OCPI version the member's eMSP platform speaks."""
+        return self.emsp_version or self.version
 
     @property
     def cpo(self) -> PartyRef:
@@ -102,6 +142,20 @@ def _check_unique(spec: FederationSpec) -> None:
             seen.add(party)
 
 
+def error_place(data: Any, loc: tuple[int | str, ...]) -> str:
+    """An error's place in the file, `members.2 (Electra).version`: the member's name helps
+    more than its index."""
+    where = ".".join(str(p) for p in loc)
+    if len(loc) >= 2 and loc[0] == "members" and isinstance(loc[1], int):
+        try:
+            name = data["members"][loc[1]]["name"]
+        except (KeyError, IndexError, TypeError):
+            return where
+        rest = "".join(f".{p}" for p in loc[2:])
+        return f"members.{loc[1]} ({name}){rest}"
+    return where
+
+
 def parse_federation(text: str, origin: str = "federation file") -> FederationSpec:
     try:
         data = yaml.safe_load(text)
@@ -111,7 +165,7 @@ def parse_federation(text: str, origin: str = "federation file") -> FederationSp
         spec = FederationSpec.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            f"{error_place(data, err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise FederationError(f"{origin}: {problems}") from None
     _check_unique(spec)

@@ -107,6 +107,8 @@ class Checks:
             return {"count": await self._count(dict(target))}
         if subject == "client_info":
             return await self._client_info(dict(target))
+        if subject == "platform":
+            return await self._platform(str(target))
         if subject == "response":
             found = self.state.responses.get(str(target))
             if found is None:
@@ -265,6 +267,16 @@ class Checks:
             raise StepError("client_info: seen_by names an app ('<member> app')")
         party = self.state.party(str(where["party"]))
         return {"status": await self.state.app_party_status(member, party)}
+
+    async def _platform(self, text: str) -> dict[str, Any]:
+        """The hub's view of a member platform (admin API `GET /admin/parties`): the OCPI
+        version it registered with and its party's status."""
+        party = self.state.party(text)
+        for admin in self.state.fed.admins:  # the hub instance it registered with knows
+            for row in await admin.parties():
+                if (row["country_code"], row["party_id"]) == (party.country_code, party.party_id):
+                    return {"version": row["version"], "status": row["status"]}
+        return {"version": None, "status": None}
 
     async def _evse(self, charge: Charge, seen_by: str) -> dict[str, Any]:
         member, kind = self.state.viewer(charge, seen_by)

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 import yaml  # type: ignore[import-untyped]
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from roam.federation.spec import MemberSpec
+from roam.federation.spec import MemberSpec, error_place
 
 
 class ScenarioError(ValueError):
@@ -214,6 +214,7 @@ SUBJECTS: dict[str, set[str]] = {
     "settlement": {"cdrs", "incl_vat", "excl_vat", "balanced"},
     "hub_saw": {"count"},
     "client_info": {"status"},
+    "platform": {"version", "status"},
     "response": {"ocpi_status", "http_status", "message_contains"},
     "evse": {"status", "seen_by"},
 }
@@ -300,9 +301,10 @@ def _inline(mapping: dict[str, Any]) -> str:
     return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in mapping.items()) + "}"
 
 
-def _errors(exc: ValidationError) -> str:
+def _errors(exc: ValidationError, data: Any = None) -> str:
+    """Each error at its place; with `data`, a member named too (`members.0 (Volta).version`)."""
     return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}" for err in exc.errors()
+        f"{error_place(data, err['loc']) or 'value'}: {err['msg']}" for err in exc.errors()
     )
 
 
@@ -406,7 +408,9 @@ def parse_scenario(data: Any, origin: str = "scenario", folder: Path | None = No
     try:
         federation = FederationSection.model_validate(data.get("federation") or {})
     except ValidationError as exc:
-        raise ScenarioError(f"{origin}: federation: {_errors(exc)}") from None
+        raise ScenarioError(
+            f"{origin}: federation: {_errors(exc, data.get('federation'))}"
+        ) from None
     if not any(isinstance(s.action, Expectation) for s in steps):
         raise ScenarioError(f"{origin}: no expect step: a scenario must check something")
     name = data.get("name")

@@ -249,6 +249,28 @@ async def test_start_session_goes_out_as_2_1_1_and_takes_the_result(setup: Setup
     assert hub.refused == []
 
 
+async def test_stop_session_names_its_2_1_1_response_url(setup: Setup) -> None:
+    """The StopSession's response_url is the eMSP's 2.1.1 URL, not its core's 2.2.1 path
+    (which the edge does not serve: the CPO's result would be lost)."""
+    hub = setup.hub
+    alice = setup.token("04A1B2C3")
+    await hub.call("PUT", setup.url("locations", "DE", "CPB", "LOC9"), location_211())
+    session = f.session("S9", party=CPO, of_token=alice, location_id="LOC9", evse_uid="DC1")
+    body = to211.session_to_v211(session, location=location("LOC9")).value.to_json()
+    await hub.call("PUT", setup.url("sessions", "DE", "CPB", "S9"), body)
+    stopped = (await setup.app("POST", "/drivers/alice/stop", {"session_id": "S9"})).json()
+    await setup.settle()
+    [sent] = hub.bodies("commands")
+    assert sent.segments == ["STOP_SESSION"]
+    command = sent.parsed
+    assert isinstance(command, v211.StopSession)
+    assert command.response_url.startswith(setup.url("commands") + "/STOP_SESSION/")
+    await hub.call("POST", command.response_url, {"result": "ACCEPTED"})
+    state = (await setup.app("GET", f"/commands/{stopped['id']}")).json()
+    assert state["result"] == "ACCEPTED"
+    assert hub.refused == []
+
+
 async def test_pulls_2_1_1_lists_owned_by_the_hub(setup: Setup) -> None:
     hub, emsp = setup.hub, setup.emsp
     hub.sender_data["locations"] = [location_211("LOC7")]

@@ -220,6 +220,29 @@ async def test_start_session_goes_out_as_2_3_0_and_takes_the_result(setup: Setup
     assert state["result"] == "ACCEPTED"
 
 
+async def test_stop_session_names_a_2_3_0_response_url_that_takes_the_result(
+    setup: Setup,
+) -> None:
+    """StopSession did not change in 2.3.0 and passes untranslated, but its response_url
+    must still be the eMSP's 2.3.0 URL: its 2.2.1 path is not served (the CPO's result was
+    lost, found by the mixed-version demo)."""
+    hub = setup.hub
+    alice = f.token("app-alice", party=PartyRef("NL", "EMA"), contract_id="NL-EMA-C00000001-A")
+    session = session_to_v230(f.session(id="S9", party=CPO, of_token=alice)).value.to_json()
+    await hub.call("PUT", setup.url(ModuleID.SESSIONS, "DE", "CPB", "S9"), session, sender=CPO)
+    stopped = (await setup.app("POST", "/drivers/alice/stop", {"session_id": "S9"})).json()
+    await setup.settle()
+    [sent] = hub.bodies("commands")
+    assert sent.segments == ["STOP_SESSION"]
+    command = sent.parsed
+    assert isinstance(command, v230.StopSession)
+    commands_url = hub.member_url(ModuleID.COMMANDS, InterfaceRole.SENDER)
+    assert command.response_url.startswith(commands_url + "/STOP_SESSION/")
+    await hub.call("POST", command.response_url, {"result": "ACCEPTED"}, sender=CPO)
+    state = (await setup.app("GET", f"/commands/{stopped['id']}")).json()
+    assert state["result"] == "ACCEPTED"
+
+
 async def test_pulls_2_3_0_lists_leaving_out_what_2_2_1_cannot_carry(setup: Setup) -> None:
     hub, emsp = setup.hub, setup.emsp
     hub.sender_data["locations"] = [location_230("LOC7")]

@@ -27,6 +27,7 @@ TWINS: dict[str, tuple[int, str, Any]] = {
     "emsp_offline_resync.yaml": (6, "status", "CHARGING"),
     "idle_fee.yaml": (9, "parking_hours", 0),
     "member_offline.yaml": (3, "message_contains", "4002"),
+    "mixed_versions.yaml": (1, "version", "2.2.1"),
     "onboarding_mid_run.yaml": (17, "cdrs", 0),
     "reservation_then_start.yaml": (7, "state", "ACCEPTED"),
     "rfid_realtime_authorization.yaml": (3, "auth_method", "WHITELIST"),
@@ -146,6 +147,19 @@ def test_the_federation_section_is_checked() -> None:
             },
             "x",
         )
+    member = {"name": "Volta", "country_code": "DE", "cpo_party_id": "VOC"}
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(
+            {
+                "name": "x",
+                "federation": {"members": [{**member, "emsp_party_id": "VOA", "version": "9"}]},
+                "steps": [{"expect": {"cdr": "a", "exists": True}}],
+            },
+            "x.yaml",
+        )
+    assert "x.yaml: federation: members.0 (Volta).version: Value error, unknown OCPI version" in (
+        str(caught.value)
+    )
 
 
 @pytest.mark.parametrize(
