@@ -41,7 +41,16 @@ def _dump_stacks(signum: int, frame: FrameType | None) -> None:
             loop = asyncio.get_event_loop_policy().get_event_loop()
         for task in asyncio.all_tasks(loop):
             out.write(f"--- {task!r}\n")
-            task.print_stack(file=out)
+            awaited: object = task.get_coro()
+            while awaited is not None:  # the whole chain of awaits, not the outer frame only
+                frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+                if frame is not None:
+                    out.write(
+                        f"  {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}\n"
+                    )
+                awaited = getattr(awaited, "cr_await", None) or getattr(
+                    awaited, "gi_yieldfrom", None
+                )
 
 
 if hasattr(signal, "SIGUSR1"):
