@@ -203,7 +203,7 @@ class Checks:
         price, total = quote.get("price") or {}, cdr["total_cost"]
         if "incl_vat" not in total:
             # A CDR from a 2.1.1 CPO states its cost excluding VAT only: that is compared.
-            return price.get("excl_vat") == total["excl_vat"]
+            return bool(price.get("excl_vat") == total["excl_vat"])
         return bool(price == total)
 
     async def _invoice(self, charge: Charge) -> dict[str, Any]:
