@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from urllib.parse import quote as url_quote
 
 from emsp_mock import billing
@@ -54,7 +54,8 @@ async def bill_cdr(change: Change, cdr: CDR) -> bool:
             f"token {cdr.cdr_token.uid} belongs to no driver of this eMSP; " + body["reason"]
         ).rstrip("; ")
     body["status"] = status.value
-    stored = await change.add_cdr(cdr, driver, status.value, body)
+    session_id = cdr.session_id or filed_session(cdr, state.sessions.values())
+    stored = await change.add_cdr(cdr, driver, status.value, body, session_id)
     if stored and status is InvoiceStatus.REVIEW:
         log.warning(
             "CDR %s/%s/%s flagged for review: %s",
@@ -64,6 +65,29 @@ async def bill_cdr(change: Change, cdr: CDR) -> bool:
             body["reason"],
         )
     return stored
+
+
+def filed_session(cdr: CDR, sessions: Iterable[Session]) -> str:
+    """The session a CDR without `session_id` is of (2.2.1 makes it optional; a CPO on 2.1.1
+    has none to give): the one session of the CDR's CPO, Location, EVSE, connector and token
+    that started when the CDR starts, else the one running then. "" when not exactly one."""
+    place, token = cdr.cdr_location, cdr.cdr_token
+    candidates = [
+        s
+        for s in sessions
+        if (s.country_code.upper(), s.party_id.upper())
+        == (cdr.country_code.upper(), cdr.party_id.upper())
+        and (s.location_id, s.evse_uid, s.connector_id)
+        == (place.id, place.evse_uid, place.connector_id)
+        and (s.cdr_token.uid, s.cdr_token.type) == (token.uid, token.type)
+    ]
+    found = [s for s in candidates if s.start_date_time == cdr.start_date_time] or [
+        s
+        for s in candidates
+        if s.start_date_time <= cdr.start_date_time
+        and (s.end_date_time is None or cdr.start_date_time <= s.end_date_time)
+    ]
+    return found[0].id if len(found) == 1 else ""
 
 
 class Receivers:

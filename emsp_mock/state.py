@@ -218,9 +218,15 @@ class Change:
             self._save("token", rows)
 
     async def add_cdr(
-        self, cdr: CDR, driver_id: str, invoice_status: str, invoice: dict[str, Any]
+        self,
+        cdr: CDR,
+        driver_id: str,
+        invoice_status: str,
+        invoice: dict[str, Any],
+        session_id: str | None = None,
     ) -> bool:
-        """Keep a CDR with its invoice in one transaction; False when the CDR id was known."""
+        """Keep a CDR with its invoice in one transaction; False when the CDR id was known.
+        The invoice is filed under `session_id` (default: the CDR's own)."""
         key = object_key(cdr.country_code, cdr.party_id, cdr.id)
         stored = await asyncio.to_thread(
             self.store.add_cdr,
@@ -228,7 +234,7 @@ class Change:
             cdr.model_dump_json(exclude_none=True),
             utcnow(),
             driver_id,
-            cdr.session_id or "",
+            session_id or cdr.session_id or "",
             invoice_status,
             invoice,
         )

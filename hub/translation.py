@@ -54,6 +54,10 @@ def _no_driver(contract_id: str) -> v221.CdrToken | None:
     return None
 
 
+def _no_sessions(cdr: v221.CDR) -> list[str]:
+    return []
+
+
 @dataclass(frozen=True)
 class Situation:
     """What a translation may need that the object does not hold (2.1.1, docs/versions.md
@@ -74,6 +78,10 @@ class Situation:
     """A CPO's Tariffs by id (a 2.1.1 connector names one tariff, 2.2.1 several)."""
     driver: Callable[[str], v221.CdrToken | None] = _no_driver
     """The token of a contract id (a 2.1.1 Session or CDR names only the contract)."""
+    sessions: Callable[[v221.CDR], list[str]] = _no_sessions
+    """The ids of the sessions the hub holds that a CDR (as 2.2.1, without session_id) can be
+    of: same CPO, Location, EVSE, connector and token, started when the CDR starts (a 2.1.1
+    CDR does not name its session)."""
 
 
 NOWHERE = Situation()
@@ -351,12 +359,30 @@ def _cdr_up(cdr: v221.CDR, situation: Situation) -> Translated[Any]:
 
 def _cdr_down(cdr: v211.CDR, situation: Situation) -> Translated[Any]:
     owner = _owner(situation, "country_code")
-    return t211.cdr_to_v221(
+    carried = t211.cdr_to_v221(
         cdr,
         country_code=owner.country_code,
         party_id=owner.party_id,
         cdr_token=_driver(situation, cdr.auth_id),
     )
+    return _with_session(carried, situation)
+
+
+def _with_session(carried: Translated[v221.CDR], situation: Situation) -> Translated[Any]:
+    """A 2.1.1 CDR names no session; 2.2.1's `session_id` is optional, but eMSPs file CDRs by
+    it. The hub fills it from its copies of the CPO's Sessions when exactly one matches, and
+    otherwise leaves it out with a note (docs/hub.md "Members on other OCPI versions")."""
+    cdr = carried.value
+    matches = situation.sessions(cdr)
+    if len(matches) == 1:
+        return Translated(cdr.model_copy(update={"session_id": matches[0]}), carried.lost)
+    why = "no" if not matches else f"{len(matches)}"
+    loss = Loss(
+        "session_id",
+        f"2.1.1 names no session, and {why} Session(s) the hub holds match this CDR (CPO, "
+        "Location, EVSE, connector, token, start), so it is left out",
+    )
+    return Translated(cdr, (*carried.lost, loss))
 
 
 def _authorization_down(info: v211.AuthorizationInfo, situation: Situation) -> Translated[Any]:
@@ -676,6 +702,34 @@ def situation_from(
         except ValidationError:
             return None
 
+    def sessions(cdr: v221.CDR) -> list[str]:
+        of = PartyRef(cdr.country_code, cdr.party_id)
+        place = cdr.cdr_location
+        token = cdr.cdr_token
+        candidates = []
+        for item in copies.listing(ModuleID.SESSIONS, lambda c: c.owner == of):
+            session = _parsed(v221.Session, item)
+            if (
+                session is not None
+                and session.location_id == place.id
+                and session.evse_uid == place.evse_uid
+                and session.connector_id == place.connector_id
+                and (session.cdr_token.uid, session.cdr_token.type) == (token.uid, token.type)
+                and session.cdr_token.contract_id == token.contract_id
+            ):
+                candidates.append(session)
+        # Started when the CDR starts; else the one session running when the CDR starts (a
+        # CPO may date its CDR from the first charging period, not the session's start).
+        exact = [s.id for s in candidates if s.start_date_time == cdr.start_date_time]
+        if exact:
+            return exact
+        return [
+            s.id
+            for s in candidates
+            if s.start_date_time <= cdr.start_date_time
+            and (s.end_date_time is None or cdr.start_date_time <= s.end_date_time)
+        ]
+
     asked = None
     if token is not None:
         of, uid, token_type = token
@@ -687,6 +741,7 @@ def situation_from(
         location=location,
         tariffs=tariffs,
         driver=driver,
+        sessions=sessions,
     )
 
 

@@ -125,12 +125,18 @@ async def _invoice_check(
     )
     quoted = None if quote.get("free") else quote.get("price")
     total = cdr["total_cost"]
+    vat = "incl. VAT"
+    if cpo_member.spec.cpo_ocpi_version == "2.1.1":
+        # A 2.1.1 CDR states its cost excluding VAT only (and 2.1.1 Tariffs carry no VAT):
+        # what the CPO issued through the hub, and what the app can quote, is excl. VAT.
+        total, vat = {"excl_vat": total["excl_vat"]}, "excl. VAT"
+        quoted = None if quoted is None else {"excl_vat": quoted.get("excl_vat")}
     ok = invoice["status"] == "INVOICED" and invoice.get("total") == total == quoted
     return story.check(
         step,
         ok,
-        f"{cdr['total_energy']} kWh, invoice {invoice['status']} {total.get('incl_vat')} "
-        f"{cdr['currency']} incl. VAT = CDR total = quote"
+        f"{cdr['total_energy']} kWh, invoice {invoice['status']} "
+        f"{total.get('incl_vat', total['excl_vat'])} {cdr['currency']} {vat} = CDR total = quote"
         if ok
         else f"invoice {invoice['status']} {invoice.get('total')} / CDR {total} / "
         f"quote {quoted} ({invoice.get('reason', '')})",

@@ -747,9 +747,14 @@ async def settlement_table(federation: Federation) -> tuple[str, bool]:
     for m in federation.members:
         if not m.online:
             continue
+        # A CPO on 2.1.1 sends costs excluding VAT only (its CDRs carry no incl_vat): what it
+        # issued through the hub is its excl. VAT total, whatever VAT it priced internally.
+        vatless = m.spec.cpo_ocpi_version == "2.1.1"
         for entry in await m.control.cdrs():
             cdr = entry["cdr"]
-            amount = cdr["total_cost"].get("incl_vat", cdr["total_cost"]["excl_vat"])
+            total_cost = cdr["total_cost"]
+            amount = total_cost["excl_vat"] if vatless else total_cost.get("incl_vat")
+            amount = total_cost["excl_vat"] if amount is None else amount
             issued[cdr["currency"]] = issued.get(cdr["currency"], Decimal(0)) + Decimal(str(amount))
     out.append("")
     out.append("net per member (owed to its CPO minus owed by its app), incl. VAT:")

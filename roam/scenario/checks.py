@@ -198,7 +198,13 @@ class Checks:
             )
         except ApiError:
             return False
-        return not quote.get("free") and quote.get("price") == cdr["total_cost"]
+        if quote.get("free"):
+            return False
+        price, total = quote.get("price") or {}, cdr["total_cost"]
+        if "incl_vat" not in total:
+            # A CDR from a 2.1.1 CPO states its cost excluding VAT only: that is compared.
+            return bool(price.get("excl_vat") == total["excl_vat"])
+        return bool(price == total)
 
     async def _invoice(self, charge: Charge) -> dict[str, Any]:
         session_id = await self.state.session_of(charge)

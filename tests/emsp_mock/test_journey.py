@@ -99,6 +99,22 @@ async def test_the_same_cdr_twice_gives_one_invoice(fed: Federation) -> None:
     assert len(fed.emsp.cdrs) == 1 and len(fed.emsp.invoices) == 1
 
 
+async def test_a_cdr_without_session_id_is_invoiced_under_its_session(fed: Federation) -> None:
+    """2.2.1 makes a CDR's session_id optional (a CPO on 2.1.1 has none to give): the eMSP
+    files the invoice under the one session of that CPO, EVSE, token and start."""
+    await start(fed)
+    await fed.control("POST", "/evses/LOC1/DC1/plug", {"vehicle": {"preset": "sedan"}})
+    await fed.step(300)
+    await fed.control("POST", "/evses/LOC1/DC1/unplug")
+    await fed.step(60)
+    cdr = next(iter(fed.emsp.cdrs.values()))
+    assert cdr.session_id
+    bare = cdr.model_copy(update={"id": cdr.id + "-B", "session_id": None})
+    assert await fed.emsp.receive_cdr(bare)
+    invoices = (await fed.app("GET", "/drivers/alice/invoices")).json()
+    assert [i["session_id"] for i in invoices] == [cdr.session_id, cdr.session_id]
+
+
 async def test_start_refused_by_the_cpo_is_reported_to_the_driver(fed: Federation) -> None:
     # PLAIN has no REMOTE_START_STOP_CAPABLE: the CPO answers, the driver is told.
     command = await start(fed, evse_uid="PLAIN")

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from emsp_mock import billing, objects
+from emsp_mock import billing, objects, receivers
 from emsp_mock.search import MapHit, MapIndex, MapQuery, distance_km, key_of
 from emsp_mock.shelf import LocationShelf
 from ocpi.v221 import CDR, ConnectorType, GeoLocation, Location, Price, Status
@@ -240,3 +240,19 @@ def test_any_other_credit_cdr_goes_to_review(case: str, reason: str) -> None:
     original = None if case == "unknown" else cdr
     draft = billing.check_credit(credit, original, "REVIEW" if case == "unbilled" else "INVOICED")
     assert draft.status is billing.InvoiceStatus.REVIEW and reason in draft.reason
+
+
+def test_a_cdr_without_session_id_is_filed_under_its_one_session_only() -> None:
+    """The session started when the CDR starts, else the one running then; two: none."""
+    token = f.token()
+    cdr = f.cdr("C1", of_token=token, session_id=None, start=f.T0)
+    old = f.session("S-OLD", of_token=token, start=f.T0 - timedelta(hours=3))
+    old = old.model_copy(update={"end_date_time": f.T0 - timedelta(hours=2)})
+    running = f.session("S-RUN", of_token=token, start=f.T0 - timedelta(minutes=5))
+    elsewhere = f.session("S-AC", of_token=token, evse_uid="AC9", start=f.T0)
+    assert receivers.filed_session(cdr, [old, running, elsewhere]) == "S-RUN"
+    exact = f.session("S-NOW", of_token=token, start=f.T0)
+    assert receivers.filed_session(cdr, [running, exact]) == "S-NOW"
+    twin = f.session("S-TWIN", of_token=token, start=f.T0)
+    assert receivers.filed_session(cdr, [exact, twin]) == ""
+    assert receivers.filed_session(cdr, [old, elsewhere]) == ""

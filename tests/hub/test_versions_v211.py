@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from ocpi.headers import PartyRef, RoutingHeaders, encode_authorization, new_req
 from ocpi.translate import v211 as t211
 from ocpi.v221.types import Role
 from tests.doubles import factories as f
+from tests.doubles.factories import T0
 from tests.doubles.v211_member import V211Member
 from tests.doubles.v230_member import V230Member
 from tests.hub.conftest import hub_settings, invite
@@ -319,6 +320,53 @@ async def test_a_2_1_1_cpos_session_and_cdr_reach_a_2_2_1_emsp_with_the_price(
     read_back = v211.CDR.model_validate(again.json()["data"])
     assert read_back.id == "CDR7" and read_back.total_cost == cdr.total_cost.excl_vat
     assert read_back.location.id == "LOC7"
+
+
+async def _sessions_then_cdr(
+    mixed: Mixed, spans: dict[str, tuple[datetime, datetime | None]]
+) -> dict[str, Any]:
+    """The 2.1.1 CPO sends a Session per id (one token, one EVSE, each its (start, end)), then
+    a CDR of that token and EVSE started at T0; the CDR as the 2.2.1 eMSP received it."""
+    token = f.token()
+    await mixed.fed.emsp.push_token(token)
+    await mixed.cpo1.send("PUT", "locations", "/FR/OLD/LOC7", location_211())
+    await mixed.fed.settle()
+    for session_id, (start, end) in spans.items():
+        session = f.session(session_id, party=OLD_CPO, of_token=token, location_id="LOC7")
+        session = session.model_copy(update={"start_date_time": start, "end_date_time": end})
+        session_211 = t211.session_to_v211(session, location=location_221()).value.to_json()
+        response = await mixed.cpo1.send("PUT", "sessions", f"/FR/OLD/{session_id}", session_211)
+        assert response.json()["status_code"] == 1000, response.json()
+    cdr = f.cdr("CDR9", party=OLD_CPO, of_token=token, of_location=location_221(), start=T0)
+    cdr_211 = t211.cdr_to_v211(cdr, location=location_221()).value.to_json()
+    assert "session_id" not in cdr_211
+    response = await mixed.cpo1.send("POST", "cdrs", "", cdr_211)
+    assert response.json()["status_code"] == 1000, response.json()
+    return mixed.fed.emsp.cdrs[("FR", "OLD", "CDR9")].to_json()
+
+
+async def test_a_2_1_1_cdr_gets_the_session_id_of_the_one_session_the_hub_holds_for_it(
+    mixed: Mixed,
+) -> None:
+    """2.1.1 CDRs name no session; eMSPs file CDRs by it. No session started when the CDR
+    starts: the one running then is its session (S-OLD ended before)."""
+    old = (T0 - timedelta(hours=3), T0 - timedelta(hours=2))
+    now = (T0 - timedelta(minutes=5), None)
+    cdr = await _sessions_then_cdr(mixed, {"S-OLD": old, "S-NOW": now})
+    assert cdr["session_id"] == "S-NOW"
+
+
+async def test_a_2_1_1_cdr_that_matches_two_sessions_goes_without_session_id_saying_why(
+    mixed: Mixed,
+) -> None:
+    cdr = await _sessions_then_cdr(mixed, {"S-ONE": (T0, None), "S-TWO": (T0, None)})
+    assert "session_id" not in cdr
+    inbound = [
+        m
+        for m in await mixed.messages(module="cdrs", party="FR/OLD")
+        if m["hop"] == "inbound" and m["method"] == "POST"
+    ]
+    assert "session_id: 2.1.1 names no session, and 2 Session(s)" in inbound[-1]["note"]
 
 
 async def test_a_2_1_1_session_for_an_unknown_contract_is_refused_with_the_reason(

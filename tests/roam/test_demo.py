@@ -31,13 +31,14 @@ def test_the_default_federation_is_the_four_member_alliance() -> None:
 
 
 def test_the_default_alliance_mixes_ocpi_versions() -> None:
-    """One member's app and another member's CPO speak 2.3.0 (docs/demo.md)."""
+    """One member's app and another member's CPO speak 2.3.0, a third member's CPO 2.1.1
+    (docs/demo.md)."""
     spec = load_federation()
     assert [(m.cpo_ocpi_version, m.emsp_ocpi_version) for m in spec.members] == [
         ("2.2.1", "2.3.0"),
         ("2.2.1", "2.2.1"),
         ("2.3.0", "2.2.1"),
-        ("2.2.1", "2.2.1"),
+        ("2.1.1", "2.2.1"),
     ]
 
 
@@ -102,6 +103,7 @@ async def test_demo_once_plays_the_whole_story(tmp_path: Path) -> None:
     assert "Fastned    eMSP NL/FNA registered (OCPI 2.3.0," in text
     assert "Electra    CPO  FR/ELC registered (OCPI 2.3.0)" in text
     assert "IONITY     CPO  DE/IOC registered (OCPI 2.2.1)" in text
+    assert "Atlante    CPO  IT/ATC registered (OCPI 2.1.1)" in text
     for driver in ("Fastned", "IONITY", "Electra", "Atlante"):
         for cpo in ("Fastned", "IONITY", "Electra", "Atlante"):
             invoiced = f"[ok] {driver} app driver at {cpo}: invoice:" in text
