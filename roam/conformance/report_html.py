@@ -30,6 +30,8 @@ table { border-collapse: collapse; width: 100%; margin: .5em 0; }
 th, td { text-align: left; padding: .25em .6em; border-bottom: 1px solid #e4e4e4;
          vertical-align: top; }
 code, pre { font: 13px/1.35 ui-monospace, monospace; }
+p, h3 code, .exchange code { overflow-wrap: anywhere; }
+td + td { overflow-wrap: anywhere; }  /* long URLs and messages, not the first column */
 pre { white-space: pre-wrap; word-break: break-all; background: #f6f6f6; padding: .5em;
       margin: .3em 0; border-radius: 3px; }
 .verdict { font-weight: bold; padding: .1em .5em; border-radius: 3px; color: #fff; }
