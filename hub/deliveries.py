@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import unquote
 
 from hub.clientinfo import check_platform, party_offline
@@ -226,17 +227,13 @@ async def _deliver(hub: Hub, row: OutboxRow) -> bool:
         try:
             raw, note = _for_receiver(hub, row, platform.version)
         except (Untranslatable, InvalidParameters) as exc:
-            hub.log_message(
-                hop="outbound",
-                method=row.method,
-                path=url,
-                module=row.module,
-                correlation_id=row.correlation_id,
-                parent_request_id=row.request_id,
-                to_party=row.party,
-                platform_id=platform.id,
+            _log_outbound(
+                hub,
+                row,
+                platform.id,
+                url,
+                "not delivered: " + cannot_carry(PIVOT, platform.version, exc),
                 ocpi_status=2001,
-                note="not delivered: " + cannot_carry(PIVOT, platform.version, exc),
             )
             return True
     routing = RoutingHeaders(to=row.party, from_=hub.ref)
@@ -277,6 +274,21 @@ async def _deliver(hub: Hub, row: OutboxRow) -> bool:
         platform.name,
         hub.settings.delivery_attempts,
     )
+    _log_outbound(
+        hub,
+        row,
+        platform.id,
+        url,
+        f"given up after {hub.settings.delivery_attempts} attempts; the receiver must "
+        "re-sync by GET-all",
+    )
+    return True
+
+
+def _log_outbound(
+    hub: Hub, row: OutboxRow, platform_id: int, url: str, note: str, **more: Any
+) -> None:
+    """A log line of the row's hop that was not sent (the hops sent log themselves)."""
     hub.log_message(
         hop="outbound",
         method=row.method,
@@ -285,8 +297,7 @@ async def _deliver(hub: Hub, row: OutboxRow) -> bool:
         correlation_id=row.correlation_id,
         parent_request_id=row.request_id,
         to_party=row.party,
-        platform_id=platform.id,
-        note=f"given up after {hub.settings.delivery_attempts} attempts; the receiver must "
-        "re-sync by GET-all",
+        platform_id=platform_id,
+        note=note,
+        **more,
     )
-    return True
