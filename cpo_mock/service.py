@@ -275,7 +275,9 @@ class Cpo(CpoState):
             log.warning("pulling the tokens of %s failed: %s", party, exc)
             return
         for token in pulled:
-            await self.put_token(token)
+            # A push may have overtaken the pull (the eMSP blocked a token meanwhile): the
+            # pulled version replaces only an older one.
+            await self.put_token(token, only_newer=True)
 
     def publish_all(self) -> None:
         deliveries.publish_all(self)
@@ -286,11 +288,15 @@ class Cpo(CpoState):
         return await self.link.authorize(uid, type, owner, location_id, evse_uid)
 
     # --- tokens (Receiver) --------------------------------------------------------------------
-    async def put_token(self, token: Token) -> bool:
-        """Store a pushed token; True when it is new."""
+    async def put_token(self, token: Token, *, only_newer: bool = False) -> bool:
+        """Store a pushed token; True when it is new. `only_newer`: keep the one held unless
+        this one is strictly newer."""
         async with self.lock:
             key = token_key(token.country_code, token.party_id, token.uid, token.type)
-            created = key not in self.tokens
+            known = self.tokens.get(key)
+            if only_newer and known is not None and token.last_updated <= known.last_updated:
+                return False
+            created = known is None
             await asyncio.to_thread(self.store.save_token, token)
             self.tokens[key] = token
             return created

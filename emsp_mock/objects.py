@@ -9,7 +9,7 @@ mod_sessions Receiver: `charging_periods` in a PATCH are appended. A PATCH's cha
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -132,6 +132,7 @@ def sync_diff(
     pulled: Mapping[K, tuple[datetime, V]],
     *,
     complete: bool = True,
+    pushed: Collection[K] = (),
 ) -> SyncDiff[K, V]:
     """Compare what we hold (key -> (last_updated, object)) with a pull.
 
@@ -141,16 +142,29 @@ def sync_diff(
     we hold that a complete pull (a GET-all without `date_from`) does not return is gone (spec
     mod_locations: what a full GET no longer returns is no longer valid for the receiver); a
     delta (`complete=False`: with `date_from`) holds changes only, so nothing is gone.
+
+    `pushed`: keys a push changed (stored or deleted) while the pull was under way. The pull
+    may be older than that push (its page was read before the sender's update reached the
+    hub, or on a hub instance that had not seen it yet), so for them the push's word stands:
+    never gone, replaced only by a pull strictly newer, and not brought back once deleted.
     """
     upserts: dict[K, V] = {}
     unchanged = 0
     for key, (stamp, value) in pulled.items():
         known = stored.get(key)
-        if known is None or stamp > known[0] or (stamp == known[0] and value != known[1]):
+        if key in pushed:
+            newer = known is not None and stamp > known[0]
+        else:
+            newer = known is None or stamp > known[0] or (stamp == known[0] and value != known[1])
+        if newer:
             upserts[key] = value
         else:
             unchanged += 1
-    gone = frozenset(key for key in stored if key not in pulled) if complete else frozenset()
+    gone = (
+        frozenset(key for key in stored if key not in pulled and key not in pushed)
+        if complete
+        else frozenset()
+    )
     return SyncDiff(upserts, gone, unchanged)
 
 

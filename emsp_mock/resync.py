@@ -23,7 +23,7 @@ from emsp_mock.link import HubLink
 from emsp_mock.receivers import bill_cdr
 from emsp_mock.search import key_of
 from emsp_mock.shelf import location_text
-from emsp_mock.state import Change, EmspState, object_key, stamp, utcnow
+from emsp_mock.state import Change, EmspState, PushWatch, object_key, stamp, utcnow
 from ocpi.pagination import PageRequest
 from ocpi.v221.cdrs import CDR
 from ocpi.v221.locations import Location
@@ -107,18 +107,27 @@ class Resync:
         """Pull everything (see the module's rules) and apply it; the report."""
         async with self._running:
             pulls: dict[ModuleID, _Pull] = {}
-            for module, model in PULLED.items():
-                since = self.pull_from(module, full=full)
-                started = utcnow()
-                items = await self.link.pull(module, model, PageRequest(date_from=since))
-                complete = full or module not in self.pull_marks
-                pulls[module] = _Pull(since, complete, started, items)
-            async with self.state.changing() as change:
-                report = await self._apply(change, pulls)
-                await self._move_marks(change, pulls, report)
+            # Pushes keep coming while we pull: what they change must not be undone by a
+            # page read before they reached the hub (objects.sync_diff, `pushed`).
+            self.state.watch = PushWatch()
+            try:
+                for module, model in PULLED.items():
+                    since = self.pull_from(module, full=full)
+                    started = utcnow()
+                    items = await self.link.pull(module, model, PageRequest(date_from=since))
+                    complete = full or module not in self.pull_marks
+                    pulls[module] = _Pull(since, complete, started, items)
+                async with self.state.changing() as change:
+                    pushed, self.state.watch = self.state.watch, None
+                    report = await self._apply(change, pulls, pushed or PushWatch())
+                    await self._move_marks(change, pulls, report)
+            finally:
+                self.state.watch = None
             return report
 
-    async def _apply(self, change: Change, pulls: dict[ModuleID, _Pull]) -> dict[str, Any]:
+    async def _apply(
+        self, change: Change, pulls: dict[ModuleID, _Pull], pushed: PushWatch
+    ) -> dict[str, Any]:
         state = self.state
         locations, tariffs = pulls[ModuleID.LOCATIONS], pulls[ModuleID.TARIFFS]
         # Compared as the texts they are kept as (no parse of what we hold): equal texts,
@@ -128,6 +137,7 @@ class Resync:
             state.locations.stamped_texts(),
             {k: (x.last_updated, location_text(x)) for k, x in pulled.items()},
             complete=locations.complete,
+            pushed=pushed.locations,
         )
         await change.locations({k: pulled[k] for k in loc_diff.upserts}, loc_diff.gone)
         tariff_diff = objects.sync_diff(
@@ -137,6 +147,7 @@ class Resync:
                 for t in tariffs.items
             },
             complete=tariffs.complete,
+            pushed=pushed.tariffs,
         )
         await change.tariffs(tariff_diff.upserts, tariff_diff.gone)
         sessions: list[Session] = pulls[ModuleID.SESSIONS].items

@@ -19,6 +19,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -61,6 +62,15 @@ def stamp(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
+@dataclass
+class PushWatch:
+    """The locations and tariffs pushes changed while a re-sync was pulling (set by
+    emsp_mock/resync.py): its pull may be older than those pushes."""
+
+    locations: set[LocationKey] = field(default_factory=set)
+    tariffs: set[ObjectKey] = field(default_factory=set)
+
+
 def _stored(key: ObjectKey, item: Location | Tariff | Session | Token) -> StoredObject:
     return StoredObject(key, item.model_dump_json(exclude_none=True), item.last_updated)
 
@@ -98,6 +108,8 @@ class EmspState:
         self.invoices: list[StoredInvoice] = []
         self.commands: dict[str, CommandState] = {}
         self.writer = ObjectWriter(store)
+        self.watch: PushWatch | None = None
+        """While a re-sync pulls: what changes meanwhile (see `PushWatch`)."""
 
     @asynccontextmanager
     async def changing(self) -> AsyncIterator[Change]:
@@ -165,6 +177,8 @@ class Change:
     ) -> None:
         """Keep new versions of locations (memory, map index, database) and drop others."""
         gone = sorted(gone)
+        if (watch := self.state.watch) is not None:
+            watch.locations.update(upserts, gone)
         rows = [_stored(key, location) for key, location in upserts.items()]
         self._save("location", rows, gone)
         for key in gone:
@@ -179,6 +193,8 @@ class Change:
 
     async def tariffs(self, upserts: dict[ObjectKey, Tariff], gone: Iterable[ObjectKey]) -> None:
         gone = sorted(gone)
+        if (watch := self.state.watch) is not None:
+            watch.tariffs.update(upserts, gone)
         rows = [_stored(key, tariff) for key, tariff in upserts.items()]
         self._save("tariff", rows, gone)
         for key in gone:

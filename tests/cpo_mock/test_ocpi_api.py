@@ -3,15 +3,18 @@ paginated lists, the Tokens receiver and its answers to bad input (spec status c
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from cpo_mock.app import create_app
+from ocpi.client import OcpiClient
 from ocpi.headers import encode_authorization
-from ocpi.v221 import Location, Role, Session, Tariff, TokenType, WhitelistType
+from ocpi.v221 import Location, Role, Session, Tariff, Token, TokenType, WhitelistType
 from ocpi.v221.versions import InterfaceRole, ModuleID
-from tests.cpo_mock.conftest import CPO, Federation, cpo_settings
+from tests.cpo_mock.conftest import CPO, EMSP, Federation, cpo_settings
 from tests.cpo_mock.test_sessions import plug, remote_start
 from tests.doubles import factories as f
 
@@ -267,3 +270,25 @@ async def test_removed_evses_are_pushed_and_an_expired_location_leaves_the_list(
     again = await fed.control("POST", "/evses/LOC2/DC1/remove")
     assert again.status_code == 409
     assert "REMOVED" in again.json()["error"]
+
+
+async def test_tokens_pulled_from_a_returning_emsp_do_not_undo_a_newer_push(
+    fed: Federation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An eMSP back from an outage is pulled (its tokens changed since the newest we hold);
+    a push that overtook that pull (the token blocked meanwhile) is newer and stays."""
+    blocked = f.token("RACE-1", party=EMSP, valid=False, last_updated=f.T0 + timedelta(hours=1))
+    assert await fed.cpo.put_token(blocked)
+    pulled = [
+        f.token("RACE-1", party=EMSP, valid=True, last_updated=f.T0),
+        f.token("RACE-2", party=EMSP, last_updated=f.T0),
+    ]
+
+    async def get_all(*args: Any, **kwargs: Any) -> list[Token]:
+        return pulled
+
+    monkeypatch.setattr(OcpiClient, "get_all", get_all)
+    await fed.cpo._pull_tokens(EMSP)
+
+    held = {t.uid: t for t in fed.cpo.tokens.values()}
+    assert held["RACE-1"] == blocked and held["RACE-2"] == pulled[1]

@@ -195,6 +195,16 @@ def test_sync_diff_of_a_delta_drops_nothing() -> None:
     assert diff.upserts == {"old": "O"} and diff.gone == frozenset()
 
 
+def test_sync_diff_lets_a_push_made_during_the_pull_stand() -> None:
+    t1 = T0 + timedelta(minutes=1)
+    stored = {"late": (T0, "L"), "same_stamp": (T0, "pushed"), "overtaken": (T0, "o")}
+    pulled = {"same_stamp": (T0, "older"), "overtaken": (t1, "O"), "deleted": (T0, "d")}
+    pushed = {"late", "same_stamp", "overtaken", "deleted"}
+    diff = objects.sync_diff(stored, pulled, pushed=pushed)
+    # Not gone though the pull lacks it; not replaced by an equal stamp; not brought back.
+    assert diff.gone == frozenset() and diff.upserts == {"overtaken": "O"}
+
+
 def test_the_pull_mark_is_the_pull_start_unless_the_senders_stamps_lag() -> None:
     started = T0 + timedelta(hours=1)
     ahead = objects.next_mark(None, started, [T0, T0 + timedelta(hours=2)])

@@ -5,7 +5,13 @@ though the CPO's simulated clock reads a time long before the eMSP's real one.""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from emsp_mock.search import MapQuery
+from ocpi.pagination import PageRequest
+from ocpi.v221.versions import ModuleID
 from tests.cpo_mock.conftest import location
 from tests.emsp_mock.conftest import Federation
 
@@ -66,3 +72,37 @@ async def test_back_from_an_outage_it_pulls_what_changed_since_its_last_pull(
     loc1 = fed.emsp.location("DE", "CPB", "LOC1")
     assert loc1 is not None and loc1 == fed.cpo.locations["LOC1"]
     assert {e.uid: e.status.value for e in loc1.evses or []}["AC1"] == "BLOCKED"
+
+
+async def test_a_push_during_a_complete_pull_is_not_undone_by_the_older_pull(
+    fed: Federation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pull's pages were read before a Location PUT reached the hub (or on a hub instance
+    that had not seen it yet), and the PUT reached us while the pull was under way: the
+    pushed location stays, though the complete pull lacks it, and a pushed tariff deletion
+    is not undone by the pull's older copy of the tariff."""
+    emsp = fed.emsp
+    first = await emsp.resync(full=True)
+    assert first["full"] is True and emsp.tariffs
+    tariff_key = next(iter(emsp.tariffs))
+    pull = emsp.syncer.link.pull
+    late = location("LATE")
+
+    async def pull_then_pushes(module: ModuleID, model: Any, page: PageRequest) -> list[Any]:
+        items = await pull(module, model, page)
+        if module is ModuleID.LOCATIONS:  # the snapshot is taken; the pushes come in now
+            await emsp.store_location(late)
+            assert await emsp.receivers.delete_tariff(tariff_key)
+        return items
+
+    monkeypatch.setattr(emsp.syncer.link, "pull", pull_then_pushes)
+    report = await emsp.resync(full=True)
+
+    assert report["locations"]["gone"] == 0 and report["tariffs"]["stored"] == 0
+    assert emsp.location("DE", "CPB", "LATE") == late
+    assert tariff_key not in emsp.tariffs
+    # A pull after the pushes, with no push meanwhile, judges by the hub's word again.
+    monkeypatch.setattr(emsp.syncer.link, "pull", pull)
+    again = await emsp.resync(full=True)
+    assert again["locations"]["gone"] == 1 and emsp.location("DE", "CPB", "LATE") is None
+    assert tariff_key in emsp.tariffs
