@@ -324,40 +324,79 @@ class Federation:
         await asyncio.gather(*(m.control.step(seconds) for m in self.members if m.online))
         await self.settle(2)
 
-    async def held(self) -> tuple[int, int, int, int]:
-        """(locations, tariffs) the running CPOs publish times the running eMSPs, and what
-        those eMSPs hold: (wanted locations, held, wanted tariffs, held)."""
+    async def _holdings(self) -> tuple[int, int, list[tuple[Member, int, int]]]:
+        """(locations, tariffs) the running CPOs publish, and (eMSP member, locations,
+        tariffs held) of each running eMSP."""
         cpos = [m for m in self.members if m.online]
         emsps = [m for m in self.members if m.emsp_served.running]
         published = await asyncio.gather(*(m.control.state() for m in cpos))
         holding = await asyncio.gather(*(m.app.state() for m in emsps))
-        locations = sum(int(s["locations"]) for s in published)
-        tariffs = sum(int(s["tariffs"]) for s in published)
         return (
-            locations * len(emsps),
-            sum(min(int(s["locations"]), locations) for s in holding),
-            tariffs * len(emsps),
-            sum(min(int(s["tariffs"]), tariffs) for s in holding),
+            sum(int(s["locations"]) for s in published),
+            sum(int(s["tariffs"]) for s in published),
+            [
+                (m, int(h["locations"]), int(h["tariffs"]))
+                for m, h in zip(emsps, holding, strict=True)
+            ],
         )
 
+    async def held(self) -> tuple[int, int, int, int]:
+        """(locations, tariffs) the running CPOs publish times the running eMSPs, and what
+        those eMSPs hold: (wanted locations, held, wanted tariffs, held)."""
+        locations, tariffs, holding = await self._holdings()
+        return (
+            locations * len(holding),
+            sum(min(held, locations) for _, held, _ in holding),
+            tariffs * len(holding),
+            sum(min(held, tariffs) for _, _, held in holding),
+        )
+
+    async def missing(self) -> str:
+        """Which running eMSPs lack locations or tariffs, in words."""
+        locations, tariffs, holding = await self._holdings()
+        short = [
+            f"{m.spec.emsp} holds {held}/{locations} locations, {held_t}/{tariffs} tariffs"
+            for m, held, held_t in holding
+            if held < locations or held_t < tariffs
+        ]
+        return "; ".join(short) or "every eMSP holds everything now"
+
     async def wait_synced(
-        self, began: float, echo: Echo, within: float = 900, progress: bool = False
+        self,
+        began: float,
+        echo: Echo,
+        within: float = 900,
+        progress: bool = False,
+        stalled: float = 60,
     ) -> None:
         """Until every running eMSP holds every running CPO's locations and tariffs (the
         eMSPs hold only what the federation's CPOs publish: counts are compared). Progress
         is a line every 2 s, or with `progress` a bar on the terminal (rich) with the
-        deliveries per second and the time left."""
+        deliveries per second and the time left. DemoError, naming which eMSP lacks what,
+        after `within` seconds, or once nothing more arrived for `stalled` seconds."""
         bar = SyncBar() if progress else None
-        last = time.perf_counter()
+        last = moved = time.perf_counter()
+        seen = (-1, -1)
         try:
             while True:
                 want, got, want_tariffs, got_tariffs = await self.held()
+                now = time.perf_counter()
                 if bar is not None:
-                    bar.show(got + got_tariffs, want + want_tariffs, time.perf_counter() - began)
+                    bar.show(got + got_tariffs, want + want_tariffs, now - began)
                 if got >= want and got_tariffs >= want_tariffs:
                     break
-                if time.perf_counter() - began > within:
-                    raise DemoError(f"sync: {got}/{want} locations after {within:.0f} s")
+                if (got, got_tariffs) != seen:
+                    seen, moved = (got, got_tariffs), now
+                if now - began > within or now - moved > stalled:
+                    why = (
+                        f"after {within:.0f} s"
+                        if now - began > within
+                        else (f"no progress for {stalled:g} s")
+                    )
+                    raise DemoError(
+                        f"sync: {got}/{want} locations, {got_tariffs}/{want_tariffs} tariffs "
+                        f"{why}; {await self.missing()}"
+                    )
                 if bar is None and time.perf_counter() - last >= 2:
                     last = time.perf_counter()
                     echo(
