@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hub.copies import Copy, token_key
-from hub.directory import Platform
+from hub.directory import Party, Platform
 from hub.forwarding import Answer
 from hub.hops import send_hop
 from hub.messages import body_text, subject_of
@@ -42,6 +42,7 @@ from hub.routing import (
     Forward,
     HubList,
     Message,
+    Route,
     Target,
     check_sender,
     decide,
@@ -302,6 +303,19 @@ def _strip_routing(headers: Any) -> None:
         del headers[name]
 
 
+async def _decide(ctx: Context, message: Message, sender: Platform, party: Party) -> Route:
+    """Where the message goes. A receiver unknown or not CONNECTED here may have registered
+    or come back on another instance a moment ago (several instances on one database): the
+    directory is read again before the refusal stands."""
+    hub = ctx.hub
+    try:
+        return decide(message, sender, party, hub.directory, hub.copies, hub.ref)
+    except (UnknownReceiver, ConnectionProblem):
+        if not await hub.directory_since(ctx.started):
+            raise
+    return decide(message, sender, party, hub.directory, hub.copies, hub.ref)
+
+
 def _situation(ctx: Context, owner: PartyRef | None, **more: Any) -> Situation:
     """What a translation involving 2.1.1 may need, from the hub's copies."""
     return situation_from(ctx.hub.copies, owner, received=utcnow(), **more)
@@ -356,7 +370,7 @@ async def _handle(ctx: Context, interface: InterfaceRole | None) -> Response:
     if is_object_push(message):
         check_push(message, sender_party.ref)
     try:
-        route = decide(message, sender, sender_party, hub.directory, hub.copies, hub.ref)
+        route = await _decide(ctx, message, sender, sender_party)
     except UnknownReceiver as exc:
         if ctx.version != V211.version:
             raise

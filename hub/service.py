@@ -88,6 +88,10 @@ Worker = Callable[["Hub"], Coroutine[Any, Any, None]]
 """Work that runs as long as the hub (the delivery lanes), registered with `Hub.worker`."""
 
 
+DIRECTORY_READ_GAP = 0.1
+"""Seconds: the least time between two reads of the directory a refusal forces."""
+
+
 class Hub:
     def __init__(self, settings: HubSettings, http: httpx.AsyncClient | None = None) -> None:
         self._settings = settings
@@ -95,6 +99,9 @@ class Hub:
         self.business_details = BusinessDetails(name=settings.name)
         self.store = Store(make_engine(settings.database_url), instance=secrets.token_hex(6))
         self.directory = Directory()
+        self.directory_read_at = -1.0
+        """perf_counter() when the directory was last read from the database began."""
+        self._directory_reading = asyncio.Lock()
         self.copies = Copies()
         self.callbacks: dict[str, Callback] = {}
         self.writer = BatchWriter(self.store, settings.log_flush_interval)
@@ -224,6 +231,7 @@ class Hub:
     async def reload_directory(self) -> None:
         """Platforms, tokens, endpoints and parties as the database has them (at start, and
         when another instance on the same database changed them)."""
+        self.directory_read_at = time.perf_counter()
         platforms = await asyncio.to_thread(self.store.load_platforms)
         unhosted = await asyncio.to_thread(self.store.load_unhosted_parties)
         directory = Directory()
@@ -235,6 +243,23 @@ class Hub:
         for party in unhosted:
             directory.add_party(party)
         self.directory = directory
+
+    async def directory_since(self, asked: float) -> bool:
+        """Several instances: make sure the directory was read from the database after
+        `asked` (a perf_counter() time), so that a party another instance has just registered
+        or connected is seen before a request to it is refused; its notice may still be on
+        its way. False when nothing was read (one instance; or a read was forced less than
+        `DIRECTORY_READ_GAP` ago, so that requests naming unknown parties cannot make the
+        hub read its directory over and over)."""
+        if not self.store.shared:
+            return False
+        async with self._directory_reading:  # requests refused together share one read
+            if self.directory_read_at >= asked:
+                return True
+            if time.perf_counter() - self.directory_read_at < DIRECTORY_READ_GAP:
+                return False
+            await self.reload_directory()
+            return True
 
     async def reload_copies(self, keys: Sequence[str] | None) -> None:
         """Copies another instance changed (`keys` as in its notice), or all of them."""

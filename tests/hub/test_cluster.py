@@ -211,6 +211,42 @@ async def test_a_party_gone_offline_is_offline_on_both_instances(cluster: Cluste
     await _eventually(delivered, within=5.0)
 
 
+async def test_a_party_back_on_one_instance_is_reachable_through_the_other_at_once(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The eMSP comes back (CONNECTED) on instance b; a direct request to it reaches instance
+    a before a's notice of the change: a reads its directory again before refusing (without
+    that it answered 4003 'receiver is OFFLINE' to a party every member had just been told
+    was CONNECTED)."""
+    cluster.network.down.add("emsp.test")
+    await cluster.cpo.push_location(f.location("A"))
+
+    async def offline_everywhere() -> bool:
+        return all(
+            p.status == ConnectionStatus.OFFLINE
+            for hub in cluster.hubs
+            for p in hub.directory.all_parties()
+            if p.ref == EMSP
+        )
+
+    await _eventually(offline_everywhere, within=2.0)
+
+    async def deaf(payload: str) -> None:
+        return None  # instance a hears no notice from now on
+
+    monkeypatch.setattr(cluster.apps[0].state.cluster, "_apply", deaf)
+    monkeypatch.setattr("hub.service.DIRECTORY_READ_GAP", 0.0)
+    cluster.network.down.discard("emsp.test")
+    cluster.network.add("hub.test", cluster.apps[1])
+    await cluster.emsp.pull(ModuleID.LOCATIONS, Location)  # back, on instance b
+    cluster.network.add("hub.test", cluster.apps[0])
+
+    response = await cluster.cpo.push_location(f.location("B"), to=EMSP)
+
+    assert response.status_code == 1000, response.status_message
+    assert cluster.emsp.find_received("PUT", "/locations/DE/CPB/B")
+
+
 async def test_get_all_on_one_instance_serves_what_the_other_accepted(cluster: Cluster) -> None:
     assert cluster.emsp.peer is not None
     await cluster.cpo.push_location(f.location("A"))
