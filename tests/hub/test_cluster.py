@@ -239,6 +239,12 @@ async def test_a_party_back_on_one_instance_is_reachable_through_the_other_at_on
     cluster.network.down.discard("emsp.test")
     cluster.network.add("hub.test", cluster.apps[1])
     await cluster.emsp.pull(ModuleID.LOCATIONS, Location)  # back, on instance b
+
+    async def cpo_told_connected() -> bool:  # b stored the change, then told the members
+        told = cluster.cpo.find_received("PUT", "/hubclientinfo/NL/EMA")
+        return bool(told) and (told[-1].body or {}).get("status") == "CONNECTED"
+
+    await _eventually(cpo_told_connected, within=2.0)
     cluster.network.add("hub.test", cluster.apps[0])
 
     response = await cluster.cpo.push_location(f.location("B"), to=EMSP)
