@@ -14,7 +14,7 @@ object (`MessageContext`), which 2.1.1 objects do not name.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -43,6 +43,7 @@ __all__ = [
     "V230Adapter",
     "VersionAdapter",
     "adapter_for",
+    "driver_with",
     "exchange",
     "peer_role",
 ]
@@ -506,6 +507,21 @@ def _no_token(uid: str, token_type: str | None) -> v221.Token | None:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def driver_with(tokens: Iterable[v221.Token], contract_id: str) -> v221.CdrToken | None:
+    """The first of `tokens` with `contract_id`, as a CdrToken: the driver a 2.1.1 `auth_id`
+    names (a `V211Context.driver`)."""
+    for token in tokens:
+        if token.contract_id == contract_id:
+            return v221.CdrToken(
+                country_code=token.country_code,
+                party_id=token.party_id,
+                uid=token.uid,
+                type=token.type,
+                contract_id=token.contract_id,
+            )
+    return None
 
 
 @dataclass(frozen=True)

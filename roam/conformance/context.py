@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from ocpi.headers import PartyRef, RoutingHeaders
-from ocpi.platform.adapters import MessageContext, ObjectKind, V211Context, VersionAdapter
+from ocpi.platform.adapters import (
+    MessageContext,
+    ObjectKind,
+    V211Context,
+    VersionAdapter,
+    driver_with,
+)
 from ocpi.v221 import (
     CDR,
     EVSE,
@@ -283,16 +289,7 @@ class Context:
     def _driver(self, auth_id: str) -> CdrToken | None:
         """The token whose contract_id is a 2.1.1 auth_id: the suite's own, or one it holds of
         the member (an eMSP's drivers)."""
-        for token in self._held_tokens():
-            if token.contract_id == auth_id:
-                return CdrToken(
-                    country_code=token.country_code,
-                    party_id=token.party_id,
-                    uid=token.uid,
-                    type=token.type,
-                    contract_id=token.contract_id,
-                )
-        return None
+        return driver_with(self._held_tokens(), auth_id)
 
     def _token(self, uid: str, token_type: str | None) -> Token | None:
         found = [
