@@ -180,6 +180,22 @@ _MD = {
     )
 }
 
+_NO_HUBCLIENTINFO = (
+    '2.1.1 has no HubClientInfo module (version_information_endpoint.md "ModuleID enum")'
+)
+_NO_PROFILES = (
+    '2.1.1 has no ChargingProfiles module (version_information_endpoint.md "ModuleID enum")'
+)
+_NO_ROUTING = (
+    '2.1.1 has no message routing headers (transport_and_format.md "Request format" names '
+    "only Authorization)"
+)
+_NO_IDS = '2.1.1 has no X-Request-ID or X-Correlation-ID (transport_and_format.md "Request format")'
+_NO_RESERVATION = (
+    "2.1.1 has no Session status RESERVATION (mod_sessions.md §4.1 SessionStatus enum)"
+)
+_NO_CREDIT = "2.1.1 CDRs have no credit or credit_reference_id (mod_cdrs.md §3.1 CDR Object)"
+
 V211 = SuiteVersion(
     "2.1.1",
     "OCPI 2.1.1 (tag 2.1.1)",
@@ -252,42 +268,30 @@ V211 = SuiteVersion(
         "transport.member_authorization": "The member sends 'Token <token>' (not encoded)",
     },
     left_out={
-        "registration.hubclientinfo": "2.1.1 has no HubClientInfo module "
-        '(version_information_endpoint.md "ModuleID enum")',
-        "recovery.resync": "it makes the counterpart OFFLINE through HubClientInfo, which "
-        '2.1.1 does not have (version_information_endpoint.md "ModuleID enum")',
-        "transport.routing_answers": "2.1.1 has no message routing headers "
-        '(transport_and_format.md "Request format" names only Authorization)',
-        "transport.routing_requests": "2.1.1 has no message routing headers "
-        '(transport_and_format.md "Request format" names only Authorization)',
-        "transport.request_ids": "2.1.1 has no X-Request-ID or X-Correlation-ID "
-        '(transport_and_format.md "Request format")',
-        "transport.member_request_ids": "2.1.1 has no X-Request-ID or X-Correlation-ID "
-        '(transport_and_format.md "Request format")',
-        "profiles.set": "2.1.1 has no ChargingProfiles module "
-        '(version_information_endpoint.md "ModuleID enum")',
-        "profiles.get": "2.1.1 has no ChargingProfiles module "
-        '(version_information_endpoint.md "ModuleID enum")',
-        "profiles.clear": "2.1.1 has no ChargingProfiles module "
-        '(version_information_endpoint.md "ModuleID enum")',
+        "registration.hubclientinfo": _NO_HUBCLIENTINFO,
+        "recovery.resync": "it makes the counterpart OFFLINE through HubClientInfo: "
+        + _NO_HUBCLIENTINFO,
+        "transport.routing_answers": _NO_ROUTING,
+        "transport.routing_requests": _NO_ROUTING,
+        "transport.request_ids": _NO_IDS,
+        "transport.member_request_ids": _NO_IDS,
+        "profiles.set": _NO_PROFILES,
+        "profiles.get": _NO_PROFILES,
+        "profiles.clear": _NO_PROFILES,
         "profiles.charging_preferences": "2.1.1 Sessions have no charging preferences "
         "(mod_sessions.md §2.1 CPO Interface: GET only)",
-        "reservation.reserve_now": "it expects a Session in status RESERVATION, which 2.1.1 "
-        "does not have (mod_sessions.md §4.1 SessionStatus enum)",
-        "reservation.start_reserved": "it needs reservation.reserve_now's RESERVATION "
-        "Session (mod_sessions.md §4.1 SessionStatus enum)",
+        "reservation.reserve_now": "it expects a Session in status RESERVATION: " + _NO_RESERVATION,
+        "reservation.start_reserved": "it needs reservation.reserve_now's RESERVATION Session: "
+        + _NO_RESERVATION,
         "reservation.cancel": "2.1.1 has no CANCEL_RESERVATION (mod_commands.md §4.2 "
         "CommandType enum)",
-        "reservation.emsp_session": "2.1.1 has no Session status RESERVATION "
-        "(mod_sessions.md §4.1 SessionStatus enum)",
+        "reservation.emsp_session": _NO_RESERVATION,
         "emsp.authorize_unknown": "2.1.1 has no status 2004 Unknown Token (status_codes.md "
         '"2xxx: Client errors") and says nothing of an unknown token (mod_tokens.md §2.2.2)',
         "money.session_cost": "2.1.1 charging periods name no tariff (mod_cdrs.md §4.4 "
         "ChargingPeriod class), so the periods of a Session cannot be priced",
-        "money.credit_cdr": "2.1.1 CDRs have no credit or credit_reference_id "
-        "(mod_cdrs.md §3.1 CDR Object)",
-        "money.credit_received": "2.1.1 CDRs have no credit or credit_reference_id "
-        "(mod_cdrs.md §3.1 CDR Object)",
+        "money.credit_cdr": _NO_CREDIT,
+        "money.credit_received": _NO_CREDIT,
     },
 )
 
