@@ -38,7 +38,7 @@ from emsp_mock.shelf import LocationShelf
 from emsp_mock.state import EmspState
 from emsp_mock.store import ObjectKey, Store, StoredInvoice, make_engine
 from ocpi.errors import OcpiError
-from ocpi.platform import OperationError, PartyKey, PeerState, V211Context
+from ocpi.platform import OperationError, PartyKey, PeerState, V211Context, driver_with
 from ocpi.v221.cdrs import CDR, CdrToken
 from ocpi.v221.hubclientinfo import ClientInfo
 from ocpi.v221.locations import Location
@@ -102,16 +102,7 @@ class Emsp:
 
     def _driver(self, contract_id: str) -> CdrToken | None:
         """This eMSP's token with `contract_id`, as a CdrToken (a 2.1.1 `auth_id`)."""
-        for token in self.state.tokens.values():
-            if token.contract_id == contract_id:
-                return CdrToken(
-                    country_code=token.country_code,
-                    party_id=token.party_id,
-                    uid=token.uid,
-                    type=token.type,
-                    contract_id=token.contract_id,
-                )
-        return None
+        return driver_with(self.state.tokens.values(), contract_id)
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def start(self, *, register_now: bool = True) -> None:

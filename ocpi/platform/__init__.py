@@ -17,7 +17,13 @@ serves, `EdgeTransport` for what it sends; docs/versions.md, "Mock members on 2.
 "on 2.1.1"); 2.1.1 also reads the platform's state through a `V211Context`.
 """
 
-from ocpi.platform.adapters import SUPPORTED_VERSIONS, V211Context, VersionAdapter, adapter_for
+from ocpi.platform.adapters import (
+    SUPPORTED_VERSIONS,
+    V211Context,
+    VersionAdapter,
+    adapter_for,
+    driver_with,
+)
 from ocpi.platform.app import MemberApp, addressed_to, build_member_app, member_app
 from ocpi.platform.clientinfo import (
     HUBCLIENTINFO_PATH,
@@ -87,6 +93,7 @@ __all__ = [
     "build_member_app",
     "came_back",
     "credentials_router",
+    "driver_with",
     "hubclientinfo_router",
     "load_config",
     "member_app",

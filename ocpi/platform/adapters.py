@@ -14,7 +14,7 @@ object (`MessageContext`), which 2.1.1 objects do not name.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -43,6 +43,7 @@ __all__ = [
     "V230Adapter",
     "VersionAdapter",
     "adapter_for",
+    "driver_with",
     "exchange",
     "peer_role",
 ]
@@ -508,6 +509,21 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def driver_with(tokens: Iterable[v221.Token], contract_id: str) -> v221.CdrToken | None:
+    """The first of `tokens` with `contract_id`, as a CdrToken: the driver a 2.1.1 `auth_id`
+    names (a `V211Context.driver`)."""
+    for token in tokens:
+        if token.contract_id == contract_id:
+            return v221.CdrToken(
+                country_code=token.country_code,
+                party_id=token.party_id,
+                uid=token.uid,
+                type=token.type,
+                contract_id=token.contract_id,
+            )
+    return None
+
+
 @dataclass(frozen=True)
 class V211Context:
     """What 2.1.1 translations need from the platform's own state (docs/versions.md, "Mock
@@ -551,6 +567,12 @@ class V211Adapter(VersionAdapter):
         self.role = role
         self.context = context or V211Context()
 
+    def model(self, kind: ObjectKind) -> type[OcpiModel]:
+        found = _V211_MODELS.get(kind)
+        if found is None:
+            raise NotImplementedError(f"OCPI 2.1.1 has no {kind.value}")
+        return found
+
     def held_token_type(self, uid: str) -> str | None:
         held = self.context.token(uid, None)
         return held.type.value if held is not None else None
@@ -576,6 +598,10 @@ class V211Adapter(VersionAdapter):
         details = v211.VersionDetails.model_validate(data)
         if str(details.version) != self.number:
             raise ValueError(f"the details are of version {details.version}, not {self.number}")
+        return self.endpoints_of(details)
+
+    def endpoints_of(self, details: v211.VersionDetails) -> list[Endpoint]:
+        """The endpoints of valid 2.1.1 details, each in the role this platform calls it in."""
         endpoints = []
         for item in details.endpoints:
             module: ModuleID | str = _KNOWN_MODULES.get(str(item.identifier), str(item.identifier))
@@ -795,6 +821,34 @@ def _owner_of(model: OcpiModel) -> tuple[str, str]:
     return str(getattr(model, "country_code", None) or ""), str(
         getattr(model, "party_id", None) or ""
     )
+
+
+_V211_MODELS: dict[ObjectKind, type[OcpiModel]] = {
+    ObjectKind.LOCATION: v211.Location,
+    ObjectKind.EVSE: v211.EVSE,
+    ObjectKind.CONNECTOR: v211.Connector,
+    ObjectKind.LOCATION_PATCH: v211.LocationPatch,
+    ObjectKind.EVSE_PATCH: v211.EVSEPatch,
+    ObjectKind.CONNECTOR_PATCH: v211.ConnectorPatch,
+    ObjectKind.TARIFF: v211.Tariff,
+    ObjectKind.TARIFF_PATCH: v211.TariffPatch,
+    ObjectKind.SESSION: v211.Session,
+    ObjectKind.SESSION_PATCH: v211.SessionPatch,
+    ObjectKind.CDR: v211.CDR,
+    ObjectKind.TOKEN: v211.Token,
+    ObjectKind.TOKEN_PATCH: v211.TokenPatch,
+    ObjectKind.AUTHORIZATION_INFO: v211.AuthorizationInfo,
+    ObjectKind.LOCATION_REFERENCES: v211.LocationReferences,
+    ObjectKind.START_SESSION: v211.StartSession,
+    ObjectKind.RESERVE_NOW: v211.ReserveNow,
+    ObjectKind.STOP_SESSION: v211.StopSession,
+    ObjectKind.UNLOCK_CONNECTOR: v211.UnlockConnector,
+    # The CPO's answer to a command is a bare CommandResponseType (down takes both); as an
+    # object, and the result at the response_url, it is a 2.1.1 CommandResponse.
+    ObjectKind.COMMAND_RESPONSE: v211.CommandResponse,
+    ObjectKind.COMMAND_RESULT: v211.CommandResponse,
+}
+"""The 2.1.1 model of every kind 2.1.1 has (no ClientInfo: no HubClientInfo module)."""
 
 
 _ADAPTERS: dict[str, Callable[[Role, V211Context | None], VersionAdapter]] = {

@@ -68,8 +68,12 @@ def member_app(
             await service.stop()
 
     app = ocpi_app(title, lifespan=lifespan)
-    any_caller: TokenAuth[Principal] = TokenAuth(service.registration.principal)
-    peer_only: TokenAuth[Literal["peer"]] = TokenAuth(service.registration.peer_principal)
+    # 2.1.1 sends the token as it is (transport_and_format "Request format"): taken too.
+    raw = service.registration.raw_tokens or service.registration.version.number == "2.1.1"
+    any_caller: TokenAuth[Principal] = TokenAuth(service.registration.principal, accept_raw=raw)
+    peer_only: TokenAuth[Literal["peer"]] = TokenAuth(
+        service.registration.peer_principal, accept_raw=raw
+    )
     prefix = urlsplit(public_url).path.rstrip("/")
     version = service.registration.version
     app.include_router(versions_router(public_url, interfaces, any_caller, version=version))

@@ -275,6 +275,10 @@ class VersionEdge:
         scope = dict(scope, path=inner_path, raw_path=raw)
         if served.interface.module == ModuleID.TOKENS:
             scope["query_string"] = self._token_type_query(scope.get("query_string", b""), where)
+            if method == "GET" and not self.adapter.token_type_in_url and len(segments) == 3:
+                # A GET of one Token: the type of the token held with that uid (2.1.1 URLs
+                # name none; the core reads RFID when the query names none).
+                scope["query_string"] = _with_token_type(scope, {}, self.adapter)
         carried = exchange(served.interface.module, served.interface.role, method, segments)
         context = self._context(served.interface, segments)
         if carried.request is not None and carried.request.kind is ObjectKind.TARIFF_PATCH:

@@ -63,8 +63,11 @@ class Registration:
         required: Sequence[ModuleID] = (ModuleID.CREDENTIALS,),
         version: VersionAdapter | None = None,
         public_url: str | None = None,
+        raw_tokens: bool = False,
     ) -> None:
         self.http = http
+        self.raw_tokens = raw_tokens
+        """Send the token unencoded (2.1.1's `Token <token>`), not Base64."""
         self.store = store
         self.versions_url = versions_url
         self.roles = list(roles)
@@ -110,7 +113,9 @@ class Registration:
         """An OcpiClient that calls the peer with our token (FROM defaults to our first role)."""
         peer = self.require_peer()
         sender = from_party or PartyRef(self.roles[0].country_code, self.roles[0].party_id)
-        return OcpiClient(self.functional_http, peer.token, from_party=sender)
+        return OcpiClient(
+            self.functional_http, peer.token, from_party=sender, raw_token=self.raw_tokens
+        )
 
     async def _keep(self, state: PeerState | None) -> None:
         await self.store.save_peer(state)
@@ -143,7 +148,7 @@ class Registration:
     async def discover(self, versions_url: str, token: str) -> list[Endpoint]:
         """GET versions, choose ours (2.2.1 or the configured one), GET its details (digest
         §3.4 steps 2-3)."""
-        client = OcpiClient(self.http, token)
+        client = OcpiClient(self.http, token, raw_token=self.raw_tokens)
         number = self.version.number
         answer = await client.get(versions_url, routed=False)
         try:
@@ -195,7 +200,7 @@ class Registration:
         token_b = new_token()
         self._pending.add(token_b)
         try:
-            answer = await OcpiClient(self.http, token_a).post(
+            answer = await OcpiClient(self.http, token_a, raw_token=self.raw_tokens).post(
                 credentials_url, self.own_credentials_out(token_b), routed=False
             )
             received = self.read_credentials(answer.data)
@@ -222,7 +227,7 @@ class Registration:
         token_b = new_token()
         self._pending.add(token_b)
         try:
-            answer = await OcpiClient(self.http, peer.token).put(
+            answer = await OcpiClient(self.http, peer.token, raw_token=self.raw_tokens).put(
                 credentials_url, self.own_credentials_out(token_b), routed=False
             )
             received = self.read_credentials(answer.data)
@@ -248,7 +253,9 @@ class Registration:
         """DELETE credentials; afterwards neither token works."""
         peer = self.require_peer()
         credentials_url = peer.credentials_url or _credentials_url(peer.endpoints)
-        await OcpiClient(self.http, peer.token).delete(credentials_url, routed=False)
+        await OcpiClient(self.http, peer.token, raw_token=self.raw_tokens).delete(
+            credentials_url, routed=False
+        )
         await self.forget()
 
     # --- peer-initiated -------------------------------------------------------------------

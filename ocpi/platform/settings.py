@@ -54,6 +54,12 @@ class MemberSettings(ConfigSection):
     (docs/versions.md, "Mock members on 2.1.1" and "on 2.3.0"); its versions endpoint offers
     only this one."""
 
+    raw_tokens: bool = False
+    """Send the credentials token as it is, `Token <token>`, as OCPI 2.1.1 does
+    (transport_and_format "Request format"), instead of 2.2.1's Base64 encoding. A platform on
+    2.1.1 takes raw tokens whatever this says; off by default because the roam hub takes raw
+    tokens only with its accept_raw_tokens (docs/versions.md, "Mock members on 2.1.1")."""
+
     @field_validator("version")
     @classmethod
     def _version_is_supported(cls, value: str) -> str:

@@ -1,7 +1,7 @@
 """`roam conformance`: run the contract tests against a member's OCPI endpoints.
 
     roam conformance --versions-url URL --token TOKEN_A --role CPO|EMSP [--party CC/PID]
-                     [--version 2.2.1|2.3.0] [--junit FILE] [--json FILE] [--html FILE]
+                     [--version 2.1.1|2.2.1|2.3.0] [--junit FILE] [--json FILE] [--html FILE]
                      [--listen HOST:PORT] …
 
 The suite's own OCPI server (the hub the member talks to) listens on --listen (a free
@@ -158,7 +158,13 @@ def conformance_command(
             help="The token A the member issued for the suite (as for a hub).",
         ),
     ],
-    role: Annotated[MemberRole, typer.Option("--role", help="What the member is.")],
+    role: Annotated[
+        MemberRole,
+        typer.Option(
+            "--role",
+            help="What the member is (OCPI 2.1.1 credentials name no role: this one is it).",
+        ),
+    ],
     version: Annotated[
         str,
         typer.Option(

@@ -5,16 +5,25 @@ other, the suite server, and the helpers checks use to call the member and judge
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from ocpi.headers import PartyRef, RoutingHeaders
+from ocpi.platform.adapters import (
+    MessageContext,
+    ObjectKind,
+    V211Context,
+    VersionAdapter,
+    driver_with,
+)
 from ocpi.v221 import (
     CDR,
     EVSE,
+    CdrToken,
     Connector,
     Endpoint,
     InterfaceRole,
@@ -25,6 +34,7 @@ from ocpi.v221 import (
     Tariff,
     Token,
 )
+from ocpi.v221.types import OcpiModel
 from roam.conformance.checks import CheckFailed, CheckSkipped
 from roam.conformance.edge import MemberEdge, WireObject
 from roam.conformance.exchange import Evidence, Exchange, Inbound
@@ -37,6 +47,7 @@ if TYPE_CHECKING:
     from roam.conformance.pagination import Listing
 
 T = TypeVar("T")
+M = TypeVar("M", bound=OcpiModel)
 
 SUITE_HUB = PartyRef("ZZ", "HUB")
 SUITE_EMSP = PartyRef("ZZ", "EMS")
@@ -204,19 +215,89 @@ class Context:
     def __init__(self, config: SuiteConfig, http: httpx.AsyncClient) -> None:
         self.config = config
         self.member = MemberClient(http, config.timeout)
-        self.server = SuiteServer(
-            config.public_url, config.suite_party, config.other, config.other_role, config.speaks
-        )
+        self.member.raw_tokens = config.speaks.raw_tokens
         self.learned = Learned()
+        self.adapter: VersionAdapter = config.speaks.adapter_of(config.other_role, self._state())
+        """The suite's adapter to the member's version (2.1.1: of the suite's role and state)."""
+        self.server = SuiteServer(
+            config.public_url,
+            config.suite_party,
+            config.other,
+            config.other_role,
+            config.speaks,
+            adapter=self.adapter,
+            member_party=lambda: self.member_party,
+        )
         self.findings: list[tuple[Finding, Evidence]] = []
         if config.speaks.translates:
             self.member.edge = MemberEdge(
-                config.speaks.adapter, lambda: self.learned.endpoints, config.role, self._found
+                self.adapter,
+                lambda: self.learned.endpoints,
+                config.role,
+                self._found,
+                lambda: self.member_party,
             )
         self.token: str | None = None
         """The token the suite calls the member with (token C, after the handshake)."""
         self.member_party: PartyRef | None = None
         self.member_parties: set[PartyRef] = set()
+
+    # --- what 2.1.1 translations need from the run (V211Context) -------------------------------
+    def _state(self) -> V211Context:
+        return V211Context(
+            location=self._location,
+            tariffs=self._tariffs,
+            driver=self._driver,
+            token=self._token,
+            now=lambda: datetime.now(UTC),
+        )
+
+    def _location(self, country_code: str, party_id: str, location_id: str) -> Location | None:
+        """A Location the run holds: pushed by the suite, pulled, or pushed by the member."""
+        held = [self.learned.pushed_location, *self.learned.locations]
+        stored = self.server.objects["locations"].get((country_code, party_id, location_id))
+        owner = (country_code, party_id)
+        for place in held:
+            same = place is not None and (place.country_code, place.party_id) == owner
+            if place is not None and place.id == location_id and (same or not country_code):
+                return place
+        if stored is not None:
+            try:
+                return Location.model_validate(stored)
+            except ValueError:
+                return None
+        return None
+
+    def _tariffs(self, country_code: str, party_id: str) -> Mapping[str, Tariff]:
+        held = [self.learned.pushed_tariff, *self.learned.tariffs]
+        return {
+            t.id: t
+            for t in held
+            if t is not None
+            and (not country_code or (t.country_code, t.party_id) == (country_code, party_id))
+        }
+
+    def _held_tokens(self) -> list[Token]:
+        tokens = [*self.server.driver_tokens.values(), *self.learned.tokens]
+        for stored in self.server.objects["tokens"].values():
+            try:
+                tokens.append(Token.model_validate(stored))
+            except ValueError:
+                continue
+        return tokens
+
+    def _driver(self, auth_id: str) -> CdrToken | None:
+        """The token whose contract_id is a 2.1.1 auth_id: the suite's own, or one it holds of
+        the member (an eMSP's drivers)."""
+        return driver_with(self._held_tokens(), auth_id)
+
+    def _token(self, uid: str, token_type: str | None) -> Token | None:
+        found = [
+            t
+            for t in self._held_tokens()
+            if t.uid == uid and (token_type is None or t.type.value == token_type)
+        ]
+        return found[0] if found else None
 
     # --- the member's endpoints -----------------------------------------------------------------
     def endpoint(self, module: ModuleID, role: InterfaceRole | None = None) -> str | None:
@@ -235,6 +316,16 @@ class Context:
                 "(see registration.version_details)"
             )
         return url
+
+    def as_carried(self, kind: ObjectKind, value: M, owner: PartyRef) -> M:
+        """`value` as the member's version can hold it: there and back through the version
+        (what a 2.1.1 member stores of a 2.2.1 Tariff has no VAT); in 2.2.1 `value` itself."""
+        if not self.adapter.translates:
+            return value
+        context = MessageContext(owner=owner)
+        there = self.adapter.up(kind, value.to_json(), context).value
+        back = self.adapter.down(kind, there, context).value
+        return type(value).model_validate(back)
 
     def routed(self, from_party: PartyRef | None = None) -> RoutingHeaders:
         """Routing headers of a message from the suite's counterpart to the member."""
@@ -258,8 +349,20 @@ class Context:
         probe: bool = False,
         as_sent: bool = False,
     ) -> Exchange:
-        """A request with the current token; functional modules get routing headers.
-        `as_sent`: the body is in the member's version already (not carried up)."""
+        """A request with the current token; functional modules get routing headers (in a
+        version that has them). `as_sent`: the body is in the member's version already (not
+        carried up)."""
+        if not self.adapter.routing_headers:
+            routed = False
+        if (
+            params
+            and "type" in params
+            and not self.adapter.token_type_in_url
+            and not url.rstrip("/").endswith("/authorize")
+        ):
+            # 2.1.1 Token URLs name no type (mod_tokens.md §2.1.1, §2.1.2); its real-time
+            # authorization does (§2.2.2, default RFID).
+            params = {k: v for k, v in params.items() if k != "type"}
         return await self.member.call(
             method,
             url,

@@ -19,7 +19,15 @@ from typing import Any
 import httpx
 import pydantic_core
 
-from ocpi.platform.adapters import Carried, ObjectKind, VersionAdapter, exchange
+from ocpi.headers import PartyRef
+from ocpi.platform.adapters import (
+    NO_CONTEXT,
+    Carried,
+    MessageContext,
+    ObjectKind,
+    VersionAdapter,
+    exchange,
+)
 from ocpi.status import is_success
 from ocpi.translate.notes import Untranslatable
 from ocpi.v221 import Endpoint, InterfaceRole, ModuleID, Role
@@ -49,10 +57,21 @@ class WireObject(dict[str, Any]):
 
 
 def carry_down(
-    adapter: VersionAdapter, kind: ObjectKind, data: Any, where: str
+    adapter: VersionAdapter,
+    kind: ObjectKind,
+    data: Any,
+    where: str,
+    context: MessageContext = NO_CONTEXT,
 ) -> tuple[Any, list[Finding]]:
     """One object of the member's version as 2.2.1 JSON, or a WireObject saying why not;
-    with the DateTime and string findings of the version's model."""
+    with the DateTime and string findings of the version's model. `context`: what the
+    message says about the object outside it (2.1.1 objects name no owner)."""
+    if isinstance(data, str) and kind is ObjectKind.COMMAND_RESPONSE and adapter.translates:
+        # 2.1.1: the CPO answers a command with a bare CommandResponseType.
+        try:
+            return adapter.down(kind, data, context).value, []
+        except (ValueError, Untranslatable):
+            return data, []
     if not isinstance(data, dict):
         return data, []  # not an object: the check's own parse names that
     checked = check_value(adapter.model(kind), data, where)
@@ -60,7 +79,7 @@ def carry_down(
         problem = f"not a valid OCPI {adapter.number} {kind.value}: " + "; ".join(checked.problems)
         return WireObject(data, kind, adapter.number, problem=problem), checked.findings
     try:
-        result = adapter.down(kind, checked.value.to_json())
+        result = adapter.down(kind, checked.value.to_json(), context)
     except Untranslatable as exc:
         reason = f"this {adapter.number} {kind.value} cannot be carried to OCPI 2.2.1: {exc}"
         return WireObject(data, kind, adapter.number, untranslatable=reason), checked.findings
@@ -68,7 +87,11 @@ def carry_down(
 
 
 def carry_all_down(
-    adapter: VersionAdapter, carried: Carried, data: Any, where: str
+    adapter: VersionAdapter,
+    carried: Carried,
+    data: Any,
+    where: str,
+    context: MessageContext = NO_CONTEXT,
 ) -> tuple[Any, list[Finding]]:
     """`data` of an answer or a body: one object, or (`carried.many`) a list of them."""
     if carried.many:
@@ -77,11 +100,35 @@ def carry_all_down(
         items: list[Any] = []
         findings: list[Finding] = []
         for index, item in enumerate(data):
-            value, found = carry_down(adapter, carried.kind, item, f"{where}[{index}]")
+            value, found = carry_down(adapter, carried.kind, item, f"{where}[{index}]", context)
             items.append(value)
             findings.extend(found)
         return items, findings
-    return carry_down(adapter, carried.kind, data, where)
+    return carry_down(adapter, carried.kind, data, where, context)
+
+
+OWNER_IN_PATH = frozenset(
+    {ModuleID.LOCATIONS, ModuleID.TARIFFS, ModuleID.SESSIONS, ModuleID.TOKENS}
+)
+"""Receiver interfaces whose URLs name the object's owner: {url}/{country_code}/{party_id}/…"""
+
+
+def message_context(
+    module: ModuleID | str,
+    role: InterfaceRole,
+    segments: Sequence[str],
+    other: PartyRef | None,
+    token_type: str | None = None,
+) -> MessageContext:
+    """Who owns the object of a message below a `role` interface of `module` (`segments`:
+    the path below its URL): the party a receiver URL names, else `other` (the party at the
+    other end); for a real-time authorization, the token it is about."""
+    if role is InterfaceRole.RECEIVER and module in OWNER_IN_PATH and len(segments) >= 2:
+        named = segments[2] if len(segments) > 2 else None
+        return MessageContext(owner=PartyRef(segments[0], segments[1]), object_id=named)
+    if module == ModuleID.TOKENS and segments[-1:] == ["authorize"] and len(segments) >= 2:
+        return MessageContext(owner=other, token_uid=segments[-2], token_type=token_type)
+    return MessageContext(owner=other)
 
 
 def carry_up(adapter: VersionAdapter, carried: Carried, data: Any) -> Any:
@@ -120,12 +167,15 @@ class MemberEdge:
         endpoints: Callable[[], Sequence[Endpoint]],
         member_role: Role,
         findings: Callable[[list[Finding], Any], None],
+        member_party: Callable[[], PartyRef | None] = lambda: None,
     ) -> None:
         self.adapter = adapter
         self.endpoints = endpoints
         self.member_role = member_role
         self.findings = findings
         """Where DateTime and string findings go, with the exchange that showed them."""
+        self.member_party = member_party
+        """The member's party: the owner of what it answers, unless the URL names one."""
 
     def _target(self, url: str) -> tuple[Endpoint, list[str]] | None:
         plain = str(httpx.URL(url).copy_with(query=None, fragment=None))
@@ -159,6 +209,17 @@ class MemberEdge:
         found = exchange(endpoint.identifier, endpoint.role, method, segments)
         return found.request, found.response
 
+    def context(self, url: str) -> MessageContext:
+        """What a request to `url` says about the objects of its answer."""
+        target = self._target(url)
+        if target is None:
+            return NO_CONTEXT
+        endpoint, segments = target
+        kind = httpx.URL(url).params.get("type")
+        return message_context(
+            endpoint.identifier, endpoint.role, segments, self.member_party(), kind
+        )
+
     def request_up(self, method: str, url: str, content: bytes) -> bytes:
         carried, _ = self.carried(method, url)
         if carried is None:
@@ -180,6 +241,7 @@ class MemberEdge:
             or payload.get("data") is None
         ):
             return payload
-        data, found = carry_all_down(self.adapter, carried, payload["data"], "data")
+        context = self.context(url)
+        data, found = carry_all_down(self.adapter, carried, payload["data"], "data", context)
         self.findings(found, evidence)
         return {**payload, "data": data}

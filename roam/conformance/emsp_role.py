@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from ocpi.headers import PartyRef
+from ocpi.platform.adapters import ObjectKind
 from ocpi.pricing import SessionUsage, UsagePeriod, UsageState, price_session
 from ocpi.status import OcpiStatus
 from ocpi.v221 import (
@@ -196,7 +197,8 @@ async def push_tariff(ctx: Context) -> str | None:
     put = await ctx.call("PUT", url, body=tariff)
     ctx.expect_ok(put, "PUT a new Tariff")
     stored, got = await _stored(ctx, url, Tariff, "Tariff")
-    if stored.id != tariff.id or stored.elements != tariff.elements:
+    expected = ctx.as_carried(ObjectKind.TARIFF, tariff, ctx.config.other)
+    if stored.id != tariff.id or stored.elements != expected.elements:
         raise CheckFailed("GET returned another tariff than the one PUT", got)
     ctx.learned.pushed_tariff = tariff
     spare = suite_tariff(ctx, "CONF-T2")

@@ -131,7 +131,7 @@ class Desk:
         ctx.server.tokens.clear()
         ctx.server.tokens[issued] = "C (member's " + item.method + ")"
         ctx.token = theirs.token
-        ctx.learned.endpoints = list(parsed.value.endpoints)
+        ctx.learned.endpoints = ctx.config.speaks.endpoints(parsed.value, ctx.config.other_role)
         ctx.member_parties = {PartyRef(r.country_code, r.party_id) for r in theirs.roles}
         return reply(ctx.server.credentials(issued))
 

@@ -2,8 +2,9 @@
 
 Nothing here raises on a bad answer: a timeout, a refused connection, a body that is not
 JSON all become an Exchange with `error` or `is_json` saying so, for the check to judge. A
-member that refuses the Base64 token but accepts the raw one is remembered (the Authorization
-check reports it) and spoken to raw from then on, so that every other check can still run.
+member that refuses the token in the run's encoding (Base64; raw in 2.1.1) but accepts the
+other one is remembered (the Authorization check reports it) and spoken to in its dialect from
+then on, so that every other check can still run.
 """
 
 from __future__ import annotations
@@ -54,8 +55,10 @@ class MemberClient:
         self.timeout = timeout
         self.exchanges: list[Exchange] = []
         self.raw_tokens = False
-        self.raw_fallback: tuple[Exchange, Exchange] | None = None
-        """(refused with Base64, accepted raw): the member wants the 2.1.1-style raw token."""
+        """Whether the token goes as it is (2.1.1) rather than Base64-encoded (2.2.1, 2.3.0)."""
+        self.fallback: tuple[Exchange, Exchange] | None = None
+        """(refused in the run's dialect, accepted in the other): the member wants the other
+        encoding of the token (raw in a 2.2.1 run, Base64 in a 2.1.1 run)."""
         self.edge: MemberEdge | None = None
         """Set when the member speaks another OCPI version: bodies go up, answers come down
         (edge.py); the exchange keeps the bytes as they were on the wire."""
@@ -100,17 +103,19 @@ class MemberClient:
             exchange.status == 401
             and token is not None
             and isinstance(authorization, _Default)
-            and not self.raw_tokens
+            and self.fallback is None
             and not probe
         ):
             # Spec transport_and_format "Authorization header" (d2 note): 2.1.1/2.2 servers
-            # expect the raw token. Try it once; if it works, the member is told (one check)
-            # and the rest of the run speaks its dialect.
-            headers = {**headers, AUTHORIZATION: f"Token {token}"}
+            # expect the raw token (and a 2.1.1 member may wrongly expect Base64). Try the
+            # other encoding once; if it works, the member is told (one check) and the rest
+            # of the run speaks its dialect.
+            other = encode_authorization(token) if self.raw_tokens else f"Token {token}"
+            headers = {**headers, AUTHORIZATION: other}
             retry = await self._send(method, url, headers, content, routing, probe)
             if retry.status is not None and retry.status != 401:
-                self.raw_tokens = True
-                self.raw_fallback = (exchange, retry)
+                self.raw_tokens = not self.raw_tokens
+                self.fallback = (exchange, retry)
                 return retry
         return exchange
 

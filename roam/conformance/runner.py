@@ -73,7 +73,11 @@ def version_checks(version: str) -> tuple[Check, ...]:
     if not spoken.translates:
         return tuple(kept)
     return tuple(
-        replace(c, spec=spoken.cite(c.spec), title=c.title.replace("2.2.1", spoken.number))
+        replace(
+            c,
+            spec=spoken.cite(c.spec),
+            title=spoken.titles.get(c.id, c.title.replace("2.2.1", spoken.number)),
+        )
         for c in kept
     )
 

@@ -35,6 +35,7 @@ from ocpi.headers import (
     token_candidates,
 )
 from ocpi.pagination import PageRequest, page_headers, paginate
+from ocpi.platform.adapters import VersionAdapter, peer_role
 from ocpi.platform.adapters import exchange as carried_by
 from ocpi.status import OcpiStatus
 from ocpi.v221 import (
@@ -81,7 +82,7 @@ from ocpi.v221.chargingprofiles import (
 )
 from ocpi.v221.hubclientinfo import ConnectionStatus
 from ocpi.v221.types import parse_datetime
-from roam.conformance.edge import WireObject, carry_all_down, carry_up
+from roam.conformance.edge import WireObject, carry_all_down, carry_up, message_context
 from roam.conformance.exchange import Inbound, decode_json, routing_of
 from roam.conformance.validation import check_value
 from roam.conformance.versions import V221, SuiteVersion
@@ -152,10 +153,17 @@ class SuiteServer:
         counterpart: PartyRef,
         counterpart_role: Role,
         version: SuiteVersion = V221,
+        *,
+        adapter: VersionAdapter | None = None,
+        member_party: Callable[[], PartyRef | None] = lambda: None,
     ) -> None:
         self.version = version
         """The version the suite publishes; inside, requests are handled as 2.2.1 (paths and
         bodies carried down in `_handle`, answers carried up)."""
+        self.adapter = adapter or version.adapter
+        """Carries the objects (2.1.1: the suite's role and state, see Context)."""
+        self.member_party = member_party
+        """The member's party: the owner of what it sends unless its URL names one."""
         self.public_url = public_url.rstrip("/")
         self.root = urlsplit(self.public_url).path.rstrip("/") + "/ocpi"
         self.hub = hub
@@ -255,6 +263,19 @@ class SuiteServer:
                     Endpoint(identifier=module, role=role, url=self.endpoint(module, role))
                 )
         return VersionDetails(version=VersionNumber.V2_2_1, endpoints=endpoints)
+
+    def _published(self) -> list[Endpoint]:
+        """The endpoints of the suite's details in the run's version: in 2.1.1, which gives a
+        module one endpoint without a role, the interface the member calls."""
+        endpoints = self.details().endpoints
+        if not self.version.one_interface:
+            return endpoints
+        member = Role.CPO if self.counterpart_role is Role.EMSP else Role.EMSP
+        return [
+            e
+            for e in endpoints
+            if e.identifier in CONFIGURATION or e.role is peer_role(e.identifier, member)
+        ]
 
     def client_info(self) -> ClientInfo:
         return ClientInfo(
@@ -360,7 +381,7 @@ class SuiteServer:
         headers = dict(extra)
         headers[X_REQUEST_ID] = item.header(X_REQUEST_ID) or new_request_id()
         headers[X_CORRELATION_ID] = item.header(X_CORRELATION_ID) or headers[X_REQUEST_ID]
-        if item.functional:
+        if item.functional and self.adapter.routing_headers:
             headers.update(self._answer_routing(item).to_headers())
         item.answer_headers = headers
         self.inbound.append(item)
@@ -394,13 +415,15 @@ class SuiteServer:
                 )
                 item.problems.append(problem)
                 return _answer(None, OcpiStatus.INVALID_OR_MISSING_PARAMETERS, problem)
-            item.payload = self.version.credentials_down(checked.value).to_json()
+            member = Role.CPO if self.counterpart_role is Role.EMSP else Role.EMSP
+            item.payload = self.version.credentials_down(checked.value, member).to_json()
             return None
         request, _ = self._carried(item, segments)
         if request is None:
             return None
-        adapter = self.version.adapter
-        value, findings = carry_all_down(adapter, request, item.payload, "body")
+        role = InterfaceRole.SENDER if segments[1] == "sender" else InterfaceRole.RECEIVER
+        context = message_context(segments[2], role, segments[3:], self.member_party())
+        value, findings = carry_all_down(self.adapter, request, item.payload, "body", context)
         item.findings.extend(findings)
         if isinstance(value, WireObject) and value.problem is not None:
             item.problems.append(value.problem)
@@ -423,7 +446,7 @@ class SuiteServer:
         value = _json(data)
         if response.many and isinstance(value, list):
             value = [_json(one) for one in value]
-        return carry_up(self.version.adapter, response, value)
+        return carry_up(self.adapter, response, value)
 
     @staticmethod
     def _module_of(segments: list[str]) -> str | None:
@@ -458,11 +481,11 @@ class SuiteServer:
         method = item.method
         if segments == ["versions"] and method == "GET":
             if self.version.translates:
-                return _answer(self.version.adapter.versions(self.details_url))
+                return _answer(self.adapter.versions(self.details_url))
             return _answer([Version(version=VersionNumber.V2_2_1, url=self.details_url)])
         if segments == ["2.2.1"] and method == "GET":
             if self.version.translates:
-                return _answer(self.version.adapter.details(self.details().endpoints))
+                return _answer(self.adapter.details(self._published()))
             return _answer(self.details())
         if segments[:2] == ["2.2.1", "credentials"] and len(segments) == 2:
             if method == "GET":

@@ -15,7 +15,6 @@ from ocpi.headers import (
     ROUTING_HEADERS,
     X_CORRELATION_ID,
     X_REQUEST_ID,
-    encode_authorization,
 )
 from ocpi.platform.adapters import ObjectKind
 from ocpi.status import OcpiStatus, is_success
@@ -73,22 +72,26 @@ def _fail_many(what: str, bad: list[tuple[str, Evidence]]) -> CheckFailed:
     phase=Phase.PROBE,
 )
 async def authorization_base64(ctx: Context) -> str | None:
-    fallback = ctx.member.raw_fallback
+    # 2.1.1 (transport_and_format "Request format"): the token as it is, not Base64.
+    spoken = ctx.config.speaks
+    ours, theirs = ("raw", "Base64-encoded") if spoken.raw_tokens else ("Base64-encoded", "raw")
+    fallback = ctx.member.fallback
     if fallback is not None:
         refused, accepted = fallback
+        rule = "'Token <token>'" if spoken.raw_tokens else "'Token <base64 of the token>'"
         raise CheckFailed(
-            "the member refused the Base64-encoded token (HTTP 401) and accepted the raw "
-            "token: OCPI 2.2.1 sends 'Token <base64 of the token>' (the rest of this run "
-            "spoke the raw dialect)",
+            f"the member refused the {ours} token (HTTP 401) and accepted the {theirs} "
+            f"token: OCPI {spoken.number} sends {rule} (the rest of this run spoke the "
+            f"{theirs} dialect)",
             refused,
             accepted,
         )
     assert ctx.token is not None
     exchange = await ctx.call(
-        "GET", own_list_url(ctx), authorization=encode_authorization(ctx.token), probe=True
+        "GET", own_list_url(ctx), authorization=spoken.authorization(ctx.token), probe=True
     )
     if exchange.status == 401:
-        raise CheckFailed("the Base64-encoded token C was refused", exchange)
+        raise CheckFailed(f"the {ours} token C was refused", exchange)
     return None
 
 
@@ -101,7 +104,7 @@ async def authorization_base64(ctx: Context) -> str | None:
 )
 async def unknown_token_401(ctx: Context) -> str | None:
     url = own_list_url(ctx)
-    unknown = encode_authorization(f"conformance-unknown-{secrets.token_hex(8)}")
+    unknown = ctx.config.speaks.authorization(f"conformance-unknown-{secrets.token_hex(8)}")
     wrong: list[tuple[str, Evidence]] = []
     for label, header in (("an unknown token", unknown), ("no Authorization header", None)):
         exchange = await ctx.call("GET", url, authorization=header, probe=True)
@@ -331,10 +334,14 @@ async def routing_requests(ctx: Context) -> str | None:
     phase=Phase.SCAN,
 )
 async def member_authorization(ctx: Context) -> str | None:
+    raw = ctx.config.speaks.raw_tokens
+
     def judge(item: Inbound) -> list[str]:
         if item.token is None:
             return ["no token the suite issued"]
-        return ["the token is not Base64-encoded"] if item.raw_token else []
+        if raw and not item.raw_token:
+            return [f"the token is Base64-encoded (OCPI {ctx.config.version}: 'Token <token>')"]
+        return ["the token is not Base64-encoded"] if item.raw_token and not raw else []
 
     return _scan(ctx.server.inbound, "requests", "requests with a wrong Authorization", judge)
 
