@@ -18,8 +18,10 @@ from hub.api.versions import versions_router
 from hub.clientinfo import revive, still_alive_round
 from hub.cluster import Cluster
 from hub.deliveries import run_deliveries
+from hub.relay import ocpi_base
 from hub.service import Hub, Principal
 from hub.settings import HubSettings
+from hub.translation import V211
 from ocpi.server import TokenAuth, ocpi_app
 
 
@@ -52,7 +54,13 @@ def create_app(settings: HubSettings, http: httpx.AsyncClient | None = None) -> 
         finally:
             await hub.stop()
 
-    auth: TokenAuth[Principal] = TokenAuth(hub.authenticate, accept_raw=settings.accept_raw_tokens)
+    # OCPI 2.1.1 sends the token as it is (no Base64): taken on the 2.1.1 paths, and on the
+    # versions list, which a 2.1.1 member reads before it has said its version.
+    auth: TokenAuth[Principal] = TokenAuth(
+        hub.authenticate,
+        accept_raw=settings.accept_raw_tokens,
+        raw_under=(ocpi_base(V211.version), "/ocpi/versions"),
+    )
     app = ocpi_app(
         f"{settings.name} ({settings.country_code}/{settings.party_id})",
         lifespan=lifespan,

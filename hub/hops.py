@@ -41,8 +41,12 @@ async def send_hop(
     is logged with the hop and its request and response bodies; `note` (what a translation to
     the receiver's version lost) goes on the hop's log line."""
     hop_id = new_request_id()
+    token = platform.token_to_member
     headers = {
-        "Authorization": encode_authorization(platform.token_to_member),
+        # 2.1.1 sends the token as it is (transport_and_format "Request format").
+        "Authorization": f"Token {token}"
+        if platform.version == V211.version
+        else encode_authorization(token),
         "X-Request-ID": hop_id,
         "X-Correlation-ID": correlation_id,
     }

@@ -205,7 +205,8 @@ async def fetch_member_api(
     """GET the member's versions, pick `version` (None: the newest both speak), GET its
     details. 3001/3002/3003 on failure. `role`: a 2.1.1 party's (its endpoints name no
     interface; the role tells it)."""
-    client = OcpiClient(hub.http, token)
+    # A 2.1.1 member gets the token as 2.1.1 sends it: unencoded.
+    client = OcpiClient(hub.http, token, raw_token=version == V211.version)
     try:
         response = await client.get(versions_url, routed=False)
     except (OcpiError, ValueError) as exc:

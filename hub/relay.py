@@ -168,7 +168,9 @@ def _context(hub: Hub, request: Request, version: str) -> Context:
 async def _authenticate(ctx: Context) -> Platform:
     try:
         candidates = token_candidates(
-            ctx.request.headers.get(AUTHORIZATION), accept_raw=ctx.hub.settings.accept_raw_tokens
+            ctx.request.headers.get(AUTHORIZATION),
+            # 2.1.1's rule: the token as it is (transport_and_format "Request format").
+            accept_raw=ctx.hub.settings.accept_raw_tokens or ctx.version == V211.version,
         )
     except AuthorizationError as exc:
         raise Unauthorized(str(exc)) from None

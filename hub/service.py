@@ -445,8 +445,11 @@ class Hub:
         )
 
     def client_for(self, platform: Platform) -> OcpiClient:
-        """An OCPI client that calls `platform` with its token B."""
-        return OcpiClient(self.http, platform.token_to_member)
+        """An OCPI client that calls `platform` with its token B (unencoded to a 2.1.1 member,
+        as 2.1.1 sends it)."""
+        return OcpiClient(
+            self.http, platform.token_to_member, raw_token=platform.version == "2.1.1"
+        )
 
     # --- message log ---------------------------------------------------------------------
     def log_message(

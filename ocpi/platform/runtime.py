@@ -111,5 +111,5 @@ def member_registration(
         token_a=settings.accept_token_a,
         version=adapter_for(settings.version, role, context),
         public_url=settings.public_url,
-        raw_tokens=settings.raw_tokens,
+        raw_tokens=settings.sends_raw_tokens,
     )

@@ -54,11 +54,15 @@ class MemberSettings(ConfigSection):
     (docs/versions.md, "Mock members on 2.1.1" and "on 2.3.0"); its versions endpoint offers
     only this one."""
 
-    raw_tokens: bool = False
+    raw_tokens: bool | None = None
     """Send the credentials token as it is, `Token <token>`, as OCPI 2.1.1 does
-    (transport_and_format "Request format"), instead of 2.2.1's Base64 encoding. A platform on
-    2.1.1 takes raw tokens whatever this says; off by default because the roam hub takes raw
-    tokens only with its accept_raw_tokens (docs/versions.md, "Mock members on 2.1.1")."""
+    (transport_and_format "Request format"), instead of 2.2's Base64 encoding. Unset: the
+    rule of `version` (raw on 2.1.1, Base64 on 2.2.1 and 2.3.0). A platform on 2.1.1 takes raw
+    tokens whatever this says (docs/versions.md, "Mock members on 2.1.1")."""
+
+    @property
+    def sends_raw_tokens(self) -> bool:
+        return self.raw_tokens if self.raw_tokens is not None else self.version == "2.1.1"
 
     @field_validator("version")
     @classmethod

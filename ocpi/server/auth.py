@@ -26,16 +26,22 @@ class TokenAuth(Generic[P]):
     """
 
     def __init__(
-        self, lookup: Callable[[str], Awaitable[P | None]], *, accept_raw: bool = False
+        self,
+        lookup: Callable[[str], Awaitable[P | None]],
+        *,
+        accept_raw: bool = False,
+        raw_under: tuple[str, ...] = (),
     ) -> None:
         self.lookup = lookup
         self.accept_raw = accept_raw
+        self.raw_under = raw_under
+        """Paths (prefixes) where raw tokens are taken whatever `accept_raw` says: those of a
+        version whose rule they are (2.1.1)."""
 
     async def __call__(self, request: Request) -> P:
+        raw = self.accept_raw or request.url.path.startswith(self.raw_under)
         try:
-            candidates = token_candidates(
-                request.headers.get(AUTHORIZATION), accept_raw=self.accept_raw
-            )
+            candidates = token_candidates(request.headers.get(AUTHORIZATION), accept_raw=raw)
         except AuthorizationError as exc:
             raise Unauthorized(str(exc)) from None
         for token in candidates:

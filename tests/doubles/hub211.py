@@ -136,7 +136,10 @@ class Hub211:
             if routed:
                 self.refused.append(f"{request.method} {request.url}: routing headers {routed}")
             given = request.headers.get("Authorization", "")
-            return any(given == encode_authorization(token) for token in tokens)
+            if any(given == encode_authorization(token) for token in tokens):
+                self.refused.append(f"{request.method} {request.url}: a Base64 token (2.2)")
+            # OCPI 2.1.1 sends the token as it is (transport_and_format "Request format").
+            return any(given == f"Token {token}" for token in tokens)
 
         def unauthorized() -> JSONResponse:
             return JSONResponse(envelope_dict(status_code=2000, status_message="?"), 401)

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ocpi.envelope import envelope_dict
-from ocpi.headers import PartyRef, encode_authorization, new_request_id, token_candidates
+from ocpi.headers import PartyRef, new_request_id
 from ocpi.v211.credentials import Credentials
 from ocpi.wire_json import read_json
 
@@ -79,7 +79,7 @@ class V211Member:
 
     async def register(self, versions_url: str, token_a: str) -> httpx.Response:
         """GET the hub's versions, pick 2.1.1, GET its details, POST credentials there."""
-        auth = {"Authorization": encode_authorization(token_a)}
+        auth = {"Authorization": f"Token {token_a}"}  # 2.1.1: the token as it is
         versions = (await self.http.get(versions_url, headers=auth)).json()["data"]
         details_url = next(v["url"] for v in versions if v["version"] == VERSION)
         details = (await self.http.get(details_url, headers=auth)).json()["data"]
@@ -115,7 +115,7 @@ class V211Member:
         """A request to a URL the hub handed out (a response_url, a CDR's Location)."""
         assert self.token_c is not None, "register first"
         headers = {
-            "Authorization": encode_authorization(self.token_c),
+            "Authorization": f"Token {self.token_c}",
             "X-Request-ID": new_request_id(),
             "X-Correlation-ID": new_request_id(),
         }
@@ -123,11 +123,9 @@ class V211Member:
 
     # --- its endpoints -------------------------------------------------------------------
     def _authorised(self, request: Request, *tokens: str | None) -> bool:
-        try:
-            offered = token_candidates(request.headers.get("Authorization"))
-        except ValueError:
-            return False
-        return any(token in offered for token in tokens if token)
+        """2.1.1's rule only: `Token <token>`, unencoded (a Base64 token is not this one)."""
+        given = request.headers.get("Authorization")
+        return any(given == f"Token {token}" for token in tokens if token)
 
     async def _versions(self, request: Request) -> JSONResponse:
         return _envelope([{"version": VERSION, "url": f"{self.base_url}/ocpi/{VERSION}"}])

@@ -125,6 +125,28 @@ async def test_a_2_1_1_cpo_and_emsp_register_with_the_role_of_their_invitation(
     assert platforms[OLD_CPO].endpoint(v221.ModuleID.TOKENS, v221.InterfaceRole.RECEIVER)
 
 
+async def test_tokens_go_unencoded_between_the_hub_and_a_2_1_1_member(mixed: Mixed) -> None:
+    """2.1.1 sends `Token <token>` as it is (transport_and_format "Request format"; Base64
+    came with 2.2). The 2.1.1 double takes only that form, so it registered and is delivered
+    to only if the hub speaks it; the hub takes it on its 2.1.1 paths and versions list, and
+    on its 2.2.1 paths only Base64 (unless accept_raw_tokens)."""
+    await mixed.fed.hub.drain()
+    assert mixed.cpo1.token_c is not None
+    await mixed.cpo1.call("PUT", "http://hub.test/ocpi/2.1.1/locations/FR/OLD/LOC7", location_211())
+    await mixed.fed.settle()
+    assert [r.method for r in mixed.emsp1.received if r.path == "/locations/FR/OLD/LOC7"] == ["PUT"]
+    token = mixed.cpo1.token_c
+    async with mixed.fed.network.client() as client:
+        for url, given, status in [
+            ("http://hub.test/ocpi/versions", f"Token {token}", 200),
+            ("http://hub.test/ocpi/2.1.1", f"Token {token}", 200),
+            ("http://hub.test/ocpi/2.2.1", f"Token {token}", 401),
+            ("http://hub.test/ocpi/2.2.1", encode_authorization(token), 200),
+        ]:
+            response = await client.get(url, headers={"Authorization": given})
+            assert response.status_code == status, (url, given)
+
+
 async def test_a_2_1_1_registration_needs_an_invitation_naming_its_party(mixed: Mixed) -> None:
     other = V211Member("CPO", PartyRef("ES", "ANY"), "http://any.test", mixed.fed.network.client())
     mixed.fed.network.add("any.test", other.app)

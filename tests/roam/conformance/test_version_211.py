@@ -29,8 +29,8 @@ from tests.roam.conformance.conftest import (
 )
 from tests.roam.conformance.mutants import Answer, outbound, rebuilt, rewrite
 
-RAW: dict[str, Any] = {"raw_tokens": True}
-"""A mock member on 2.1.1 that also sends its token raw (the kit's default is Base64)."""
+RAW: dict[str, Any] = {}
+"""A mock member on 2.1.1 as it is configured by default (it sends its token raw)."""
 
 
 def test_211_leaves_out_what_211_has_not_and_cites_the_211_text() -> None:
@@ -134,7 +134,7 @@ MUTANTS: list[Mutant] = [
     ("Base64 token sent", Role.EMSP, None, outbound(_base64_token), RAW,
      "transport.member_authorization",
      "the token is Base64-encoded (OCPI 2.1.1: 'Token <token>')"),
-    ("Base64 token sent (the kit's default)", Role.CPO, None, None, {},
+    ("Base64 token sent (raw_tokens = false)", Role.CPO, None, None, {"raw_tokens": False},
      "transport.member_authorization",
      "the token is Base64-encoded (OCPI 2.1.1: 'Token <token>')"),
     ("CDR without auth_method", Role.CPO, None, outbound(_cdr_without_auth_method), RAW,

@@ -35,8 +35,8 @@ from tests.roam.conformance.mutants import Answer, rewrite
 PASSING: list[tuple[str, dict[str, Any], str, str]] = [
     ("2.3.0", {}, "transport.routing_answers",
      "transport_and_format.asciidoc §4.1.9.2 Message Routing Headers"),
-    # A 2.1.1 mock sends its token raw only when told (docs/versions.md, "Mock members on 2.1.1").
-    ("2.1.1", {"raw_tokens": True}, "registration.handshake",
+    # A 2.1.1 mock sends its token raw by default (docs/versions.md, "Mock members on 2.1.1").
+    ("2.1.1", {}, "registration.handshake",
      "credentials.md §1.2 POST Method, §2.1 Credentials object"),
 ]  # fmt: skip
 
