@@ -3,12 +3,15 @@
 The relay commits a broadcast's copy and one outbox row per receiver before it answers the
 sender (hub/relay.py `_broadcast`); from then on the message is the hub's to deliver, across
 crashes and restarts. One lane per receiver platform reads its rows from the database in id
-order (at most `LANE_WINDOW` at a time, so the hub's memory stays flat however far a receiver
-falls behind) and delivers them:
+order (it holds at most `LANE_WINDOW` at a time, so the hub's memory stays flat however far a
+receiver falls behind) and delivers them:
 
 * one object's updates one after the other, in the order they were accepted (an EVSE PATCH
   never overtakes the Location PUT before it); different objects at once, up to
   `delivery_concurrency`;
+* pipelined: the lane reads further rows while deliveries are in flight (whenever it holds
+  fewer than half a window), so one slow object holds up only its own updates, not the rows
+  behind it in the outbox;
 * a row is deleted, durably, when the receiver answered it, before that object's next update
   goes out: after a crash at most the one update in flight is sent again (receivers' PUT and
   PATCH are idempotent, so a repeat is harmless; nothing is re-sent out of order);
@@ -31,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote
@@ -60,7 +64,11 @@ from ocpi.wire_json import read_json
 log = logging.getLogger("hub.deliveries")
 
 LANE_WINDOW = 256
-"""Rows a lane reads from the outbox at a time."""
+"""Rows a lane holds at most (in flight or waiting behind an earlier update of their object)."""
+
+READ_GAP = 0.02
+"""Seconds between two reads of the outbox while deliveries are in flight (an idle lane reads
+at once when woken): at most 50 reads a second per receiver, however the rows trickle in."""
 
 FIRST_PAUSE = 0.1
 """Seconds before the second attempt; each further pause doubles."""
@@ -140,7 +148,7 @@ async def _lane(hub: Hub, cluster: Cluster, platform_id: int, lane: Lane) -> Non
         lane.settle(busy=True, paused=False)
         probe_pause, next_probe = 1.0, None
         try:
-            await _deliver_window(hub, cluster, rows)
+            await _Pipeline(hub, cluster, platform_id, lane).run(rows)
         except StorageUnavailable:
             log.warning("the outbox of platform %s could not be updated; retrying", platform_id)
             await _pause(lane, 1.0)
@@ -159,33 +167,129 @@ async def _pause(lane: Lane, seconds: float) -> bool:
     return False
 
 
-async def _deliver_window(hub: Hub, cluster: Cluster, rows: Sequence[OutboxRow]) -> None:
-    """Deliver a window of rows: each object's in order, objects side by side."""
-    by_object: dict[str, list[OutboxRow]] = {}
-    for row in rows:
-        by_object.setdefault(row.object_key, []).append(row)
-    gate = asyncio.Semaphore(hub.settings.delivery_concurrency)
+class _Pipeline:
+    """One lane's deliveries while the receiver answers: rows are taken in id order, each
+    object's updates one after the other, objects side by side (at most
+    `delivery_concurrency` requests out), and further rows are read while deliveries are in
+    flight. `run` returns when nothing is left to deliver, or once every delivery in flight
+    has ended after the receiver went OFFLINE or this instance lost the lane; the rows not
+    delivered stay in the outbox."""
 
-    async def one_object(updates: list[OutboxRow]) -> None:
-        for row in updates:
-            # A slot is held while a request is out, not while its row's deletion commits:
-            # other objects go out meanwhile (the commit is a group commit, shared).
-            async with gate:
-                if not cluster.holds(row.platform_id):
-                    return  # the claim was lost (database connection): stop before sending
-                if not await _deliver(hub, row):
-                    return  # the receiver went OFFLINE: the rest waits in the outbox
+    def __init__(self, hub: Hub, cluster: Cluster, platform_id: int, lane: Lane) -> None:
+        self.hub, self.cluster, self.platform_id, self.lane = hub, cluster, platform_id, lane
+        self.gate = asyncio.Semaphore(hub.settings.delivery_concurrency)
+        self.queues: dict[str, deque[OutboxRow]] = {}
+        """Per object: its rows the lane holds, the first one being delivered."""
+        self.held: set[int] = set()
+        """Ids of every row held: not read again until its deletion is committed."""
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.progress = asyncio.Event()
+        """Set when a row is done or a delivery stopped."""
+        self.stopped = False
+        self.failure: BaseException | None = None
+
+    async def run(self, first: Sequence[OutboxRow]) -> None:
+        lane = self.lane
+        try:
+            self._take(first)
+            exhausted = len(first) < LANE_WINDOW  # the last read found every row there was
+            loop = asyncio.get_running_loop()
+            last_read = loop.time()
+            while not self.stopped:
+                room = len(self.held) <= LANE_WINDOW // 2
+                if room and (not exhausted or lane.signal.is_set()):
+                    gap = READ_GAP - (loop.time() - last_read)
+                    if self.held and gap > 0:
+                        # Deliveries are under way: gather what comes in for a moment
+                        # rather than read the outbox once per row accepted.
+                        await self._wait(at_most=gap)
+                        continue
+                    last_read = loop.time()
+                    lane.signal.clear()
+                    limit = LANE_WINDOW - len(self.held)
+                    rows = await asyncio.to_thread(
+                        self.hub.store.outbox_pending,
+                        self.platform_id,
+                        limit,
+                        frozenset(self.held),
+                    )
+                    self._take(rows)
+                    exhausted = len(rows) < limit
+                elif not self.held:
+                    return
+                elif room:
+                    await self._wait(lane.signal)  # a row done, or new rows accepted
+                else:
+                    await self._wait()
+        except asyncio.CancelledError:
+            for task in self.tasks:
+                task.cancel()
+            raise
+        finally:
+            if self.tasks:
+                self.stopped = True
+                await asyncio.wait(set(self.tasks))
+        if self.failure is not None:
+            raise self.failure
+
+    async def _wait(self, also: asyncio.Event | None = None, at_most: float | None = None) -> None:
+        """Until a row is done or a delivery stopped (or `also` is set, or `at_most` s passed)."""
+        self.progress.clear()
+        waits = [asyncio.ensure_future(self.progress.wait())]
+        if also is not None:
+            waits.append(asyncio.ensure_future(also.wait()))
+        try:
+            await asyncio.wait(waits, timeout=at_most, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+
+    def _take(self, rows: Sequence[OutboxRow]) -> None:
+        for row in rows:
             assert row.id is not None
-            hub.writer.done(row.id)
-            # Durably done before this object's next update goes out (see above).
-            await hub.writer.commit()
+            if row.id in self.held:
+                continue
+            self.held.add(row.id)
+            queue = self.queues.get(row.object_key)
+            if queue is not None:
+                queue.append(row)  # after the updates of this object held already
+                continue
+            self.queues[row.object_key] = deque([row])
+            task = asyncio.create_task(self._object(row.object_key))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
 
-    results = await asyncio.gather(
-        *(one_object(updates) for updates in by_object.values()), return_exceptions=True
-    )
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
+    async def _object(self, key: str) -> None:
+        queue = self.queues[key]
+        try:
+            while queue and not self.stopped:
+                row = queue[0]
+                # A slot is held while a request is out, not while its row's deletion
+                # commits: other objects go out meanwhile (the commit is a group commit).
+                async with self.gate:
+                    if not self.cluster.holds(row.platform_id):
+                        self.stopped = True  # the claim was lost: stop before sending
+                        return
+                    if not await _deliver(self.hub, row):
+                        self.stopped = True  # OFFLINE: the rest waits in the outbox
+                        return
+                assert row.id is not None
+                self.hub.writer.done(row.id)
+                # Durably done before this object's next update goes out (see above).
+                await self.hub.writer.commit()
+                queue.popleft()
+                self.held.discard(row.id)
+                self.progress.set()
+        except Exception as exc:  # StorageUnavailable, say: `run` raises it once all ended
+            self.stopped = True
+            if self.failure is None:
+                self.failure = exc
+        finally:
+            # No await between the last look at the queue and this: a row of this object
+            # taken meanwhile would have been appended to the queue and looked at above.
+            if not queue or self.stopped:
+                del self.queues[key]
+            self.progress.set()
 
 
 def _for_receiver(hub: Hub, row: OutboxRow, version: str) -> tuple[bytes, str]:

@@ -344,11 +344,6 @@ class Holding:
         await self.app(scope, receive, send)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the windowed lane waits for its slowest object (issue 13): the pipelined lane "
-    "that passed this lost a delivery with two hub instances on PostgreSQL and was reverted",
-)
 async def test_a_slow_object_does_not_hold_up_what_was_accepted_after_it(
     fed: Federation,
 ) -> None:
