@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -42,6 +43,8 @@ LEADER_LOCK = (0x0C92, 1)
 """The advisory lock the leader holds (it runs the still-alive round)."""
 CHECK_EVERY = 1.0
 """Seconds between checks of the claims connection."""
+BARRIER_WAIT = 2.0
+"""Seconds a GET-all waits at most to hear its own barrier notice back (Cluster.barrier)."""
 
 
 class Cluster:
@@ -56,6 +59,9 @@ class Cluster:
         self._held: set[tuple[int, int]] = set()
         self.listening = asyncio.Event()
         """Set once this instance hears the others' notices (tests wait for it)."""
+        self._barriers: dict[str, asyncio.Future[None]] = {}
+        if self.enabled:
+            hub.notices_applied = self.barrier
 
     # --- claims --------------------------------------------------------------------------
     def holds(self, platform_id: int) -> bool:
@@ -161,9 +167,34 @@ class Cluster:
                 log.warning("lost the notice connection (%s); reconnecting", exc)
                 await asyncio.sleep(1)
 
+    async def barrier(self) -> None:
+        """Return once every notice committed before this call has been applied here: send a
+        notice of our own and wait to hear it back (notices come in commit order, and are
+        applied one after the other). A GET-all answered from this instance's copies then
+        holds every copy the other instances had written (a member that re-syncs right after
+        a push must not be told the pushed object is gone). Gives up, logging, after
+        BARRIER_WAIT seconds (the notice connection away): the answer is then as before."""
+        if not self.listening.is_set():
+            return
+        token = secrets.token_hex(8)
+        heard = asyncio.get_running_loop().create_future()
+        self._barriers[token] = heard
+        try:
+            await asyncio.to_thread(self.hub.store.send_barrier, token)
+            await asyncio.wait_for(heard, BARRIER_WAIT)
+        except Exception as exc:
+            log.warning("could not wait for the other instances' notices: %r", exc)
+        finally:
+            self._barriers.pop(token, None)
+
     async def _apply(self, payload: str) -> None:
         instance, _, rest = payload.partition(" ")
         kind, _, data = rest.partition(" ")
+        if kind == "barrier":
+            heard = self._barriers.get(data) if instance == self.hub.store.instance else None
+            if heard is not None and not heard.done():
+                heard.set_result(None)
+            return
         if instance == self.hub.store.instance and kind == "outbox":
             return  # our own rows: the relay woke our lanes already
         # Our own directory and copy changes are read back too: a notice of another

@@ -378,6 +378,9 @@ async def _handle(ctx: Context, interface: InterfaceRole | None) -> Response:
             raise
         raise UnknownReceiver(_by_content(exc.message)) from None
     if isinstance(route, HubList):
+        # Answered from this instance's copies: first every copy another instance had
+        # written before this request (a member's re-sync must not miss what it was pushed).
+        await hub.notices_applied()
         return _hub_list(ctx, message)
     if isinstance(route, Broadcast):
         return await _broadcast(ctx, message, route, raw)

@@ -88,6 +88,10 @@ Worker = Callable[["Hub"], Coroutine[Any, Any, None]]
 """Work that runs as long as the hub (the delivery lanes), registered with `Hub.worker`."""
 
 
+async def _nothing_to_wait_for() -> None:
+    return None
+
+
 DIRECTORY_READ_GAP = 0.1
 """Seconds: the least time between two reads of the directory a refusal forces."""
 
@@ -112,6 +116,9 @@ class Hub:
         self.background: set[asyncio.Task[None]] = set()
         self.lanes: dict[int, Lane] = {}
         self.lanes_changed = asyncio.Event()
+        self.notices_applied: Callable[[], Awaitable[None]] = _nothing_to_wait_for
+        """Returns once every change other instances committed before the call is applied
+        here (hub/cluster.py `Cluster.barrier`; at once with one instance)."""
         self._workers: list[tuple[str, Worker]] = []
         self._lane_settled = asyncio.Event()
         self._worker_tasks: list[asyncio.Task[None]] = []
@@ -248,16 +255,18 @@ class Hub:
         """Several instances: make sure the directory was read from the database after
         `asked` (a perf_counter() time), so that a party another instance has just registered
         or connected is seen before a request to it is refused; its notice may still be on
-        its way. False when nothing was read (one instance; or a read was forced less than
-        `DIRECTORY_READ_GAP` ago, so that requests naming unknown parties cannot make the
-        hub read its directory over and over)."""
+        its way. False when there is nothing to read (one instance). Reads come at least
+        `DIRECTORY_READ_GAP` apart (a request waits for the next one), so that requests
+        naming unknown parties cannot make the hub read its directory over and over; every
+        request that waited meanwhile is answered by that one read."""
         if not self.store.shared:
             return False
-        async with self._directory_reading:  # requests refused together share one read
+        async with self._directory_reading:
             if self.directory_read_at >= asked:
                 return True
-            if time.perf_counter() - self.directory_read_at < DIRECTORY_READ_GAP:
-                return False
+            wait = DIRECTORY_READ_GAP - (time.perf_counter() - self.directory_read_at)
+            if wait > 0:
+                await asyncio.sleep(wait)
             await self.reload_directory()
             return True
 

@@ -148,6 +148,13 @@ class Store:
         if chunk:
             self._send_notice(db, kind, chunk)
 
+    def send_barrier(self, token: str) -> None:
+        """A notice of this instance's own that comes back after every notice committed
+        before it (PostgreSQL delivers notices in commit order): see Cluster.barrier."""
+        with Session(self.engine) as db:
+            self._send_notice(db, "barrier", [token])
+            db.commit()
+
     def _send_notice(self, db: Session, kind: str, items: Sequence[str]) -> None:
         payload = f"{self.instance} {kind} {NOTICE_SEPARATOR.join(items)}"
         db.connection().exec_driver_sql("SELECT pg_notify(%s, %s)", (NOTICE_CHANNEL, payload))

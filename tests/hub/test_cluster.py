@@ -275,6 +275,32 @@ async def test_get_all_on_one_instance_serves_what_the_other_accepted(cluster: C
             await _eventually(listed, within=1.0)
 
 
+async def test_get_all_right_after_a_push_to_the_other_instance_holds_it(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Instance a applies the other's copy notices slowly (a busy instance); a GET-all it
+    answers right after instance b accepted a Location still holds that Location: a waits
+    until it has applied every notice committed before the request (Cluster.barrier).
+    Without that an eMSP re-syncing at that moment deleted a location it had just been
+    pushed, as 'gone' from the complete pull."""
+    hub_a = cluster.hubs[0]
+    reload = hub_a.reload_copies
+
+    async def slow_reload(keys: Any) -> None:
+        await asyncio.sleep(0.3)
+        await reload(keys)
+
+    monkeypatch.setattr(hub_a, "reload_copies", slow_reload)
+    cluster.network.add("hub.test", cluster.apps[1])
+    response = await cluster.cpo.push_location(f.location("FRESH"))
+    assert response.status_code == 1000
+    cluster.network.add("hub.test", cluster.apps[0])
+
+    listed = await cluster.emsp.pull(ModuleID.LOCATIONS, Location)
+
+    assert "FRESH" in [location.id for location in listed]
+
+
 async def test_a_command_result_comes_back_whichever_instance_it_reaches(
     cluster: Cluster,
 ) -> None:
