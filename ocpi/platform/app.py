@@ -94,6 +94,7 @@ def member_app(
             interfaces=interfaces,
             origin=origin,
             peer=lambda: registration.peer,
+            auth=any_caller,
         )
     return MemberApp(app, any_caller, peer_only, prefix)
 

@@ -12,7 +12,7 @@ what a translation loses is logged. docs/architecture.md says why this is done a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlencode
@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 import httpx
 import pydantic_core
 from pydantic import ValidationError
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ocpi.envelope import encode_envelope
@@ -231,8 +232,12 @@ class VersionEdge:
         interfaces: Sequence[ModuleInterface],
         origin: str = "",
         peer: Callable[[], PeerState | None] | None = None,
+        auth: Callable[[Request], Awaitable[object]] | None = None,
     ) -> None:
         self.app = app
+        self.auth = auth
+        """The core's token check (raises Unauthorized): run before a body is translated, so
+        that a caller without a valid token learns nothing of what it sent (401 first)."""
         self.adapter = adapter
         self.paths = ServedPaths(adapter, prefix, interfaces)
         self.origin = origin
@@ -288,6 +293,8 @@ class VersionEdge:
                 carried = NOTHING  # the core answers a PATCH it does not have
         if carried.request is not None:
             try:
+                if self.auth is not None:
+                    await self.auth(Request(scope))
                 receive = await self._request_down(scope, receive, carried.request, where, context)
             except OcpiError as refused:
                 log.warning("%s: refused: %s", where, refused.message)

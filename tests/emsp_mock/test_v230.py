@@ -156,6 +156,24 @@ async def test_an_evse_put_with_only_connectors_2_2_1_lacks_is_2001(setup: Setup
         await setup.hub.call("PUT", url, evse, sender=CPO)
 
 
+async def test_a_caller_without_a_valid_token_gets_401_before_its_body_is_read(
+    setup: Setup,
+) -> None:
+    """The edge translates a body only for a caller the core would let in: an invalid 2.3.0
+    EVSE from someone without the token is 401 (not 2001, which would tell a stranger how
+    its body was judged); with the token, the same body is 2001."""
+    evse = location_230()["evses"][-1]
+    url = setup.url(ModuleID.LOCATIONS, "DE", "CPB", "LOC1", "MCS1")
+    async with setup.network.client() as client:
+        for authorization in (None, "Token bm90LWEtdG9rZW4="):
+            headers = {"Authorization": authorization} if authorization else {}
+            response = await client.put(url, json=evse, headers=headers)
+            assert response.status_code == 401, response.text
+            assert response.json()["status_code"] == 2000
+    with pytest.raises(InvalidParameters):
+        await setup.hub.call("PUT", url, evse, sender=CPO)
+
+
 async def test_tariffs_tax_included_no_is_taken_and_yes_is_2001_with_the_reason(
     setup: Setup,
 ) -> None:

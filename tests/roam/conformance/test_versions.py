@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from ocpi import v230
 from ocpi.envelope import encode_envelope
+from ocpi.headers import encode_authorization
 from ocpi.v221 import Role
 from roam.cli import app
 from roam.conformance import Outcome, SuiteConfig, checks_for
@@ -193,8 +194,10 @@ async def test_the_kit_edge_refusal_echoes_the_ids_and_reverses_the_routing(
     tmp_path: Path,
 ) -> None:
     """A body the 2.3.0 edge refuses (2001) is answered like the core's answers: ids echoed,
-    routing headers reversed (transport.request_ids failed on it before)."""
+    routing headers reversed (transport.request_ids failed on it before). The caller has a
+    token the member knows (token A): without one the answer is 401, body unread."""
     sent = {
+        "Authorization": encode_authorization(TOKEN_A),
         "X-Request-ID": "req-1",
         "X-Correlation-ID": "corr-1",
         "OCPI-from-country-code": "ZZ",
@@ -207,7 +210,7 @@ async def test_the_kit_edge_refusal_echoes_the_ids_and_reverses_the_routing(
             "http://cpo.test/ocpi/cpo/2.3.0/tokens/ZZ/EMS/BAD", json={"uid": "BAD"}, headers=sent
         )
     assert answer.json()["status_code"] == 2001
-    got = {name: answer.headers.get(name) for name in sent}
+    got = {name: answer.headers.get(name) for name in sent if name != "Authorization"}
     assert got == {
         "X-Request-ID": "req-1",
         "X-Correlation-ID": "corr-1",
