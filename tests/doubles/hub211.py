@@ -14,9 +14,9 @@ from tests.doubles.hub_versions import HUB, MODULES, V211, HubDouble, HubVersion
 __all__ = ["BASE", "HUB", "MODULES", "RECEIVER", "RESULTS", "SENDER", "Hub211", "Received"]
 
 BASE = V211.base
-RECEIVER = V211.receiver
-SENDER = V211.sender
-RESULTS = V211.results
+RECEIVER = V211.hub_url("receiver")
+SENDER = V211.hub_url("sender")
+RESULTS = V211.hub_url("results")
 
 
 @dataclass

@@ -14,9 +14,9 @@ from tests.doubles.hub_versions import HUB, MODULES, V230, HubDouble, HubVersion
 __all__ = ["BASE", "HUB", "MODULES", "RECEIVER", "RESULTS", "SENDER", "Hub230", "Received"]
 
 BASE = V230.base
-RECEIVER = V230.receiver
-SENDER = V230.sender
-RESULTS = V230.results
+RECEIVER = V230.hub_url("receiver")
+SENDER = V230.hub_url("sender")
+RESULTS = V230.hub_url("results")
 
 
 @dataclass

@@ -108,17 +108,9 @@ class HubVersion(Generic[C]):
     def base(self) -> str:
         return f"http://hub{self.number.replace('.', '')}.test"
 
-    @property
-    def receiver(self) -> str:
-        return f"{self.base}/ocpi/hub/{self.number}/receiver"
-
-    @property
-    def sender(self) -> str:
-        return f"{self.base}/ocpi/hub/{self.number}/sender"
-
-    @property
-    def results(self) -> str:
-        return f"{self.base}/ocpi/hub/{self.number}/results"
+    def hub_url(self, interface: str) -> str:
+        """Where the hub's "receiver" or "sender" interfaces, or command "results", are."""
+        return f"{self.base}/ocpi/hub/{self.number}/{interface}"
 
 
 @dataclass
@@ -210,6 +202,7 @@ class HubDouble(Generic[C]):
         app = FastAPI()
         spec = self.spec
         number = spec.number
+        url = spec.hub_url
 
         def ok(data: Any = None, **headers: str) -> JSONResponse:
             return JSONResponse(envelope_dict(data), headers=headers or None)
@@ -245,12 +238,12 @@ class HubDouble(Generic[C]):
         def module_endpoints(module: str) -> list[dict[str, str]]:
             if spec.roles:
                 return [
-                    {"identifier": module, "role": role, "url": f"{base}/{module}"}
-                    for role, base in (("RECEIVER", spec.receiver), ("SENDER", spec.sender))
+                    {"identifier": module, "role": role.upper(), "url": f"{url(role)}/{module}"}
+                    for role in ("receiver", "sender")
                 ]
             calls_receiver = (module in _CPO_CALLS_RECEIVER) == (self.member_role == "CPO")
-            url = f"{spec.receiver if calls_receiver else spec.sender}/{module}"
-            return [{"identifier": module, "url": url}]
+            role = "receiver" if calls_receiver else "sender"
+            return [{"identifier": module, "url": f"{url(role)}/{module}"}]
 
         @app.get("/ocpi/versions")
         async def versions(request: Request) -> JSONResponse:
@@ -303,7 +296,7 @@ class HubDouble(Generic[C]):
                 return refuse(parsed)
             self.received.append(Received(request.method, module, segments, body, parsed))
             if module == "cdrs":
-                return ok(Location=f"{spec.receiver}/cdrs/{body['id']}")
+                return ok(Location=f"{spec.hub_url('receiver')}/cdrs/{body['id']}")
             return ok()
 
         @app.post(receiver_path + "/commands/{command}")
