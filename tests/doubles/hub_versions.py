@@ -163,7 +163,9 @@ class HubDouble(Generic[C]):
 
     # --- the member, as the hub calls it -------------------------------------------------
     def member_url(self, module: str | ModuleID, role: InterfaceRole | None = None) -> str:
-        """The member's URL of `module` (and of `role` where endpoints have roles)."""
+        """The member's URL of `module` (and of `role` where endpoints have roles: a 2.1.1
+        endpoint has none, and `role` is not asked there)."""
+        role = role if self.spec.roles else None
         for endpoint in self.member_endpoints:
             same_role = getattr(endpoint, "role", None) is role
             if same_role and _text(endpoint.identifier) == _text(module):

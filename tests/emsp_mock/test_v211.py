@@ -6,83 +6,35 @@ does not speak is a config error (docs/versions.md, "Mock members on 2.1.1")."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
-from emsp_mock.app import create_app
-from emsp_mock.service import Emsp
-from emsp_mock.settings import ConfigError, load_config
 from ocpi import v211
 from ocpi.errors import ClientError, InvalidParameters
-from ocpi.headers import PartyRef
 from ocpi.translate import v211 as to211
-from ocpi.v221 import Price, Token, TokenType
+from ocpi.v221 import Price
 from ocpi.v221.versions import InterfaceRole, ModuleID
 from tests.cpo_mock.conftest import location, tariff
 from tests.doubles import factories as f
 from tests.doubles.hub211 import BASE, HUB, Hub211
-from tests.emsp_mock.conftest import emsp_settings
+from tests.emsp_mock import versions
+from tests.emsp_mock.versions import CPO, location_211
 from tests.network import Network
 
-CPO = PartyRef("DE", "CPB")
-
-
-@dataclass
-class Setup:
-    network: Network
-    hub: Hub211
-    emsp: Emsp
-
-    async def settle(self) -> None:
-        for _ in range(4):
-            await self.emsp.drain()
-            await asyncio.sleep(0)
-
-    async def app(self, method: str, path: str, body: Any = None) -> httpx.Response:
-        async with self.network.client() as client:
-            return await client.request(method, f"http://emsp.test/app{path}", json=body)
-
-    def url(self, module: str, *segments: str) -> str:
-        return "/".join([self.hub.member_url(module), *segments])
-
-    def token(self, uid: str) -> Token:
-        [found] = [t for t in self.emsp.state.tokens.values() if t.uid == uid]
-        return found
-
-
-def location_211(id: str = "LOC9") -> dict[str, Any]:
-    return to211.location_to_v211(location(id)).value.to_json()
+Setup = versions.Setup[Hub211]
 
 
 @pytest.fixture
 async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     network = Network()
-    hub = Hub211(network.client(), member_role="EMSP")
-    network.add("hub211.test", hub.app)
-    settings = emsp_settings(
-        tmp_path,
-        hub.token_a,
-        version="2.1.1",
-        hub={"versions_url": f"{BASE}/ocpi/versions", "token_a": hub.token_a},
-    )
-    app = create_app(settings, http=network.client())
-    network.add("emsp.test", app)
-    emsp: Emsp = app.state.emsp
-    await emsp.start()
-    started = Setup(network, hub, emsp)
-    await started.settle()
-    try:
-        yield started
-    finally:
-        await emsp.stop()
+    async with versions.started(
+        tmp_path, network, Hub211(network.client(), member_role="EMSP")
+    ) as ready:
+        yield ready
 
 
 async def test_registers_the_2_1_1_way_and_pushes_2_1_1_tokens(setup: Setup) -> None:
@@ -228,49 +180,6 @@ async def test_answers_authorizations_in_2_1_1_with_2_1_1_status_codes(setup: Se
     assert hub.refused == []
 
 
-async def test_start_session_goes_out_as_2_1_1_and_takes_the_result(setup: Setup) -> None:
-    hub = setup.hub
-    await hub.call("PUT", setup.url("locations", "DE", "CPB", "LOC9"), location_211())
-    asked = {"country_code": "DE", "party_id": "CPB", "location_id": "LOC9", "evse_uid": "DC1"}
-    started = (await setup.app("POST", "/drivers/alice/start", asked)).json()
-    await setup.settle()
-    [sent] = hub.bodies("commands")
-    assert sent.segments == ["START_SESSION"]
-    command = sent.parsed
-    assert isinstance(command, v211.StartSession)
-    assert command.token.auth_id == "NL-EMA-C00000001-A"
-    assert command.response_url.startswith(setup.url("commands") + "/START_SESSION/")
-    # The hub's bare "ACCEPTED" is the eMSP's CommandResponse.
-    assert (await setup.app("GET", f"/commands/{started['id']}")).json()["response"] == "ACCEPTED"
-
-    await hub.call("POST", command.response_url, {"result": "ACCEPTED"})
-    state = (await setup.app("GET", f"/commands/{started['id']}")).json()
-    assert state["result"] == "ACCEPTED"
-    assert hub.refused == []
-
-
-async def test_stop_session_names_its_2_1_1_response_url(setup: Setup) -> None:
-    """The StopSession's response_url is the eMSP's 2.1.1 URL, not its core's 2.2.1 path
-    (which the edge does not serve: the CPO's result would be lost)."""
-    hub = setup.hub
-    alice = setup.token("04A1B2C3")
-    await hub.call("PUT", setup.url("locations", "DE", "CPB", "LOC9"), location_211())
-    session = f.session("S9", party=CPO, of_token=alice, location_id="LOC9", evse_uid="DC1")
-    body = to211.session_to_v211(session, location=location("LOC9")).value.to_json()
-    await hub.call("PUT", setup.url("sessions", "DE", "CPB", "S9"), body)
-    stopped = (await setup.app("POST", "/drivers/alice/stop", {"session_id": "S9"})).json()
-    await setup.settle()
-    [sent] = hub.bodies("commands")
-    assert sent.segments == ["STOP_SESSION"]
-    command = sent.parsed
-    assert isinstance(command, v211.StopSession)
-    assert command.response_url.startswith(setup.url("commands") + "/STOP_SESSION/")
-    await hub.call("POST", command.response_url, {"result": "ACCEPTED"})
-    state = (await setup.app("GET", f"/commands/{stopped['id']}")).json()
-    assert state["result"] == "ACCEPTED"
-    assert hub.refused == []
-
-
 async def test_pulls_2_1_1_lists_owned_by_the_hub(setup: Setup) -> None:
     hub, emsp = setup.hub, setup.emsp
     hub.sender_data["locations"] = [location_211("LOC7")]
@@ -280,15 +189,3 @@ async def test_pulls_2_1_1_lists_owned_by_the_hub(setup: Setup) -> None:
     assert emsp.location(HUB.country_code, HUB.party_id, "LOC7") is not None
     assert set(emsp.state.tariffs_of(HUB.country_code, HUB.party_id)) == {"T7"}
     assert hub.refused == []
-
-
-def test_a_version_it_does_not_speak_is_a_config_error(tmp_path: Path) -> None:
-    config = tmp_path / "emsp.toml"
-    config.write_text('[emsp]\nversion = "2.1"\n', encoding="utf-8")
-    with pytest.raises(ConfigError) as refused:
-        load_config(config)
-    message = str(refused.value)
-    assert "version" in message and "'2.1'" in message and "2.1.1, 2.2.1, 2.3.0" in message
-    config.write_text('[emsp]\nversion = "2.1.1"\n', encoding="utf-8")
-    assert load_config(config).version == "2.1.1"
-    assert TokenType.RFID.value == "RFID"

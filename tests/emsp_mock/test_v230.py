@@ -5,32 +5,25 @@ config error (docs/versions.md, "Mock members on 2.3.0")."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from emsp_mock.app import create_app
-from emsp_mock.service import Emsp
-from emsp_mock.settings import ConfigError, load_config
 from ocpi import v230
 from ocpi.errors import InvalidParameters
-from ocpi.headers import PartyRef
 from ocpi.translate.v230 import cdr_to_v230, session_to_v230
 from ocpi.v221.versions import InterfaceRole, ModuleID
-from tests.cpo_mock.conftest import location, tariff
+from tests.cpo_mock.conftest import tariff
 from tests.doubles import factories as f
-from tests.doubles.hub230 import BASE, HUB, Hub230
-from tests.emsp_mock.conftest import emsp_settings
+from tests.doubles.hub230 import HUB, Hub230
+from tests.emsp_mock import versions
+from tests.emsp_mock.versions import CPO, location_230
 from tests.network import Network
 
-CPO = PartyRef("DE", "CPB")
 CPO_ROLE = v230.CredentialsRole(
     role=v230.Role.CPO,
     business_details=v230.BusinessDetails(name="Spark Test"),
@@ -39,45 +32,7 @@ CPO_ROLE = v230.CredentialsRole(
 )
 
 
-@dataclass
-class Setup:
-    network: Network
-    hub: Hub230
-    emsp: Emsp
-
-    async def settle(self) -> None:
-        for _ in range(4):
-            await self.emsp.drain()
-            await asyncio.sleep(0)
-
-    async def app(self, method: str, path: str, body: Any = None) -> httpx.Response:
-        async with self.network.client() as client:
-            return await client.request(method, f"http://emsp.test/app{path}", json=body)
-
-    def url(self, module: ModuleID, *segments: str) -> str:
-        base = self.hub.member_url(module, InterfaceRole.RECEIVER)
-        return "/".join([base, *segments])
-
-
-def location_230(id: str = "LOC9") -> dict[str, Any]:
-    """A 2.3.0 Location using what 2.3.0 added: parking places, EVSE parking, a help phone,
-    connector capabilities, and an EVSE whose only connector is MCS (2.2.1 has no MCS)."""
-    data = location(id).to_json()
-    data["help_phone"] = "+31201234567"
-    data["parking_places"] = [
-        {
-            "id": "P1",
-            "vehicle_types": ["PERSONAL_VEHICLE"],
-            "restricted_to_type": False,
-            "reservation_required": False,
-        }
-    ]
-    data["evses"][0]["parking"] = [{"parking_id": "P1"}]
-    data["evses"][0]["connectors"][0]["capabilities"] = ["ISO_15118_2_PLUG_AND_CHARGE"]
-    mcs = {**data["evses"][0], "uid": "MCS1", "evse_id": "DE*CPB*EMCS1", "parking": []}
-    mcs["connectors"] = [{**data["evses"][0]["connectors"][0], "standard": "MCS"}]
-    data["evses"].append(mcs)
-    return data
+Setup = versions.Setup[Hub230]
 
 
 def tariff_230(id: str = "T1", tax_included: str = "NO") -> dict[str, Any]:
@@ -88,23 +43,8 @@ def tariff_230(id: str = "T1", tax_included: str = "NO") -> dict[str, Any]:
 async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     network = Network()
     hub = Hub230(network.client(), reachable=[CPO_ROLE])
-    network.add("hub230.test", hub.app)
-    settings = emsp_settings(
-        tmp_path,
-        hub.token_a,
-        version="2.3.0",
-        hub={"versions_url": f"{BASE}/ocpi/versions", "token_a": hub.token_a},
-    )
-    app = create_app(settings, http=network.client())
-    network.add("emsp.test", app)
-    emsp: Emsp = app.state.emsp
-    await emsp.start()
-    started = Setup(network, hub, emsp)
-    await started.settle()
-    try:
-        yield started
-    finally:
-        await emsp.stop()
+    async with versions.started(tmp_path, network, hub) as ready:
+        yield ready
 
 
 async def test_registers_the_2_3_0_way_and_pushes_2_3_0_tokens(setup: Setup) -> None:
@@ -216,51 +156,6 @@ async def test_takes_2_3_0_sessions_and_cdrs_with_prices_as_taxes(setup: Setup) 
     assert v230.CDR.model_validate(served.data).total_cost.before_taxes == Decimal("20.0")
 
 
-async def test_start_session_goes_out_as_2_3_0_and_takes_the_result(setup: Setup) -> None:
-    hub = setup.hub
-    await hub.call(
-        "PUT", setup.url(ModuleID.LOCATIONS, "DE", "CPB", "LOC9"), location_230(), sender=CPO
-    )
-    asked = {"country_code": "DE", "party_id": "CPB", "location_id": "LOC9", "evse_uid": "DC1"}
-    started = (await setup.app("POST", "/drivers/alice/start", asked)).json()
-    await setup.settle()
-    [sent] = hub.bodies("commands")
-    assert sent.segments == ["START_SESSION"]
-    command = sent.parsed
-    assert isinstance(command, v230.StartSession)
-    # Its response_url is one of the eMSP's 2.3.0 URLs.
-    commands_url = hub.member_url(ModuleID.COMMANDS, InterfaceRole.SENDER)
-    assert command.response_url.startswith(commands_url + "/START_SESSION/")
-    assert (await setup.app("GET", f"/commands/{started['id']}")).json()["response"] == "ACCEPTED"
-
-    await hub.call("POST", command.response_url, {"result": "ACCEPTED"}, sender=CPO)
-    state = (await setup.app("GET", f"/commands/{started['id']}")).json()
-    assert state["result"] == "ACCEPTED"
-
-
-async def test_stop_session_names_a_2_3_0_response_url_that_takes_the_result(
-    setup: Setup,
-) -> None:
-    """StopSession did not change in 2.3.0 and passes untranslated, but its response_url
-    must still be the eMSP's 2.3.0 URL: its 2.2.1 path is not served (the CPO's result was
-    lost, found by the mixed-version demo)."""
-    hub = setup.hub
-    alice = f.token("app-alice", party=PartyRef("NL", "EMA"), contract_id="NL-EMA-C00000001-A")
-    session = session_to_v230(f.session(id="S9", party=CPO, of_token=alice)).value.to_json()
-    await hub.call("PUT", setup.url(ModuleID.SESSIONS, "DE", "CPB", "S9"), session, sender=CPO)
-    stopped = (await setup.app("POST", "/drivers/alice/stop", {"session_id": "S9"})).json()
-    await setup.settle()
-    [sent] = hub.bodies("commands")
-    assert sent.segments == ["STOP_SESSION"]
-    command = sent.parsed
-    assert isinstance(command, v230.StopSession)
-    commands_url = hub.member_url(ModuleID.COMMANDS, InterfaceRole.SENDER)
-    assert command.response_url.startswith(commands_url + "/STOP_SESSION/")
-    await hub.call("POST", command.response_url, {"result": "ACCEPTED"}, sender=CPO)
-    state = (await setup.app("GET", f"/commands/{stopped['id']}")).json()
-    assert state["result"] == "ACCEPTED"
-
-
 async def test_pulls_2_3_0_lists_leaving_out_what_2_2_1_cannot_carry(setup: Setup) -> None:
     hub, emsp = setup.hub, setup.emsp
     hub.sender_data["locations"] = [location_230("LOC7")]
@@ -269,14 +164,3 @@ async def test_pulls_2_3_0_lists_leaving_out_what_2_2_1_cannot_carry(setup: Setu
     assert answer.status_code == 200, answer.text
     assert emsp.location("DE", "CPB", "LOC7") is not None
     assert set(emsp.state.tariffs_of("DE", "CPB")) == {"T7"}
-
-
-def test_a_version_it_does_not_speak_is_a_config_error(tmp_path: Path) -> None:
-    config = tmp_path / "emsp.toml"
-    config.write_text('[emsp]\nversion = "9.9"\n', encoding="utf-8")
-    with pytest.raises(ConfigError) as refused:
-        load_config(config)
-    message = str(refused.value)
-    assert "version" in message and "'9.9'" in message and "2.2.1, 2.3.0" in message
-    config.write_text('[emsp]\nversion = "2.3.0"\n', encoding="utf-8")
-    assert load_config(config).version == "2.3.0"
