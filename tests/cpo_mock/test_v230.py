@@ -4,84 +4,34 @@ version it does not speak is a config error (docs/versions.md, "Mock members on 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from cpo_mock.app import create_app
-from cpo_mock.service import Cpo
-from cpo_mock.settings import ConfigError, load_config
 from ocpi import v230
-from ocpi.errors import InvalidParameters, NotFound
+from ocpi.errors import InvalidParameters
 from ocpi.headers import PartyRef
-from ocpi.pagination import parse_link_header
-from ocpi.v221 import Price, TokenType
+from ocpi.v221 import TokenType
 from ocpi.v221.versions import InterfaceRole, ModuleID
-from tests.cpo_mock.conftest import cpo_settings, tariff
+from tests.cpo_mock import versions
+from tests.cpo_mock.versions import EMSP_ROLE, priced_tariff
 from tests.doubles.hub230 import BASE, HUB, RESULTS, Hub230
 from tests.network import Network
 
 EMSP = PartyRef("NL", "EMA")
-EMSP_ROLE = v230.CredentialsRole(
-    role=v230.Role.EMSP,
-    business_details=v230.BusinessDetails(name="Volt App"),
-    country_code="NL",
-    party_id="EMA",
-)
 
 
-@dataclass
-class Setup:
-    network: Network
-    hub: Hub230
-    cpo: Cpo
-
-    async def settle(self) -> None:
-        for _ in range(4):
-            await self.cpo.drain()
-            await asyncio.sleep(0)
-
-    async def step(self, seconds: float) -> None:
-        await self.cpo.step(seconds)
-        await self.settle()
-
-
-def priced_tariff() -> dict[str, Any]:
-    """The conftest tariff with a minimum price, as 2.2.1 gives it (excl_vat, incl_vat)."""
-    data = tariff().to_json()
-    data["min_price"] = Price(excl_vat=Decimal("2.00"), incl_vat=Decimal("2.38")).to_json()
-    return data
+Setup = versions.Setup[Hub230]
 
 
 @pytest.fixture
 async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     network = Network()
     hub = Hub230(network.client(), reachable=[EMSP_ROLE])
-    network.add("hub230.test", hub.app)
-    settings = cpo_settings(
-        tmp_path,
-        hub.token_a,
-        version="2.3.0",
-        hub={"versions_url": f"{BASE}/ocpi/versions", "token_a": hub.token_a},
-        simulation={"auto_plug": True, "session_update_interval": 300},
-        tariffs=[priced_tariff()],
-        page_limit=1,
-    )
-    app = create_app(settings, http=network.client())
-    network.add("cpo.test", app)
-    cpo: Cpo = app.state.cpo
-    await cpo.start()
-    started = Setup(network, hub, cpo)
-    await started.settle()
-    try:
-        yield started
-    finally:
-        await cpo.stop()
+    async with versions.started(tmp_path, network, hub, [priced_tariff()]) as ready:
+        yield ready
 
 
 async def test_registers_with_2_3_0_credentials_and_publishes_2_3_0_details(
@@ -194,30 +144,6 @@ async def test_start_session_yields_2_3_0_result_session_evse_patch_and_cdr(
     assert "before_taxes" in listed.data[0]["total_cost"]
 
 
-async def test_serves_2_3_0_objects_and_links_at_its_2_3_0_paths(setup: Setup) -> None:
-    hub = setup.hub
-    url = hub.member_url(ModuleID.LOCATIONS, InterfaceRole.SENDER)
-    page = await hub.call("GET", url)
-    [first] = [v230.Location.model_validate(item) for item in page.data]
-    following = parse_link_header(page.headers.get("Link"))
-    assert following is not None and following.startswith(url + "?")
-    [second] = (await hub.call("GET", following)).data
-    assert {first.id, v230.Location.model_validate(second).id} == {"LOC1", "LOC2"}
-
-    evse = (await hub.call("GET", f"{url}/LOC1/DC1")).data
-    assert v230.EVSE.model_validate(evse).uid == "DC1"
-
-    tariffs = (await hub.call("GET", hub.member_url(ModuleID.TARIFFS, InterfaceRole.SENDER))).data
-    [served] = [v230.Tariff.model_validate(item) for item in tariffs]
-    assert served.tax_included == v230.TaxIncluded.NO
-    assert tariffs[0]["min_price"] == {"before_taxes": 2.0, "after_taxes": 2.38}
-
-
-async def test_its_2_2_1_paths_are_not_served(setup: Setup) -> None:
-    with pytest.raises(NotFound, match=r"speaks OCPI 2\.3\.0"):
-        await setup.hub.call("GET", "http://cpo.test/ocpi/cpo/2.2.1/locations")
-
-
 async def test_accepts_a_2_3_0_token_of_a_type_2_2_1_lacks(setup: Setup) -> None:
     hub, cpo = setup.hub, setup.cpo
     url = hub.member_url(ModuleID.TOKENS, InterfaceRole.RECEIVER) + "/NL/EMA/EMAID-1"
@@ -275,17 +201,3 @@ async def test_takes_2_3_0_hub_client_info(setup: Setup) -> None:
     assert found is not None and found.status.value == "CONNECTED"
     served = await hub.call("GET", url, routed=False)
     assert v230.ClientInfo.model_validate(served.data).role == v230.Role.EMSP
-
-
-def test_a_version_it_does_not_speak_is_a_config_error(tmp_path: Path) -> None:
-    config = tmp_path / "cpo.toml"
-    config.write_text('[cpo]\nversion = "9.9"\n', encoding="utf-8")
-    with pytest.raises(ConfigError) as refused:
-        load_config(config)
-    message = str(refused.value)
-    assert "version" in message and "'9.9'" in message
-    assert "2.2.1, 2.3.0" in message
-    config.write_text('[cpo]\nversion = "2.3.0"\n', encoding="utf-8")
-    assert load_config(config).version == "2.3.0"
-    config.write_text("[cpo]\n", encoding="utf-8")
-    assert load_config(config).version == "2.2.1"
