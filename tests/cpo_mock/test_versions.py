@@ -33,6 +33,8 @@ class Version:
     """What the tests put in and expect on one version."""
 
     number: str
+    unknown: str
+    """A version it does not speak, close to this one."""
     hub: Callable[[httpx.AsyncClient], HubDouble[Any]]
     tariff: Callable[[], dict[str, Any]]
     models: ModuleType
@@ -43,12 +45,14 @@ class Version:
 VERSIONS = [
     Version(
         "2.1.1",
+        "2.0",
         hub=lambda http: Hub211(http, member_role="CPO"),
         tariff=lambda: tariff().to_json(),
         models=v211,
     ),
     Version(
         "2.3.0",
+        "9.9",
         hub=lambda http: Hub230(http, reachable=[EMSP_ROLE]),
         tariff=priced_tariff,
         models=v230,
@@ -61,10 +65,7 @@ VERSIONS = [
 ]
 
 
-@pytest.fixture(params=VERSIONS, ids=[v.number for v in VERSIONS])
-def version(request: pytest.FixtureRequest) -> Version:
-    chosen: Version = request.param
-    return chosen
+pytestmark = pytest.mark.parametrize("version", VERSIONS, ids=lambda v: v.number)
 
 
 @pytest.fixture
@@ -104,10 +105,8 @@ async def test_its_2_2_1_paths_are_not_served(
         await setup.hub.call("GET", "http://cpo.test/ocpi/cpo/2.2.1/locations")
 
 
-@pytest.mark.parametrize(("number", "unknown"), [("2.1.1", "2.0"), ("2.3.0", "9.9")])
-def test_a_version_it_does_not_speak_is_a_config_error(
-    tmp_path: Path, number: str, unknown: str
-) -> None:
+def test_a_version_it_does_not_speak_is_a_config_error(tmp_path: Path, version: Version) -> None:
+    number, unknown = version.number, version.unknown
     config = tmp_path / "cpo.toml"
     config.write_text(f'[cpo]\nversion = "{unknown}"\n', encoding="utf-8")
     with pytest.raises(ConfigError) as refused:

@@ -69,11 +69,6 @@ def _received_models(models: ModuleType) -> dict[tuple[str, str, int], type[Base
     }
 
 
-def _command_models(models: ModuleType, *names: str) -> dict[str, type[BaseModel]]:
-    commands = {name: "".join(part.title() for part in name.split("_")) for name in names}
-    return {command: getattr(models, model) for command, model in commands.items()}
-
-
 @dataclass(frozen=True)
 class HubVersion(Generic[C]):
     """What the hub double does differently in one OCPI version."""
@@ -82,13 +77,14 @@ class HubVersion(Generic[C]):
     listed: tuple[str, ...]
     """The versions GET /ocpi/versions lists (only `number`'s details are served)."""
     credentials: type[C]
-    version_details: type[v211.VersionDetails] | type[v230.VersionDetails]
-    received_models: dict[tuple[str, str, int], type[BaseModel]]
-    command_models: dict[str, type[BaseModel]]
-    result_model: type[BaseModel]
-    """What a command's response_url takes."""
-    references: type[BaseModel] | None
-    """What POST {tokens}/{uid}/authorize takes as a body (None: the body is not read)."""
+    models: ModuleType
+    """`ocpi.v211` or `ocpi.v230`: what every body received is validated against."""
+    commands: tuple[str, ...]
+    """The commands the version has (their models named alike: START_SESSION, StartSession)."""
+    result: str
+    """The model a command's response_url takes."""
+    references: bool
+    """Whether POST {tokens}/{uid}/authorize reads its body (LocationReferences)."""
     roles: bool
     """Whether endpoints name their interface (2.1.1: one URL a module, no role)."""
     routing: bool
@@ -107,6 +103,15 @@ class HubVersion(Generic[C]):
     @property
     def base(self) -> str:
         return f"http://hub{self.number.replace('.', '')}.test"
+
+    def received_model(self, module: str, method: str, segments: int) -> type[BaseModel] | None:
+        return _received_models(self.models).get((module, method, segments))
+
+    def command_model(self, command: str) -> type[BaseModel] | None:
+        if command not in self.commands:
+            return None
+        model: type[BaseModel] = getattr(self.models, command.title().replace("_", ""))
+        return model
 
     def hub_url(self, interface: str) -> str:
         """Where the hub's "receiver" or "sender" interfaces, or command "results", are."""
@@ -277,7 +282,7 @@ class HubDouble(Generic[C]):
                 return refuse(f"the member should offer {number} only, not {offered}")
             found = (await member.get(offered[0]["url"], routed=False)).data
             self.member_details = found
-            self.member_endpoints = list(spec.version_details.model_validate(found).endpoints)
+            self.member_endpoints = list(spec.models.VersionDetails.model_validate(found).endpoints)
             self.member_credentials = theirs
             return ok(spec.answer_credentials(self).to_json())
 
@@ -290,7 +295,7 @@ class HubDouble(Generic[C]):
                 return unauthorized()
             segments = [part for part in rest.split("/") if part]
             body = await request.json()
-            model = spec.received_models.get((module, request.method, len(segments)))
+            model = spec.received_model(module, request.method, len(segments))
             if model is None:
                 return refuse(f"{request.method} {module} {segments}: not a {number} interface")
             parsed = validate(model, body, model.__name__)
@@ -306,7 +311,7 @@ class HubDouble(Generic[C]):
             if not authorized(request, self.token_c):
                 return unauthorized()
             body = await request.json()
-            model = spec.command_models.get(command)
+            model = spec.command_model(command)
             if model is None:
                 return refuse(f"{command} is not a {number} command")
             parsed = validate(model, body, command)
@@ -319,7 +324,7 @@ class HubDouble(Generic[C]):
         async def result(request: Request, command_id: str) -> JSONResponse:
             authorized(request)  # notes routing headers; a response_url takes any caller
             body = await request.json()
-            model = spec.result_model
+            model = getattr(spec.models, spec.result)
             parsed = validate(model, body, model.__name__)
             if isinstance(parsed, str):
                 return refuse(parsed)
@@ -337,8 +342,9 @@ class HubDouble(Generic[C]):
         async def authorize(request: Request, uid: str) -> JSONResponse:
             if not authorized(request, self.token_c):
                 return unauthorized()
-            if spec.references is not None and await request.body():
-                parsed = validate(spec.references, await request.json(), "references")
+            if spec.references and await request.body():
+                references = spec.models.LocationReferences
+                parsed = validate(references, await request.json(), "references")
                 if isinstance(parsed, str):
                     return refuse(parsed)
                 self.received.append(Received("POST", "authorize", [uid], parsed, parsed))
@@ -370,13 +376,10 @@ V211 = HubVersion(
     number="2.1.1",
     listed=("2.1.1", "2.2.1"),
     credentials=v211.Credentials,
-    version_details=v211.VersionDetails,
-    received_models=_received_models(v211),
-    command_models=_command_models(
-        v211, "START_SESSION", "STOP_SESSION", "RESERVE_NOW", "UNLOCK_CONNECTOR"
-    ),
-    result_model=v211.CommandResponse,
-    references=v211.LocationReferences,
+    models=v211,
+    commands=("START_SESSION", "STOP_SESSION", "RESERVE_NOW", "UNLOCK_CONNECTOR"),
+    result="CommandResponse",
+    references=True,
     roles=False,
     routing=False,
     base64_tokens=False,
@@ -389,18 +392,10 @@ V230 = HubVersion(
     number="2.3.0",
     listed=("2.2.1", "2.3.0"),
     credentials=v230.Credentials,
-    version_details=v230.VersionDetails,
-    received_models=_received_models(v230),
-    command_models=_command_models(
-        v230,
-        "START_SESSION",
-        "STOP_SESSION",
-        "RESERVE_NOW",
-        "CANCEL_RESERVATION",
-        "UNLOCK_CONNECTOR",
-    ),
-    result_model=v230.CommandResult,
-    references=None,
+    models=v230,
+    commands=(*V211.commands, "CANCEL_RESERVATION"),
+    result="CommandResult",
+    references=False,
     roles=True,
     routing=True,
     base64_tokens=True,

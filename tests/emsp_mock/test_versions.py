@@ -33,6 +33,8 @@ class Version:
     """What the tests put in and expect on one version."""
 
     number: str
+    unknown: str
+    """A version it does not speak, close to this one."""
     hub: Callable[[httpx.AsyncClient], HubDouble[Any]]
     location: Callable[[], dict[str, Any]]
     session: Callable[[Session], dict[str, Any]]
@@ -51,6 +53,7 @@ CPO_ROLE = v230.CredentialsRole(
 VERSIONS = [
     Version(
         "2.1.1",
+        "2.1",
         hub=lambda http: Hub211(http, member_role="EMSP"),
         location=location_211,
         session=lambda s: to211.session_to_v211(s, location=location("LOC9")).value.to_json(),
@@ -60,6 +63,7 @@ VERSIONS = [
     ),
     Version(
         "2.3.0",
+        "9.9",
         hub=lambda http: Hub230(http, reachable=[CPO_ROLE]),
         location=location_230,
         session=lambda s: session_to_v230(s).value.to_json(),
@@ -70,10 +74,7 @@ VERSIONS = [
 ]
 
 
-@pytest.fixture(params=VERSIONS, ids=[v.number for v in VERSIONS])
-def version(request: pytest.FixtureRequest) -> Version:
-    chosen: Version = request.param
-    return chosen
+pytestmark = pytest.mark.parametrize("version", VERSIONS, ids=lambda v: v.number)
 
 
 @pytest.fixture
@@ -134,10 +135,8 @@ async def test_stop_session_names_a_response_url_of_its_version_that_takes_the_r
     assert hub.refused == []
 
 
-@pytest.mark.parametrize(("number", "unknown"), [("2.1.1", "2.1"), ("2.3.0", "9.9")])
-def test_a_version_it_does_not_speak_is_a_config_error(
-    tmp_path: Path, number: str, unknown: str
-) -> None:
+def test_a_version_it_does_not_speak_is_a_config_error(tmp_path: Path, version: Version) -> None:
+    number, unknown = version.number, version.unknown
     config = tmp_path / "emsp.toml"
     config.write_text(f'[emsp]\nversion = "{unknown}"\n', encoding="utf-8")
     with pytest.raises(ConfigError) as refused:
