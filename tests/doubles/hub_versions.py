@@ -53,20 +53,16 @@ def _text(value: Any) -> str:
 
 def _received_models(models: ModuleType) -> dict[tuple[str, str, int], type[BaseModel]]:
     """What a body PUT/PATCHed/POSTed at (module, method, number of URL segments) must be."""
-    return {
-        ("locations", "PUT", 3): models.Location,
-        ("locations", "PUT", 4): models.EVSE,
-        ("locations", "PUT", 5): models.Connector,
-        ("locations", "PATCH", 3): models.LocationPatch,
-        ("locations", "PATCH", 4): models.EVSEPatch,
-        ("locations", "PATCH", 5): models.ConnectorPatch,
+    found: dict[tuple[str, str, int], type[BaseModel]] = {
         ("tariffs", "PUT", 3): models.Tariff,
-        ("sessions", "PUT", 3): models.Session,
-        ("sessions", "PATCH", 3): models.SessionPatch,
         ("cdrs", "POST", 0): models.CDR,
-        ("tokens", "PUT", 3): models.Token,
-        ("tokens", "PATCH", 3): models.TokenPatch,
     }
+    objects = [("locations", 3, "Location"), ("locations", 4, "EVSE")]
+    objects += [("locations", 5, "Connector"), ("sessions", 3, "Session"), ("tokens", 3, "Token")]
+    for module, segments, name in objects:
+        found[module, "PUT", segments] = getattr(models, name)
+        found[module, "PATCH", segments] = getattr(models, f"{name}Patch")
+    return found
 
 
 @dataclass(frozen=True)
