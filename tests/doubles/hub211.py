@@ -13,10 +13,7 @@ from tests.doubles.hub_versions import HUB, MODULES, V211, HubDouble, HubVersion
 
 __all__ = ["BASE", "HUB", "MODULES", "RECEIVER", "RESULTS", "SENDER", "Hub211", "Received"]
 
-BASE = V211.base
-RECEIVER = V211.hub_url("receiver")
-SENDER = V211.hub_url("sender")
-RESULTS = V211.hub_url("results")
+BASE, RECEIVER, SENDER, RESULTS = V211.urls()
 
 
 @dataclass

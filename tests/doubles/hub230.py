@@ -13,10 +13,7 @@ from tests.doubles.hub_versions import HUB, MODULES, V230, HubDouble, HubVersion
 
 __all__ = ["BASE", "HUB", "MODULES", "RECEIVER", "RESULTS", "SENDER", "Hub230", "Received"]
 
-BASE = V230.base
-RECEIVER = V230.hub_url("receiver")
-SENDER = V230.hub_url("sender")
-RESULTS = V230.hub_url("results")
+BASE, RECEIVER, SENDER, RESULTS = V230.urls()
 
 
 @dataclass

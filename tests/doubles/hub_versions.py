@@ -109,6 +109,11 @@ class HubVersion(Generic[C]):
         model: type[BaseModel] = getattr(self.models, command.title().replace("_", ""))
         return model
 
+    def urls(self) -> tuple[str, str, str, str]:
+        """The hub's base URL, and where its Receivers, Senders and command results are."""
+        url = self.hub_url
+        return self.base, url("receiver"), url("sender"), url("results")
+
     def hub_url(self, interface: str) -> str:
         """Where the hub's "receiver" or "sender" interfaces, or command "results", are."""
         return f"{self.base}/ocpi/hub/{self.number}/{interface}"
