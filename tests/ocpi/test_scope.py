@@ -18,7 +18,7 @@ from ocpi.server.scope import HeaderValues, url_path_and_query
 PATH_TEXT = st.text(
     st.one_of(
         st.sampled_from(list("?#\\/%\t\r\n :[]@")),
-        st.characters(codec="utf-8", exclude_categories=("Cs",)),
+        st.characters(codec="utf-8"),
     ),
     max_size=40,
 )
