@@ -118,6 +118,21 @@ def test_party_ref_parses_common_spellings(text: str) -> None:
     assert str(PartyRef.parse(text)) == "NL/EMA"
 
 
+def test_a_pair_seen_before_is_checked_the_same_and_names_its_own_header() -> None:
+    """The parsed pairs are remembered; a refused value is refused every time, and the same
+    bad value under the other pair's headers names those headers."""
+    good = {"OCPI-to-country-code": " nl", "OCPI-to-party-id": "tnm "}
+    assert RoutingHeaders.parse(good).to == PartyRef("NL", "TNM")
+    assert RoutingHeaders.parse(good).to == PartyRef("NL", "TNM")
+    for _ in range(2):
+        with pytest.raises(ValueError, match="OCPI-to-party-id must be a 3-character"):
+            RoutingHeaders.parse({"OCPI-to-country-code": "NL", "OCPI-to-party-id": "TOOLONG"})
+    with pytest.raises(ValueError, match="OCPI-from-party-id must be a 3-character"):
+        RoutingHeaders.parse({"OCPI-from-country-code": "NL", "OCPI-from-party-id": "TOOLONG"})
+    with pytest.raises(ValueError, match="OCPI-from-country-code must be a 2-letter"):
+        RoutingHeaders.parse({"OCPI-from-country-code": "N1", "OCPI-from-party-id": "TNM"})
+
+
 # --- request ids --------------------------------------------------------------------------
 def test_request_ids_are_random_uuids_never_repeated() -> None:
     """More than one draw of the pool: every id a version 4 (random) RFC 4122 UUID in its
