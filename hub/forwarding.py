@@ -16,6 +16,7 @@ members through ASGITransport.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -114,7 +115,7 @@ class AiohttpEngine:
                 url,
                 data=body,
                 headers=dict(headers),
-                timeout=aiohttp.ClientTimeout(total=timeout_s),
+                timeout=_timeout(timeout_s),
                 allow_redirects=False,
             ) as response:
                 content = await response.read()
@@ -141,6 +142,12 @@ class AiohttpEngine:
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+@functools.lru_cache(maxsize=16)
+def _timeout(total_s: float) -> aiohttp.ClientTimeout:
+    """One (immutable) ClientTimeout per forward timeout, not one per message."""
+    return aiohttp.ClientTimeout(total=total_s)
 
 
 class HttpxEngine:

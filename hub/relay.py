@@ -87,6 +87,7 @@ from ocpi.pagination import PageRequest, format_link, page_headers, paginate, pa
 from ocpi.server.body_guard import STATE_KEY as BODY_STATE_KEY
 from ocpi.server.body_guard import refusal
 from ocpi.server.responses import OcpiResponse, ocpi_response
+from ocpi.server.scope import HeaderValues, url_path_and_query
 from ocpi.translate import Untranslatable
 from ocpi.translate.v211 import status_code_to_v211
 from ocpi.v221.versions import InterfaceRole, ModuleID
@@ -127,6 +128,10 @@ class Context:
     """The body as the sender wrote it (raw, parsed), kept when it was carried to 2.2.1."""
     query: str | None = None
     """The query string to pass on, when the hub changed it (a 2.1.1 token's type)."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """The request's headers (ocpi.server.scope: read once, the first value of each name)."""
+    url_query: str = ""
+    """The query string of the URL called (`request.url.query`)."""
 
     def add_note(self, text: str) -> None:
         if text:
@@ -160,15 +165,27 @@ class Context:
 
 
 def _context(hub: Hub, request: Request, version: str) -> Context:
-    request_id, correlation_id = request.scope["state"]["ocpi_ids"]
-    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return Context(hub, request, request.method, path, request_id, correlation_id, version=version)
+    scope = request.scope
+    request_id, correlation_id = scope["state"]["ocpi_ids"]
+    url_path, url_query = url_path_and_query(scope)
+    path = url_path + (f"?{url_query}" if url_query else "")
+    return Context(
+        hub,
+        request,
+        request.method,
+        path,
+        request_id,
+        correlation_id,
+        version=version,
+        headers=HeaderValues(scope["headers"]),
+        url_query=url_query,
+    )
 
 
 async def _authenticate(ctx: Context) -> Platform:
     try:
         candidates = token_candidates(
-            ctx.request.headers.get(AUTHORIZATION),
+            ctx.headers.get(AUTHORIZATION),
             # 2.1.1's rule: the token as it is (transport_and_format "Request format").
             accept_raw=ctx.hub.settings.accept_raw_tokens or ctx.version == V211.version,
         )
@@ -337,7 +354,7 @@ async def _handle(ctx: Context, interface: InterfaceRole | None) -> Response:
         ctx.routing = RoutingHeaders(from_=sender.parties[0].ref if sender.parties else None)
     else:
         try:
-            ctx.routing = RoutingHeaders.parse(request.headers)
+            ctx.routing = RoutingHeaders.parse(ctx.headers)
         except ValueError as exc:
             raise InvalidParameters(str(exc)) from None
     if module is None or module not in FUNCTIONAL_MODULES:
@@ -357,7 +374,7 @@ async def _handle(ctx: Context, interface: InterfaceRole | None) -> Response:
         interface=interface,
         method=ctx.method,
         segments=segments,
-        query=dict(request.query_params),
+        query=dict(request.query_params) if request.scope.get("query_string") else {},
         to=ctx.routing.to,
         from_=ctx.routing.from_,
         body=body,
@@ -493,7 +510,7 @@ async def _forward(
     sender = ctx.platform
     assert sender is not None and message.from_ is not None
     url = target.url
-    query = ctx.query if ctx.query is not None else str(ctx.request.url.query)
+    query = ctx.query if ctx.query is not None else ctx.url_query
     receiver_version = target.platform.version
     hop_note = ""
     if receiver_version != PIVOT or ctx.version != PIVOT:
@@ -794,7 +811,7 @@ async def handle_page(hub: Hub, request: Request, version: str = PIVOT) -> Respo
     try:
         sender = await _authenticate(ctx)
         try:
-            ctx.routing = RoutingHeaders.parse(request.headers)
+            ctx.routing = RoutingHeaders.parse(ctx.headers)
         except ValueError as exc:
             raise InvalidParameters(str(exc)) from None
         callback = await hub.callback(request.path_params["uid"])
@@ -840,7 +857,7 @@ async def _broadcast(
         copy = hub.copies.apply_simple(message.module, ctx.method, owner, object_id, body)
     if copy is not None:
         hub.writer.copy(copy)
-    query = ctx.query if ctx.query is not None else str(ctx.request.url.query)
+    query = ctx.query if ctx.query is not None else ctx.url_query
     path = "/" + "/".join(quote(segment, safe="") for segment in message.segments)
     if query:
         path = f"{path}?{query}"

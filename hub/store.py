@@ -591,8 +591,13 @@ def _insert_log_lines(db: Session, lines: Sequence[LogLine]) -> None:
     """
     connection = db.connection()
     dialect = connection.dialect
-    processors = [
-        column.type.dialect_impl(dialect).bind_processor(dialect) for column in _LOG_COLUMNS
+    fields = [
+        (
+            column.name,
+            _LOG_DEFAULTS.get(column.name),
+            column.type.dialect_impl(dialect).bind_processor(dialect),
+        )
+        for column in _LOG_COLUMNS
     ]
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
     row_sql = "(" + ",".join([marker] * len(_LOG_COLUMNS)) + ")"
@@ -601,9 +606,11 @@ def _insert_log_lines(db: Session, lines: Sequence[LogLine]) -> None:
         chunk = lines[start : start + _LOG_CHUNK]
         params: list[Any] = []
         for line in chunk:
-            for column, process in zip(_LOG_COLUMNS, processors, strict=True):
-                value = line.get(column.name, _LOG_DEFAULTS.get(column.name))
-                params.append(process(value) if process is not None else value)
+            get = line.get
+            params += [
+                get(name, default) if process is None else process(get(name, default))
+                for name, default, process in fields
+            ]
         sql = f"INSERT INTO message ({names}) VALUES " + ",".join([row_sql] * len(chunk))
         connection.exec_driver_sql(sql, tuple(params))
 

@@ -6,7 +6,7 @@ relay reads what it needs from the request itself.
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import Route
 
 from hub import relay
 from hub.service import Hub
@@ -22,9 +22,9 @@ ROUTED_PREFIXES = tuple(
 ) + tuple(f"/ocpi/{V211.version}/{part}" for part in ("pages/", *V211_MODULES))
 
 
-def functional_routes(hub: Hub) -> list[BaseRoute]:
+def functional_routes(hub: Hub) -> list[Route]:
     """The routed URLs of every version the hub speaks (2.2.1's first: nearly all traffic)."""
-    routes: list[BaseRoute] = []
+    routes: list[Route] = []
     for version in PIVOT_FIRST:
         if version == V211.version:
             routes += _v211_routes(hub)
@@ -33,11 +33,11 @@ def functional_routes(hub: Hub) -> list[BaseRoute]:
     return routes
 
 
-def _v211_routes(hub: Hub) -> list[BaseRoute]:
+def _v211_routes(hub: Hub) -> list[Route]:
     """2.1.1 has one URL per module, /ocpi/2.1.1/{module}: the caller's role tells which
     interface it calls (hub/translation.py `v211_hub_interface`). One route per module, so
     that /ocpi/2.1.1/credentials stays the credentials endpoint's."""
-    routes: list[BaseRoute] = []
+    routes: list[Route] = []
     for module in V211_MODULES:
 
         async def endpoint(request: Request, module: str = module.value) -> Response:
@@ -55,7 +55,7 @@ def _v211_routes(hub: Hub) -> list[BaseRoute]:
     return routes
 
 
-def _version_routes(hub: Hub, version: str) -> list[BaseRoute]:
+def _version_routes(hub: Hub, version: str) -> list[Route]:
     async def sender(request: Request) -> Response:
         return await relay.handle(hub, request, InterfaceRole.SENDER, version)
 
@@ -65,7 +65,7 @@ def _version_routes(hub: Hub, version: str) -> list[BaseRoute]:
     async def page(request: Request) -> Response:
         return await relay.handle_page(hub, request, version)
 
-    routes: list[BaseRoute] = []
+    routes: list[Route] = []
     for name, endpoint in (("sender", sender), ("receiver", receiver)):
         base = f"/ocpi/{version}/{name}/{{module}}"
         routes.append(Route(base, endpoint, methods=METHODS))

@@ -71,8 +71,8 @@ def _is_not_json(errors: Sequence[Any]) -> str | None:
     return None
 
 
-async def _ocpi_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, OcpiError)
+def error_response(exc: OcpiError) -> Response:
+    """The envelope answering an `OcpiError`: its OCPI and HTTP status, message and headers."""
     return ocpi_response(
         exc.data,
         status_code=exc.status_code,
@@ -80,6 +80,11 @@ async def _ocpi_error(request: Request, exc: Exception) -> Response:
         http_status=exc.http_status,
         headers=exc.headers,
     )
+
+
+async def _ocpi_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OcpiError)
+    return error_response(exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import os
+import uuid
 
 import pytest
 from hypothesis import given
@@ -13,6 +15,7 @@ from ocpi.headers import (
     PartyRef,
     RoutingHeaders,
     encode_authorization,
+    new_request_id,
     token_candidates,
 )
 
@@ -113,3 +116,48 @@ def test_absent_routing_headers_are_none() -> None:
 def test_party_ref_parses_common_spellings(text: str) -> None:
     assert PartyRef.parse(text) == PartyRef("NL", "EMA")
     assert str(PartyRef.parse(text)) == "NL/EMA"
+
+
+def test_a_pair_seen_before_is_checked_the_same_and_names_its_own_header() -> None:
+    """The parsed pairs are remembered; a refused value is refused every time, and the same
+    bad value under the other pair's headers names those headers."""
+    good = {"OCPI-to-country-code": " nl", "OCPI-to-party-id": "tnm "}
+    assert RoutingHeaders.parse(good).to == PartyRef("NL", "TNM")
+    assert RoutingHeaders.parse(good).to == PartyRef("NL", "TNM")
+    for _ in range(2):
+        with pytest.raises(ValueError, match="OCPI-to-party-id must be a 3-character"):
+            RoutingHeaders.parse({"OCPI-to-country-code": "NL", "OCPI-to-party-id": "TOOLONG"})
+    with pytest.raises(ValueError, match="OCPI-from-party-id must be a 3-character"):
+        RoutingHeaders.parse({"OCPI-from-country-code": "NL", "OCPI-from-party-id": "TOOLONG"})
+    with pytest.raises(ValueError, match="OCPI-from-country-code must be a 2-letter"):
+        RoutingHeaders.parse({"OCPI-from-country-code": "N1", "OCPI-from-party-id": "TNM"})
+
+
+# --- request ids --------------------------------------------------------------------------
+def test_request_ids_are_random_uuids_never_repeated() -> None:
+    """More than one draw of the pool: every id a version 4 (random) RFC 4122 UUID in its
+    canonical form, none handed out twice."""
+    ids = [new_request_id() for _ in range(1000)]
+    assert len(set(ids)) == len(ids)
+    for value in ids:
+        parsed = uuid.UUID(value)
+        assert str(parsed) == value
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+
+
+def test_a_forked_child_does_not_repeat_its_parents_request_ids() -> None:
+    new_request_id()  # the pool now holds ids the parent will hand out next
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next ids, then leave at once
+        os.close(read)
+        os.write(write, ",".join(new_request_id() for _ in range(10)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = set(pipe.read().split(","))
+    os.waitpid(pid, 0)
+    parent = {new_request_id() for _ in range(300)}
+    assert len(child) == 10
+    assert not child & parent
