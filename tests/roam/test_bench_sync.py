@@ -30,8 +30,12 @@ def test_the_bench_times_a_real_sync_and_reports_every_process() -> None:
     names = {p["name"] for p in run["processes"]}
     assert {"hub", "Fastned CPO", "Atlante eMSP", "driver (this process)"} <= names
     assert len(names) == 10
+    # CPU during the sync, per process: /proc counts in 10 ms ticks, and at this scale one
+    # process may use less than a tick (the hub did once, in CI); all of them together not.
+    assert all(p["cpu_s"] >= 0 for p in run["processes"])
+    assert sum(p["cpu_s"] for p in run["processes"]) > 0
     hub = next(p for p in run["processes"] if p["name"] == "hub")
-    assert hub["cpu_s"] > 0 and 20 < hub["peak_rss_mb"] < 1000
+    assert 20 < hub["peak_rss_mb"] < 1000
     assert run["messages_routed"] >= run["deliveries"]
 
 
