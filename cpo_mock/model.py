@@ -3,9 +3,11 @@ session's meter periods and charging progress. Pydantic models, so they persist 
 
 from __future__ import annotations
 
+import weakref
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -69,6 +71,28 @@ class Reservation(_State):
     authorization_reference: str | None = None
 
 
+_TIMED: dict[int, weakref.ref[EvseSim]] = {}
+"""The EVSEs (of every CPO in this process) that were given a pending start or a
+reservation, each a deadline `simulation.next_event` must see: it looks at these instead of
+every EVSE on every request (a CPO at scale 10 has ~26,000). Kept by `EvseSim` itself, so no
+place that sets a timer can forget it; entries whose EVSE is gone or has no timer any more
+are dropped when read."""
+
+_TIMERS = frozenset({"pending", "reservation"})
+
+
+def timed_evses() -> list[EvseSim]:
+    """Every EvseSim alive in this process with a pending start or a reservation."""
+    found = []
+    for ident, ref in list(_TIMED.items()):
+        evse = ref()
+        if evse is None or (evse.pending is None and evse.reservation is None):
+            del _TIMED[ident]
+        else:
+            found.append(evse)
+    return found
+
+
 class EvseSim(_State):
     location_id: str
     evse_uid: str
@@ -82,6 +106,18 @@ class EvseSim(_State):
     @property
     def key(self) -> tuple[str, str]:
         return (self.location_id, self.evse_uid)
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._note_timer()  # built or loaded with a timer
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in _TIMERS:
+            self._note_timer()
+
+    def _note_timer(self) -> None:
+        if self.pending is not None or self.reservation is not None:
+            _TIMED[id(self)] = weakref.ref(self)
 
 
 class MeterPeriod(_State):

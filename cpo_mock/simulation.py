@@ -21,6 +21,7 @@ from cpo_mock import charging, meter
 from cpo_mock.clock import ClockMode
 from cpo_mock.deliveries import schedule_deliveries
 from cpo_mock.evse import EvseEvent
+from cpo_mock.model import timed_evses
 from cpo_mock.state import CpoState
 from cpo_mock.stations import finish, push_session, set_status
 from ocpi.pricing import UsageState
@@ -89,7 +90,9 @@ def next_event(state: CpoState, until: datetime) -> Event | None:
                 found.append(CarFull(probe.full_at, sid))
         if sim.next_update is not None and sim.next_update <= until:
             found.append(SessionUpdateDue(sim.next_update, sid))
-    for evse in state.evses.values():
+    for evse in timed_evses():
+        if state.evses.get(evse.key) is not evse:
+            continue  # another CPO's in this process, or an EVSE this state replaced
         if evse.pending is not None and evse.pending.until <= until:
             found.append(StartExpired(evse.pending.until, evse.key))
         if evse.reservation is not None and evse.reservation.expiry <= until:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -11,9 +14,12 @@ from cpo_mock import charging
 from cpo_mock.authorization import Decision, allows, offline_fallback, whitelist_decision
 from cpo_mock.clock import AcceleratedClock, ClockMode, RealClock, SteppedClock, make_clock
 from cpo_mock.evse import EvseEvent, TransitionError, next_status
+from cpo_mock.model import EvseSim, PendingStart, Reservation
+from cpo_mock.simulation import ReservationExpired, StartExpired, next_event
 from cpo_mock.vehicle import Vehicle, interpolate, vehicle_from
 from ocpi.v221 import (
     AllowedType,
+    AuthMethod,
     AuthorizationInfo,
     LocationReferences,
     PowerType,
@@ -185,3 +191,44 @@ def test_an_answer_narrowed_to_other_evses_does_not_allow_this_one() -> None:
     assert not allows(info, "LOC2", "A")
     blocked = info.model_copy(update={"allowed": AllowedType.NO_CREDIT, "location": None})
     assert not allows(blocked, "LOC1", "A")
+
+
+# --- due events -------------------------------------------------------------------------------
+def test_the_next_event_finds_every_timer_however_it_was_set_and_only_this_cpos() -> None:
+    """`next_event` looks only at EVSEs that were given a pending start or a reservation
+    (not at every EVSE on every request); those are noted by EvseSim itself, whether the timer
+    was assigned, or loaded with the EVSE from the database."""
+
+    def sim(uid: str) -> EvseSim:
+        return EvseSim(location_id="LOC1", evse_uid=uid, status=Status.AVAILABLE)
+
+    token = f.token()
+    evses = {("LOC1", uid): sim(uid) for uid in ("A", "B", "C")}
+    reservation = Reservation(
+        reservation_id="R1",
+        requester="NL/EMA",
+        token=token,
+        expiry=T0 + timedelta(minutes=30),
+        response_url="http://emsp.test/r",
+        session_id="S1",
+    )
+    # As read back from the database: built with its reservation, never assigned one.
+    stored = sim("R").model_dump(mode="json") | {"reservation": reservation.model_dump(mode="json")}
+    loaded = EvseSim.model_validate_json(json.dumps(stored))
+    evses[loaded.key] = loaded
+    state: Any = SimpleNamespace(evses=evses, open_sessions=list)
+    other_cpo = sim("A")  # same key, another CPO's EVSE in this process: not ours
+    other_cpo.pending = PendingStart(
+        token=token, auth_method=AuthMethod.COMMAND, until=T0 + timedelta(minutes=1)
+    )
+    far = T0 + timedelta(hours=1)
+
+    assert next_event(state, far) == ReservationExpired(T0 + timedelta(minutes=30), loaded.key)
+    evses[("LOC1", "B")].pending = PendingStart(
+        token=token, auth_method=AuthMethod.COMMAND, until=T0 + timedelta(minutes=5)
+    )
+    assert next_event(state, far) == StartExpired(T0 + timedelta(minutes=5), ("LOC1", "B"))
+    assert next_event(state, T0 + timedelta(minutes=4)) is None
+    evses[("LOC1", "B")].pending = None
+    loaded.reservation = None
+    assert next_event(state, far) is None
