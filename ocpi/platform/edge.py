@@ -457,6 +457,33 @@ class VersionEdge:
         return (text[: start + 1] + str(outer) + text[end:]).encode("latin-1")
 
 
+def endpoint_under(
+    url: str,
+    endpoints: Sequence[Endpoint],
+    called: Callable[[ModuleID | str], InterfaceRole | None],
+) -> tuple[Endpoint, list[str]] | None:
+    """The endpoint `url` lies under (the longest base URL), and the path segments below it,
+    unquoted; None when it is under none. Where one URL serves both interfaces of a module,
+    the one `called(module)` names (the interface the caller's role calls)."""
+    plain = str(httpx.URL(url).copy_with(query=None, fragment=None))
+    best: list[Endpoint] = []
+    for endpoint in endpoints:
+        base = endpoint.url.rstrip("/")
+        if plain == base or plain.startswith(base + "/"):
+            if not best or len(base) > len(best[0].url.rstrip("/")):
+                best = [endpoint]
+            elif len(base) == len(best[0].url.rstrip("/")):
+                best.append(endpoint)
+    if not best:
+        return None
+    chosen = best[0]
+    if len(best) > 1:
+        wanted = called(chosen.identifier)
+        chosen = next((e for e in best if e.role is wanted), chosen)
+    rest = plain[len(chosen.url.rstrip("/")) :]
+    return chosen, [httpx.URL("http://x/" + part).path[1:] for part in rest.split("/") if part]
+
+
 def _no_peer() -> PeerState | None:
     return None
 
@@ -487,24 +514,8 @@ class EdgeTransport(httpx.AsyncBaseTransport):
         peer = self.peer()
         if peer is None:
             return None
-        plain = str(url.copy_with(query=None, fragment=None))
-        best: list[Endpoint] = []
-        for endpoint in peer.endpoints:
-            base = endpoint.url.rstrip("/")
-            if plain == base or plain.startswith(base + "/"):
-                if not best or len(base) > len(best[0].url.rstrip("/")):
-                    best = [endpoint]
-                elif len(base) == len(best[0].url.rstrip("/")):
-                    best.append(endpoint)
-        if not best:
-            return None
-        chosen = best[0]
-        if len(best) > 1:
-            # One URL for both interfaces of a module: the one this platform's role calls.
-            wanted = peer_role(chosen.identifier, self.own_role)
-            chosen = next((e for e in best if e.role is wanted), chosen)
-        rest = plain[len(chosen.url.rstrip("/")) :]
-        return chosen, [httpx.URL("http://x/" + part).path[1:] for part in rest.split("/") if part]
+        # One URL for both interfaces of a module: the one this platform's role calls.
+        return endpoint_under(str(url), peer.endpoints, lambda m: peer_role(m, self.own_role))
 
     def _outward(self, url: str) -> str:
         """One of our own URLs (a command's response_url) at the version's path."""

@@ -28,6 +28,7 @@ from ocpi.platform.adapters import (
     VersionAdapter,
     exchange,
 )
+from ocpi.platform.edge import endpoint_under
 from ocpi.status import is_success
 from ocpi.translate.notes import Untranslatable
 from ocpi.v221 import Endpoint, InterfaceRole, ModuleID, Role
@@ -178,27 +179,15 @@ class MemberEdge:
         """The member's party: the owner of what it answers, unless the URL names one."""
 
     def _target(self, url: str) -> tuple[Endpoint, list[str]] | None:
-        plain = str(httpx.URL(url).copy_with(query=None, fragment=None))
-        best: list[Endpoint] = []
-        for endpoint in self.endpoints():
-            base = endpoint.url.rstrip("/")
-            if plain == base or plain.startswith(base + "/"):
-                if not best or len(base) > len(best[0].url.rstrip("/")):
-                    best = [endpoint]
-                elif len(base) == len(best[0].url.rstrip("/")):
-                    best.append(endpoint)
-        if not best:
-            return None
-        chosen = best[0]
-        if len(best) > 1:  # one URL for both interfaces: the one the suite calls
-            module = chosen.identifier
-            wanted = _CPO_CALLS.get(module) if isinstance(module, ModuleID) else None
-            if wanted is not None and self.member_role is Role.EMSP:
-                other = InterfaceRole.RECEIVER
-                wanted = InterfaceRole.SENDER if wanted is other else other
-            chosen = next((e for e in best if e.role is wanted), chosen)
-        rest = plain[len(chosen.url.rstrip("/")) :]
-        return chosen, [httpx.URL("http://x/" + p).path[1:] for p in rest.split("/") if p]
+        return endpoint_under(url, self.endpoints(), self._called)
+
+    def _called(self, module: ModuleID | str) -> InterfaceRole | None:
+        """The member's interface of `module` the suite calls (one URL for both)."""
+        wanted = _CPO_CALLS.get(module) if isinstance(module, ModuleID) else None
+        if wanted is not None and self.member_role is Role.EMSP:
+            other = InterfaceRole.RECEIVER
+            wanted = InterfaceRole.SENDER if wanted is other else other
+        return wanted
 
     def carried(self, method: str, url: str) -> tuple[Carried | None, Carried | None]:
         """(request body, answer data) objects of a request to `url`."""

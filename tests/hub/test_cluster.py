@@ -187,7 +187,8 @@ async def test_a_token_rotated_on_one_instance_is_refused_by_the_other(
         await _eventually(rotated_everywhere, within=1.0)
 
 
-async def test_a_party_gone_offline_is_offline_on_both_instances(cluster: Cluster) -> None:
+async def _emsp_offline_everywhere(cluster: Cluster) -> None:
+    """The eMSP unreachable; a broadcast to it makes it OFFLINE on both instances."""
     cluster.network.down.add("emsp.test")
     await cluster.cpo.push_location(f.location("A"))
 
@@ -200,6 +201,10 @@ async def test_a_party_gone_offline_is_offline_on_both_instances(cluster: Cluste
         )
 
     await _eventually(offline_everywhere, within=2.0)
+
+
+async def test_a_party_gone_offline_is_offline_on_both_instances(cluster: Cluster) -> None:
+    await _emsp_offline_everywhere(cluster)
     cluster.network.down.discard("emsp.test")
     # It calls the hub (its own GET-all, on whichever instance): CONNECTED everywhere, and the
     # location kept for it is delivered.
@@ -218,18 +223,7 @@ async def test_a_party_back_on_one_instance_is_reachable_through_the_other_at_on
     a before a's notice of the change: a reads its directory again before refusing (without
     that it answered 4003 'receiver is OFFLINE' to a party every member had just been told
     was CONNECTED)."""
-    cluster.network.down.add("emsp.test")
-    await cluster.cpo.push_location(f.location("A"))
-
-    async def offline_everywhere() -> bool:
-        return all(
-            p.status == ConnectionStatus.OFFLINE
-            for hub in cluster.hubs
-            for p in hub.directory.all_parties()
-            if p.ref == EMSP
-        )
-
-    await _eventually(offline_everywhere, within=2.0)
+    await _emsp_offline_everywhere(cluster)
 
     async def deaf(payload: str) -> None:
         return None  # instance a hears no notice from now on
