@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import socket
 import threading
@@ -18,7 +19,7 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ocpi.client import SERVER_KEEPALIVE_S
 
@@ -176,6 +177,41 @@ class LoopbackServer:
 GRACE = 3
 """Seconds requests in progress get to finish when a server is asked to stop."""
 
+GC_THRESHOLDS = (20_000, 10, 10)
+"""The cyclic garbage collector's thresholds in a served process (Python's default: 700, 10,
+10). A request allocates a few hundred objects, nearly all freed by reference counting; with
+700 the youngest generation was collected every few requests. Measured with gc callbacks
+during the status storm (issue 13): 8-10 % of each process's CPU went to collections before,
+1-3 % after; peak RSS unchanged."""
+
+
+def tune_gc() -> None:
+    """Once a served process has started: collect, move what survives (modules, models,
+    the state loaded at startup) out of the collector's sight (`gc.freeze`: it is still
+    freed by reference counting, only no longer scanned), and collect less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+class TuneGcAfterStartup:
+    """ASGI wrapper calling `tune_gc` when the app's lifespan startup has completed."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def sent(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                tune_gc()
+            await send(message)
+
+        await self.app(scope, receive, sent)
+
 
 def serve_until_interrupted(app: ASGIApp, host: str, port: int) -> None:
     """Serve `app` on host:port in the foreground until Ctrl-C or SIGTERM (uvicorn's graceful
@@ -191,7 +227,7 @@ def serve_until_interrupted(app: ASGIApp, host: str, port: int) -> None:
 
     die_with_supervisor()
     config = uvicorn.Config(
-        app,
+        TuneGcAfterStartup(app),
         host=host,
         port=port,
         access_log=False,

@@ -4,16 +4,29 @@ stopped, and restarted on the same port; a port another server holds is a ServeE
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from ocpi.client import CLIENT_KEEPALIVE_S, SERVER_KEEPALIVE_S, http_client
-from roam.serving import LoopbackServer, ServeError, free_port, release_port
+from roam.serving import (
+    GC_THRESHOLDS,
+    LoopbackServer,
+    ServeError,
+    TuneGcAfterStartup,
+    free_port,
+    release_port,
+    serve_until_interrupted,
+)
 from tests.nodelay import assert_sent_without_delay
 
 
@@ -115,3 +128,51 @@ async def test_connections_to_a_loopback_server_send_without_delay(held: bool) -
             assert_sent_without_delay(server.server)
     finally:
         await server.stop()
+
+
+@pytest.fixture
+def gc_restored() -> Iterator[None]:
+    """The collector as it was: a test of the served process's policy changes it for all."""
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+
+
+async def test_a_served_process_freezes_its_startup_heap_and_collects_less_often(
+    gc_restored: None,
+) -> None:
+    seen: dict[str, Any] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        seen["loaded"] = [{"evse": n} for n in range(100)]  # the state a platform loads
+        seen["frozen_during_startup"] = gc.get_freeze_count()
+        yield
+
+    gc.unfreeze()
+    app = Starlette(routes=_app("up").routes, lifespan=lifespan)
+    server = LoopbackServer(TuneGcAfterStartup(app))
+    await server.start()
+    try:
+        async with httpx.AsyncClient(trust_env=False) as http:
+            assert (await http.get(server.url + "/")).text == "up"
+    finally:
+        await server.stop()
+    assert seen["frozen_during_startup"] == 0  # not before the state is loaded
+    assert gc.get_freeze_count() > 0
+    tracked = {id(found) for found in gc.get_objects()}
+    assert id(seen["loaded"]) not in tracked  # out of the collector's sight, still alive
+    assert seen["loaded"][99] == {"evse": 99}
+    assert gc.get_threshold() == GC_THRESHOLDS
+
+
+def test_serve_until_interrupted_serves_with_the_gc_policy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    served: list[object] = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: served.append(self.config.app))
+    monkeypatch.setattr("roam.federation.processes.die_with_supervisor", lambda: None)
+    app = _app("up")
+    serve_until_interrupted(app, "127.0.0.1", 0)
+    assert isinstance(served[0], TuneGcAfterStartup) and served[0].app is app
