@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from ocpi.headers import PartyRef
 from ocpi.v221.types import parse_datetime
 from ocpi.v221.versions import ModuleID
@@ -70,7 +72,17 @@ class Copy:
 
 
 def compact_json(body: dict[str, Any]) -> str:
-    return json.dumps(body, separators=(",", ":"))
+    """The body as compact ASCII JSON text. orjson writes it when its text is ASCII (no
+    character to escape) and it can hold every number (integers beyond 64 bits it refuses);
+    otherwise the standard library does, escaping non-ASCII. Either way the text reads back
+    as exactly `body`. Why: an EVSE PATCH re-serialises its whole Location copy, and the
+    standard library's encoder was 16 % of the hub's CPU per accepted PATCH in the status
+    storm (issue 13; orjson is about ten times faster on a Location)."""
+    try:
+        raw = orjson.dumps(body)
+    except TypeError:  # orjson.JSONEncodeError: an integer beyond 64 bits, say
+        return json.dumps(body, separators=(",", ":"))
+    return raw.decode("ascii") if raw.isascii() else json.dumps(body, separators=(",", ":"))
 
 
 def token_key(uid: str, token_type: str | None) -> str:

@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -46,6 +46,7 @@ from hub.routing import (
     Target,
     check_sender,
     decide,
+    quoted_path,
 )
 from hub.service import Hub, Invitee
 from hub.store import Callback, LogLine, OutboxRow, StorageUnavailable, utcnow
@@ -858,7 +859,7 @@ async def _broadcast(
     if copy is not None:
         hub.writer.copy(copy)
     query = ctx.query if ctx.query is not None else ctx.url_query
-    path = "/" + "/".join(quote(segment, safe="") for segment in message.segments)
+    path = "/" + quoted_path(message.segments)
     if query:
         path = f"{path}?{query}"
     object_key = "/".join((message.module.value, *message.segments[:3]))

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
-from hub.copies import Copies, token_key
+import pytest
+
+from hub.copies import Copies, compact_json, token_key
 from ocpi.headers import PartyRef
 from ocpi.v221.versions import ModuleID
 from tests.doubles import factories as f
@@ -113,3 +116,23 @@ def test_a_copy_is_kept_as_compact_json_text_and_read_as_a_fresh_object() -> Non
     location.body["evses"][0]["status"] = "REMOVED"
     again = copies.get(ModuleID.LOCATIONS, CPO, "LOC1")
     assert again is not None and again.body["evses"][0]["status"] != "REMOVED"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"id": "LOC1", "evses": [{"uid": "E1", "max_electric_power": 22000}], "ok": True},
+        {"name": "Gare de Lyon – Café", "price": 0.25, "note": "€ 0.30/kWh, 東京"},
+        {"id": "BIG", "max_electric_power": 10**30, "tiny": 1e-05},
+        {"nested": [[], {}, None, -0.0, 1.5e300, "\u2028", '\\"quoted\\"']},
+    ],
+    ids=["ascii", "non-ascii", "beyond-64-bit", "awkward"],
+)
+def test_compact_json_is_ascii_and_reads_back_as_exactly_the_body(body: dict[str, Any]) -> None:
+    text = compact_json(body)
+    assert text.isascii()
+    assert len(text) <= len(json.dumps(body, separators=(",", ":")))  # compact
+    back = json.loads(text)
+    assert back == body
+    # The same types: an integer beyond 64 bits stays an integer, not a float.
+    assert json.dumps(back, sort_keys=True) == json.dumps(body, sort_keys=True)

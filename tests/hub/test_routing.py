@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote, unquote
 
 import pytest
 
 from hub.copies import Copies, Copy, token_key
 from hub.directory import Directory, Party, Platform
-from hub.routing import Broadcast, Forward, HubList, Message, check_sender, decide
+from hub.routing import (
+    Broadcast,
+    Forward,
+    HubList,
+    Message,
+    check_sender,
+    decide,
+    quoted_path,
+)
 from ocpi.errors import (
     ConnectionProblem,
     InvalidParameters,
@@ -248,3 +257,18 @@ def test_a_method_the_interface_does_not_define_is_refused_not_forwarded(
         _route(world, message, CPO)
     assert refused.value.http_status == 405
     assert f"has no {method}" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    "segments",
+    [
+        ("NL", "FAS", "LOC-1", "EVSE_1.a~b"),
+        ("a b", "ü", "a/b", "%2e%2e", "?x=1#y", "", "+;=,"),
+        ("東京", "\u2028", "x\x00y"),
+    ],
+)
+def test_a_forwarded_path_encodes_every_segment_whole_as_quote_does(
+    segments: tuple[str, ...],
+) -> None:
+    assert quoted_path(segments) == "/".join(quote(s, safe="") for s in segments)
+    assert [unquote(part) for part in quoted_path(segments).split("/")] == list(segments)
