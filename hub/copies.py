@@ -13,6 +13,7 @@ appends `charging_periods`), a child PUT/PATCH under a Location also sets its pa
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -60,8 +61,7 @@ class Copy:
     @property
     def body(self) -> dict[str, Any]:
         """A fresh parse of the object (the caller may change it)."""
-        parsed: dict[str, Any] = json.loads(self.text)
-        return parsed
+        return read_copy(self.text)
 
     @property
     def key(self) -> tuple[ModuleID, PartyRef, str]:
@@ -83,6 +83,25 @@ def compact_json(body: dict[str, Any]) -> str:
     except TypeError:  # orjson.JSONEncodeError: an integer beyond 64 bits, say
         return json.dumps(body, separators=(",", ":"))
     return raw.decode("ascii") if raw.isascii() else json.dumps(body, separators=(",", ":"))
+
+
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
+"""A number that may not fit 64 bits (orjson would read such an integer as a float)."""
+
+
+def read_copy(text: str) -> dict[str, Any]:
+    """A copy's text parsed: by orjson (about three times faster on a Location, and parsing was
+    10 % of the hub's CPU per accepted EVSE PATCH), unless the text holds a run of 19 digits
+    (an integer beyond 64 bits, which orjson reads as a float) or orjson refuses it (a lone
+    surrogate escaped by the standard library's writer): then by the standard library."""
+    if not _LONG_DIGITS.search(text):
+        try:
+            fast: dict[str, Any] = orjson.loads(text)
+            return fast
+        except orjson.JSONDecodeError:
+            pass
+    parsed: dict[str, Any] = json.loads(text)
+    return parsed
 
 
 def token_key(uid: str, token_type: str | None) -> str:

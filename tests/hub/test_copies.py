@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hub.copies import Copies, compact_json, token_key
+from hub.copies import Copies, compact_json, read_copy, token_key
 from ocpi.headers import PartyRef
 from ocpi.v221.versions import ModuleID
 from tests.doubles import factories as f
@@ -132,7 +132,12 @@ def test_compact_json_is_ascii_and_reads_back_as_exactly_the_body(body: dict[str
     text = compact_json(body)
     assert text.isascii()
     assert len(text) <= len(json.dumps(body, separators=(",", ":")))  # compact
-    back = json.loads(text)
+    back = read_copy(text)
     assert back == body
     # The same types: an integer beyond 64 bits stays an integer, not a float.
     assert json.dumps(back, sort_keys=True) == json.dumps(body, sort_keys=True)
+
+
+def test_a_copy_holding_a_lone_surrogate_reads_back() -> None:
+    body = {"id": "X", "name": "\ud800 alone"}
+    assert read_copy(compact_json(body)) == body
