@@ -21,12 +21,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
-from cpo_mock import deliveries, physical, sessions, simulation, stations
+from cpo_mock import deliveries, flapping, physical, sessions, simulation, stations
 from cpo_mock.clock import ClockMode, make_clock
 from cpo_mock.evse import EvseEvent
 from cpo_mock.link import HubLink
@@ -116,6 +117,8 @@ class Cpo(CpoState):
         )
         self._ticker: asyncio.Task[None] | None = None
         self.started = False
+        self.flap: flapping.Flap | None = None
+        """The last flap started (`POST /control/flap`), running or ended."""
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def start(self, *, register_now: bool = True) -> None:
@@ -368,6 +371,16 @@ class Cpo(CpoState):
 
     async def remove(self, location_id: str, evse_uid: str) -> EvseSim:
         return await physical.remove(self, location_id, evse_uid)
+
+    def start_flap(self, args: dict[str, Any]) -> flapping.Flap:
+        """Start flapping EVSEs (cpo_mock/flapping.py); OperationError if the body is wrong
+        or a flap still runs."""
+        if self.flap is not None and self.flap.running:
+            raise OperationError("a flap is still running", 409)
+        flap = flapping.plan(self, args, time.time())
+        self.flap = flap
+        self.runtime.spawn(flapping.run(self, flap), "flap")
+        return flap
 
     async def swipe(
         self, location_id: str, evse_uid: str, uid: str, type: TokenType = TokenType.RFID

@@ -225,6 +225,20 @@ def control_router(cpo: Cpo) -> APIRouter:
         sim = await cpo.repair(location_id, evse_uid)
         return JSONResponse(_evse_json(cpo, sim))
 
+    @router.post("/flap")
+    async def flap(args: Args) -> JSONResponse:
+        """EVSEs whose status flaps at a steady rate, made by the CPO (cpo_mock/flapping.py):
+        {"evses": [{"location_id", "evse_uid"}, ...], "rate", "seconds", "start_at"?}."""
+        started = cpo.start_flap(args)
+        return JSONResponse({"planned": started.planned, "start_at": started.start_at}, 202)
+
+    @router.get("/flap")
+    async def flap_report() -> JSONResponse:
+        """The last flap: running or not, and every change made so far."""
+        if cpo.flap is None:
+            raise ControlError("no flap was started", 404)
+        return JSONResponse(cpo.flap.report())
+
     @router.post(evse_path + "/remove")
     async def remove(location_id: str, evse_uid: str) -> JSONResponse:
         sim = await cpo.remove(location_id, evse_uid)
