@@ -5,6 +5,7 @@
     roam bench sync --json             # the same as JSON
     roam bench storm                   # 500 EVSE status changes/s for 60 s: lost, p99, CPU
     roam bench storm --rate 100 --seconds 10 --scale 0.1 --json
+    roam bench storm --driver control  # one control call per change instead of flapping CPOs
 
 The hub alone has its own bench: `roam hub bench` (docs/hub.md "Benchmark").
 
@@ -13,6 +14,7 @@ No `from __future__ import annotations`: typer reads the Annotated options at ru
 
 import asyncio
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -63,6 +65,13 @@ def sync_command(
     typer.echo(json.dumps(report, indent=2) if as_json else sync.text(report))
 
 
+class Driver(StrEnum):
+    """Who makes the storm's changes (roam/bench/storm.py)."""
+
+    CPO = "cpo"
+    CONTROL = "control"
+
+
 @bench_app.command("storm")
 def storm_command(
     rate: Annotated[
@@ -80,6 +89,13 @@ def storm_command(
         Path | None,
         typer.Option("--federation", "-f", help="Federation file (default: the alliance)."),
     ] = None,
+    driver: Annotated[
+        Driver,
+        typer.Option(
+            help="Who makes the changes: the CPOs themselves (flapping chargers) or this "
+            "process, one control call per change.",
+        ),
+    ] = Driver.CPO,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """EVSE status changes at a steady rate through the CPOs, fanned out to every eMSP: how
@@ -99,6 +115,7 @@ def storm_command(
             seconds,
             lambda line: typer.echo(line, err=True),
             evses or storm.EVSES_PER_CPO,
+            driver.value,
         )
     except (DemoError, ApiError, storm.StormError) as exc:
         typer.echo(f"bench failed: {exc}", err=True)

@@ -2,17 +2,26 @@
 
 The default alliance is brought up the way `roam bench sync` brings it up (the hub and every
 member's CPO and eMSP a process of its own; the sync is not measured here). Then, for
-`seconds`, this process makes `rate` EVSE status changes per second through the CPOs' control
-APIs, round-robin over the CPOs, on a fixed timetable (open loop: a call is made when its
-slot comes, whatever the earlier calls are doing; at most CONCURRENCY calls in flight: a send
-that comes later than its slot is recorded as lag, and the slots not reached when `seconds`
-are up are not sent, so the achieved rate shows how far behind the sender fell). Each change
-is a `fault` (OUTOFORDER) or a `repair` (back to AVAILABLE) of an EVSE, alternating per EVSE so
-that every call changes the status and the CPO pushes exactly one Location EVSE PATCH to the
+`seconds`, `rate` EVSE status changes a second are made at the CPOs, round-robin over the
+CPOs, on a fixed timetable (open loop: a change is made when its slot comes, whatever the
+earlier ones are doing; a change made later than its slot is recorded as lag, and one whose
+EVSE is still busy with its previous change is passed over for the next EVSE). Each change is
+a fault (OUTOFORDER) or a repair (back to AVAILABLE) of an EVSE, alternating per EVSE, so that
+every change changes the status and the CPO pushes exactly one Location EVSE PATCH to the
 hub, which broadcasts it to every eMSP. The EVSEs are free ones, one per location first (the
-CPO's outbox and the hub's delivery lanes keep one location's updates in order, one after the
-other); one EVSE never has two calls in flight, so its changes happen in the order they were
-sent.
+CPO's outbox and the hub's delivery lanes keep one location's updates in order, one after
+the other); one EVSE never has two changes in the making, so its changes happen in order.
+
+Who makes the changes (`driver`):
+
+* "cpo" (the default): the CPOs themselves, as chargers reporting to their CPO would
+  (`POST /control/flap`, cpo_mock/flapping.py); each CPO reports afterwards when it began and
+  ended each change. The target is about the federation's path, CPO send to eMSP receipt; a
+  control call per change put this process and the CPOs' control endpoints on the same two
+  cores, at about as much CPU as the whole hub (docs/demo.md).
+* "control": this process, one control call per change (`POST /control/evses/.../fault` or
+  `/repair`, at most CONCURRENCY in flight; slots not reached when `seconds` are up are not
+  sent, so the achieved rate shows how far behind the sender fell).
 
 Afterwards the federation is given up to SETTLE_LIMIT_S to deliver everything (less if the hub
 sends nothing for STUCK_S), then:
@@ -20,11 +29,12 @@ sends nothing for STUCK_S), then:
 * lost: for every EVSE touched, each eMSP's copy (app API `GET /app/locations/...`) must show
   the CPO's final status (control API `GET /control/evses`); a (EVSE, eMSP) pair that differs
   is lost;
-* latency, per (change, eMSP): from CPO send — the wall-clock time this process made the
-  control call that caused the change (the CPO's own handling and its outbox are part of the
-  path; the CPO has no record of when it sent, and the hub only records when it had the
-  PATCH) — to eMSP receipt — the timestamp of the hub's outbound log line for that eMSP with
-  a delivered answer (OCPI status below 3000). The hub writes that line when the eMSP's answer
+* latency, per (change, eMSP): from CPO send — the wall-clock time the CPO began making the
+  change (driver "cpo"), or this process made the control call that caused it ("control"):
+  the CPO's own handling and its outbox are part of the path; the CPO has no record of when
+  it sent, and the hub only records when it had the PATCH — to eMSP receipt — the timestamp
+  of the hub's outbound log line for that eMSP with a delivered answer (OCPI status below
+  3000). The hub writes that line when the eMSP's answer
   has arrived (hub/hops.py: `log` after `forward`), so by then the eMSP has stored the change:
   receipt is at or a little before that moment, and the figure errs on the long side. The log
   shows milliseconds and shares this machine's clock. Matching: the hub's inbound PATCH lines
@@ -35,9 +45,10 @@ sends nothing for STUCK_S), then:
   say) is not matched, and is counted. The same is also given from the change's slot in the
   timetable, which adds the sender's lag (what a station would have seen had the CPO taken
   every change on time);
-* where the time goes, for the matched pairs: control call to the hub starting on the PATCH
-  (inbound timestamp minus its latency_ms), the PATCH waiting in the hub's outbox (until the
-  hop to the eMSP started: outbound timestamp minus latency_ms), and the hop itself;
+* where the time goes, for the matched pairs: change (or control call) to the hub starting on
+  the PATCH (inbound timestamp minus its latency_ms), the PATCH waiting in the hub's outbox
+  (until the hop to the eMSP started: outbound timestamp minus latency_ms), and the hop
+  itself;
 * per process the CPU used during the storm (as a share of one core) and the peak resident
   memory, and how busy the whole machine was (/proc/stat: other work shows there); changes
   offered and achieved per second, PATCHes the hub accepted and deliveries it made per second.
@@ -108,7 +119,7 @@ class Evse:
     status: str = AVAILABLE
     """The status after the last change this process made (what the CPO should show)."""
     busy: bool = False
-    """A control call for it is in flight."""
+    """A change of it is being made (a control call for it is in flight)."""
     changes: list[Change] = field(default_factory=list, repr=False)
 
 
@@ -120,7 +131,7 @@ class Change:
     due: float
     """Its slot in the timetable (wall clock, seconds)."""
     sent: float = 0.0
-    """When the control call was made (wall clock)."""
+    """When the CPO began making it, or the control call was made (wall clock)."""
     answered: float = 0.0
     error: str = ""
 
@@ -227,6 +238,54 @@ async def storm(
             task.add_done_callback(tasks.discard)
         if tasks:
             await asyncio.wait(set(tasks))
+    return changes, began
+
+
+async def flap_storm(
+    federation: Federation, evses: list[list[Evse]], rate: float, seconds: float
+) -> tuple[list[Change], float]:
+    """The same timetable made by the CPOs themselves (`POST /control/flap`,
+    cpo_mock/flapping.py): CPO i takes the changes i, i + n, i + 2n, ... of the n CPOs, at
+    rate / n from its slot; returns every change the CPOs made (sent = when the CPO began
+    making it) and when the storm began."""
+    members = federation.members
+    began = time.time() + 0.5
+    count = round(rate * seconds)
+    for i, member in enumerate(members):
+        mine = (count - i + len(members) - 1) // len(members)
+        if mine <= 0:
+            continue
+        share = rate / len(members)
+        await member.control.call(
+            "POST",
+            "/control/flap",
+            {
+                "evses": [{"location_id": e.location_id, "evse_uid": e.uid} for e in evses[i]],
+                "rate": share,
+                "seconds": mine / share,
+                "start_at": began + i / rate,
+            },
+        )
+    await asyncio.sleep(max(0.0, began + seconds - time.time()))
+    by_key = {(e.cpo, e.location_id, e.uid): e for cpo in evses for e in cpo}
+    changes: list[Change] = []
+    for i, member in enumerate(members):
+        while True:
+            report = await member.control.call("GET", "/control/flap")
+            if not report["running"]:
+                break
+            if time.time() > began + seconds + SETTLE_LIMIT_S:
+                raise StormError(f"{member.spec.name} CPO is still making its changes")
+            await asyncio.sleep(0.2)
+        for made in report["changes"]:
+            evse = by_key[(i, made["location_id"], made["evse_uid"])]
+            change = Change(evse, made["status"], made["due"], made["made"], made["done"])
+            change.error = made["error"]
+            evse.changes.append(change)
+            if not change.error:
+                evse.status = change.status
+            changes.append(change)
+    changes.sort(key=lambda c: c.due)
     return changes, began
 
 
@@ -474,6 +533,7 @@ async def run(
     echo: Echo,
     evses_per_cpo: int = EVSES_PER_CPO,
     settle_limit: float = SETTLE_LIMIT_S,
+    driver: str = "cpo",
 ) -> dict[str, Any]:
     """Bring the federation up, storm, wait, measure, stop; the report as plain data."""
     report: dict[str, Any] = {"machine": machine(), "targets": TARGETS}
@@ -491,7 +551,7 @@ async def run(
         try:
             report.update(
                 await _measure(
-                    federation, sampler, rate, seconds, evses_per_cpo, settle_limit, echo
+                    federation, sampler, rate, seconds, evses_per_cpo, settle_limit, echo, driver
                 )
             )
             report["sync_s"] = round(sync_s, 1)
@@ -510,6 +570,7 @@ async def _measure(
     evses_per_cpo: int,
     settle_limit: float,
     echo: Echo,
+    driver: str,
 ) -> dict[str, Any]:
     states = await asyncio.gather(*(m.control.state() for m in federation.members))
     evses = await pick_evses(federation, evses_per_cpo)
@@ -522,7 +583,8 @@ async def _measure(
     sampler.mark_start(federation)
     busy_before = _busy_ticks()
     clock = time.perf_counter()
-    changes, began = await storm(federation, evses, rate, seconds)
+    make = flap_storm if driver == "cpo" else storm
+    changes, began = await make(federation, evses, rate, seconds)
     storm_s = time.perf_counter() - clock
     processes = sampler.finish(storm_s)
     busy_after = _busy_ticks()
@@ -561,6 +623,7 @@ async def _measure(
             "evses": sum(int(s["evses"]) for s in states),
         },
         "storm": {
+            "driver": driver,
             "offered_per_s": rate,
             "seconds": seconds,
             "planned": round(rate * seconds),
@@ -610,13 +673,20 @@ def measure(
     seconds: float,
     echo: Echo,
     evses_per_cpo: int = EVSES_PER_CPO,
+    driver: str = "cpo",
 ) -> dict[str, Any]:
     """`run` on uvloop (the sender's own CPU is on the same two cores as the federation)."""
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(run(spec, scale, rate, seconds, echo, evses_per_cpo))
+        return runner.run(
+            run(spec, scale, rate, seconds, echo, evses_per_cpo, SETTLE_LIMIT_S, driver)
+        )
 
 
 # --- the report for people -------------------------------------------------------------------
+_SENT = {"cpo": "change made at the CPO", "control": "control call"}
+_MADE = {"cpo": "making a change (stored, queued)", "control": "control call"}
+
+
 def text(report: dict[str, Any]) -> str:
     m, s, d = report["machine"], report["storm"], report["delivery"]
     lat, gone = report["latency"], report["lost"]
@@ -631,8 +701,8 @@ def text(report: dict[str, Any]) -> str:
         f"storm: {s['offered_per_s']:g} changes/s offered for {s['seconds']:g} s: "
         f"{s['sent']:,} of {s['planned']:,} sent ({s['achieved_per_s']:,.1f}/s achieved; "
         f"sender behind its timetable p99 {_s(s['sender_lag_p99_s'])}, "
-        f"max {_s(s['sender_lag_max_s'])}), {s['errors']} refused or failed; control call "
-        f"p99 {_s(s['control_call_p99_s'])}",
+        f"max {_s(s['sender_lag_max_s'])}), {s['errors']} refused or failed; "
+        f"{_MADE[s['driver']]} p99 {_s(s['control_call_p99_s'])}",
     ]
     out += [f"  {example}" for example in s["error_examples"]]
     out += [
@@ -649,7 +719,7 @@ def text(report: dict[str, Any]) -> str:
     ]
     out += [f"  {example}" for example in gone["examples"]]
     out += [
-        f"latency, control call to the eMSP's answer at the hub: {lat['matched']:,} of "
+        f"latency, {_SENT[s['driver']]} to the eMSP's answer at the hub: {lat['matched']:,} of "
         f"{lat['expected']:,} deliveries matched; p50 {_s(lat['p50_s'])}, p95 "
         f"{_s(lat['p95_s'])}, p99 {_s(lat['p99_s'])}, max {_s(lat['max_s'])}",
         f"  from the change's slot in the timetable (the sender's lag included): p50 "
@@ -660,7 +730,7 @@ def text(report: dict[str, Any]) -> str:
     ]
     out += [f"  {example}" for example in lat["not_matched_examples"]]
     names = {
-        "cpo_to_hub": "control call -> hub has the PATCH",
+        "cpo_to_hub": f"{_SENT[s['driver']]} -> hub has the PATCH",
         "hub_outbox": "in the hub's outbox",
         "hop": "hop to the eMSP, answered",
     }

@@ -10,12 +10,16 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
+
 from roam.bench import storm
 from tests.processes import ROOT
 
 
-def test_a_real_storm_reaches_every_emsp_and_each_delivery_is_timed() -> None:
+@pytest.mark.parametrize("driver", ["cpo", "control"])
+def test_a_real_storm_reaches_every_emsp_and_each_delivery_is_timed(driver: str) -> None:
     tiny = ["--scale", "0.01", "--rate", "20", "--seconds", "3", "--evses", "4", "--json"]
+    tiny += ["--driver", driver]
     done = subprocess.run(
         [sys.executable, "-m", "roam", "bench", "storm", *tiny],
         cwd=ROOT,
@@ -26,7 +30,9 @@ def test_a_real_storm_reaches_every_emsp_and_each_delivery_is_timed() -> None:
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     s, d, lat, gone = report["storm"], report["delivery"], report["latency"], report["lost"]
-    # 60 changes on schedule, every one accepted by its CPO (fault and repair alternate).
+    # 60 changes on schedule, every one accepted by its CPO (fault and repair alternate),
+    # made by the CPOs themselves (flapping) or by control calls.
+    assert s["driver"] == driver
     assert (s["planned"], s["sent"], s["changes"], s["errors"]) == (60, 60, 60, 0)
     assert abs(s["achieved_per_s"] - 20) <= 1 and s["sender_lag_max_s"] < 1
     # One EVSE at each of the 16 locations (scale 0.01), each changed 3-4 times: out of
@@ -127,6 +133,7 @@ def _report() -> dict[str, Any]:
         "sync_s": 20.0,
         "network": {"stations": 1700, "evses": 10363},
         "storm": {
+            "driver": "cpo",
             "offered_per_s": 500.0,
             "seconds": 60.0,
             "planned": 30000,
@@ -186,6 +193,7 @@ def test_the_text_sets_each_figure_beside_its_target() -> None:
     assert "NOT MET" not in text and "this run:" not in text
     assert [met for *_, met in storm.verdicts(good)] == [True] * 5
     assert "p99 CPO send -> eMSP receipt" in text and "0.900 s  target at most 1 s: met" in text
+    assert "latency, change made at the CPO to the eMSP's answer" in text
 
     bad = copy.deepcopy(good)
     bad["storm"]["achieved_per_s"] = 126.0
