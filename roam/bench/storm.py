@@ -76,7 +76,7 @@ import uvloop
 
 from ocpi.v221.types import format_datetime, parse_datetime
 from roam.bench.hub import _session, percentile
-from roam.bench.sync import _Sampler, _started, machine
+from roam.bench.sync import _cpu_s, _Sampler, _started, machine
 from roam.federation.clients import ApiError
 from roam.federation.runtime import Federation, start_federation
 from roam.federation.spec import FederationSpec
@@ -595,6 +595,13 @@ async def _measure(
     made = [c for c in changes if not c.error]
     echo(f"storm done in {storm_s:.1f} s; waiting for the deliveries (at most {settle_limit:g} s)")
     settled, settle_s = await settle(federation, hops_before + len(made) * emsps, settle_limit)
+    # CPU from the storm's start until everything was delivered, per change made: what a
+    # change costs each process (during the storm alone, a process behind does less).
+    per_change = {
+        name: round((now - sampler.cpu_at_start[name]) * 1000 / len(made), 3)
+        for name, pid in sampler.pids.items()
+        if name in sampler.cpu_at_start and (now := _cpu_s(pid)) is not None and made
+    }
     echo(f"{'settled' if settled else 'NOT settled'} after {settle_s:.1f} s; checking ...")
     rows = await hub_log(federation, began - 0.001)
     patches = sum(
@@ -662,7 +669,9 @@ async def _measure(
         },
         "latency": matched,
         "lost": checked,
-        "processes": [p.__dict__ for p in processes],
+        "processes": [
+            {**p.__dict__, "cpu_ms_per_change": per_change.get(p.name)} for p in processes
+        ],
     }
 
 
@@ -683,6 +692,10 @@ def measure(
 
 
 # --- the report for people -------------------------------------------------------------------
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 _SENT = {"cpo": "change made at the CPO", "control": "control call"}
 _MADE = {"cpo": "making a change (stored, queued)", "control": "control call"}
 
@@ -741,13 +754,20 @@ def text(report: dict[str, Any]) -> str:
         )
     out.append(
         f"  {'process':<24} {'CPU s':>7} {'cores':>6} {'peak RSS MB':>12}  (during the storm)"
+        "  CPU ms per change (until all delivered)"
     )
     for p in report["processes"]:
         out.append(
             f"  {p['name']:<24} {p['cpu_s']:>7.1f} {p['cpu_share']:>6.2f} {p['peak_rss_mb']:>12.0f}"
+            f"  {_ms(p.get('cpu_ms_per_change'))}"
         )
     total = sum(p["cpu_share"] for p in report["processes"])
-    out.append(f"  {'all together':<24} {'':>7} {total:>6.2f}")
+    per = [p.get("cpu_ms_per_change") for p in report["processes"]]
+    known = [x for x in per if x is not None]
+    out.append(
+        f"  {'all together':<24} {'':>7} {total:>6.2f} {'':>12}  "
+        f"{_ms(sum(known) if known else None)}"
+    )
     out.append(
         f"  {'the whole machine':<24} {'':>7} {s['machine_busy_cores']:>6.2f}  of {m['cpus']} "
         "cores busy (/proc/stat; more than the above: other work on the machine)"

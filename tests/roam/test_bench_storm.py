@@ -52,6 +52,10 @@ def test_a_real_storm_reaches_every_emsp_and_each_delivery_is_timed(driver: str)
     assert 0 < s["machine_busy_cores"] <= report["machine"]["cpus"]
     for stage in lat["stages"].values():
         assert 0 <= stage["p50_s"] <= stage["p99_s"] <= stage["max_s"] < lat["max_s"]
+    # CPU per change made, from the storm's start until all was delivered (/proc counts in
+    # 10 ms ticks: one process may show 0, the federation as a whole may not).
+    per_change = [p["cpu_ms_per_change"] for p in report["processes"]]
+    assert all(ms is not None and ms >= 0 for ms in per_change) and sum(per_change) > 0
     names = {p["name"] for p in report["processes"]}
     assert {"hub", "Fastned CPO", "Atlante eMSP", "driver (this process)"} <= names
     assert len(names) == 10
@@ -183,7 +187,15 @@ def _report() -> dict[str, Any]:
             "examples": [],
             "cpo_differs_from_driver": 0,
         },
-        "processes": [{"name": "hub", "cpu_s": 50.0, "cpu_share": 0.83, "peak_rss_mb": 150}],
+        "processes": [
+            {
+                "name": "hub",
+                "cpu_s": 50.0,
+                "cpu_share": 0.83,
+                "peak_rss_mb": 150,
+                "cpu_ms_per_change": 1.234,
+            }
+        ],
     }
 
 
@@ -194,6 +206,7 @@ def test_the_text_sets_each_figure_beside_its_target() -> None:
     assert [met for *_, met in storm.verdicts(good)] == [True] * 5
     assert "p99 CPO send -> eMSP receipt" in text and "0.900 s  target at most 1 s: met" in text
     assert "latency, change made at the CPO to the eMSP's answer" in text
+    assert "hub                         50.0   0.83          150  1.23" in text
 
     bad = copy.deepcopy(good)
     bad["storm"]["achieved_per_s"] = 126.0
