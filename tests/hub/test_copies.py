@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hub.copies import Copies, compact_json, read_copy, token_key
+from hub.copies import Copies, Copy, compact_json, token_key
 from ocpi.headers import PartyRef
 from ocpi.v221.versions import ModuleID
 from tests.doubles import factories as f
@@ -124,20 +124,28 @@ def test_a_copy_is_kept_as_compact_json_text_and_read_as_a_fresh_object() -> Non
         {"id": "LOC1", "evses": [{"uid": "E1", "max_electric_power": 22000}], "ok": True},
         {"name": "Gare de Lyon – Café", "price": 0.25, "note": "€ 0.30/kWh, 東京"},
         {"id": "BIG", "max_electric_power": 10**30, "tiny": 1e-05},
+        {"id": "LOW", "max_electric_power": -(2**63) - 1},  # 19 digits, below 64 bits
         {"nested": [[], {}, None, -0.0, 1.5e300, "\u2028", '\\"quoted\\"']},
     ],
-    ids=["ascii", "non-ascii", "beyond-64-bit", "awkward"],
+    ids=["ascii", "non-ascii", "beyond-64-bit", "below-64-bit", "awkward"],
 )
 def test_compact_json_is_ascii_and_reads_back_as_exactly_the_body(body: dict[str, Any]) -> None:
     text = compact_json(body)
     assert text.isascii()
     assert len(text) <= len(json.dumps(body, separators=(",", ":")))  # compact
-    back = read_copy(text)
-    assert back == body
-    # The same types: an integer beyond 64 bits stays an integer, not a float.
-    assert json.dumps(back, sort_keys=True) == json.dumps(body, sort_keys=True)
+    stamp = datetime(2024, 1, 1, tzinfo=UTC)
+    made = Copy(ModuleID.LOCATIONS, CPO, "X", body, stamp)
+    loaded = Copy(ModuleID.LOCATIONS, CPO, "X", text, stamp)  # as read from the database
+    for copy in (made, loaded):
+        assert copy.text == text
+        back = copy.body
+        assert back == body
+        # The same types: an integer beyond 64 bits stays an integer, not a float.
+        assert json.dumps(back, sort_keys=True) == json.dumps(body, sort_keys=True)
 
 
 def test_a_copy_holding_a_lone_surrogate_reads_back() -> None:
     body = {"id": "X", "name": "\ud800 alone"}
-    assert read_copy(compact_json(body)) == body
+    stamp = datetime(2024, 1, 1, tzinfo=UTC)
+    assert Copy(ModuleID.LOCATIONS, CPO, "X", body, stamp).body == body
+    assert Copy(ModuleID.LOCATIONS, CPO, "X", compact_json(body), stamp).body == body
