@@ -7,24 +7,24 @@ not an OCPI envelope (not JSON, no status_code, an HTTP 5xx), malformed HTTP (an
 invalid header), the connection dropped after the request went out — -> 4000 for that message
 alone: the receiver is reachable and may well have done what was asked.
 
-Two engines behind one interface: aiohttp's client for production (the perf baseline in
-../shared/perf measured it at ~0.11 ms CPU per forwarded request against ~1.2 ms for httpx's
-own transport), and an httpx.AsyncClient for tests, which can then wire the hub to in-process
-members through ASGITransport.
+Two engines behind one interface: the hub's own HTTP/1.1 client for production (hub/http1.py:
+about a quarter of the CPU of aiohttp's client, which the perf baseline in ../shared/perf
+measured at ~0.11 ms per forwarded request against ~1.2 ms for httpx's own transport), and
+an httpx.AsyncClient for tests, which can then wire the hub to in-process members through
+ASGITransport.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import aiohttp
 import httpx
 
+from hub.http1 import BadAnswer, Http1Client, NoCompleteAnswer, Unreachable
 from ocpi.client import CLIENT_KEEPALIVE_S
 from ocpi.errors import ConnectionProblem, ForwardTimeout, HubError, OcpiError
 from ocpi.wire_json import read_json
@@ -82,24 +82,12 @@ KEEPALIVE_S = CLIENT_KEEPALIVE_S
 uvicorn 5 s, nginx 75 s, Node.js 5 s); the same window as the members' own httpx clients."""
 
 
-class AiohttpEngine:
-    """aiohttp client session with keep-alive connections to every member."""
+class Http1Engine:
+    """The hub's own keep-alive HTTP/1.1 client (hub/http1.py), with its failures mapped to
+    the hub's statuses as the module docstring says."""
 
     def __init__(self) -> None:
-        self._session: aiohttp.ClientSession | None = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            # An idle connection is dropped after KEEPALIVE_S, before the member's server does
-            # it (uvicorn: 5 s; aiohttp's default of 15 s kept connections the member had
-            # closed, and a request sent on one failed with 4000 "Can not write request body").
-            connector = aiohttp.TCPConnector(
-                limit=0, limit_per_host=64, ttl_dns_cache=300, keepalive_timeout=KEEPALIVE_S
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=True, trust_env=False
-            )
-        return self._session
+        self._client = Http1Client(KEEPALIVE_S)
 
     async def __call__(
         self,
@@ -110,44 +98,26 @@ class AiohttpEngine:
         timeout_s: float,
     ) -> tuple[int, dict[str, str], bytes]:
         try:
-            async with self._client().request(
-                method,
-                url,
-                data=body,
-                headers=dict(headers),
-                timeout=_timeout(timeout_s),
-                allow_redirects=False,
-            ) as response:
-                content = await response.read()
-                relayed = {
-                    name: response.headers[name]
-                    for name in RELAYED_HEADERS
-                    if name in response.headers
-                }
-                return response.status, relayed, content
+            status, received, content = await self._client.request(
+                method, url, dict(headers), body, timeout_s
+            )
         except TimeoutError as exc:
             raise ForwardTimeout(f"{url} did not answer within {timeout_s:g} s") from exc
-        except aiohttp.ClientConnectorError as exc:
+        except Unreachable as exc:
             raise ReceiverUnreachable(f"{url} could not be reached: {exc}") from exc
-        except aiohttp.ClientResponseError as exc:  # the answer's HTTP itself was malformed
+        except BadAnswer as exc:
             raise HubError(
-                f"the receiver's answer from {url} is not usable HTTP: {_short(exc.message)}"
+                f"the receiver's answer from {url} is not usable HTTP: {_short(str(exc))}"
             ) from exc
-        except aiohttp.ClientError as exc:  # connected, then no complete answer
+        except NoCompleteAnswer as exc:
             raise HubError(
-                f"the receiver at {url} gave no complete answer: {type(exc).__name__} "
-                f"{_short(str(exc))}"
+                f"the receiver at {url} gave no complete answer: {_short(str(exc))}"
             ) from exc
+        relayed = {name: received[name] for name in RELAYED_HEADERS if name in received}
+        return status, relayed, content
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-
-@functools.lru_cache(maxsize=16)
-def _timeout(total_s: float) -> aiohttp.ClientTimeout:
-    """One (immutable) ClientTimeout per forward timeout, not one per message."""
-    return aiohttp.ClientTimeout(total=total_s)
+        await self._client.aclose()
 
 
 class HttpxEngine:

@@ -27,7 +27,7 @@ import httpx
 from hub.copies import Copies
 from hub.db import make_engine
 from hub.directory import Directory, Party, Platform, hash_token
-from hub.forwarding import AiohttpEngine, Engine, HttpxEngine
+from hub.forwarding import Engine, Http1Engine, HttpxEngine
 from hub.invitations import Invitation, create_invitation
 from hub.messages import SUBJECT_MODULES, LoggedMessage, MessageFilter
 from hub.settings import LIVE_SETTINGS, HubSettings
@@ -111,7 +111,7 @@ class Hub:
         self.writer = BatchWriter(self.store, settings.log_flush_interval)
         self._own_http = http is None
         self.http = http or http_client(settings.forward_timeout)
-        self.engine: Engine = HttpxEngine(http) if http is not None else AiohttpEngine()
+        self.engine: Engine = HttpxEngine(http) if http is not None else Http1Engine()
         self.admin_token = settings.admin_token or ""
         self.background: set[asyncio.Task[None]] = set()
         self.lanes: dict[int, Lane] = {}

@@ -18,7 +18,7 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
-from hub.forwarding import AiohttpEngine, ReceiverUnreachable, forward
+from hub.forwarding import Http1Engine, ReceiverUnreachable, forward
 from hub.pushes import check_push
 from hub.routing import Message
 from ocpi.errors import HubError
@@ -436,7 +436,7 @@ async def test_an_answer_with_nan_is_4000_not_relayed(fed: Federation) -> None:
     assert _envelope(response)["status_code"] == 4000
 
 
-# --- the production engine (aiohttp) against answers no HTTP client can use -----------------
+# --- the production engine (hub/http1.py) against answers no HTTP client can use -----------------
 async def _raw_server(answer: bytes) -> tuple[asyncio.Server, str]:
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
@@ -457,7 +457,7 @@ ENVELOPE = b'{"status_code":1000,"timestamp":"2024-05-01T12:00:00Z"}'
     [b"Location: http://x/" + b"a" * 70_000, b"Location: http://x/\x01\x7f\x00b"],
     ids=["oversized", "control-characters"],
 )
-async def test_aiohttp_engine_calls_a_malformed_answer_4000_not_unreachable(header: bytes) -> None:
+async def test_the_engine_calls_a_malformed_answer_4000_not_unreachable(header: bytes) -> None:
     answer = (
         b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
         + header
@@ -465,7 +465,7 @@ async def test_aiohttp_engine_calls_a_malformed_answer_4000_not_unreachable(head
         + ENVELOPE
     )
     server, url = await _raw_server(answer)
-    engine = AiohttpEngine()
+    engine = Http1Engine()
     try:
         with pytest.raises(HubError) as caught:
             await forward(engine, "POST", url, {}, b"{}", 5)
@@ -478,11 +478,11 @@ async def test_aiohttp_engine_calls_a_malformed_answer_4000_not_unreachable(head
         server.close()
 
 
-async def test_aiohttp_engine_calls_a_closed_port_unreachable() -> None:
+async def test_the_engine_calls_a_closed_port_unreachable() -> None:
     server, url = await _raw_server(b"")
     server.close()
     await server.wait_closed()
-    engine = AiohttpEngine()
+    engine = Http1Engine()
     try:
         with pytest.raises(ReceiverUnreachable) as caught:
             await forward(engine, "POST", url, {}, b"{}", 5)
