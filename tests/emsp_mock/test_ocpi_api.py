@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from ocpi.headers import PartyRef, RoutingHeaders, encode_authorization
-from ocpi.v221 import CommandType, TokenType
+from ocpi.v221 import CommandType, Location, TokenType
 from tests.cpo_mock.conftest import CPO, T0, location, tariff
 from tests.cpo_mock.test_control_evse import stack_unavailable
 from tests.emsp_mock.conftest import EMSP, Federation
@@ -93,6 +93,22 @@ async def test_receiving_routes_are_served_ahead_of_the_app_stack(fed: Federatio
     assert stored is not None and stored.evses is not None
     assert [e.status.value for e in stored.evses if e.uid == "DC1"] == ["OUTOFORDER"]
     assert (await call(fed, "GET", "/locations/DE/CPB/LOC1")).status_code == 503
+
+
+async def test_an_evse_patch_is_in_the_database_when_it_is_answered(fed: Federation) -> None:
+    """Acknowledged means kept: the location's row holds the PATCH before the 1000."""
+    patched = await call(
+        fed,
+        "PATCH",
+        "/locations/DE/CPB/LOC1/DC1",
+        {"status": "BLOCKED", "last_updated": stamp(7)},
+    )
+    assert status(patched) == 1000
+    [row] = [r for r in fed.emsp.state.store.load_objects("location") if r.key[2] == "LOC1"]
+    held = Location.model_validate_json(row.body)
+    assert [e.status.value for e in held.evses or [] if e.uid == "DC1"] == ["BLOCKED"]
+    assert row.last_updated == held.last_updated == T0 + timedelta(minutes=7)
+    assert row.body == fed.emsp.state.locations.text(row.key)
 
 
 async def test_patch_without_last_updated_is_2001(fed: Federation) -> None:
