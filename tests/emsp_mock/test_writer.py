@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from emsp_mock import writer as writer_module
 from emsp_mock.store import ObjectChange, Store, StoredObject, make_engine
 from emsp_mock.writer import ObjectWriter
 
@@ -91,38 +89,8 @@ async def test_the_last_version_of_an_object_wins_within_and_across_commits(
     assert store.load_objects("location") == []
 
 
-async def test_the_writer_thread_ends_when_idle_and_starts_again_with_the_next_commit(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Transactions run on one thread of the writer's own (not a thread pool), which is not
-    left behind once there is nothing to write."""
-    monkeypatch.setattr(writer_module, "IDLE_S", 0.05)
-    writer = ObjectWriter(store)
-    ran_on: list[str] = []
-    real = store.save_batch
-
-    def recording(batch: list[ObjectChange]) -> None:
-        ran_on.append(threading.current_thread().name)
-        real(batch)
-
-    monkeypatch.setattr(store, "save_batch", recording)
-    for i in (1, 2):
-        writer.queue(("location", [_row(i)], []))
-        await writer.commit()
-        assert "emsp-object-writer" in {t.name for t in threading.enumerate()}
-        for _ in range(100):
-            if "emsp-object-writer" not in {t.name for t in threading.enumerate()}:
-                break
-            await asyncio.sleep(0.01)
-        else:
-            pytest.fail("the writer's thread is still there after being idle")
-    assert ran_on == ["emsp-object-writer", "emsp-object-writer"]
-    assert {o.key[2] for o in store.load_objects("location")} == {"LOC1", "LOC2"}
-
-
 async def test_a_caller_that_stops_waiting_leaves_the_writer_working(store: Store) -> None:
-    """Its transaction still runs (as with a thread pool), and its end, with nobody waiting,
-    is no error."""
+    """Its transaction still runs, and its end, with nobody waiting, is no error."""
     reported: list[dict[str, Any]] = []
     asyncio.get_running_loop().set_exception_handler(lambda _, context: reported.append(context))
     writer = ObjectWriter(store)
