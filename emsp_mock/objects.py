@@ -114,7 +114,13 @@ def patch_evse_text(text: str, evse_uid: str, changes: Mapping[str, Any]) -> Pat
         raise MissingParent(f"location {data.get('id')} has no EVSE {evse_uid}")
     before = evses[found[0]]
     evse = EVSE.model_validate({**before, **changes})
-    evses[found[0]] = evse.model_dump(mode="json", exclude_none=True)
+    # Only what the PATCH changed is written (in place: the text's field order is the
+    # model's); a field it adds or sets to null takes writing the whole EVSE.
+    written = evse.model_dump(mode="json", include=set(changes), exclude_none=True)
+    if written.keys() == changes.keys() <= before.keys():
+        evses[found[0]] = before | written
+    else:
+        evses[found[0]] = evse.model_dump(mode="json", exclude_none=True)
     stamp = _later(parse_datetime(data["last_updated"]), evse.last_updated)
     data["last_updated"] = format_datetime(stamp)
     alone = (
