@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import quote as url_quote
 
 from emsp_mock import billing
 from emsp_mock.billing import InvoiceStatus
 from emsp_mock.link import HubLink
+from emsp_mock.search import LocationKey
 from emsp_mock.state import Change, EmspState, object_key, utcnow
 from emsp_mock.store import ObjectKey
 from ocpi.headers import PartyRef
@@ -112,6 +114,12 @@ class Receivers:
         """Keep a (new version of a) location: memory, map index and database."""
         async with self.state.changing() as change:
             await change.put_location(location)
+
+    async def patch_evse(self, key: LocationKey, evse_uid: str, changes: dict[str, Any]) -> bool:
+        """PATCH one EVSE of a location we hold (`Change.patch_evse`), read, patched and kept
+        under the state's lock; False when the location is not held."""
+        async with self.state.changing() as change:
+            return await change.patch_evse(key, evse_uid, changes)
 
     async def store_tariff(self, tariff: Tariff) -> bool:
         async with self.state.changing() as change:

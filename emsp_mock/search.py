@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ocpi.pricing.quote import connector_max_power
 from ocpi.v221.locations import EVSE, ConnectorType, Location, Status
@@ -146,6 +146,21 @@ class MapIndex:
         cell = _cell(latitude, longitude)
         self._cells.setdefault(cell, {})[key] = entry
         self._where[key] = cell
+
+    def put_evse(self, key: LocationKey, evse: EVSE) -> bool:
+        """Show one changed EVSE of a location on the map as `put` of the whole location
+        would; False when that takes the whole location (it is not on the map, or that EVSE
+        is not: the caller then `put`s the location)."""
+        cell = self._where.get(key)
+        if cell is None or evse.status is Status.REMOVED:
+            return False
+        entry = self._cells[cell][key]
+        for index, shown in enumerate(entry.evses):
+            if shown.uid == evse.uid:
+                evses = (*entry.evses[:index], _summary(evse), *entry.evses[index + 1 :])
+                self._cells[cell][key] = replace(entry, evses=evses)
+                return True
+        return False
 
     def remove(self, key: LocationKey) -> None:
         cell = self._where.pop(key, None)

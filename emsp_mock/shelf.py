@@ -3,8 +3,10 @@
 At ten alliances an eMSP holds 17,000 locations with about 100,000 EVSEs: as pydantic objects
 they took about 380 MB of its memory, as JSON text about 60 MB. The text is what the database
 row holds too (`model_dump_json(exclude_none=True)`), so a write dumps each location once.
-Reads parse (about 0.1 ms for an alliance location): a receiver's PATCH parses the one location
-it changes, the map search the ones it returns.
+Reads parse (about 0.1 ms for an alliance location): a receiver's PATCH of a Location or a
+Connector parses the one location it changes, the map search the ones it returns; an EVSE PATCH
+(every status a CPO sends) changes the text without making a Location of it
+(`objects.patch_evse_text`).
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
+from emsp_mock import objects
 from emsp_mock.search import LocationKey, MapIndex, key_of, location_key
 from emsp_mock.settings import DriverSettings, EmspSettings, TokenSettings
 from emsp_mock.shelf import LocationShelf
@@ -190,6 +191,23 @@ class Change:
 
     async def put_location(self, location: Location) -> None:
         await self.locations({key_of(location): location}, ())
+
+    async def patch_evse(self, key: LocationKey, evse_uid: str, changes: dict[str, Any]) -> bool:
+        """PATCH one EVSE of a location we hold (`objects.patch_evse_text`: the location is
+        not parsed): memory, map index and database, as `put_location` of the patched
+        location would. False when the location is not held; `objects.MissingParent` or
+        pydantic's ValidationError as `objects.patch_evse` raises them."""
+        text = self.state.locations.text(key)
+        if text is None:
+            return False
+        patched = objects.patch_evse_text(text, evse_uid, changes)
+        if (watch := self.state.watch) is not None:
+            watch.locations.add(key)
+        self._save("location", [StoredObject(key, patched.text, patched.last_updated)])
+        self.state.locations.put_text(key, patched.text, patched.last_updated)
+        if not (patched.alone and self.state.index.put_evse(key, patched.evse)):
+            self.state.index.put(Location.model_validate_json(patched.text))
+        return True
 
     async def tariffs(self, upserts: dict[ObjectKey, Tariff], gone: Iterable[ObjectKey]) -> None:
         gone = sorted(gone)

@@ -8,6 +8,7 @@ call needs `Authorization: Bearer <control_token>`.
 No `from __future__ import annotations`: FastAPI resolves the local Annotated aliases.
 """
 
+import functools
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
@@ -20,6 +21,8 @@ from cpo_mock.store import CdrEntry
 from ocpi.errors import OcpiError
 from ocpi.headers import PartyRef
 from ocpi.platform import bearer_guard, optional_json, register_on_request, rotate_on_request
+from ocpi.server.dependencies import json_object_body
+from ocpi.server.plain import plain_route
 from ocpi.v221.locations import Status
 from ocpi.v221.tokens import TokenType
 from ocpi.v221.types import format_datetime
@@ -185,42 +188,49 @@ def control_router(cpo: Cpo) -> APIRouter:
         _, _, sim = cpo.evse_parts(location_id, evse_uid)
         return JSONResponse(_evse_json(cpo, sim))
 
-    @router.post(evse_path + "/plug")
-    async def plug(location_id: str, evse_uid: str, args: Args) -> JSONResponse:
-        vehicle = args.get("vehicle")
+    # What is done to an EVSE: plain routes (ocpi/server/plain.py), served ahead of the app's
+    # stack (a status storm is made of fault and repair calls); the same token check, and
+    # the body (`args`) read and refused as FastAPI's `Body()` would.
+    act = functools.partial(plain_route, router, "POST", guards=[authorized])
+    act_with = functools.partial(act, body=json_object_body)
+    act_without = functools.partial(act, body=None)
+
+    @act_with(evse_path + "/plug")
+    async def plug(location_id: str, evse_uid: str, body: dict[str, Any]) -> JSONResponse:
+        vehicle = body.get("vehicle")
         if vehicle is not None and not isinstance(vehicle, dict):
             raise ControlError('vehicle must be an object, e.g. {"preset": "sedan"}', 400)
-        sim = await cpo.plug(location_id, evse_uid, args.get("connector_id"), vehicle)
+        sim = await cpo.plug(location_id, evse_uid, body.get("connector_id"), vehicle)
         return JSONResponse(_evse_json(cpo, sim))
 
-    @router.post(evse_path + "/unplug")
+    @act_without(evse_path + "/unplug")
     async def unplug(location_id: str, evse_uid: str) -> JSONResponse:
         sim = await cpo.unplug(location_id, evse_uid)
         return JSONResponse(_evse_json(cpo, sim))
 
-    @router.post(evse_path + "/swipe")
-    async def swipe(location_id: str, evse_uid: str, args: Args) -> JSONResponse:
-        uid = args.get("uid")
+    @act_with(evse_path + "/swipe")
+    async def swipe(location_id: str, evse_uid: str, body: dict[str, Any]) -> JSONResponse:
+        uid = body.get("uid")
         if not isinstance(uid, str) or not uid:
             raise ControlError('give the card as {"uid": "..."}', 400)
         try:
-            kind = TokenType(args.get("type", "RFID"))
+            kind = TokenType(body.get("type", "RFID"))
         except ValueError:
-            raise ControlError(f"unknown token type {args.get('type')!r}", 400) from None
+            raise ControlError(f"unknown token type {body.get('type')!r}", 400) from None
         outcome = await cpo.swipe(location_id, evse_uid, uid, kind)
         return JSONResponse(outcome.to_json())
 
-    @router.post(evse_path + "/fault")
-    async def fault(location_id: str, evse_uid: str, args: Args) -> JSONResponse:
+    @act_with(evse_path + "/fault")
+    async def fault(location_id: str, evse_uid: str, body: dict[str, Any]) -> JSONResponse:
         try:
-            kind = FaultKind(args.get("kind", "OUTOFORDER"))
+            kind = FaultKind(body.get("kind", "OUTOFORDER"))
         except ValueError:
             known = ", ".join(k.value for k in FaultKind)
             raise ControlError(f"unknown fault kind (known: {known})", 400) from None
         sim = await cpo.fault(location_id, evse_uid, kind)
         return JSONResponse(_evse_json(cpo, sim))
 
-    @router.post(evse_path + "/repair")
+    @act_without(evse_path + "/repair")
     async def repair(location_id: str, evse_uid: str) -> JSONResponse:
         sim = await cpo.repair(location_id, evse_uid)
         return JSONResponse(_evse_json(cpo, sim))
@@ -239,7 +249,7 @@ def control_router(cpo: Cpo) -> APIRouter:
             raise ControlError("no flap was started", 404)
         return JSONResponse(cpo.flap.report())
 
-    @router.post(evse_path + "/remove")
+    @act_without(evse_path + "/remove")
     async def remove(location_id: str, evse_uid: str) -> JSONResponse:
         sim = await cpo.remove(location_id, evse_uid)
         return JSONResponse(_evse_json(cpo, sim))

@@ -9,7 +9,9 @@ helpers. Receiver URLs carry the CPO's {country_code}/{party_id}, which SHALL eq
 No `from __future__ import annotations`: FastAPI resolves the local Annotated aliases.
 """
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -17,6 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ValidationError
 
 from emsp_mock import objects
+from emsp_mock.search import location_key
 from emsp_mock.service import FUNCTIONAL_BASE, Emsp
 from emsp_mock.state import object_key
 from ocpi.errors import InvalidParameters, NotFound, UnknownLocation, UnknownToken
@@ -83,10 +86,7 @@ def functional_router(emsp: Emsp, auth: TokenAuth[Literal["peer"]]) -> APIRouter
     def known_location(country_code: str, party_id: str, location_id: str) -> Location:
         found = emsp.location(country_code, party_id, location_id)
         if found is None:
-            raise UnknownLocation(
-                f"location {country_code}/{party_id}/{location_id} is not known here: "
-                "PUT the whole Location first"
-            )
+            raise unknown_location(country_code, party_id, location_id)
         return found
 
     @router.get(loc)
@@ -180,8 +180,13 @@ def functional_router(emsp: Emsp, auth: TokenAuth[Literal["peer"]]) -> APIRouter
     ) -> OcpiResponse:
         changes = parse_body(EVSEPatch, body).model_dump(exclude_unset=True)
         same_value("evse_uid", evse_uid, changes.get("uid"))
-        current = known_location(country_code, party_id, location_id)
-        await emsp.store_location(parse_merge(objects.patch_evse, current, evse_uid, changes))
+        # The storm's message (every EVSE status a CPO sends): patched on the location's
+        # text, not a parsed Location (emsp_mock/objects.py patch_evse_text).
+        key = location_key(country_code, party_id, location_id)
+        with merge_refusals():
+            held = await emsp.receivers.patch_evse(key, evse_uid, changes)
+        if not held:
+            raise unknown_location(country_code, party_id, location_id)
         return ocpi_response()
 
     @receive("PATCH", loc + "/{evse_uid}/{connector_id}")
@@ -317,13 +322,28 @@ def functional_router(emsp: Emsp, auth: TokenAuth[Literal["peer"]]) -> APIRouter
     return router
 
 
-def parse_merge(apply: Any, *args: Any) -> Any:
-    """Apply a PATCH with a pure rule; a merged object that is no longer valid is 2001."""
+def unknown_location(country_code: str, party_id: str, location_id: str) -> UnknownLocation:
+    return UnknownLocation(
+        f"location {country_code}/{party_id}/{location_id} is not known here: "
+        "PUT the whole Location first"
+    )
+
+
+@contextlib.contextmanager
+def merge_refusals() -> Iterator[None]:
+    """A PATCH applied with a pure rule: a merged object that is no longer valid is 2001, a
+    missing parent 2003."""
     try:
-        return apply(*args)
+        yield
     except ValidationError as exc:
         raise InvalidParameters(
             "the PATCH makes the object invalid: " + describe_errors(exc.errors())
         ) from None
     except objects.MissingParent as exc:
         raise UnknownLocation(f"{exc}: PUT it first") from None
+
+
+def parse_merge(apply: Any, *args: Any) -> Any:
+    """Apply a PATCH with a pure rule (`merge_refusals`)."""
+    with merge_refusals():
+        return apply(*args)

@@ -27,7 +27,9 @@ from ocpi.platform.middleware import RoutingAnswerMiddleware
 from ocpi.platform.registration import Principal, Registration
 from ocpi.platform.routers import ModuleInterface, credentials_router, versions_router
 from ocpi.server import TokenAuth, ocpi_app
+from ocpi.server.app import OcpiApp
 from ocpi.server.dependencies import parse_routing_headers
+from ocpi.server.plain import plain_routes
 
 
 class MemberService(Protocol):
@@ -40,7 +42,7 @@ class MemberService(Protocol):
 
 @dataclass(frozen=True)
 class MemberApp:
-    app: FastAPI
+    app: OcpiApp
     any_caller: TokenAuth[Principal]
     peer_only: TokenAuth[Literal["peer"]]
     prefix: str
@@ -80,14 +82,15 @@ def member_app(
     app.include_router(
         credentials_router(prefix + credentials_path, service.registration, any_caller)
     )
-    app.add_middleware(
+    # Front middleware (OcpiApp): ahead of the app's stack and of the routes served first.
+    app.add_front_middleware(
         RoutingAnswerMiddleware, party=party, prefixes=[prefix + functional_base + "/"]
     )
     if version.translates:
         # Outermost: everything inside sees the 2.2.1 paths and objects it was written for.
         origin = public_url.rstrip("/").removesuffix(prefix)
         registration = service.registration
-        app.add_middleware(
+        app.add_front_middleware(
             VersionEdge,
             adapter=version,
             prefix=prefix,
@@ -136,10 +139,15 @@ def build_member_app(
         functional_base=functional_base,
     )
     app = built.app
-    app.include_router(functional(built.peer_only))
+    modules = functional(built.peer_only)
+    app.include_router(modules)
     app.include_router(hubclientinfo_router(client_info, settings.public_url, built.peer_only))
     app.include_router(operations, prefix=built.prefix)
     app.add_exception_handler(OperationError, operation_error_response)
+    # The plain routes (ocpi/server/plain.py: what a member receives, what is done to a
+    # CPO's EVSEs) are nearly all the traffic of a busy platform: served ahead of FastAPI's
+    # stack (issue 13; docs/architecture.md "The members' hot path").
+    app.serve_first(plain_routes(modules.routes) + plain_routes(operations.routes, built.prefix))
     return app
 
 

@@ -39,7 +39,10 @@ class TokenAuth(Generic[P]):
         version whose rule they are (2.1.1)."""
 
     async def __call__(self, request: Request) -> P:
-        raw = self.accept_raw or request.url.path.startswith(self.raw_under)
+        # (request.url builds and splits a whole URL: only when some paths take raw tokens)
+        raw = self.accept_raw or bool(
+            self.raw_under and request.url.path.startswith(self.raw_under)
+        )
         try:
             candidates = token_candidates(request.headers.get(AUTHORIZATION), accept_raw=raw)
         except AuthorizationError as exc:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import email.message
 from typing import Annotated, Any
 
 from fastapi import Depends
+from fastapi.exceptions import RequestValidationError
 from starlette.requests import Request
 
 from ocpi.errors import InvalidParameters, OcpiError
@@ -31,6 +33,46 @@ async def guarded_body(request: Request) -> Any:
 
 JsonBody = Annotated[Any, Depends(guarded_body)]
 """A route's JSON body (what `JsonBodyGuard` parsed)."""
+
+
+def _json_content_type(value: str | None) -> bool:
+    """FastAPI's test of a body's Content-Type: application/json or application/*+json."""
+    if not value:
+        return False
+    message = email.message.Message()
+    message["content-type"] = value
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
+
+
+async def json_object_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object body as a plain route's `body`, answered as FastAPI answers
+    a required `Annotated[dict[str, Any], Body()]` (the same errors, so the same envelopes):
+    missing, not sent as JSON (Content-Type) or not an object."""
+    outcome = request.scope.get("state", {}).get(STATE_KEY)
+    if isinstance(outcome, OcpiError):
+        raise outcome
+    raw, parsed = outcome if outcome is not None else (b"", None)
+    if not raw:
+        raise RequestValidationError(
+            [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
+        )
+    if not _json_content_type(request.headers.get("content-type")):
+        parsed = raw  # FastAPI then validates the bytes: _validation_error's 400
+    if not isinstance(parsed, dict):
+        raise RequestValidationError(
+            [
+                {
+                    "type": "dict_type",
+                    "loc": ("body",),
+                    "msg": "Input should be a valid dictionary",
+                    "input": parsed,
+                }
+            ]
+        )
+    return parsed
 
 
 def parse_page_request(request: Request) -> PageRequest:

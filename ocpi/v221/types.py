@@ -122,8 +122,26 @@ _DATETIME_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.
 DATETIME_MAX_LENGTH = 25
 
 
+_COMMON_DATETIME_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,4})?Z", re.ASCII)
+"""The shapes nearly every DateTime on the wire has (this package's own among them): ASCII
+digits, "Z", at most four fractional digits (25 characters). `datetime.fromisoformat` reads
+them to the value the full rule gives, in a fraction of the time (a Location holds about 15
+DateTimes; profiling a mock eMSP receiving EVSE PATCHes, issue 13, put the full rule at 5-12 %
+of its CPU); anything else, a date that does not exist included, takes the full rule."""
+
+
 def parse_datetime(text: str) -> datetime:
     """Parse an OCPI DateTime string into an aware UTC datetime, or raise ValueError."""
+    if _COMMON_DATETIME_RE.fullmatch(text) is not None:
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass  # not a real date or time: the full rule says so
+    return datetime_by_rule(text)
+
+
+def datetime_by_rule(text: str) -> datetime:
+    """`parse_datetime` without the fast path for the common shapes: the rule in full."""
     if len(text) > DATETIME_MAX_LENGTH:
         raise ValueError(f"DateTime is longer than {DATETIME_MAX_LENGTH} characters")
     match = _DATETIME_RE.fullmatch(text)
@@ -145,14 +163,18 @@ def parse_datetime(text: str) -> datetime:
 
 def format_datetime(value: datetime) -> str:
     """Serialise as OCPI DateTime: UTC, 'Z', milliseconds only when not zero (<= 24 chars)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    millis = value.microsecond // 1000
-    if millis:
-        text += f".{millis:03d}".rstrip("0")
-    return text + "Z"
+    if value.tzinfo is not UTC:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.year < 1000:  # isoformat would give four digits, strftime (as before) fewer
+        text = value.strftime("%Y-%m-%dT%H:%M:%S")
+        millis = value.microsecond // 1000
+        return text + (f".{millis:03d}".rstrip("0") if millis else "") + "Z"
+    # isoformat() (C, and without arguments: a third of strftime's time) gives
+    # "2015-06-29T20:39:09+00:00" or "2015-06-29T20:39:09.123456+00:00".
+    text = value.isoformat()
+    if value.microsecond < 1000:
+        return text[:19] + "Z"
+    return text[:19] + text[19:23].rstrip("0") + "Z"
 
 
 def _validate_datetime(value: Any) -> Any:

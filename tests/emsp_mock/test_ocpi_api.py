@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from ocpi.headers import PartyRef, RoutingHeaders, encode_authorization
-from ocpi.v221 import CommandType, TokenType
+from ocpi.v221 import CommandType, Location, TokenType
 from tests.cpo_mock.conftest import CPO, T0, location, tariff
+from tests.cpo_mock.test_control_evse import stack_unavailable
 from tests.emsp_mock.conftest import EMSP, Federation
 
 BASE = "http://emsp.test/ocpi/emsp/2.2.1"
@@ -72,6 +73,38 @@ async def test_receivers_check_the_token_and_the_addressee_before_the_body(
         misrouted = await client.request(method, BASE + path, json=body, headers=elsewhere)
     assert status(misrouted) == 2001 and "NL/ZZZ" in misrouted.json()["status_message"]
     assert fed.emsp.location("DE", "CPB", "LOC9") is None
+
+
+async def patch_dc1(fed: Federation, new_status: str, minutes: int) -> httpx.Response:
+    """An EVSE PATCH of LOC1's DC1, answered 1000."""
+    body = {"status": new_status, "last_updated": stamp(minutes)}
+    patched = await call(fed, "PATCH", "/locations/DE/CPB/LOC1/DC1", body)
+    assert status(patched) == 1000
+    return patched
+
+
+async def test_receiving_routes_are_served_ahead_of_the_app_stack(fed: Federation) -> None:
+    """What a CPO pushes (PUT/PATCH/POST) skips FastAPI's stack, keeping the request ids and
+    the reversed routing headers (front middleware); other requests still go through it."""
+    fed.emsp_app.middleware_stack = stack_unavailable
+    patched = await patch_dc1(fed, "OUTOFORDER", 5)
+    assert patched.headers["ocpi-to-party-id"] == "CPB"
+    assert patched.headers["ocpi-from-party-id"] == "EMA"
+    assert "x-request-id" in patched.headers
+    stored = fed.emsp.location("DE", "CPB", "LOC1")
+    assert stored is not None and stored.evses is not None
+    assert [e.status.value for e in stored.evses if e.uid == "DC1"] == ["OUTOFORDER"]
+    assert (await call(fed, "GET", "/locations/DE/CPB/LOC1")).status_code == 503
+
+
+async def test_an_evse_patch_is_in_the_database_when_it_is_answered(fed: Federation) -> None:
+    """Acknowledged means kept: the location's row holds the PATCH before the 1000."""
+    await patch_dc1(fed, "BLOCKED", 7)
+    [row] = [r for r in fed.emsp.state.store.load_objects("location") if r.key[2] == "LOC1"]
+    held = Location.model_validate_json(row.body)
+    assert [e.status.value for e in held.evses or [] if e.uid == "DC1"] == ["BLOCKED"]
+    assert row.last_updated == held.last_updated == T0 + timedelta(minutes=7)
+    assert row.body == fed.emsp.state.locations.text(row.key)
 
 
 async def test_patch_without_last_updated_is_2001(fed: Federation) -> None:

@@ -3,17 +3,23 @@ rules and the re-sync diff."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emsp_mock import billing, objects, receivers
 from emsp_mock.search import MapHit, MapIndex, MapQuery, distance_km, key_of
-from emsp_mock.shelf import LocationShelf
-from ocpi.v221 import CDR, ConnectorType, GeoLocation, Location, Price, Status
+from emsp_mock.shelf import LocationShelf, location_text
+from ocpi.v221 import CDR, EVSE, ConnectorType, GeoLocation, Location, Price, Status
+from ocpi.v221.patches import EVSEPatch
 from tests.cpo_mock.conftest import T0, location
 from tests.doubles import factories as f
+from tests.ocpi.v211.strategies import EVSES, locations
 
 
 def at(id: str, lat: str, lon: str, operator: str = "Spark Test") -> Location:
@@ -266,3 +272,59 @@ def test_a_cdr_without_session_id_is_filed_under_its_one_session_only() -> None:
     twin = f.session("S-TWIN", of_token=token, start=f.T0)
     assert receivers.filed_session(cdr, [exact, twin]) == ""
     assert receivers.filed_session(cdr, [old, elsewhere]) == ""
+
+
+def _patch_of(evse: EVSE, fields: set[str], uid: str | None = None) -> dict[str, Any]:
+    """The changes an EVSE PATCH carrying `fields` of `evse` makes (and its last_updated),
+    its `uid` the one its URL names (the endpoint refuses another: 2001)."""
+    body = evse.to_json() | ({"uid": uid} if uid is not None else {})
+    sent = {k: body[k] for k in fields if k in body} | {"last_updated": body["last_updated"]}
+    changes: dict[str, Any] = EVSEPatch.model_validate(sent).model_dump(exclude_unset=True)
+    return changes
+
+
+EVSE_FIELDS = st.sets(st.sampled_from(sorted(EVSE.model_fields)))
+
+
+@settings(max_examples=200)
+@given(locations(with_evse=True), EVSES, EVSE_FIELDS, st.integers(0, 2))
+def test_an_evse_patch_on_the_text_is_the_patch_of_the_parsed_location(
+    location: Location, sent: EVSE, fields: set[str], which: int
+) -> None:
+    """What the eMSP does with a received EVSE PATCH without parsing the Location
+    (`patch_evse_text`, the map index changed for that EVSE alone) gives the text, the
+    last_updated and the map `patch_evse` on the parsed Location gives, or the same refusal."""
+    text = location_text(location)
+    parsed = Location.model_validate_json(text)
+    uids = [e.uid for e in parsed.evses or []]
+    uid = [*uids, "NOT-THERE"][min(which, len(uids))]
+    changes = _patch_of(sent, fields, uid)
+    if uid not in uids:
+        with pytest.raises(objects.MissingParent) as refused:
+            objects.patch_evse(parsed, uid, changes)
+        with pytest.raises(objects.MissingParent, match=re.escape(str(refused.value))):
+            objects.patch_evse_text(text, uid, changes)
+        return
+    expected = objects.patch_evse(parsed, uid, changes)
+    patched = objects.patch_evse_text(text, uid, changes)
+    assert patched.text == location_text(expected)
+    assert patched.last_updated == expected.last_updated
+    assert patched.evse == objects.find_evse(expected, uid)
+    index = MapIndex.build([parsed])
+    if not (patched.alone and index.put_evse(key_of(parsed), patched.evse)):
+        index.put(Location.model_validate_json(patched.text))
+    assert index == MapIndex.build([expected])
+
+
+def test_an_evse_whose_uid_is_not_alone_takes_the_whole_location_on_the_map() -> None:
+    """Two EVSEs with one uid (a CPO's mistake): the PATCH changes the first, as
+    `patch_evse` does, and the map is rebuilt from the whole location."""
+    loc = location("LOC1")
+    assert loc.evses is not None
+    twin = loc.evses[0].model_copy(update={"status": Status.CHARGING})
+    text = location_text(loc.model_copy(update={"evses": [*loc.evses, twin]}))
+    changes = _patch_of(loc.evses[0].model_copy(update={"status": Status.BLOCKED}), {"status"})
+    patched = objects.patch_evse_text(text, loc.evses[0].uid, changes)
+    assert not patched.alone
+    statuses = [e.status for e in Location.model_validate_json(patched.text).evses or []]
+    assert statuses == [Status.BLOCKED, *[e.status for e in loc.evses[1:]], Status.CHARGING]

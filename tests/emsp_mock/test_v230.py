@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from ocpi import v230
-from ocpi.errors import InvalidParameters
+from ocpi.errors import InvalidParameters, PeerProtocolError
 from ocpi.translate.v230 import cdr_to_v230, session_to_v230
 from ocpi.v221.versions import InterfaceRole, ModuleID
 from tests.cpo_mock.conftest import tariff
+from tests.cpo_mock.test_control_evse import stack_unavailable
 from tests.doubles import factories as f
 from tests.doubles.hub230 import HUB, Hub230
 from tests.emsp_mock import versions
@@ -87,6 +88,24 @@ async def test_takes_a_2_3_0_location_and_serves_it_back_as_2_3_0(
     assert v230.EVSE.model_validate(served.data).status == v230.Status.CHARGING
     whole = v230.Location.model_validate((await hub.call("GET", url, sender=CPO)).data)
     assert whole.id == "LOC9" and whole.parking_places is None
+
+
+async def test_a_2_3_0_patch_is_carried_down_and_served_ahead_of_the_app_stack(
+    setup: Setup,
+) -> None:
+    """The VersionEdge runs ahead of the receiving routes served first (OcpiApp front
+    middleware): the 2.3.0 URL reaches the 2.2.1 route without FastAPI's stack."""
+    url = setup.url(ModuleID.LOCATIONS, "DE", "CPB", "LOC9")
+    await setup.hub.call("PUT", url, location_230(), sender=CPO)
+    setup.asgi.middleware_stack = stack_unavailable
+    patch = {"status": "OUTOFORDER", "last_updated": "2025-03-03T09:00:00Z"}
+    answer = await setup.hub.call("PATCH", f"{url}/DC1", patch, sender=CPO)
+    assert answer.status_code == 1000
+    stored = setup.emsp.location("DE", "CPB", "LOC9")
+    assert stored is not None and stored.evses is not None
+    assert stored.evses[0].status.value == "OUTOFORDER"
+    with pytest.raises(PeerProtocolError, match="503"):
+        await setup.hub.call("GET", f"{url}/DC1", sender=CPO)  # the stack's
 
 
 async def test_an_evse_put_with_only_connectors_2_2_1_lacks_is_2001(setup: Setup) -> None:

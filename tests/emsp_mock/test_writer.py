@@ -5,6 +5,7 @@ waiting callers and the rows go with the next commit."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -86,3 +87,20 @@ async def test_the_last_version_of_an_object_wins_within_and_across_commits(
     writer.queue(("location", [], [("DE", "CPB", "LOC1")]))
     await writer.commit()
     assert store.load_objects("location") == []
+
+
+async def test_a_caller_that_stops_waiting_leaves_the_writer_working(store: Store) -> None:
+    """Its transaction still runs, and its end, with nobody waiting, is no error."""
+    reported: list[dict[str, Any]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _, context: reported.append(context))
+    writer = ObjectWriter(store)
+    writer.queue(("location", [_row(1)], []))
+    waiting = asyncio.create_task(writer.commit())
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiting
+    writer.queue(("location", [_row(2)], []))
+    await writer.commit()
+    assert {o.key[2] for o in store.load_objects("location")} == {"LOC1", "LOC2"}
+    assert reported == []

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import httpx
+from fastapi import FastAPI
 
 from emsp_mock.app import create_app
 from emsp_mock.service import Emsp
@@ -33,6 +34,7 @@ class Setup(Generic[H]):
     network: Network
     hub: H
     emsp: Emsp
+    asgi: FastAPI
 
     async def settle(self) -> None:
         for _ in range(4):
@@ -67,7 +69,7 @@ async def started(tmp_path: Path, network: Network, hub: H) -> AsyncIterator[Set
     network.add("emsp.test", app)
     emsp: Emsp = app.state.emsp
     await emsp.start()
-    ready = Setup(network, hub, emsp)
+    ready = Setup(network, hub, emsp, app)
     await ready.settle()
     try:
         yield ready

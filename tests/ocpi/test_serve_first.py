@@ -10,6 +10,7 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ocpi.errors import NotFound
 from ocpi.server import ocpi_app
@@ -94,3 +95,75 @@ async def test_a_method_it_does_not_take_goes_through_the_app(client: httpx.Asyn
     assert answer.json()["status_code"] == 2000
     assert "x-request-id" in answer.headers
     assert SEEN == []
+
+
+class Refused(Exception):
+    """An error the app has a handler for (as a member's operations API has OperationError)."""
+
+
+async def refused_answer(request: Request, exc: Exception) -> Response:
+    return Response(b'{"error": "refused"}', status_code=409, media_type="application/json")
+
+
+async def refusing(request: Request) -> Response:
+    raise Refused
+
+
+async def stacked(request: Request) -> Response:
+    return Response(b"{}", media_type="application/json")
+
+
+def tagging(app: ASGIApp, tag: bytes) -> ASGIApp:
+    """Front middleware: names itself in a header of every answer."""
+
+    async def tag_answers(scope: Scope, receive: Receive, send: Send) -> None:
+        async def tagged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-front", tag)]
+            await send(message)
+
+        await app(scope, receive, tagged)
+
+    return tag_answers
+
+
+def build_with_front() -> OcpiApp:
+    app = ocpi_app("front")
+    app.add_exception_handler(Refused, refused_answer)
+    first = [Route("/hot/{thing}", hot, methods=["GET"])]
+    more = [Route("/refusing", refusing, methods=["POST"])]
+    app.serve_first(first)
+    app.serve_first(more)  # adds to the first call's routes
+    app.router.routes[0:0] = first + more
+    app.router.routes.append(Route("/stacked", stacked, methods=["GET"]))
+    app.add_front_middleware(tagging, tag=b"inner")
+    app.add_front_middleware(tagging, tag=b"outer")  # added last: runs first
+    return app
+
+
+async def test_an_exception_the_app_has_a_handler_for_gets_that_handler() -> None:
+    """A served-first route raising an error the app handles (a member's OperationError) is
+    answered by that handler, as through the app's stack, not with a 3000."""
+    transport = httpx.ASGITransport(app=build_with_front())
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        answer = await client.post("/refusing", headers={"X-Request-ID": "r9"})
+    assert answer.status_code == 409
+    assert answer.json() == {"error": "refused"}
+    assert answer.headers["x-request-id"] == "r9"
+
+
+async def test_front_middleware_runs_ahead_of_served_first_routes_and_the_stack() -> None:
+    SEEN.clear()
+    app = build_with_front()
+    # Served first: the app's own stack is never built for it.
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        hot_answer = await client.get("/hot/a")
+        assert app.middleware_stack is None
+        stacked_answer = await client.get("/stacked")
+        assert app.middleware_stack is not None
+    assert SEEN == ["front"]
+    for answer in (hot_answer, stacked_answer):
+        assert answer.status_code == 200
+        assert answer.headers.get_list("x-front") == ["inner", "outer"]
+        assert "x-request-id" in answer.headers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ from ocpi.v221.types import (
     DateTime,
     Number,
     String10,
+    datetime_by_rule,
     format_datetime,
     parse_datetime,
 )
@@ -72,6 +74,93 @@ def test_datetime_round_trips_at_millisecond_precision(value: datetime) -> None:
     truncated = value.replace(microsecond=value.microsecond // 1000 * 1000)
     assert parse_datetime(text) == truncated
     assert DATETIME.dump_python(DATETIME.validate_python(text), mode="json") == text
+
+
+def _outcome(parse: Callable[[str], datetime], text: str) -> tuple[str, object]:
+    try:
+        value = parse(text)
+    except ValueError as exc:
+        return ("refused", str(exc))
+    return ("taken", (value, value.tzinfo is UTC))
+
+
+def _mutated(text: str, at: int, how: int, char: str) -> str:
+    at %= len(text) + 1
+    return [
+        text,
+        text[:at] + char + text[at + 1 :],  # replaced
+        text[:at] + char + text[at:],  # inserted
+        text[:at] + text[at + 1 :],  # removed
+    ][how]
+
+
+NEAR_DATETIMES = st.builds(
+    _mutated,
+    st.builds(
+        lambda value, fraction, end: value.strftime("%Y-%m-%dT%H:%M:%S") + fraction + end,
+        st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)),
+        st.one_of(st.just(""), st.text("0123456789", max_size=9).map(lambda f: "." + f)),
+        st.sampled_from(["Z", "Z", "Z", "", "z", "+00:00", "Z\n"]),
+    ),
+    st.integers(0, 30),
+    st.integers(0, 3),
+    # ASCII digits and signs, and digits that are not ASCII (Arabic-Indic, full-width)
+    st.sampled_from("0123456789 TZ+-:.\u0662\uff11"),
+)
+
+
+@given(st.one_of(NEAR_DATETIMES, UTC_DATETIMES.map(format_datetime), st.text(max_size=30)))
+def test_the_fast_path_decides_as_the_rule(text: str) -> None:
+    """parse_datetime reads the common shapes through `datetime.fromisoformat`: the same
+    value (aware, UTC) or the same refusal, with the same reason, as the rule in full."""
+    assert _outcome(parse_datetime, text) == _outcome(datetime_by_rule, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2025-03-04T09:00:00.1234Z",  # 25 characters: taken
+        "2025-03-04T09:00:00.12345Z",  # 26: refused
+        "2025-03-04T09:00:00.123456Z",
+        "2025-02-29T09:00:00Z",  # no such day
+        "2024-02-29T24:00:00Z",
+        "0000-01-01T00:00:00Z",
+        "\u0662025-03-04T09:00:00Z",  # a digit, but not ASCII: the rule takes it
+    ],
+)
+def test_the_fast_path_decides_as_the_rule_at_its_edges(text: str) -> None:
+    assert _outcome(parse_datetime, text) == _outcome(datetime_by_rule, text)
+
+
+def _format_by_strftime(value: datetime) -> str:
+    """format_datetime as it was written first (strftime)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    millis = value.microsecond // 1000
+    if millis:
+        text += f".{millis:03d}".rstrip("0")
+    return text + "Z"
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(2, 1, 1),
+        max_value=datetime(9998, 12, 31),
+        timezones=st.one_of(
+            st.none(),
+            st.just(UTC),
+            st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m))),
+        ),
+    ),
+    st.sampled_from([None, 0, 999, 1000, 100_000, 120_000, 123_456]),
+)
+def test_format_datetime_writes_what_strftime_wrote(value: datetime, micro: int | None) -> None:
+    """isoformat() in place of strftime: the same text, years below 1000 included."""
+    if micro is not None:
+        value = value.replace(microsecond=micro)
+    assert format_datetime(value) == _format_by_strftime(value)
 
 
 @given(UTC_DATETIMES, st.integers(min_value=-14 * 60, max_value=14 * 60))
