@@ -28,23 +28,36 @@ class ObjectWriter:
 
     async def commit(self) -> None:
         """Return once everything queued so far is in the database; the database's error
-        otherwise (the rows stay queued and go with the next commit)."""
+        otherwise (the rows stay queued and go with the next commit). A caller that stops
+        waiting (cancelled) does not stop the write it started: the others waiting on it
+        are answered, and the next write waits for it (writes stay in order)."""
         mine = asyncio.get_running_loop().create_future()
+        mine.add_done_callback(_retrieved)
         self._waiting.append(mine)
-        async with self._writing:
-            if not mine.done():
-                batch, self._queued = self._queued, []
-                waiting, self._waiting = self._waiting, []
-                try:
-                    if batch:
-                        await asyncio.to_thread(self.store.save_batch, batch)
-                except Exception as exc:
-                    self._queued[:0] = batch
-                    for future in waiting:
-                        if not future.done():
-                            future.set_exception(exc)
-                else:
-                    for future in waiting:
-                        if not future.done():
-                            future.set_result(None)
+        await asyncio.shield(self._write_for(mine))
         await mine
+
+    async def _write_for(self, mine: asyncio.Future[None]) -> None:
+        async with self._writing:
+            if mine.done():
+                return  # written by a caller before
+            batch, self._queued = self._queued, []
+            waiting, self._waiting = self._waiting, []
+            try:
+                if batch:
+                    await asyncio.to_thread(self.store.save_batch, batch)
+            except Exception as exc:
+                self._queued[:0] = batch
+                for future in waiting:
+                    if not future.done():
+                        future.set_exception(exc)
+            else:
+                for future in waiting:
+                    if not future.done():
+                        future.set_result(None)
+
+
+def _retrieved(future: asyncio.Future[None]) -> None:
+    """Mark a waiter's error as seen: its caller may have stopped waiting."""
+    if not future.cancelled():
+        future.exception()

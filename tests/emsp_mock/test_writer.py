@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -89,14 +90,28 @@ async def test_the_last_version_of_an_object_wins_within_and_across_commits(
     assert store.load_objects("location") == []
 
 
-async def test_a_caller_that_stops_waiting_leaves_the_writer_working(store: Store) -> None:
-    """Its transaction still runs, and its end, with nobody waiting, is no error."""
+async def test_a_caller_that_stops_waiting_leaves_the_writer_working(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its transaction still runs to its end, the next write waits for it (else a later
+    write could commit first, and an older copy of an object overwrite a newer), and its
+    end, with nobody waiting, is no error."""
     reported: list[dict[str, Any]] = []
     asyncio.get_running_loop().set_exception_handler(lambda _, context: reported.append(context))
+    save = store.save_batch
+    calls: list[int] = []
+
+    def slow_save(batch: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(0.3)  # a slow disk: the first write still runs when its caller leaves
+        save(batch)
+
+    monkeypatch.setattr(store, "save_batch", slow_save)
     writer = ObjectWriter(store)
     writer.queue(("location", [_row(1)], []))
     waiting = asyncio.create_task(writer.commit())
-    await asyncio.sleep(0)
+    await asyncio.sleep(0.05)  # the write has begun
     waiting.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await waiting
