@@ -109,12 +109,25 @@ class HubLink:
             return None
         return "/".join([base.rstrip("/"), *(quote(s, safe="") for s in segments)])
 
-    def queue(self, name: str, message: Message, then: Then | None = None) -> None:
+    def queue(
+        self,
+        name: str,
+        message: Message,
+        then: Then | None = None,
+        after: asyncio.Future[None] | None = None,
+    ) -> None:
         """Send `message` in order (cpo_mock/outbox.py): a broadcast of a location or a
         tariff after the earlier messages about that object (its PUT and PATCHes), anything
-        else after everything queued before it; `then` gets its Outcome."""
+        else after everything queued before it; `then` gets its Outcome. With `after` (the
+        write of the change it announces), not before that is done, and not at all if it
+        failed."""
 
         async def job() -> None:
+            if after is not None:
+                await asyncio.wait([after])
+                if after.cancelled() or after.exception() is not None:
+                    log.warning("%s not sent: the change it announces was not stored", message)
+                    return
             outcome = await self.send(message)
             if then is not None:
                 await then(outcome)
@@ -162,9 +175,15 @@ class HubLink:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def broadcast(
-        self, method: str, module: ModuleID, segments: tuple[str, ...], body: Any
+        self,
+        method: str,
+        module: ModuleID,
+        segments: tuple[str, ...],
+        body: Any,
+        after: asyncio.Future[None] | None = None,
     ) -> None:
-        """PUT/PATCH to the hub with TO = the hub (a broadcast, digest §2.3b)."""
+        """PUT/PATCH to the hub with TO = the hub (a broadcast, digest §2.3b); with `after`,
+        once that write is done (`queue`)."""
         message = Message(method, module, segments, body, broadcast=True)
 
         async def then(outcome: Outcome) -> None:
@@ -173,7 +192,7 @@ class HubLink:
             elif not outcome.ok:
                 log.warning("%s %s %s failed: %s", method, module.value, segments, outcome.error)
 
-        self.queue(f"{method} {module.value}", message, then)
+        self.queue(f"{method} {module.value}", message, then, after)
 
     def direct(
         self, method: str, module: ModuleID, segments: tuple[str, ...], body: Any, to: PartyRef

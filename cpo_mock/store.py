@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -90,6 +90,38 @@ class PendingResult:
     due_at: datetime
     state: ResultState = ResultState.DUE
     note: str = ""
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """An EVSE status change as written: the EVSE's simulation and its whole Location,
+    serialised when the change was made (the objects may change before it is written)."""
+
+    location_id: str
+    evse_uid: str
+    sim: str
+    body: str
+    last_updated: datetime
+
+    @classmethod
+    def of(cls, sim: EvseSim, location: Location) -> StatusRow:
+        return cls(
+            location_id=location.id,
+            evse_uid=sim.evse_uid,
+            sim=sim.model_dump_json(exclude_none=True),
+            body=location.model_dump_json(exclude_none=True),
+            last_updated=location.last_updated,
+        )
+
+
+_LOCATIONS = LocationRecord.__table__  # type: ignore[attr-defined]
+_UPDATE_LOCATION = (
+    update(_LOCATIONS)
+    .where(_LOCATIONS.c.id == bindparam("_id"))
+    .values(body=bindparam("_body"), last_updated=bindparam("_last_updated"))
+)
+"""A Location's body and last_updated by id: built once (building it per write cost more
+than running it)."""
 
 
 class Store:
@@ -189,28 +221,31 @@ class Store:
     def save_status(self, sim: EvseSim, location: Location) -> None:
         """A status change in one transaction: the EVSE's simulation (upserted) and its
         Location (the EVSE's status and both last_updated), without reading either first."""
+        self.save_status_rows([StatusRow.of(sim, location)])
+
+    def save_status_rows(self, rows: Sequence[StatusRow]) -> None:
+        """Status changes in one transaction, the later of two about one EVSE or one
+        Location winning; KeyError (nothing written) if a Location is not stored."""
+        sims = {(r.location_id, r.evse_uid): r.sim for r in rows}
+        bodies = {r.location_id: r for r in rows}
         evses = EvseRecord.__table__  # type: ignore[attr-defined]
-        locations = LocationRecord.__table__  # type: ignore[attr-defined]
         with self.engine.begin() as connection:
             statement = persistence.upsert(
                 evses, connection.dialect.name, ["location_id", "evse_uid"], ["sim"]
             )
-            row = {
-                "location_id": sim.location_id,
-                "evse_uid": sim.evse_uid,
-                "sim": sim.model_dump_json(exclude_none=True),
-            }
-            connection.execute(statement, [row])
-            changed = connection.execute(
-                update(locations)
-                .where(locations.c.id == location.id)
-                .values(
-                    body=location.model_dump_json(exclude_none=True),
-                    last_updated=location.last_updated,
-                )
+            connection.execute(
+                statement,
+                [{"location_id": k[0], "evse_uid": k[1], "sim": sim} for k, sim in sims.items()],
             )
-            if changed.rowcount != 1:
-                raise KeyError(location.id)
+            changed = connection.execute(
+                _UPDATE_LOCATION,
+                [
+                    {"_id": r.location_id, "_body": r.body, "_last_updated": r.last_updated}
+                    for r in bodies.values()
+                ],
+            )
+            if changed.rowcount != len(bodies):
+                raise KeyError(f"not all of the locations {sorted(bodies)} are stored")
 
     def save_evses(self, evses: Iterable[EvseSim]) -> None:
         with Session(self.engine) as db:

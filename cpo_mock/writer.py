@@ -1,0 +1,135 @@
+"""The CPO's writes to its database: in the order the state changed, a batch per worker hop.
+
+A state change queues its write with the state's lock held (`queue`); `commit()` returns once
+everything queued so far is written. What is queued while a batch is being written goes with
+the next batch, in order, so a burst of EVSE status changes costs a few hops to the worker
+thread instead of one each. The hop is what costs: measured on this project's 2-core machine,
+handing a write to a worker thread while the event loop is busy cost about 0.7 ms of CPU in
+GIL hand-overs, more than the SQLite write itself (docs/architecture.md, issue 13).
+
+Each write is its own transaction, as when it was called directly, except that status rows
+queued one after the other are written in one (`Store.save_status_rows`); one that fails does
+not stop the others of its batch, and its error is raised by the `commit()` (and the futures
+`queue` returned) of that batch. A queued write must not read state that may change before
+it runs: the callers hand it what to write already serialised (`StatusRow`), or wait for it
+with the lock held (`write`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from cpo_mock.store import StatusRow, Store
+
+log = logging.getLogger("cpo_mock.writer")
+
+Write = Callable[[], object] | StatusRow
+
+
+class Writer:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._queued: list[Write] = []
+        self._next: asyncio.Future[None] | None = None
+        """Done once the queued writes are written (created with the first of them)."""
+        self._current: asyncio.Future[None] | None = None
+        """The batch being written."""
+        self._task: asyncio.Task[None] | None = None
+
+    def queue(self, write: Write) -> asyncio.Future[None]:
+        """Write later (a function of the store, or a status row), after everything queued
+        before; the future is done once written (its batch's first error if a write of the
+        batch failed)."""
+        if self._next is None:
+            self._next = asyncio.get_running_loop().create_future()
+            # Nobody may wait for it (a status write whose PATCH is not sent): an error is
+            # logged here, not left to the garbage collector's "never retrieved".
+            self._next.add_done_callback(_retrieve)
+        self._queued.append(write)
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="cpo-writer")
+        return self._next
+
+    async def write(self, write: Write) -> None:
+        """Queue `write` and wait until it is written."""
+        await _settled(self.queue(write))
+
+    async def commit(self) -> None:
+        """Return once everything queued so far is written (the error of the last batch
+        holding some of it, if one of its writes failed)."""
+        latest = self._next or self._current
+        if latest is not None:
+            await _settled(latest)
+
+    @property
+    def pending(self) -> int:
+        """Writes queued and not being written yet."""
+        return len(self._queued)
+
+    async def _run(self) -> None:
+        try:
+            while self._queued:
+                batch, self._queued = self._queued, []
+                done, self._next = self._next, None
+                assert done is not None
+                self._current = done
+                errors = await asyncio.to_thread(self._write_all, batch)
+                if errors:
+                    done.set_exception(errors[0])
+                else:
+                    done.set_result(None)
+                self._current = None
+        finally:
+            # Cancelled (the loop is closing): whoever waits learns it, nobody hangs.
+            for left in (self._current, self._next):
+                if left is not None and not left.done():
+                    left.cancel()
+            self._current = self._next = None
+            self._queued = []
+            self._task = None
+
+    def _write_all(self, batch: list[Write]) -> list[Exception]:
+        errors: list[Exception] = []
+        rows: list[StatusRow] = []
+        for write in [*batch, None]:
+            if isinstance(write, StatusRow):
+                rows.append(write)
+                continue
+            if rows:
+                errors += self._write_rows(rows)
+                rows = []
+            if write is not None:
+                try:
+                    write()
+                except Exception as exc:
+                    errors.append(exc)
+        return errors
+
+    def _write_rows(self, rows: list[StatusRow]) -> list[Exception]:
+        try:
+            self.store.save_status_rows(rows)
+            return []
+        except Exception:
+            if len(rows) == 1:
+                raise
+        # One of them cannot be written: the others still are, each alone.
+        errors: list[Exception] = []
+        for row in rows:
+            try:
+                self.store.save_status_rows([row])
+            except Exception as exc:
+                errors.append(exc)
+        return errors
+
+
+async def _settled(future: asyncio.Future[None]) -> None:
+    """Wait for a batch shared by several callers: cancelling one caller must not cancel it."""
+    await asyncio.wait([future])
+    future.result()
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and (error := future.exception()) is not None:
+        log.error("writing to the database failed: %r", error)
