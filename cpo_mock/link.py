@@ -22,7 +22,7 @@ from cpo_mock.outbox import Outbox
 from ocpi.client import OcpiClient
 from ocpi.errors import ClientError, ConnectionProblem, OcpiError, PeerTimeout, PeerUnreachable
 from ocpi.headers import PartyRef
-from ocpi.platform import Registration
+from ocpi.platform import PeerState, Registration
 from ocpi.v221.tokens import AuthorizationInfo, LocationReferences, TokenType
 from ocpi.v221.versions import InterfaceRole, ModuleID
 
@@ -90,6 +90,8 @@ class HubLink:
         self.party = party
         self.outbox = outbox
         self.reachable = reachable
+        self._client: tuple[PeerState, OcpiClient] | None = None
+        """The client of the current connection (a new one when the connection changes)."""
 
     @property
     def hub_party(self) -> PartyRef | None:
@@ -97,9 +99,12 @@ class HubLink:
         return peer.hub_party if peer is not None else None
 
     def client(self) -> OcpiClient | None:
-        if self.registration.peer is None:
+        peer = self.registration.peer
+        if peer is None:
             return None
-        return self.registration.client(self.party)
+        if self._client is None or self._client[0] is not peer:
+            self._client = (peer, self.registration.client(self.party))
+        return self._client[1]
 
     def url(self, module: ModuleID, role: InterfaceRole, *segments: str) -> str | None:
         """The hub's URL of a module interface with `segments` appended (quoted)."""
@@ -124,7 +129,8 @@ class HubLink:
 
         async def job() -> None:
             if after is not None:
-                await asyncio.wait([after])
+                if not after.done():
+                    await asyncio.wait([after])
                 if after.cancelled() or after.exception() is not None:
                     log.warning("%s not sent: the change it announces was not stored", message)
                     return

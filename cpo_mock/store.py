@@ -127,6 +127,7 @@ than running it)."""
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._status: tuple[persistence.DriverStatement, persistence.DriverStatement] | None = None
         self.facts = KeyValueTable(engine, CpoStateRecord.__table__)  # type: ignore[attr-defined]
 
     # --- key/value -------------------------------------------------------------------------
@@ -225,27 +226,35 @@ class Store:
 
     def save_status_rows(self, rows: Sequence[StatusRow]) -> None:
         """Status changes in one transaction, the later of two about one EVSE or one
-        Location winning; KeyError (nothing written) if a Location is not stored."""
+        Location winning; KeyError (nothing written) if a Location is not stored. Run on the
+        driver (`persistence.DriverStatement`): the hottest write of a status storm."""
         sims = {(r.location_id, r.evse_uid): r.sim for r in rows}
         bodies = {r.location_id: r for r in rows}
-        evses = EvseRecord.__table__  # type: ignore[attr-defined]
-        with self.engine.begin() as connection:
-            statement = persistence.upsert(
-                evses, connection.dialect.name, ["location_id", "evse_uid"], ["sim"]
-            )
-            connection.execute(
-                statement,
-                [{"location_id": k[0], "evse_uid": k[1], "sim": sim} for k, sim in sims.items()],
-            )
-            changed = connection.execute(
-                _UPDATE_LOCATION,
-                [
-                    {"_id": r.location_id, "_body": r.body, "_last_updated": r.last_updated}
-                    for r in bodies.values()
-                ],
-            )
-            if changed.rowcount != len(bodies):
+        upsert, update_location = self._status_statements()
+        evse_rows = [{"location_id": k[0], "evse_uid": k[1], "sim": v} for k, v in sims.items()]
+        location_rows = [
+            {"_id": r.location_id, "_body": r.body, "_last_updated": r.last_updated}
+            for r in bodies.values()
+        ]
+
+        def all_stored(counts: list[int]) -> None:
+            if counts[1] != len(bodies):
                 raise KeyError(f"not all of the locations {sorted(bodies)} are stored")
+
+        persistence.write_rows(
+            self.engine, [(upsert, evse_rows), (update_location, location_rows)], all_stored
+        )
+
+    def _status_statements(self) -> tuple[persistence.DriverStatement, persistence.DriverStatement]:
+        if self._status is None:
+            dialect = self.engine.dialect
+            evses = EvseRecord.__table__  # type: ignore[attr-defined]
+            upsert = persistence.upsert(evses, dialect.name, ["location_id", "evse_uid"], ["sim"])
+            self._status = (
+                persistence.DriverStatement(upsert, dialect),
+                persistence.DriverStatement(_UPDATE_LOCATION, dialect),
+            )
+        return self._status
 
     def save_evses(self, evses: Iterable[EvseSim]) -> None:
         with Session(self.engine) as db:

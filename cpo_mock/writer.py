@@ -29,8 +29,10 @@ Write = Callable[[], object] | StatusRow
 
 
 class Writer:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, inline: bool | None = None) -> None:
         self.store = store
+        self.inline = store.engine.dialect.name == "sqlite" if inline is None else inline
+        """Write at once on the event loop, not in batches in a worker thread (SQLite)."""
         self._queued: list[Write] = []
         self._next: asyncio.Future[None] | None = None
         """Done once the queued writes are written (created with the first of them)."""
@@ -42,6 +44,13 @@ class Writer:
         """Write later (a function of the store, or a status row), after everything queued
         before; the future is done once written (its batch's first error if a write of the
         batch failed)."""
+        if self.inline:
+            errors = self._write_all([write])
+            if errors:
+                raise errors[0]
+            done = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
         if self._next is None:
             self._next = asyncio.get_running_loop().create_future()
             # Nobody may wait for it (a status write whose PATCH is not sent): an error is
