@@ -1,18 +1,23 @@
-"""The CPO's writes to its database: in the order the state changed, a batch per worker hop.
+"""The CPO's writes to its database, in the order the state changed.
 
-A state change queues its write with the state's lock held (`queue`); `commit()` returns once
-everything queued so far is written. What is queued while a batch is being written goes with
-the next batch, in order, so a burst of EVSE status changes costs a few hops to the worker
-thread instead of one each. The hop is what costs: measured on this project's 2-core machine,
-handing a write to a worker thread while the event loop is busy cost about 0.7 ms of CPU in
-GIL hand-overs, more than the SQLite write itself (docs/architecture.md, issue 13).
+A state change hands its write to `queue` with the state's lock held; `commit()` returns once
+everything queued so far is written. How it is written depends on the database:
+
+* SQLite (`inline`): at once, on the event loop. A status change's write is two small
+  statements and a WAL commit without fsync (about 0.03 ms); handing it to a worker thread
+  cost far more than that on this project's 2-core machine — about 0.5-1 ms of CPU per hop in
+  GIL hand-overs while the loop is busy (issue 13's status storm). The price: the loop stands
+  still while SQLite writes, now and then for a checkpoint (a few ms every ~1,000 WAL pages).
+* Otherwise (PostgreSQL: a network round trip per transaction) in a worker thread, a batch
+  per hop: what is queued while a batch is being written goes with the next one, in order,
+  so a burst of status changes costs a few hops instead of one each.
 
 Each write is its own transaction, as when it was called directly, except that status rows
 queued one after the other are written in one (`Store.save_status_rows`); one that fails does
 not stop the others of its batch, and its error is raised by the `commit()` (and the futures
-`queue` returned) of that batch. A queued write must not read state that may change before
-it runs: the callers hand it what to write already serialised (`StatusRow`), or wait for it
-with the lock held (`write`).
+`queue` returned) of that batch, or at once by `queue` when inline. A queued write must not
+read state that may change before it runs: the callers hand it what to write already
+serialised (`StatusRow`), or wait for it with the lock held (`write`).
 """
 
 from __future__ import annotations
@@ -84,7 +89,10 @@ class Writer:
                 done, self._next = self._next, None
                 assert done is not None
                 self._current = done
-                errors = await asyncio.to_thread(self._write_all, batch)
+                try:
+                    errors = await asyncio.to_thread(self._write_all, batch)
+                except Exception as exc:  # not a write's own failure: tell the waiters
+                    errors = [exc]
                 if errors:
                     done.set_exception(errors[0])
                 else:
@@ -120,9 +128,9 @@ class Writer:
         try:
             self.store.save_status_rows(rows)
             return []
-        except Exception:
+        except Exception as exc:
             if len(rows) == 1:
-                raise
+                return [exc]
         # One of them cannot be written: the others still are, each alone.
         errors: list[Exception] = []
         for row in rows:

@@ -177,6 +177,20 @@ class DirectClient(httpx.AsyncClient):
 
     async def send_direct(self, request: httpx.Request) -> httpx.Response:
         """`send(request)` without the client's machinery: the transport's answer, read."""
+        if isinstance(self.transport, _AiohttpTransport):
+            timeout = request.extensions.get("timeout", {}).get("read")
+            reply = await self.transport.exchange(
+                request.method,
+                str(request.url),
+                request.headers,
+                await request.aread() or None,
+                self.timeout_s if timeout is None else timeout,
+            )
+            # aiohttp has decoded the body: httpx must not decode it again.
+            headers = [(k, v) for k, v in reply.headers.items() if k.lower() != "content-encoding"]
+            return httpx.Response(
+                reply.status, headers=headers, content=reply.content, request=request
+            )
         response = await self.transport.handle_async_request(request)
         try:
             await response.aread()

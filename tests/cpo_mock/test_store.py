@@ -145,3 +145,21 @@ def test_status_rows_are_written_together_the_later_winning(database_url: str) -
         ("B", "DC1"): Status.INOPERATIVE,
     }
     reopened.engine.dispose()
+
+
+def test_a_status_row_stores_last_updated_as_sqlalchemy_does(database_url: str) -> None:
+    # The status write runs on the driver (persistence.DriverStatement): its values must be
+    # what SQLAlchemy itself stores, or reading and filtering by them would go wrong.
+    store = Store(make_engine(database_url))
+    store.add_locations([location("A"), location("B")], 0)
+    at = T0 + timedelta(minutes=5, microseconds=120000)
+    store.save_location(location("A").model_copy(update={"last_updated": at}))
+    moved = location("B").model_copy(update={"last_updated": at})
+    store.save_status_rows(
+        [StatusRow.of(EvseSim(location_id="B", evse_uid="DC1", status=Status.AVAILABLE), moved)]
+    )
+    with store.engine.connect() as db:
+        rows = db.exec_driver_sql("SELECT id, last_updated FROM cpo_location").all()
+    stored: dict[str, object] = {row[0]: row[1] for row in rows}
+    assert stored["A"] == stored["B"]
+    store.engine.dispose()
