@@ -1,8 +1,9 @@
 """Persistence of the mock CPO (SQLModel over SQLite by default, PostgreSQL through a URL).
 
-The store is synchronous; the service calls it through `asyncio.to_thread`. Everything the
-CPO accepted or produced is written before it is announced: a restart loses no session, no
-CDR, no pending command result and no token.
+The store is synchronous. The service writes through its `Writer` (cpo_mock/writer.py: on
+the event loop for SQLite, in a worker thread otherwise) and reads at start-up through
+`asyncio.to_thread`. Everything the CPO accepted or produced is written before it is
+announced: a restart loses no session, no CDR, no pending command result and no token.
 """
 
 from __future__ import annotations

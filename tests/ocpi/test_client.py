@@ -272,19 +272,6 @@ async def test_a_direct_client_sends_and_reads_what_a_plain_client_does() -> Non
         assert mine.extensions["timeout"]["read"] == 7.0  # the client's own timeout
 
 
-async def test_a_direct_client_tells_timeouts_and_refusals_apart() -> None:
-    def slow(request: httpx.Request) -> httpx.Response:
-        raise httpx.ReadTimeout("slow", request=request)
-
-    def down(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("refused", request=request)
-
-    with pytest.raises(PeerTimeout):
-        await OcpiClient(DirectClient(httpx.MockTransport(slow)), "t").get("https://peer/x")
-    with pytest.raises(PeerUnreachable, match="ConnectError"):
-        await OcpiClient(DirectClient(httpx.MockTransport(down)), "t").get("https://peer/x")
-
-
 async def _answering(raw: bytes) -> Any:
     """A server that reads one request and answers `raw` (then closes)."""
 
