@@ -5,7 +5,6 @@ party the hub reports CONNECTED again. Functions over `CpoState`; the sending is
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -119,7 +118,7 @@ def _post_result(state: CpoState, result_id: str) -> None:
             state.in_flight.discard(result_id)
             item.state = ResultState.FAILED if outcome.error else ResultState.SENT
             item.note = outcome.error
-            await asyncio.to_thread(state.store.save_result, item)
+            await state.save_result(item)
             state.results.pop(result_id, None)
         if outcome.error:
             log.warning("CommandResult to %s failed: %s", item.response_url, outcome.error)
@@ -168,7 +167,7 @@ async def queue_reply(
         due_at=at + timedelta(seconds=delay),
     )
     state.results[item.id] = item
-    await asyncio.to_thread(state.store.save_result, item)
+    await state.save_result(item)
     schedule_deliveries(state, at)
 
 

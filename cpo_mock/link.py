@@ -22,7 +22,7 @@ from cpo_mock.outbox import Outbox
 from ocpi.client import OcpiClient
 from ocpi.errors import ClientError, ConnectionProblem, OcpiError, PeerTimeout, PeerUnreachable
 from ocpi.headers import PartyRef
-from ocpi.platform import Registration
+from ocpi.platform import PeerState, Registration
 from ocpi.v221.tokens import AuthorizationInfo, LocationReferences, TokenType
 from ocpi.v221.versions import InterfaceRole, ModuleID
 
@@ -90,6 +90,8 @@ class HubLink:
         self.party = party
         self.outbox = outbox
         self.reachable = reachable
+        self._client: tuple[PeerState, OcpiClient] | None = None
+        """The client of the current connection (a new one when the connection changes)."""
 
     @property
     def hub_party(self) -> PartyRef | None:
@@ -97,9 +99,12 @@ class HubLink:
         return peer.hub_party if peer is not None else None
 
     def client(self) -> OcpiClient | None:
-        if self.registration.peer is None:
+        peer = self.registration.peer
+        if peer is None:
             return None
-        return self.registration.client(self.party)
+        if self._client is None or self._client[0] is not peer:
+            self._client = (peer, self.registration.client(self.party))
+        return self._client[1]
 
     def url(self, module: ModuleID, role: InterfaceRole, *segments: str) -> str | None:
         """The hub's URL of a module interface with `segments` appended (quoted)."""
@@ -109,12 +114,26 @@ class HubLink:
             return None
         return "/".join([base.rstrip("/"), *(quote(s, safe="") for s in segments)])
 
-    def queue(self, name: str, message: Message, then: Then | None = None) -> None:
+    def queue(
+        self,
+        name: str,
+        message: Message,
+        then: Then | None = None,
+        after: asyncio.Future[None] | None = None,
+    ) -> None:
         """Send `message` in order (cpo_mock/outbox.py): a broadcast of a location or a
         tariff after the earlier messages about that object (its PUT and PATCHes), anything
-        else after everything queued before it; `then` gets its Outcome."""
+        else after everything queued before it; `then` gets its Outcome. With `after` (the
+        write of the change it announces), not before that is done, and not at all if it
+        failed."""
 
         async def job() -> None:
+            if after is not None:
+                if not after.done():
+                    await asyncio.wait([after])
+                if after.cancelled() or after.exception() is not None:
+                    log.warning("%s not sent: the change it announces was not stored", message)
+                    return
             outcome = await self.send(message)
             if then is not None:
                 await then(outcome)
@@ -162,9 +181,15 @@ class HubLink:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def broadcast(
-        self, method: str, module: ModuleID, segments: tuple[str, ...], body: Any
+        self,
+        method: str,
+        module: ModuleID,
+        segments: tuple[str, ...],
+        body: Any,
+        after: asyncio.Future[None] | None = None,
     ) -> None:
-        """PUT/PATCH to the hub with TO = the hub (a broadcast, digest §2.3b)."""
+        """PUT/PATCH to the hub with TO = the hub (a broadcast, digest §2.3b); with `after`,
+        once that write is done (`queue`)."""
         message = Message(method, module, segments, body, broadcast=True)
 
         async def then(outcome: Outcome) -> None:
@@ -173,7 +198,7 @@ class HubLink:
             elif not outcome.ok:
                 log.warning("%s %s %s failed: %s", method, module.value, segments, outcome.error)
 
-        self.queue(f"{method} {module.value}", message, then)
+        self.queue(f"{method} {module.value}", message, then, after)
 
     def direct(
         self, method: str, module: ModuleID, segments: tuple[str, ...], body: Any, to: PartyRef

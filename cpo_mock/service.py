@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from datetime import datetime, timedelta
@@ -129,6 +130,7 @@ class Cpo(CpoState):
         is after the lifespan start-up returns.
         """
         stored_now = await asyncio.to_thread(self.store.get_state, "clock")
+        self.clock_written = stored_now
         resume = parse_datetime(stored_now) if stored_now else self.settings.clock.start
         clock = self.settings.clock
         self.clock = make_clock(clock.mode, resume, clock.speed)
@@ -169,6 +171,8 @@ class Cpo(CpoState):
                     sim.needs_put = True
                     await self.save_session(sim)
         await self.outbox.stop()
+        with contextlib.suppress(Exception):  # a write that failed was logged (writer.py)
+            await self.writer.commit()
         await self.runtime.close()
         self.store.engine.dispose()
         self.started = False
@@ -247,7 +251,7 @@ class Cpo(CpoState):
         return await self.clients.receive(info)
 
     async def _save_party(self, party: KnownParty) -> None:
-        await asyncio.to_thread(self.store.save_party, party)
+        await self.writer.write(functools.partial(self.store.save_party, party))
 
     def _party_changed(self, party: KnownParty, previous: KnownParty | None) -> None:
         if came_back(party, previous) and previous is not None:
@@ -300,7 +304,7 @@ class Cpo(CpoState):
             if only_newer and known is not None and token.last_updated <= known.last_updated:
                 return False
             created = known is None
-            await asyncio.to_thread(self.store.save_token, token)
+            await self.writer.write(functools.partial(self.store.save_token, token))
             self.tokens[key] = token
             return created
 

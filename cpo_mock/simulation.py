@@ -10,7 +10,6 @@ the control API and the OCPI receivers starts with it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,7 +25,6 @@ from cpo_mock.state import CpoState
 from cpo_mock.stations import finish, push_session, set_status
 from ocpi.pricing import UsageState
 from ocpi.v221.sessions import SessionStatus
-from ocpi.v221.types import format_datetime
 
 log = logging.getLogger("cpo_mock")
 
@@ -143,12 +141,15 @@ async def advance_to(state: CpoState, until: datetime) -> None:
     state.simulated_until = until
     schedule_deliveries(state, until)
     if state.clock.mode is not ClockMode.REAL:
-        await asyncio.to_thread(state.store.set_state, "clock", format_datetime(until))
+        state.save_clock(until)
 
 
 @asynccontextmanager
 async def caught_up(state: CpoState) -> AsyncIterator[datetime]:
-    """Hold the state lock with the simulation brought up to the clock's now; yields now."""
+    """Hold the state lock with the simulation brought up to the clock's now; yields now.
+    On the way out, after the lock is released, wait until what was queued for the database
+    is written (an EVSE status, the clock: state.py): what the caller answers is stored."""
     async with state.lock:
         await advance_to(state, state.clock.now())
         yield state.now()
+    await state.writer.commit()

@@ -5,11 +5,18 @@ command results, the clock and the link to the hub. The locking rule: every chan
 state happens with `lock` held, and is persisted before it is announced; a function that
 changes state calls `require_lock()` first, so that breaking the rule fails at once instead
 of racing. Network calls never run under the lock (the link queues them in the outbox).
+
+Writes go through one `Writer` (cpo_mock/writer.py), in the order the state changed. Most
+are waited for with the lock held, as before; an EVSE status change and the simulated clock
+are only queued, so that a burst of them shares a few writes: the status PATCH waits in the
+outbox for its write, and the operation waits for it after releasing the lock, before it
+answers (`simulation.caught_up`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import datetime
 
 from cpo_mock import sessions
@@ -18,7 +25,8 @@ from cpo_mock.link import HubLink
 from cpo_mock.model import EvseSim, SessionSim
 from cpo_mock.network import ALLIANCE_COUNTRIES, Network, generate_network
 from cpo_mock.settings import ConfigError, CpoSettings
-from cpo_mock.store import CdrEntry, PendingResult, Store
+from cpo_mock.store import CdrEntry, PendingResult, StatusRow, Store
+from cpo_mock.writer import Writer
 from ocpi.headers import PartyRef
 from ocpi.platform import OperationError
 from ocpi.pricing import PricingError, compile_tariff
@@ -27,7 +35,7 @@ from ocpi.v221.locations import EVSE, Connector, Location
 from ocpi.v221.sessions import SessionStatus
 from ocpi.v221.tariffs import Tariff
 from ocpi.v221.tokens import Token, TokenType
-from ocpi.v221.types import Role
+from ocpi.v221.types import Role, format_datetime
 
 TokenKey = tuple[str, str, str, str]
 """(country_code, party_id, uid, type) of a stored Token: (uid, type) is unique per eMSP."""
@@ -60,6 +68,9 @@ class CpoState:
         self.simulated_until = clock.now()
         self.in_flight: set[str] = set()
         """CDR and result ids whose delivery is queued or under way (queued once)."""
+        self.writer = Writer(store)
+        self.clock_written: str | None = None
+        """The simulated time last stored (not written again while the clock stands)."""
 
     def require_lock(self) -> None:
         """Every state change calls this first: the lock must be held (by the caller)."""
@@ -106,23 +117,36 @@ class CpoState:
         """(country_code, party_id): the first URL segments of every object the CPO owns."""
         return (self.party.country_code, self.party.party_id)
 
-    # --- persistence (the store is synchronous: it runs in a worker thread) -------------------
+    # --- persistence (the store is synchronous: the writer runs it in a worker thread) --------
     async def save_session(self, sim: SessionSim) -> None:
         seq = self.session_seq.setdefault(sim.session.id, len(self.session_seq))
-        await asyncio.to_thread(self.store.save_session, seq, sim)
+        await self.writer.write(functools.partial(self.store.save_session, seq, sim))
 
     async def save_evses(self, *evses: EvseSim) -> None:
-        await asyncio.to_thread(self.store.save_evses, list(evses))
+        await self.writer.write(functools.partial(self.store.save_evses, list(evses)))
 
-    async def save_status(self, evse: EvseSim, location: Location) -> None:
-        await asyncio.to_thread(self.store.save_status, evse, location)
+    def save_status(self, evse: EvseSim, location: Location) -> asyncio.Future[None]:
+        """Queue a status change's write (not waited for: see the module docstring); the
+        future is done once it is stored. Serialised now: the objects may change before."""
+        self.require_lock()
+        return self.writer.queue(StatusRow.of(evse, location))
+
+    def save_clock(self, now: datetime) -> None:
+        """Queue the simulated time's write, when it moved since the last one."""
+        stamp = format_datetime(now)
+        if stamp != self.clock_written:
+            self.clock_written = stamp
+            self.writer.queue(functools.partial(self.store.set_state, "clock", stamp))
 
     async def save_location(self, location: Location) -> None:
-        await asyncio.to_thread(self.store.save_location, location)
+        await self.writer.write(functools.partial(self.store.save_location, location))
 
     async def save_cdr(self, entry: CdrEntry) -> None:
         seq = self.cdr_seq.setdefault(entry.cdr.id, len(self.cdr_seq))
-        await asyncio.to_thread(self.store.save_cdr, seq, entry)
+        await self.writer.write(functools.partial(self.store.save_cdr, seq, entry))
+
+    async def save_result(self, item: PendingResult) -> None:
+        await self.writer.write(functools.partial(self.store.save_result, item))
 
     # --- loading ------------------------------------------------------------------------------
     async def load(self) -> None:

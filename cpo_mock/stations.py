@@ -44,10 +44,12 @@ async def set_status(state: CpoState, evse: EvseSim, event: EvseEvent, at: datet
     # Spec mod_locations: a change of an EVSE updates the Location's last_updated too.
     location = location.model_copy(update={"evses": evses, "last_updated": at})
     state.locations[location.id] = location
-    await state.save_status(evse, location)
+    # Queued, not waited for: the PATCH goes once it is stored, the operation answers once it
+    # is (simulation.caught_up), and a burst of changes shares a few writes (state.py).
+    written = state.save_status(evse, location)
     body = {"status": status.value, "last_updated": format_datetime(at)}
     segments = (*state.own, evse.location_id, evse.evse_uid)
-    state.link.broadcast("PATCH", ModuleID.LOCATIONS, segments, body)
+    state.link.broadcast("PATCH", ModuleID.LOCATIONS, segments, body, after=written)
     return status
 
 

@@ -1,8 +1,9 @@
 """Persistence of the mock CPO (SQLModel over SQLite by default, PostgreSQL through a URL).
 
-The store is synchronous; the service calls it through `asyncio.to_thread`. Everything the
-CPO accepted or produced is written before it is announced: a restart loses no session, no
-CDR, no pending command result and no token.
+The store is synchronous. The service writes through its `Writer` (cpo_mock/writer.py: on
+the event loop for SQLite, in a worker thread otherwise) and reads at start-up through
+`asyncio.to_thread`. Everything the CPO accepted or produced is written before it is
+announced: a restart loses no session, no CDR, no pending command result and no token.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -92,9 +93,42 @@ class PendingResult:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class StatusRow:
+    """An EVSE status change as written: the EVSE's simulation and its whole Location,
+    serialised when the change was made (the objects may change before it is written)."""
+
+    location_id: str
+    evse_uid: str
+    sim: str
+    body: str
+    last_updated: datetime
+
+    @classmethod
+    def of(cls, sim: EvseSim, location: Location) -> StatusRow:
+        return cls(
+            location_id=location.id,
+            evse_uid=sim.evse_uid,
+            sim=sim.model_dump_json(exclude_none=True),
+            body=location.model_dump_json(exclude_none=True),
+            last_updated=location.last_updated,
+        )
+
+
+_LOCATIONS = LocationRecord.__table__  # type: ignore[attr-defined]
+_UPDATE_LOCATION = (
+    update(_LOCATIONS)
+    .where(_LOCATIONS.c.id == bindparam("_id"))
+    .values(body=bindparam("_body"), last_updated=bindparam("_last_updated"))
+)
+"""A Location's body and last_updated by id: built once (building it per write cost more
+than running it)."""
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._status: tuple[persistence.DriverStatement, persistence.DriverStatement] | None = None
         self.facts = KeyValueTable(engine, CpoStateRecord.__table__)  # type: ignore[attr-defined]
 
     # --- key/value -------------------------------------------------------------------------
@@ -189,28 +223,39 @@ class Store:
     def save_status(self, sim: EvseSim, location: Location) -> None:
         """A status change in one transaction: the EVSE's simulation (upserted) and its
         Location (the EVSE's status and both last_updated), without reading either first."""
-        evses = EvseRecord.__table__  # type: ignore[attr-defined]
-        locations = LocationRecord.__table__  # type: ignore[attr-defined]
-        with self.engine.begin() as connection:
-            statement = persistence.upsert(
-                evses, connection.dialect.name, ["location_id", "evse_uid"], ["sim"]
+        self.save_status_rows([StatusRow.of(sim, location)])
+
+    def save_status_rows(self, rows: Sequence[StatusRow]) -> None:
+        """Status changes in one transaction, the later of two about one EVSE or one
+        Location winning; KeyError (nothing written) if a Location is not stored. Run on the
+        driver (`persistence.DriverStatement`): the hottest write of a status storm."""
+        sims = {(r.location_id, r.evse_uid): r.sim for r in rows}
+        bodies = {r.location_id: r for r in rows}
+        upsert, update_location = self._status_statements()
+        evse_rows = [{"location_id": k[0], "evse_uid": k[1], "sim": v} for k, v in sims.items()]
+        location_rows = [
+            {"_id": r.location_id, "_body": r.body, "_last_updated": r.last_updated}
+            for r in bodies.values()
+        ]
+
+        def all_stored(counts: list[int]) -> None:
+            if counts[1] != len(bodies):
+                raise KeyError(f"not all of the locations {sorted(bodies)} are stored")
+
+        persistence.write_rows(
+            self.engine, [(upsert, evse_rows), (update_location, location_rows)], all_stored
+        )
+
+    def _status_statements(self) -> tuple[persistence.DriverStatement, persistence.DriverStatement]:
+        if self._status is None:
+            dialect = self.engine.dialect
+            evses = EvseRecord.__table__  # type: ignore[attr-defined]
+            upsert = persistence.upsert(evses, dialect.name, ["location_id", "evse_uid"], ["sim"])
+            self._status = (
+                persistence.DriverStatement(upsert, dialect),
+                persistence.DriverStatement(_UPDATE_LOCATION, dialect),
             )
-            row = {
-                "location_id": sim.location_id,
-                "evse_uid": sim.evse_uid,
-                "sim": sim.model_dump_json(exclude_none=True),
-            }
-            connection.execute(statement, [row])
-            changed = connection.execute(
-                update(locations)
-                .where(locations.c.id == location.id)
-                .values(
-                    body=location.model_dump_json(exclude_none=True),
-                    last_updated=location.last_updated,
-                )
-            )
-            if changed.rowcount != 1:
-                raise KeyError(location.id)
+        return self._status
 
     def save_evses(self, evses: Iterable[EvseSim]) -> None:
         with Session(self.engine) as db:

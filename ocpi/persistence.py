@@ -9,7 +9,7 @@ writes, and datetimes SQLite hands back naive are UTC.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -99,3 +99,55 @@ class KeyValueTable:
                 db.execute(delete(self.table).where(self.table.c.key == key))
                 if value is not None:
                     db.execute(insert(self.table).values(key=key, value=value))
+
+
+class DriverStatement:
+    """A Core statement compiled once for a dialect and run on the DBAPI cursor itself
+    (`write_rows`). For a small row SQLAlchemy's per-execution work — a Connection, a
+    transaction object, an execution context, the compiled-cache lookup — cost more than
+    SQLite's write (a mock CPO's EVSE status change: about 0.1 ms against 0.03 ms, issue 13).
+    Values go through the columns' bind processors, as SQLAlchemy would pass them."""
+
+    def __init__(self, statement: Any, dialect: Any) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql: str = compiled.string
+        self.names: list[str] | None = compiled.positiontup
+        """Parameter names in order (qmark, format); None: by name (pyformat)."""
+        self.processors: dict[str, Any] = {}
+        for name, bind in compiled.binds.items():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                self.processors[name] = processor
+
+    def parameters(self, values: Mapping[str, Any]) -> Any:
+        if self.processors:
+            values = {**values, **{k: p(values[k]) for k, p in self.processors.items()}}
+        if self.names is None:
+            return values
+        return tuple(values[name] for name in self.names)
+
+
+def write_rows(
+    engine: Engine,
+    work: Sequence[tuple[DriverStatement, Sequence[Any]]],
+    check: Callable[[list[int]], None] | None = None,
+) -> None:
+    """Run each statement over its rows (executemany), all in one transaction on a pooled
+    DBAPI connection. `check` gets the rows each statement changed (the driver's rowcount)
+    before the commit: what it raises rolls the transaction back."""
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        counts = []
+        for statement, rows in work:
+            cursor.executemany(statement.sql, [statement.parameters(row) for row in rows])
+            counts.append(cursor.rowcount)
+        cursor.close()
+        if check is not None:
+            check(counts)
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    finally:
+        connection.close()

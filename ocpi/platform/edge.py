@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ocpi.client import DirectClient
 from ocpi.envelope import encode_envelope
 from ocpi.errors import InvalidParameters, NotFound, OcpiError, PeerProtocolError
 from ocpi.headers import (
@@ -552,7 +553,10 @@ class EdgeTransport(httpx.AsyncBaseTransport):
             if body:
                 request = self._request_up(request, body, carried.request, where)
         # The request keeps its extensions (the timeout the OcpiClient asked for).
-        response = await self.http.send(request)
+        if isinstance(self.http, DirectClient):
+            response = await self.http.send_direct(request)
+        else:
+            response = await self.http.send(request)
         if carried.response is None:
             return response
         return self._response_down(response, carried.response, where, context)

@@ -23,7 +23,7 @@ from typing import Literal
 
 import httpx
 
-from ocpi.client import OcpiClient
+from ocpi.client import DirectClient, OcpiClient
 from ocpi.errors import (
     MethodNotAllowed,
     NoMatchingEndpoints,
@@ -89,7 +89,9 @@ class Registration:
                 own_role,
                 public_url or versions_url.removesuffix("/ocpi/versions"),
             )
-            self.functional_http = httpx.AsyncClient(transport=edge, trust_env=False)
+            # Direct: OcpiClient hands its requests to the edge without httpx's client
+            # machinery (ocpi/client.py); the timeout is httpx's default, as before.
+            self.functional_http = DirectClient(edge)
 
     # --- state ----------------------------------------------------------------------------
     async def load(self) -> PeerState | None:

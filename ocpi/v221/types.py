@@ -6,6 +6,7 @@ Every wire model in this package is built from these aliases so that one rule (f
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -161,8 +162,13 @@ def datetime_by_rule(text: str) -> datetime:
         raise ValueError(f"DateTime is not a real date or time: {exc}") from None
 
 
+@functools.lru_cache(maxsize=4096)
 def format_datetime(value: datetime) -> str:
-    """Serialise as OCPI DateTime: UTC, 'Z', milliseconds only when not zero (<= 24 chars)."""
+    """Serialise as OCPI DateTime: UTC, 'Z', milliseconds only when not zero (<= 24 chars).
+
+    Remembered: a Location's EVSEs and connectors mostly share a few timestamps, and a
+    Location is serialised whole at every status change (about 20 of these, most of the
+    cost of its JSON: issue 13). Equal datetimes are one instant, so one text."""
     if value.tzinfo is not UTC:
         value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if value.year < 1000:  # isoformat would give four digits, strftime (as before) fewer

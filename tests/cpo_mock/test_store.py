@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
+
 from cpo_mock.model import EvseSim, MeterPeriod, Plug, SessionSim
 from cpo_mock.records import CpoTable
 from cpo_mock.sessions import cdr_location
-from cpo_mock.store import CdrEntry, KnownParty, PendingResult, Store, make_engine
+from cpo_mock.store import CdrEntry, KnownParty, PendingResult, StatusRow, Store, make_engine
 from cpo_mock.vehicle import Vehicle
 from ocpi.pricing import UsageState
 from ocpi.v221 import ConnectionStatus, Role, Status, TokenType
@@ -100,3 +102,64 @@ def test_tables_are_apart_from_other_services(database_url: str) -> None:
 
     assert not set(CpoTable.metadata.tables) & set(SQLModel.metadata.tables)
     assert all(name.startswith("cpo_") for name in CpoTable.metadata.tables)
+
+
+def test_status_rows_are_written_together_the_later_winning(database_url: str) -> None:
+    store = Store(make_engine(database_url))
+    store.add_locations([location("A"), location("B")], 0)
+
+    def change(location_id: str, uid: str, status: Status, minutes: int) -> StatusRow:
+        at = T0 + timedelta(minutes=minutes)
+        where = location(location_id)
+        evses = [
+            e.model_copy(update={"status": status, "last_updated": at}) if e.uid == uid else e
+            for e in where.evses or []
+        ]
+        where = where.model_copy(update={"evses": evses, "last_updated": at})
+        return StatusRow.of(EvseSim(location_id=location_id, evse_uid=uid, status=status), where)
+
+    store.save_status_rows(
+        [
+            change("A", "DC1", Status.OUTOFORDER, 1),
+            change("B", "DC1", Status.INOPERATIVE, 2),
+            change("A", "DC1", Status.AVAILABLE, 3),  # the same EVSE again: this one stays
+        ]
+    )
+    with pytest.raises(KeyError):
+        store.save_status_rows(
+            [change("B", "DC1", Status.AVAILABLE, 4), change("X", "1", Status.AVAILABLE, 4)]
+        )
+    store.engine.dispose()
+
+    reopened = Store(make_engine(database_url))
+    held = {
+        (x.id, e.uid): (e.status, x.last_updated)
+        for x in reopened.load_locations()
+        for e in x.evses or []
+    }
+    assert held[("A", "DC1")] == (Status.AVAILABLE, T0 + timedelta(minutes=3))
+    # The failed batch wrote nothing: B keeps its earlier change.
+    assert held[("B", "DC1")] == (Status.INOPERATIVE, T0 + timedelta(minutes=2))
+    assert {(s.location_id, s.evse_uid): s.status for s in reopened.load_evses()} == {
+        ("A", "DC1"): Status.AVAILABLE,
+        ("B", "DC1"): Status.INOPERATIVE,
+    }
+    reopened.engine.dispose()
+
+
+def test_a_status_row_stores_last_updated_as_sqlalchemy_does(database_url: str) -> None:
+    # The status write runs on the driver (persistence.DriverStatement): its values must be
+    # what SQLAlchemy itself stores, or reading and filtering by them would go wrong.
+    store = Store(make_engine(database_url))
+    store.add_locations([location("A"), location("B")], 0)
+    at = T0 + timedelta(minutes=5, microseconds=120000)
+    store.save_location(location("A").model_copy(update={"last_updated": at}))
+    moved = location("B").model_copy(update={"last_updated": at})
+    store.save_status_rows(
+        [StatusRow.of(EvseSim(location_id="B", evse_uid="DC1", status=Status.AVAILABLE), moved)]
+    )
+    with store.engine.connect() as db:
+        rows = db.exec_driver_sql("SELECT id, last_updated FROM cpo_location").all()
+    stored: dict[str, object] = {row[0]: row[1] for row in rows}
+    assert stored["A"] == stored["B"]
+    store.engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 from collections.abc import Callable
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ocpi.client import OcpiClient, http_client
+from ocpi.client import DirectClient, OcpiClient, http_client
 from ocpi.envelope import encode_envelope
 from ocpi.errors import (
     InvalidParameters,
@@ -23,7 +24,7 @@ from ocpi.errors import (
     UnknownReceiver,
     UnknownToken,
 )
-from ocpi.headers import PartyRef, token_candidates
+from ocpi.headers import ROUTING_HEADERS, PartyRef, token_candidates
 from ocpi.pagination import PageRequest
 from ocpi.v221.types import DisplayText
 
@@ -233,3 +234,121 @@ async def test_a_peer_that_hangs_up_is_unreachable_and_one_that_is_silent_times_
         for server in (rude, mute):
             server.close()
             await server.wait_closed()
+
+
+# --- a DirectClient: the same requests and answers without httpx's client machinery ----------
+async def test_a_direct_client_sends_and_reads_what_a_plain_client_does() -> None:
+    seen: dict[str, list[httpx.Request]] = {"plain": [], "direct": []}
+
+    def handler(kind: str) -> Handler:
+        def answer(request: httpx.Request) -> httpx.Response:
+            seen[kind].append(request)
+            if request.url.params.get("offset") == "1":
+                return _ok([{"language": "en", "text": "b"}], **{"X-Total-Count": "2"})
+            link = '<https://peer/list?offset=1&limit=1>; rel="next"'
+            return _ok([{"language": "en", "text": "a"}], Link=link, Location="https://x/1")
+
+        return answer
+
+    async def calls(http: httpx.AsyncClient) -> list[Any]:
+        client = OcpiClient(http, "secret-token", from_party=PartyRef("NL", "EMA"))
+        got = await client.get_all("https://peer/list", DisplayText, PageRequest(limit=1))
+        put = await client.put("https://peer/x/1", {"a": 1, "b": None}, to=PartyRef("DE", "CPB"))
+        return [[t.text for t in got], put.headers.get("location"), put.next_url]
+
+    plain = httpx.AsyncClient(transport=httpx.MockTransport(handler("plain")))
+    direct = DirectClient(httpx.MockTransport(handler("direct")), timeout=7.0)
+    expected = [["a", "b"], "https://x/1", "https://peer/list?offset=1&limit=1"]
+    assert await calls(plain) == await calls(direct) == expected
+    names = ["authorization", "content-type", *(n.lower() for n in ROUTING_HEADERS)]
+    for mine, theirs in zip(seen["direct"], seen["plain"], strict=True):
+        assert (mine.method, str(mine.url), mine.content) == (
+            theirs.method,
+            str(theirs.url),
+            theirs.content,
+        )
+        assert [mine.headers.get(n) for n in names] == [theirs.headers.get(n) for n in names]
+        assert mine.headers["X-Request-ID"] and mine.headers["X-Correlation-ID"]
+        assert mine.extensions["timeout"]["read"] == 7.0  # the client's own timeout
+
+
+async def _answering(raw: bytes) -> Any:
+    """A server that reads one request and answers `raw` (then closes)."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            (
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length")
+            ),
+            0,
+        )
+        if length:
+            await reader.readexactly(length)
+        answer.requests.append(head.split(b"\r\n")[0].decode())  # type: ignore[attr-defined]
+        writer.write(raw)
+        await writer.drain()
+        writer.close()
+
+    answer.requests = []  # type: ignore[attr-defined]
+    server = await _server(answer)
+    return server, answer.requests  # type: ignore[attr-defined]
+
+
+def _envelope_response(extra_headers: bytes = b"", body: bytes | None = None) -> bytes:
+    content = body if body is not None else encode_envelope({"language": "en", "text": "hi"})
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        + extra_headers
+        + b"Content-Length: "
+        + str(len(content)).encode()
+        + b"\r\n\r\n"
+        + content
+    )
+
+
+async def test_over_aiohttp_the_query_is_sent_and_headers_read_in_any_case() -> None:
+    server, requests = await _answering(_envelope_response(b"LOCATION: https://x/cdr/1\r\n"))
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with http_client(2.0) as http:
+            answer = await OcpiClient(http, "t").get(
+                f"http://127.0.0.1:{port}/ocpi/tokens/A?x=1", params={"type": "RFID"}
+            )
+        assert requests == ["GET /ocpi/tokens/A?x=1&type=RFID HTTP/1.1"]
+        assert answer.headers.get("Location") == "https://x/cdr/1"
+        assert answer.parse(DisplayText).text == "hi"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_over_aiohttp_an_answer_that_is_not_http_is_unreachable() -> None:
+    server, _ = await _answering(b"HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\n{}")
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with http_client(2.0) as http:
+            with pytest.raises(PeerUnreachable, match="RemoteProtocolError"):
+                await OcpiClient(http, "t").get(f"http://127.0.0.1:{port}/ocpi/versions")
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_request_sent_straight_to_aiohttp_reads_a_compressed_answer_once() -> None:
+    # What the edge of ocpi.platform does with a request it translated (`send_direct`).
+    body = encode_envelope({"language": "en", "text": "zipped"})
+    server, _ = await _answering(
+        _envelope_response(b"Content-Encoding: gzip\r\n", gzip.compress(body))
+    )
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with http_client(2.0) as http:
+            request = httpx.Request("GET", f"http://127.0.0.1:{port}/x")
+            response = await http.send_direct(request)
+        assert response.status_code == 200 and response.content == body
+    finally:
+        server.close()
+        await server.wait_closed()
