@@ -5,6 +5,8 @@ party the hub reports CONNECTED again. Functions over `CpoState`; the sending is
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -45,13 +47,56 @@ def send_session(state: CpoState, session_id: str, method: str, body: Any, to: P
 
 def publish_all(state: CpoState) -> None:
     """Broadcast every tariff, then every location (after registration): side by side within
-    each kind, every tariff delivered before the first location goes."""
-    for tariff in list(state.tariffs.values()):
-        state.link.broadcast("PUT", ModuleID.TARIFFS, (*state.own, tariff.id), tariff.to_json())
+    each kind, every tariff delivered before the first location goes. Each is marked as not
+    pushed first (one write), so a publish cut short by a kill is finished at the next start."""
+    tariffs = [(t.id, state.next_push_version()) for t in state.tariffs.values()]
+    locations = [(x.id, state.next_push_version()) for x in state.locations.values()]
+    marked = state.mark_unpushed(
+        [("tariffs", i, v) for i, v in tariffs] + [("locations", i, v) for i, v in locations]
+    )
+    _put_all(state, tariffs, locations, marked)
+
+
+def push_unpushed(state: CpoState) -> int:
+    """At start-up, connected to a hub: PUT every location and tariff whose last change the
+    hub may not have (marked and not acknowledged when the process stopped: killed, or the
+    hub unreachable), as it is now. How many were queued."""
+    tariffs: list[tuple[str, int]] = []
+    locations: list[tuple[str, int]] = []
+    for (module, object_id), version in sorted(state.unpushed.items()):
+        kind = tariffs if module == "tariffs" else locations
+        kind.append((object_id, version))
+    _put_all(state, tariffs, locations)
+    if tariffs or locations:
+        log.info("re-sending %d changes the hub had not acknowledged", len(tariffs + locations))
+    return len(tariffs) + len(locations)
+
+
+def _put_all(
+    state: CpoState,
+    tariffs: list[tuple[str, int]],
+    locations: list[tuple[str, int]],
+    after: asyncio.Future[None] | None = None,
+) -> None:
+    for tariff_id, version in tariffs:
+        answered = functools.partial(state.pushed, "tariffs", tariff_id, version)
+        tariff = state.tariffs.get(tariff_id)
+        if tariff is None:  # no longer configured: nothing to send
+            answered()
+            continue
+        segments = (*state.own, tariff_id)
+        body = tariff.to_json()
+        state.link.broadcast("PUT", ModuleID.TARIFFS, segments, body, after, answered)
     state.link.barrier("tariffs published")
-    for location in list(state.locations.values()):
-        segments = (*state.own, location.id)
-        state.link.broadcast("PUT", ModuleID.LOCATIONS, segments, location.to_json())
+    for location_id, version in locations:
+        answered = functools.partial(state.pushed, "locations", location_id, version)
+        location = state.locations.get(location_id)
+        if location is None:
+            answered()
+            continue
+        segments = (*state.own, location_id)
+        body = location.to_json()
+        state.link.broadcast("PUT", ModuleID.LOCATIONS, segments, body, after, answered)
 
 
 def schedule_deliveries(state: CpoState, now: datetime) -> None:

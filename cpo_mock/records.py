@@ -41,6 +41,21 @@ class LocationRecord(CpoTable, table=True):
     last_updated: datetime
 
 
+class UnpushedRecord(CpoTable, table=True):
+    """A Location or Tariff changed (or published) and not yet acknowledged by the hub: written
+    in the transaction of the change, removed (later, in batches) once the hub answered the
+    broadcast that carried `version` or a later one. At start-up the CPO PUTs each object still
+    listed, so a change it acknowledged is not lost when the process dies first."""
+
+    __tablename__ = "cpo_unpushed"
+
+    module: str = Field(primary_key=True, max_length=16)
+    """"locations" or "tariffs"."""
+    object_id: str = Field(primary_key=True, max_length=36)
+    version: int
+    """The CPO's push counter at the change (a later change has a larger one)."""
+
+
 class TariffRecord(CpoTable, table=True):
     __tablename__ = "cpo_tariff"
 

@@ -140,6 +140,9 @@ class Cpo(CpoState):
         await self.registration.load()
         self.outbox.start()
         self.started = True
+        if self.registration.peer is not None:
+            # Before the catch-up: what it changes is sent after these PUTs.
+            deliveries.push_unpushed(self)
         # Catch up (a real clock ran on while we were down) and send what is due: CDRs not
         # yet delivered, command results not yet posted.
         await self.advance()
@@ -171,6 +174,7 @@ class Cpo(CpoState):
                     sim.needs_put = True
                     await self.save_session(sim)
         await self.outbox.stop()
+        self.write_acknowledged()
         with contextlib.suppress(Exception):  # a write that failed was logged (writer.py)
             await self.writer.commit()
         await self.runtime.close()
@@ -432,4 +436,5 @@ class Cpo(CpoState):
             "cdrs": len(self.cdrs),
             "cdrs_pending": pending,
             "outbox": self.outbox.pending,
+            "unpushed": len(self.unpushed),
         }

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from datetime import datetime
 
 from cpo_mock import sessions
@@ -25,7 +26,7 @@ from cpo_mock.link import HubLink
 from cpo_mock.model import EvseSim, SessionSim
 from cpo_mock.network import ALLIANCE_COUNTRIES, Network, generate_network
 from cpo_mock.settings import ConfigError, CpoSettings
-from cpo_mock.store import CdrEntry, PendingResult, StatusRow, Store
+from cpo_mock.store import CdrEntry, PendingResult, StatusRow, Store, Unpushed
 from cpo_mock.writer import Writer
 from ocpi.headers import PartyRef
 from ocpi.platform import OperationError
@@ -37,10 +38,14 @@ from ocpi.v221.tariffs import Tariff
 from ocpi.v221.tokens import Token, TokenType
 from ocpi.v221.types import Role, format_datetime
 
+log = logging.getLogger("cpo_mock")
+
 TokenKey = tuple[str, str, str, str]
 """(country_code, party_id, uid, type) of a stored Token: (uid, type) is unique per eMSP."""
 
 OPEN = (SessionStatus.ACTIVE, SessionStatus.PENDING, SessionStatus.RESERVATION)
+ACKNOWLEDGED_WRITE_S = 1.0
+"""Real seconds between two removals of acknowledged marks (`CpoState.pushed`)."""
 RECEIVING_ROLES = frozenset({Role.EMSP, Role.NSP, Role.OTHER, Role.SCSP, Role.NAP})
 """Roles that receive what the CPO sends (a party is reachable if one of them is)."""
 
@@ -71,6 +76,15 @@ class CpoState:
         self.writer = Writer(store)
         self.clock_written: str | None = None
         """The simulated time last stored (not written again while the clock stands)."""
+        self.push_version = 0
+        """The last version given to a broadcast of a location or tariff (`UnpushedRecord`)."""
+        self.unpushed: dict[tuple[str, str], int] = {}
+        """(module, object id) -> version of the objects whose last change the hub has not
+        acknowledged yet: as stored, give or take the acknowledgements not yet written."""
+        self._acknowledged: list[Unpushed] = []
+        """Acknowledged versions whose marks are still in the database (written in batches:
+        a mark left by a kill costs a PUT the hub already has, not a lost change)."""
+        self._flush: asyncio.TimerHandle | None = None
 
     def require_lock(self) -> None:
         """Every state change calls this first: the lock must be held (by the caller)."""
@@ -125,11 +139,47 @@ class CpoState:
     async def save_evses(self, *evses: EvseSim) -> None:
         await self.writer.write(functools.partial(self.store.save_evses, list(evses)))
 
-    def save_status(self, evse: EvseSim, location: Location) -> asyncio.Future[None]:
-        """Queue a status change's write (not waited for: see the module docstring); the
-        future is done once it is stored. Serialised now: the objects may change before."""
+    def save_status(self, evse: EvseSim, location: Location, version: int) -> asyncio.Future[None]:
+        """Queue a status change's write, its location marked as not pushed at `version` (not
+        waited for: see the module docstring); the future is done once it is stored.
+        Serialised now: the objects may change before."""
         self.require_lock()
-        return self.writer.queue(StatusRow.of(evse, location))
+        self.unpushed[("locations", location.id)] = version
+        return self.writer.queue(StatusRow.of(evse, location, version))
+
+    # --- broadcasts the hub has not acknowledged yet ------------------------------------------
+    def next_push_version(self) -> int:
+        self.push_version += 1
+        return self.push_version
+
+    def mark_unpushed(self, marks: list[Unpushed]) -> asyncio.Future[None]:
+        """Queue the write of these objects' marks (the initial publish): done once stored."""
+        for module, object_id, version in marks:
+            self.unpushed[(module, object_id)] = version
+        return self.writer.queue(functools.partial(self.store.mark_unpushed, marks))
+
+    def pushed(self, module: str, object_id: str, version: int) -> None:
+        """The hub answered the broadcast of `version` (accepted or refused: sending it again
+        cannot help): the mark goes, unless a later change set a larger version."""
+        if self.unpushed.get((module, object_id), 0) <= version:
+            self.unpushed.pop((module, object_id), None)
+        self._acknowledged.append((module, object_id, version))
+        if self._flush is None:
+            loop = asyncio.get_running_loop()
+            self._flush = loop.call_later(ACKNOWLEDGED_WRITE_S, self.write_acknowledged)
+
+    def write_acknowledged(self) -> None:
+        """Queue the removal of the acknowledged marks (every `ACKNOWLEDGED_WRITE_S`, and at
+        stop)."""
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        if self._acknowledged:
+            done, self._acknowledged = self._acknowledged, []
+            try:
+                self.writer.queue(functools.partial(self.store.clear_pushed, done))
+            except Exception:  # marks left behind cost a PUT at the next start, nothing more
+                log.exception("removing the marks of acknowledged pushes failed")
 
     def save_clock(self, now: datetime) -> None:
         """Queue the simulated time's write, when it moved since the last one."""
@@ -192,6 +242,9 @@ class CpoState:
             self.cdrs[entry.cdr.id] = entry
             self.cdr_seq[entry.cdr.id] = number
         self.results = {r.id: r for r in await asyncio.to_thread(store.load_results)}
+        marks = await asyncio.to_thread(store.load_unpushed)
+        self.unpushed = {(module, object_id): version for module, object_id, version in marks}
+        self.push_version = max(self.unpushed.values(), default=0)
 
     def _configured_network(self, known: set[str], known_tariffs: set[str]) -> Network:
         """The configured objects the database does not hold yet (validated only those)."""

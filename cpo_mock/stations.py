@@ -5,6 +5,7 @@ status broadcast, Session PUT/PATCH, CDR). Functions over `CpoState`, lock held.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -46,10 +47,14 @@ async def set_status(state: CpoState, evse: EvseSim, event: EvseEvent, at: datet
     state.locations[location.id] = location
     # Queued, not waited for: the PATCH goes once it is stored, the operation answers once it
     # is (simulation.caught_up), and a burst of changes shares a few writes (state.py).
-    written = state.save_status(evse, location)
+    # Marked as not pushed in the same write: if the process dies before the hub answers, the
+    # next start PUTs the location (deliveries.push_unpushed).
+    version = state.next_push_version()
+    written = state.save_status(evse, location, version)
     body = {"status": status.value, "last_updated": format_datetime(at)}
     segments = (*state.own, evse.location_id, evse.evse_uid)
-    state.link.broadcast("PATCH", ModuleID.LOCATIONS, segments, body, after=written)
+    answered = functools.partial(state.pushed, "locations", location.id, version)
+    state.link.broadcast("PATCH", ModuleID.LOCATIONS, segments, body, written, answered)
     return status
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, delete, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -31,6 +31,7 @@ from cpo_mock.records import (
     SessionRecord,
     TariffRecord,
     TokenRecord,
+    UnpushedRecord,
 )
 from ocpi import persistence
 from ocpi.persistence import KeyValueTable, aware
@@ -103,16 +104,23 @@ class StatusRow:
     sim: str
     body: str
     last_updated: datetime
+    version: int
+    """The push counter of the broadcast announcing it (`UnpushedRecord`)."""
 
     @classmethod
-    def of(cls, sim: EvseSim, location: Location) -> StatusRow:
+    def of(cls, sim: EvseSim, location: Location, version: int) -> StatusRow:
         return cls(
             location_id=location.id,
             evse_uid=sim.evse_uid,
             sim=sim.model_dump_json(exclude_none=True),
             body=location.model_dump_json(exclude_none=True),
             last_updated=location.last_updated,
+            version=version,
         )
+
+
+Unpushed = tuple[str, str, int]
+"""(module, object id, version) of an `UnpushedRecord`."""
 
 
 _LOCATIONS = LocationRecord.__table__  # type: ignore[attr-defined]
@@ -123,12 +131,19 @@ _UPDATE_LOCATION = (
 )
 """A Location's body and last_updated by id: built once (building it per write cost more
 than running it)."""
+_UNPUSHED = UnpushedRecord.__table__  # type: ignore[attr-defined]
+_CLEAR_PUSHED = (
+    delete(_UNPUSHED)
+    .where(_UNPUSHED.c.module == bindparam("_module"))
+    .where(_UNPUSHED.c.object_id == bindparam("_id"))
+    .where(_UNPUSHED.c.version <= bindparam("_version"))
+)
 
 
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._status: tuple[persistence.DriverStatement, persistence.DriverStatement] | None = None
+        self._status: tuple[persistence.DriverStatement, ...] | None = None
         self.facts = KeyValueTable(engine, CpoStateRecord.__table__)  # type: ignore[attr-defined]
 
     # --- key/value -------------------------------------------------------------------------
@@ -220,10 +235,11 @@ class Store:
                 EvseSim.model_validate_json(row.sim) for row in db.exec(select(EvseRecord)).all()
             ]
 
-    def save_status(self, sim: EvseSim, location: Location) -> None:
-        """A status change in one transaction: the EVSE's simulation (upserted) and its
-        Location (the EVSE's status and both last_updated), without reading either first."""
-        self.save_status_rows([StatusRow.of(sim, location)])
+    def save_status(self, sim: EvseSim, location: Location, version: int) -> None:
+        """A status change in one transaction: the EVSE's simulation (upserted), its Location
+        (the EVSE's status and both last_updated) and its mark as not yet pushed, without
+        reading any first."""
+        self.save_status_rows([StatusRow.of(sim, location, version)])
 
     def save_status_rows(self, rows: Sequence[StatusRow]) -> None:
         """Status changes in one transaction, the later of two about one EVSE or one
@@ -231,10 +247,14 @@ class Store:
         driver (`persistence.DriverStatement`): the hottest write of a status storm."""
         sims = {(r.location_id, r.evse_uid): r.sim for r in rows}
         bodies = {r.location_id: r for r in rows}
-        upsert, update_location = self._status_statements()
+        upsert, update_location, mark = self._status_statements()
         evse_rows = [{"location_id": k[0], "evse_uid": k[1], "sim": v} for k, v in sims.items()]
         location_rows = [
             {"_id": r.location_id, "_body": r.body, "_last_updated": r.last_updated}
+            for r in bodies.values()
+        ]
+        marks = [
+            {"module": "locations", "object_id": r.location_id, "version": r.version}
             for r in bodies.values()
         ]
 
@@ -243,19 +263,45 @@ class Store:
                 raise KeyError(f"not all of the locations {sorted(bodies)} are stored")
 
         persistence.write_rows(
-            self.engine, [(upsert, evse_rows), (update_location, location_rows)], all_stored
+            self.engine,
+            [(upsert, evse_rows), (update_location, location_rows), (mark, marks)],
+            all_stored,
         )
 
-    def _status_statements(self) -> tuple[persistence.DriverStatement, persistence.DriverStatement]:
+    def _status_statements(self) -> tuple[persistence.DriverStatement, ...]:
         if self._status is None:
             dialect = self.engine.dialect
             evses = EvseRecord.__table__  # type: ignore[attr-defined]
             upsert = persistence.upsert(evses, dialect.name, ["location_id", "evse_uid"], ["sim"])
+            mark = persistence.upsert(_UNPUSHED, dialect.name, ["module", "object_id"], ["version"])
             self._status = (
                 persistence.DriverStatement(upsert, dialect),
                 persistence.DriverStatement(_UPDATE_LOCATION, dialect),
+                persistence.DriverStatement(mark, dialect),
             )
         return self._status
+
+    # --- what the hub has not acknowledged yet ---------------------------------------------------
+    def load_unpushed(self) -> list[Unpushed]:
+        with Session(self.engine) as db:
+            rows = db.exec(select(UnpushedRecord)).all()
+            return [(r.module, r.object_id, r.version) for r in rows]
+
+    def mark_unpushed(self, marks: Sequence[Unpushed]) -> None:
+        """Objects about to be broadcast (the initial publish), in one transaction."""
+        statement = persistence.upsert(
+            _UNPUSHED, self.engine.dialect.name, ["module", "object_id"], ["version"]
+        )
+        rows = [{"module": m, "object_id": i, "version": v} for m, i, v in marks]
+        with self.engine.begin() as connection:
+            connection.execute(statement, rows)
+
+    def clear_pushed(self, pushed: Sequence[Unpushed]) -> None:
+        """The hub acknowledged these versions: their marks go, unless a later change of the
+        same object marked it again (a larger version)."""
+        rows = [{"_module": m, "_id": i, "_version": v} for m, i, v in pushed]
+        with self.engine.begin() as connection:
+            connection.execute(_CLEAR_PUSHED, rows)
 
     def save_evses(self, evses: Iterable[EvseSim]) -> None:
         with Session(self.engine) as db:

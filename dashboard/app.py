@@ -31,6 +31,7 @@ from dashboard.config import DashboardConfig
 from dashboard.live import Live
 from dashboard.sources import FederationControl, SourceError
 from dashboard.words import price_in_words, tariff_elements_in_words, tariff_in_words
+from ocpi.aio import get_within
 
 COOKIE = "roam_dashboard"
 QUOTE_KWH = 30.0
@@ -283,10 +284,8 @@ def create_app(config: DashboardConfig) -> Starlette:
         async def stream() -> AsyncIterator[bytes]:
             try:
                 while True:
-                    try:
-                        yield await asyncio.wait_for(queue.get(), KEEP_ALIVE_S)
-                    except TimeoutError:
-                        yield sse.KEEP_ALIVE
+                    item = await get_within(queue, KEEP_ALIVE_S)
+                    yield sse.KEEP_ALIVE if item is None else item
             finally:
                 live.unsubscribe(queue)
 

@@ -24,6 +24,7 @@ from dashboard.stations import (
     member_totals,
     station_from_hit,
 )
+from ocpi.aio import wait_set
 
 log = logging.getLogger("dashboard")
 
@@ -228,8 +229,7 @@ class Live:
             except Exception:
                 log.exception("dashboard: loading stations failed")
             wait = self.config.stations_interval if self.stations else self.config.slow_interval
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._reload_stations.wait(), wait)
+            await wait_set(self._reload_stations, wait)
             self._reload_stations.clear()
 
     async def _load_stations(self) -> None:

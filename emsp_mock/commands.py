@@ -10,7 +10,6 @@ CommandResult arrives or min(CommandResponse.timeout, command_timeout) real seco
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import httpx
 
 from emsp_mock.link import HubLink
 from emsp_mock.state import EmspState, stamp, utcnow
+from ocpi.aio import wait_set
 from ocpi.errors import OcpiError
 from ocpi.headers import PartyRef
 from ocpi.platform import OperationError
@@ -280,6 +280,5 @@ class CommandSender:
     async def wait(self, command_id: str, within: float | None = None) -> CommandState:
         command = self.state.commands[command_id]
         limit = within if within is not None else self.state.settings.command_timeout + 1
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(command.done.wait(), limit)
+        await wait_set(command.done, limit)
         return command

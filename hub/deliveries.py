@@ -55,6 +55,7 @@ from hub.translation import (
     request_kind,
     situation_from,
 )
+from ocpi.aio import wait_set
 from ocpi.errors import InvalidParameters, OcpiError
 from ocpi.headers import PartyRef, RoutingHeaders
 from ocpi.translate import Untranslatable
@@ -161,10 +162,7 @@ async def _lane(hub: Hub, cluster: Cluster, platform_id: int, lane: Lane) -> Non
 
 async def _pause(lane: Lane, seconds: float) -> bool:
     """Sleep, or less if the lane is woken; True when it was woken."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(lane.signal.wait(), seconds)
-        return True
-    return False
+    return await wait_set(lane.signal, seconds)
 
 
 class _Pipeline:

@@ -33,6 +33,7 @@ from hub.messages import SUBJECT_MODULES, LoggedMessage, MessageFilter
 from hub.settings import LIVE_SETTINGS, HubSettings
 from hub.settlement import SettlementLine, settle
 from hub.store import PUBLIC_URL_STATE, BatchWriter, Callback, LogLine, Store, utcnow
+from ocpi.aio import wait_set
 from ocpi.client import OcpiClient, http_client
 from ocpi.headers import PartyRef
 from ocpi.v221.hubclientinfo import ConnectionStatus
@@ -180,8 +181,7 @@ class Hub:
         while True:
             began = loop.time()
             while (left := interval(self._settings) - (loop.time() - began)) > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._reconfigured.wait(), left)
+                await wait_set(self._reconfigured, left)
             try:
                 await job(self)
             except Exception:

@@ -36,6 +36,7 @@ from hub.records import (
     PartyRecord,
     PlatformRecord,
 )
+from ocpi.aio import wait_set
 from ocpi.headers import PartyRef
 from ocpi.persistence import aware, upsert
 from ocpi.v221.hubclientinfo import ConnectionStatus
@@ -914,8 +915,7 @@ class BatchWriter:
         while True:
             await self._wake.wait()
             if not self._urgent.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._urgent.wait(), self.interval)
+                await wait_set(self._urgent, self.interval)
             self._wake.clear()
             self._urgent.clear()
             try:

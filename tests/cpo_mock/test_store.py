@@ -116,7 +116,8 @@ def test_status_rows_are_written_together_the_later_winning(database_url: str) -
             for e in where.evses or []
         ]
         where = where.model_copy(update={"evses": evses, "last_updated": at})
-        return StatusRow.of(EvseSim(location_id=location_id, evse_uid=uid, status=status), where)
+        sim = EvseSim(location_id=location_id, evse_uid=uid, status=status)
+        return StatusRow.of(sim, where, version=minutes)
 
     store.save_status_rows(
         [
@@ -144,6 +145,8 @@ def test_status_rows_are_written_together_the_later_winning(database_url: str) -
         ("A", "DC1"): Status.AVAILABLE,
         ("B", "DC1"): Status.INOPERATIVE,
     }
+    # Each location marked as not pushed, at its last change's version, in the same transaction.
+    assert sorted(reopened.load_unpushed()) == [("locations", "A", 3), ("locations", "B", 2)]
     reopened.engine.dispose()
 
 
@@ -156,7 +159,7 @@ def test_a_status_row_stores_last_updated_as_sqlalchemy_does(database_url: str) 
     store.save_location(location("A").model_copy(update={"last_updated": at}))
     moved = location("B").model_copy(update={"last_updated": at})
     store.save_status_rows(
-        [StatusRow.of(EvseSim(location_id="B", evse_uid="DC1", status=Status.AVAILABLE), moved)]
+        [StatusRow.of(EvseSim(location_id="B", evse_uid="DC1", status=Status.AVAILABLE), moved, 1)]
     )
     with store.engine.connect() as db:
         rows = db.exec_driver_sql("SELECT id, last_updated FROM cpo_location").all()

@@ -40,7 +40,7 @@ def _row(location_id: str, status: Status) -> StatusRow:
         e.model_copy(update={"status": status}) if e.uid == "DC1" else e for e in where.evses or []
     ]
     sim = EvseSim(location_id=location_id, evse_uid="DC1", status=status)
-    return StatusRow.of(sim, where.model_copy(update={"evses": evses}))
+    return StatusRow.of(sim, where.model_copy(update={"evses": evses}), version=1)
 
 
 def _short(sim_json: str) -> str:
