@@ -31,10 +31,18 @@ def store(tmp_path: Path) -> Any:
     store.engine.dispose()
 
 
+@pytest.fixture(params=[True, False], ids=["on the loop", "in a worker thread"])
+def inline(request: pytest.FixtureRequest) -> bool:
+    """Both ways of writing: on the event loop (SQLite's default) and in a worker thread
+    (PostgreSQL's)."""
+    value: bool = request.param
+    return value
+
+
 async def test_concurrent_commits_share_transactions_and_all_rows_are_stored(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+    store: Store, inline: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    writer = ObjectWriter(store)
+    writer = ObjectWriter(store, inline=inline)
     batches: list[int] = []
     real = store.save_batch
 
@@ -56,9 +64,9 @@ async def test_concurrent_commits_share_transactions_and_all_rows_are_stored(
 
 
 async def test_a_database_failure_reaches_the_caller_and_the_rows_go_with_the_next_commit(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+    store: Store, inline: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    writer = ObjectWriter(store)
+    writer = ObjectWriter(store, inline=inline)
     real = store.save_batch
 
     def down(batch: list[ObjectChange]) -> None:
@@ -75,9 +83,9 @@ async def test_a_database_failure_reaches_the_caller_and_the_rows_go_with_the_ne
 
 
 async def test_the_last_version_of_an_object_wins_within_and_across_commits(
-    store: Store,
+    store: Store, inline: bool
 ) -> None:
-    writer = ObjectWriter(store)
+    writer = ObjectWriter(store, inline=inline)
     first = StoredObject(("DE", "CPB", "LOC1"), '{"v": 1}', T0)
     second = StoredObject(("DE", "CPB", "LOC1"), '{"v": 2}', T0)
     writer.queue(("location", [first], []))
@@ -93,9 +101,10 @@ async def test_the_last_version_of_an_object_wins_within_and_across_commits(
 async def test_a_caller_that_stops_waiting_leaves_the_writer_working(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Its transaction still runs to its end, the next write waits for it (else a later
-    write could commit first, and an older copy of an object overwrite a newer), and its
-    end, with nobody waiting, is no error."""
+    """In a worker thread (on the loop a write cannot be left half-way): its transaction
+    still runs to its end, the next write waits for it (else a later write could commit
+    first, and an older copy of an object overwrite a newer), and its end, with nobody
+    waiting, is no error."""
     reported: list[dict[str, Any]] = []
     asyncio.get_running_loop().set_exception_handler(lambda _, context: reported.append(context))
     save = store.save_batch
@@ -108,7 +117,7 @@ async def test_a_caller_that_stops_waiting_leaves_the_writer_working(
         save(batch)
 
     monkeypatch.setattr(store, "save_batch", slow_save)
-    writer = ObjectWriter(store)
+    writer = ObjectWriter(store, inline=False)
     writer.queue(("location", [_row(1)], []))
     waiting = asyncio.create_task(writer.commit())
     await asyncio.sleep(0.05)  # the write has begun
