@@ -22,7 +22,7 @@ from ocpi.platform.adapters import (
     adapter_for,
     exchange,
 )
-from ocpi.platform.edge import EdgeTransport
+from ocpi.platform.edge import EdgeTransport, endpoint_under
 from ocpi.v221 import BusinessDetails, CredentialsRole, Role
 from ocpi.v221.versions import Endpoint, InterfaceRole, ModuleID
 from tests.doubles import factories as f
@@ -211,3 +211,24 @@ async def test_a_2_3_0_member_refuses_a_hub_without_2_3_0() -> None:
         ):
             await registration.register("http://hub.test/ocpi/versions", "token-a")
     assert registration.peer is None
+
+
+def test_the_endpoint_an_outgoing_url_lies_under_and_the_segments_below_it() -> None:
+    """The longest base wins; segments come unquoted; a query or fragment is not a segment;
+    a URL written differently from the base (host case, default port) is still found."""
+    locations = Endpoint(
+        identifier=ModuleID.LOCATIONS, role=R, url="http://hub.test/ocpi/2.3.0/locations"
+    )
+    wider = Endpoint(identifier="other", role=R, url="http://hub.test/ocpi/2.3.0")
+    endpoints = [wider, locations]
+
+    def receiver(_module: object) -> InterfaceRole:
+        return R
+
+    url = "http://hub.test/ocpi/2.3.0/locations/DE/CPB/LOC%201/E%2F1?x=1#f"
+    assert endpoint_under(url, endpoints, receiver) == (locations, ["DE", "CPB", "LOC 1", "E/1"])
+    same = "http://HUB.test:80/ocpi/2.3.0/locations/DE/CPB/L%C3%BC"
+    assert endpoint_under(same, endpoints, receiver) == (locations, ["DE", "CPB", "Lü"])
+    assert endpoint_under("http://hub.test/ocpi/2.3.0", endpoints, receiver) == (wider, [])
+    assert endpoint_under("http://hub.test/ocpi/2.3.0x/a", endpoints, receiver) is None
+    assert endpoint_under("http://elsewhere.test/ocpi/2.3.0/locations", endpoints, receiver) is None
