@@ -9,6 +9,7 @@ import asyncio
 import functools
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,8 @@ from cpo_mock.state import RECEIVING_ROLES, CpoState, parse_party, party_text
 from cpo_mock.store import CdrDelivery, PendingResult, ResultState
 from ocpi.headers import PartyRef
 from ocpi.v221.commands import CommandResult, CommandResultType
+from ocpi.v221.locations import Location
+from ocpi.v221.tariffs import Tariff
 from ocpi.v221.types import DisplayText, Role
 from ocpi.v221.versions import ModuleID
 
@@ -78,25 +81,28 @@ def _put_all(
     locations: list[tuple[str, int]],
     after: asyncio.Future[None] | None = None,
 ) -> None:
-    for tariff_id, version in tariffs:
-        answered = functools.partial(state.pushed, "tariffs", tariff_id, version)
-        tariff = state.tariffs.get(tariff_id)
-        if tariff is None:  # no longer configured: nothing to send
-            answered()
-            continue
-        segments = (*state.own, tariff_id)
-        body = tariff.to_json()
-        state.link.broadcast("PUT", ModuleID.TARIFFS, segments, body, after, answered)
+    """PUT (object id, version) pairs, every tariff before the first location; each one's
+    answer clears its mark (`CpoState.pushed`), as does an object no longer held."""
+    _put(state, ModuleID.TARIFFS, state.tariffs, tariffs, after)
     state.link.barrier("tariffs published")
-    for location_id, version in locations:
-        answered = functools.partial(state.pushed, "locations", location_id, version)
-        location = state.locations.get(location_id)
-        if location is None:
+    _put(state, ModuleID.LOCATIONS, state.locations, locations, after)
+
+
+def _put(
+    state: CpoState,
+    module: ModuleID,
+    held: Mapping[str, Location | Tariff],
+    items: list[tuple[str, int]],
+    after: asyncio.Future[None] | None,
+) -> None:
+    for object_id, version in items:
+        answered = functools.partial(state.pushed, module.value, object_id, version)
+        found = held.get(object_id)
+        if found is None:  # no longer held: nothing to send
             answered()
             continue
-        segments = (*state.own, location_id)
-        body = location.to_json()
-        state.link.broadcast("PUT", ModuleID.LOCATIONS, segments, body, after, answered)
+        segments = (*state.own, object_id)
+        state.link.broadcast("PUT", module, segments, found.to_json(), after, answered)
 
 
 def schedule_deliveries(state: CpoState, now: datetime) -> None:
