@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert
+from sqlalchemy import bindparam, func, insert
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, col, delete, select, update
@@ -125,6 +126,29 @@ NOTICE_SEPARATOR = chr(31)
 """Between the items of a notice's data."""
 
 _NOTICE_MAX = 7000  # bytes of data per NOTIFY (PostgreSQL's limit is 8000 per payload)
+
+
+_OUTBOX = OutboxRecord.__table__  # type: ignore[attr-defined]
+_OUTBOX_IDS = (
+    sa_select(_OUTBOX.c.id)
+    .where(_OUTBOX.c.platform_id == bindparam("platform_id"))
+    .order_by(_OUTBOX.c.id)
+    .limit(bindparam("n"))
+)
+_OUTBOX_FIRST = (
+    sa_select(_OUTBOX)
+    .where(_OUTBOX.c.platform_id == bindparam("platform_id"))
+    .order_by(_OUTBOX.c.id)
+    .limit(bindparam("n"))
+)
+_OUTBOX_BETWEEN = (
+    sa_select(_OUTBOX)
+    .where(
+        _OUTBOX.c.platform_id == bindparam("platform_id"),
+        _OUTBOX.c.id.between(bindparam("low"), bindparam("high")),
+    )
+    .order_by(_OUTBOX.c.id)
+)
 
 
 class Store:
@@ -380,17 +404,42 @@ class Store:
         self, platform_id: int, limit: int, skip: Collection[int] = ()
     ) -> list[OutboxRow]:
         """The oldest `limit` rows still to deliver to a platform, in acceptance order, but
-        for the rows `skip` names (those the lane holds already)."""
-        query = select(OutboxRecord).where(OutboxRecord.platform_id == platform_id)
-        if skip:
-            query = query.where(col(OutboxRecord.id).not_in(list(skip)))
-        with Session(self.engine) as db:
-            records = db.exec(query.order_by(col(OutboxRecord.id)).limit(limit)).all()
-            return [
+        for the rows `skip` names (those the lane holds already).
+
+        The lanes call this tens of times a second each, so it is two small Core queries on
+        prepared statements rather than an ORM query with `NOT IN (skip)`, which cost the
+        hub 15 % of its CPU in a status storm (its SQL text changes with every size of
+        `skip`, and each new text is compiled and planned again). First the ids, from the
+        index alone: every row of `skip` is still in the outbox (a lane forgets a row only
+        once its deletion is committed), so the first `limit + len(skip)` ids hold the
+        `limit` wanted ones. Then the rows between the first and the last of those."""
+        with self.engine.connect() as db:
+            if skip:
+                ids = db.execute(
+                    _OUTBOX_IDS, {"platform_id": platform_id, "n": limit + len(skip)}
+                ).scalars()
+                wanted = [row_id for row_id in ids if row_id not in skip][:limit]
+                if not wanted:
+                    return []
+                records = db.execute(
+                    _OUTBOX_BETWEEN,
+                    {"platform_id": platform_id, "low": wanted[0], "high": wanted[-1]},
+                )
+                chosen = set(wanted)
+                found = [record for record in records if record.id in chosen]
+            else:
+                found = list(db.execute(_OUTBOX_FIRST, {"platform_id": platform_id, "n": limit}))
+        parties: dict[str, PartyRef] = {}
+        rows = []
+        for record in found:
+            party = parties.get(record.party)
+            if party is None:
+                party = parties[record.party] = PartyRef.parse(record.party)
+            rows.append(
                 OutboxRow(
                     id=record.id,
                     platform_id=record.platform_id,
-                    party=PartyRef.parse(record.party),
+                    party=party,
                     module=record.module,
                     method=record.method,
                     path=record.path,
@@ -400,8 +449,8 @@ class Store:
                     request_id=record.request_id,
                     created_at=aware(record.created_at),
                 )
-                for record in records
-            ]
+            )
+        return rows
 
     def outbox_sizes(self) -> dict[int, int]:
         """Rows still to deliver, per receiver platform."""

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from hub.copies import Copy
 from hub.db import make_engine, normalise_url
 from hub.directory import Party, Platform, hash_token
-from hub.store import Callback, LogLine, MessageFilter, Store
+from hub.store import Callback, LogLine, MessageFilter, OutboxRow, Store
 from ocpi.headers import PartyRef
 from ocpi.v221.hubclientinfo import ConnectionStatus
 from ocpi.v221.types import Role
@@ -20,13 +20,13 @@ from ocpi.v221.versions import InterfaceRole, ModuleID
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
-def _platform() -> Platform:
+def _platform(token: str = "token-c") -> Platform:
     return Platform(
         id=0,
         name="Charge Co",
         versions_url="http://cpo/versions",
         token_to_member="token-b",
-        token_hash=hash_token("token-c"),
+        token_hash=hash_token(token),
         endpoints={("locations", InterfaceRole.SENDER): "http://cpo/locations"},
         parties=[Party(Role.CPO, PartyRef("DE", "CPB"), ConnectionStatus.CONNECTED, T0)],
     )
@@ -105,6 +105,52 @@ def test_copies_are_upserted_not_duplicated(database_url: str) -> None:
     store.write_batch([], [Copy(ModuleID.LOCATIONS, owner, "L1", {"v": 2}, T0 + timedelta(1))], [])
     [copy] = store.load_copies()
     assert copy.body == {"v": 2}
+    store.engine.dispose()
+
+
+def test_outbox_pending_reads_in_id_order_past_the_rows_a_lane_holds(database_url: str) -> None:
+    """The lanes read what they don't hold yet: the oldest `limit` rows of one receiver in
+    acceptance order, leaving out the `skip` ids wherever they lie (a row accepted late can
+    sit between held ones), whether or not a skipped id is still stored."""
+    store = Store(make_engine(database_url))
+    first = store.register_platform(_platform())
+    second = store.register_platform(_platform("token-d"))
+    assert first.id is not None and second.id is not None
+    rows = [
+        OutboxRow(
+            platform_id=first.id if n % 3 else second.id,
+            party=PartyRef("NL", "EMA"),
+            module="locations",
+            method="PATCH",
+            path=f"/DE/CPB/L{n}/E1",
+            object_key=f"L{n}",
+            body='{"status":"AVAILABLE"}',
+            correlation_id=f"c{n}",
+            request_id=f"r{n}",
+            created_at=T0 + timedelta(seconds=n),
+        )
+        for n in range(30)
+    ]
+    store.write_batch([], [], [], outbox=rows)
+    mine = [row.id for row in store.outbox_pending(first.id, 100)]
+    assert len(mine) == 20 and mine == sorted(mine)
+    assert {row.path for row in store.outbox_pending(second.id, 100)} == {
+        f"/DE/CPB/L{n}/E1" for n in range(0, 30, 3)
+    }
+    [oldest] = store.outbox_pending(first.id, 1)
+    assert (oldest.path, oldest.party, oldest.request_id) == (
+        "/DE/CPB/L1/E1",
+        PartyRef("NL", "EMA"),
+        "r1",
+    )
+    assert oldest.created_at == T0 + timedelta(seconds=1)
+
+    held = {mine[0], mine[1], mine[2], mine[7], mine[9], 10_000_000}  # the last: not stored
+    got = [row.id for row in store.outbox_pending(first.id, 5, held)]
+    assert got == [mine[3], mine[4], mine[5], mine[6], mine[8]]
+    got = [row.id for row in store.outbox_pending(first.id, 100, held)]
+    assert got == [row_id for row_id in mine if row_id not in held]
+    assert store.outbox_pending(first.id, 5, set(mine)) == []
     store.engine.dispose()
 
 
