@@ -25,6 +25,11 @@ from ocpi.v221.versions import ModuleID
 
 log = logging.getLogger("cpo_mock")
 
+PUSH_AGAIN_FIRST_S = 2.0
+"""Real seconds after which a broadcast the hub did not answer is sent again (a whole PUT);
+twice as long after each round that failed too, up to `PUSH_AGAIN_MAX_S`."""
+PUSH_AGAIN_MAX_S = 60.0
+
 
 def send_session(state: CpoState, session_id: str, method: str, body: Any, to: PartyRef) -> None:
     """Queue a Session PUT/PATCH; when it does not arrive, the next push is a PUT in full."""
@@ -75,6 +80,23 @@ def push_unpushed(state: CpoState) -> int:
     return len(tariffs) + len(locations)
 
 
+def push_again(state: CpoState) -> int:
+    """While running, connected to a hub: PUT every location and tariff whose broadcast went
+    unanswered (`CpoState.push_lost`) as it is now, each under a new version marked first.
+    How many were queued; called every few seconds (`Cpo._push_again`)."""
+    owed = sorted(key for key in state.push_failed if key not in state.pushing_again)
+    if not owed:
+        return 0
+    state.pushing_again.update(owed)
+    versions = [(module, object_id, state.next_push_version()) for module, object_id in owed]
+    marked = state.mark_unpushed(versions)
+    tariffs = [(object_id, v) for module, object_id, v in versions if module == "tariffs"]
+    locations = [(object_id, v) for module, object_id, v in versions if module != "tariffs"]
+    _put_all(state, tariffs, locations, marked)
+    log.info("sending again %d changes the hub did not answer", len(versions))
+    return len(versions)
+
+
 def _put_all(
     state: CpoState,
     tariffs: list[tuple[str, int]],
@@ -96,13 +118,14 @@ def _put(
     after: asyncio.Future[None] | None,
 ) -> None:
     for object_id, version in items:
-        answered = functools.partial(state.pushed, module.value, object_id, version)
+        answered = functools.partial(state.pushed, module.value, object_id, version, True)
+        lost = functools.partial(state.push_lost, module.value, object_id, version)
         found = held.get(object_id)
         if found is None:  # no longer held: nothing to send
             answered()
             continue
         segments = (*state.own, object_id)
-        state.link.broadcast("PUT", module, segments, found.to_json(), after, answered)
+        state.link.broadcast("PUT", module, segments, found.to_json(), after, answered, lost)
 
 
 def schedule_deliveries(state: CpoState, now: datetime) -> None:

@@ -188,15 +188,20 @@ class HubLink:
         body: Any,
         after: asyncio.Future[None] | None = None,
         answered: Callable[[], None] | None = None,
+        lost: Callable[[], None] | None = None,
     ) -> None:
         """PUT/PATCH to the hub with TO = the hub (a broadcast, digest §2.3b); with `after`,
         once that write is done (`queue`). `answered` is called when the hub answered it,
-        accepted or refused (either way, sending it again cannot help)."""
+        accepted or refused (either way, sending it again cannot help); `lost` when it was
+        not answered after every attempt, or never left."""
         message = Message(method, module, segments, body, broadcast=True)
 
         async def then(outcome: Outcome) -> None:
-            if answered is not None and (outcome.ok or outcome.refused):
-                answered()
+            if outcome.ok or outcome.refused:
+                if answered is not None:
+                    answered()
+            elif lost is not None:
+                lost()
             if outcome.unsent:
                 log.debug("not connected to a hub: %s %s not pushed", method, module.value)
             elif not outcome.ok:

@@ -117,6 +117,7 @@ class Cpo(CpoState):
             prepare=self._catch_up,
         )
         self._ticker: asyncio.Task[None] | None = None
+        self._pusher: asyncio.Task[None] | None = None
         self.started = False
         self.flap: flapping.Flap | None = None
         """The last flap started (`POST /control/flap`), running or ended."""
@@ -157,12 +158,15 @@ class Cpo(CpoState):
                     self.runtime.register_later(self.register, self.registration, first=1.0)
         if clock.mode is not ClockMode.STEPPED:
             self._ticker = asyncio.create_task(self._tick(), name="cpo-clock")
+        self._pusher = asyncio.create_task(self._push_again(), name="cpo-push-again")
 
     async def stop(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
+        for task in (self._ticker, self._pusher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._ticker = self._pusher = None
         await self.runtime.cancel()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.outbox.drain(), self.settings.shutdown_grace)
@@ -196,6 +200,24 @@ class Cpo(CpoState):
                 await self.advance()
             except Exception:
                 log.exception("simulation step failed")
+
+    async def _push_again(self) -> None:
+        """While broadcasts go unanswered (the hub was away): PUT those objects again, every
+        `PUSH_AGAIN_FIRST_S` seconds, twice as long after each round, up to a minute."""
+        pause = deliveries.PUSH_AGAIN_FIRST_S
+        while True:
+            await asyncio.sleep(pause)
+            if not self.push_failed:
+                pause = deliveries.PUSH_AGAIN_FIRST_S
+                continue
+            if self.registration.peer is None:
+                continue
+            try:
+                async with self.lock:
+                    deliveries.push_again(self)
+            except Exception:
+                log.exception("sending unanswered changes again failed")
+            pause = min(pause * 2, deliveries.PUSH_AGAIN_MAX_S)
 
     async def register(self, hub: tuple[str, str] | None = None) -> PeerState:
         """Member-initiated handshake with the configured hub, then publish everything."""
@@ -437,4 +459,5 @@ class Cpo(CpoState):
             "cdrs_pending": pending,
             "outbox": self.outbox.pending,
             "unpushed": len(self.unpushed),
+            "unanswered": len(self.push_failed),
         }

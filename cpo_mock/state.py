@@ -81,6 +81,12 @@ class CpoState:
         self.unpushed: dict[tuple[str, str], int] = {}
         """(module, object id) -> version of the objects whose last change the hub has not
         acknowledged yet: as stored, give or take the acknowledgements not yet written."""
+        self.push_failed: dict[tuple[str, str], int] = {}
+        """(module, object id) -> version of the objects whose broadcast of `version` was not
+        answered (the hub away): PUT again as a whole while running (`deliveries.push_again`);
+        until then no PATCH of another part of the object clears its mark."""
+        self.pushing_again: set[tuple[str, str]] = set()
+        """The objects of `push_failed` whose new PUT is on its way."""
         self._acknowledged: list[Unpushed] = []
         """Acknowledged versions whose marks are still in the database (written in batches:
         a mark left by a kill costs a PUT the hub already has, not a lost change)."""
@@ -158,15 +164,33 @@ class CpoState:
             self.unpushed[(module, object_id)] = version
         return self.writer.queue(functools.partial(self.store.mark_unpushed, marks))
 
-    def pushed(self, module: str, object_id: str, version: int) -> None:
+    def pushed(self, module: str, object_id: str, version: int, whole: bool = False) -> None:
         """The hub answered the broadcast of `version` (accepted or refused: sending it again
-        cannot help): the mark goes, unless a later change set a larger version."""
-        if self.unpushed.get((module, object_id), 0) <= version:
-            self.unpushed.pop((module, object_id), None)
+        cannot help): the mark goes, unless a later change set a larger version, or an
+        earlier broadcast of the object was not answered and this one is not the whole
+        object (a PATCH of EVSE 2 does not bring the hub EVSE 1's lost status)."""
+        key = (module, object_id)
+        if whole:
+            self.pushing_again.discard(key)
+        failed = self.push_failed.get(key)
+        if failed is not None:
+            if not whole:
+                return
+            if failed <= version:
+                del self.push_failed[key]
+        if self.unpushed.get(key, 0) <= version:
+            self.unpushed.pop(key, None)
         self._acknowledged.append((module, object_id, version))
         if self._flush is None:
             loop = asyncio.get_running_loop()
             self._flush = loop.call_later(ACKNOWLEDGED_WRITE_S, self.write_acknowledged)
+
+    def push_lost(self, module: str, object_id: str, version: int) -> None:
+        """The broadcast of `version` went unanswered (the hub unreachable, or no hub): the
+        object is owed a whole PUT (`deliveries.push_again`, or the next start)."""
+        key = (module, object_id)
+        self.pushing_again.discard(key)
+        self.push_failed[key] = max(version, self.push_failed.get(key, 0))
 
     def write_acknowledged(self) -> None:
         """Queue the removal of the acknowledged marks (every `ACKNOWLEDGED_WRITE_S`, and at

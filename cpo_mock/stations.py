@@ -54,7 +54,8 @@ async def set_status(state: CpoState, evse: EvseSim, event: EvseEvent, at: datet
     body = {"status": status.value, "last_updated": format_datetime(at)}
     segments = (*state.own, evse.location_id, evse.evse_uid)
     answered = functools.partial(state.pushed, "locations", location.id, version)
-    state.link.broadcast("PATCH", ModuleID.LOCATIONS, segments, body, written, answered)
+    lost = functools.partial(state.push_lost, "locations", location.id, version)
+    state.link.broadcast("PATCH", ModuleID.LOCATIONS, segments, body, written, answered, lost)
     return status
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cpo_mock import link
+from cpo_mock import deliveries, link
 from cpo_mock.app import create_app
 from cpo_mock.service import Cpo
 from tests.cpo_mock.conftest import Federation
@@ -90,6 +90,68 @@ async def test_a_change_the_unreachable_hub_missed_is_put_at_the_next_start(
     await fed.restart_cpo()  # a graceful stop keeps the mark too
     await fed.settle()
     assert _status(_location_puts(fed, "LOC1")[-1], "AC1") == "INOPERATIVE"
+    assert await _unpushed(fed) == 0
+
+
+async def test_a_change_the_unreachable_hub_missed_is_put_again_while_running(
+    fed: Federation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No restart needed: a few seconds after the hub is back, the CPO PUTs the location
+    whose PATCH went unanswered (docs/cpo_mock.md)."""
+    monkeypatch.setattr(link, "BROADCAST_RETRY_DELAY", 0.001)
+    monkeypatch.setattr(deliveries, "PUSH_AGAIN_FIRST_S", 0.05)
+    await fed.restart_cpo()  # its timer now runs on the short pause
+    await fed.settle()
+    fed.network.down.add("hub.test")
+    answer = await fed.control("POST", "/evses/LOC1/AC1/fault", {"kind": "INOPERATIVE"})
+    assert answer.status_code == 200, answer.text
+    await fed.cpo.drain()  # three attempts, all refused
+    state = (await fed.control("GET", "/state")).json()
+    assert (state["unpushed"], state["unanswered"]) == (1, 1)
+    puts_before = len(_location_puts(fed, "LOC1"))
+    await asyncio.sleep(0.3)  # rounds while the hub is still away: they fail too
+    assert len(_location_puts(fed, "LOC1")) == puts_before
+    fed.network.down.discard("hub.test")
+
+    for _ in range(200):  # the pause doubles after each failed round: 0.05 -> 0.8 s at most
+        await asyncio.sleep(0.05)
+        await fed.settle()
+        if len(_location_puts(fed, "LOC1")) > puts_before:
+            break
+    puts = _location_puts(fed, "LOC1")
+    assert len(puts) > puts_before, "the location was PUT again without a restart"
+    assert _status(puts[-1], "AC1") == "INOPERATIVE"
+    state = (await fed.control("GET", "/state")).json()
+    assert (state["unpushed"], state["unanswered"]) == (0, 0)
+
+
+async def test_an_answered_patch_of_another_evse_keeps_a_lost_change_marked(
+    fed: Federation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The marks are per location, the PATCHes per EVSE: EVSE AC1's PATCH is lost, then
+    DC1's is answered. The location stays marked (DC1's PATCH does not carry AC1's status)
+    and is PUT as a whole, here at the next start."""
+    monkeypatch.setattr(link, "BROADCAST_RETRY_DELAY", 0.001)
+    monkeypatch.setattr(deliveries, "PUSH_AGAIN_FIRST_S", 3600.0)
+    await fed.restart_cpo()
+    await fed.settle()
+    fed.network.down.add("hub.test")
+    await fed.control("POST", "/evses/LOC1/AC1/fault", {"kind": "INOPERATIVE"})
+    await fed.cpo.drain()
+    fed.network.down.discard("hub.test")
+    await fed.control("POST", "/evses/LOC1/DC1/fault", {"kind": "OUTOFORDER"})
+    await fed.settle()
+    fed.cpo.write_acknowledged()
+    await fed.cpo.writer.commit()
+    assert await _unpushed(fed) == 1
+    assert [module for module, _, _ in await asyncio.to_thread(fed.cpo.store.load_unpushed)] == [
+        "locations"
+    ]
+
+    await fed.restart_cpo()
+    await fed.settle()
+    location = _location_puts(fed, "LOC1")[-1]
+    assert (_status(location, "AC1"), _status(location, "DC1")) == ("INOPERATIVE", "OUTOFORDER")
     assert await _unpushed(fed) == 0
 
 
