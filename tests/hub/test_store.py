@@ -7,11 +7,14 @@ drop a database of their own; without the variable they skip, saying so.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import event
 
 from hub.copies import Copy
 from hub.db import make_engine, normalise_url
 from hub.directory import Party, Platform, hash_token
-from hub.store import Callback, LogLine, MessageFilter, OutboxRow, Store
+from hub.store import LOG_CHUNKS, Callback, LogLine, MessageFilter, OutboxRow, Store
 from ocpi.headers import PartyRef
 from ocpi.v221.hubclientinfo import ConnectionStatus
 from ocpi.v221.types import Role
@@ -151,6 +154,45 @@ def test_outbox_pending_reads_in_id_order_past_the_rows_a_lane_holds(database_ur
     got = [row.id for row in store.outbox_pending(first.id, 100, held)]
     assert got == [row_id for row_id in mine if row_id not in held]
     assert store.outbox_pending(first.id, 5, set(mine)) == []
+    store.engine.dispose()
+
+
+def test_log_flushes_of_every_size_keep_every_line_on_a_few_statements(database_url: str) -> None:
+    """Flushes of any number of lines store each line once, in order, with its values; the
+    INSERTs use a fixed set of statements (`LOG_CHUNKS`), not one per flush size, which the
+    driver would prepare and cache anew (SQLite held 75 MB of them at ten alliances)."""
+    store = Store(make_engine(database_url))
+    statements: set[str] = set()
+
+    def seen(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("INSERT INTO message "):
+            statements.add(statement)
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    sizes = [1, 7, 8, 9, 63, 64, 65, 71, 100, 511, 512, 513, 1300]
+    written = 0
+    for size in sizes:
+        store.write_batch(
+            [
+                _line(
+                    timestamp=T0 + timedelta(seconds=written + n),
+                    correlation_id=f"c{written + n}",
+                    path=f"/p/{written + n}",
+                    latency_ms=1.5,
+                    module="locations",
+                )
+                for n in range(size)
+            ],
+            [],
+            [],
+        )
+        written += size
+    lines = store.messages(MessageFilter(after_id=0, limit=written + 1))
+    assert [line.path for line in lines] == [f"/p/{n}" for n in range(written)]
+    assert [line.correlation_id for line in lines[-3:]] == [f"c{written - n}" for n in (3, 2, 1)]
+    assert {(line.latency_ms, line.module) for line in lines} == {(1.5, "locations")}
+    assert lines[100].timestamp == T0 + timedelta(seconds=100)
+    assert len(statements) <= len(LOG_CHUNKS) + 1, sorted(len(s) for s in statements)
     store.engine.dispose()
 
 
