@@ -16,6 +16,11 @@ Content-Length, chunked, or the end of the connection; gzip and deflate bodies d
 redirects (a hop is answered by its receiver, not elsewhere), no cookies, no proxies from
 the environment.
 
+A request on a kept-alive connection that ends before a byte of its answer arrives (the
+server dropped the idle connection as the request went out) is sent again on another
+connection when its method is idempotent (`IDEMPOTENT`): an older idle one if the pool has
+one, else a new one, whose failure is final.
+
 Failures are the exceptions `hub.forwarding` maps to the hub's statuses, in the same way as
 before: no connection (refused, unknown host, TLS refused) `Unreachable`; no answer in time
 `TimeoutError`; an answer that is not usable HTTP (bad framing, a header line too long or
@@ -39,6 +44,11 @@ import httptools
 
 PER_ORIGIN = 64
 """Connections to one origin at most (aiohttp's limit_per_host as the hub set it)."""
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+"""Methods a request may be sent again with when a kept-alive connection turned out closed
+(RFC 9110 §9.2.2, RFC 9112 §9.3.1): not POST, not PATCH (an OCPI Session PATCH appends
+its charging periods)."""
 
 MAX_FIELD_BYTES = 8190
 """The longest header line taken (name and value): aiohttp's and most servers' limit."""
@@ -92,15 +102,22 @@ class Http1Client:
         if pool is None:
             pool = self._pools[key] = _Pool(self, scheme, host, port)
         async with asyncio.timeout(timeout_s):
-            connection = await pool.acquire()
-            try:
-                answer = await connection.exchange(head, body)
-            except BaseException:
-                connection.close()
+            while True:
+                connection = await pool.acquire()
+                try:
+                    answer = await connection.exchange(head, body)
+                except NoCompleteAnswer:
+                    connection.close()
+                    pool.release(connection)
+                    if connection.stale() and method in IDEMPOTENT:
+                        continue  # on a new connection, or an idle one opened later
+                    raise
+                except BaseException:
+                    connection.close()
+                    pool.release(connection)
+                    raise
                 pool.release(connection)
-                raise
-            pool.release(connection)
-            return answer
+                return answer
 
     def tls(self) -> ssl.SSLContext:
         if self._tls is None:
@@ -239,6 +256,10 @@ class _Connection(asyncio.Protocol):
         self.lost = False
         self.reusable = False
         self.idle_since = 0.0
+        self.served = 0
+        """Exchanges answered on this connection."""
+        self._heard = False
+        """A byte of the current exchange's answer arrived."""
         self._answer: asyncio.Future[tuple[int, dict[str, str], bytes]] | None = None
         self._parser: httptools.HttpResponseParser | None = None
         self._headers: dict[str, str] = {}
@@ -258,6 +279,7 @@ class _Connection(asyncio.Protocol):
         if self._parser is None or self._answer is None or self._answer.done():
             self.close()  # nothing asked: a server does not speak first
             return
+        self._heard = True
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -288,11 +310,18 @@ class _Connection(asyncio.Protocol):
             and now - self.idle_since < keepalive_s
         )
 
+    def stale(self) -> bool:
+        """The exchange ended with nothing heard on a connection that had served others: the
+        server most likely closed it as idle while the request went out (its keep-alive
+        ended first), so the request may be sent again if its method allows."""
+        return self.served > 0 and not self._heard
+
     async def exchange(self, head: bytes, body: bytes | None) -> tuple[int, dict[str, str], bytes]:
         transport = self.transport
         if transport is None or self.lost:
             raise NoCompleteAnswer("the connection was closed")
         self.reusable = False
+        self._heard = False
         self._answer = asyncio.get_running_loop().create_future()
         self._parser = httptools.HttpResponseParser(self)
         self._headers, self._field, self._head_bytes = {}, b"", 0
@@ -328,6 +357,7 @@ class _Connection(asyncio.Protocol):
             self._fail(BadAnswer(f"the body is encoded as {encoding[:40]!r}"))
             return
         self.reusable = keep and not self.lost
+        self.served += 1
         if not self.reusable:
             self.close()
         answer.set_result((parser.get_status_code(), self._headers, body))

@@ -62,6 +62,8 @@ class RawServer:
                 if answer is None:
                     await asyncio.sleep(3600)
                     return
+                if answer == b"":  # closed without a word
+                    return
                 writer.write(answer)
                 await writer.drain()
                 if self.close_after:
@@ -140,6 +142,43 @@ async def test_an_idle_connection_older_than_the_keepalive_is_not_used(
     finally:
         await short.aclose()
     assert server.connections == 2
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+async def test_an_idempotent_request_on_a_connection_the_server_dropped_goes_again(
+    server: RawServer, client: Http1Client, method: str
+) -> None:
+    """The server closes the kept-alive connection as the second request arrives (its idle
+    time ran out): the request is sent again on a new connection and answered."""
+    server.answer = lambda n: b"" if n == 2 else ok()
+    await client.request("GET", server.url + "/a", {}, None, 5)
+    status, _, body = await client.request(method, server.url + "/b", {}, b"{}", 5)
+    assert (status, body) == (200, ENVELOPE)
+    assert server.connections == 2
+    assert [request.split(b" ")[1] for request in server.requests] == [b"/a", b"/b", b"/b"]
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+async def test_other_requests_on_a_dropped_connection_fail_without_going_again(
+    server: RawServer, client: Http1Client, method: str
+) -> None:
+    """POST and PATCH may have been acted on: they are not sent twice."""
+    server.answer = lambda n: b"" if n == 2 else ok()
+    await client.request("GET", server.url + "/a", {}, None, 5)
+    with pytest.raises(NoCompleteAnswer):
+        await client.request(method, server.url + "/b", {}, b"{}", 5)
+    assert len(server.requests) == 2
+
+
+async def test_a_new_connection_closed_without_an_answer_is_not_tried_again(
+    server: RawServer, client: Http1Client
+) -> None:
+    """Nothing heard on a connection that never served: the server refuses this request,
+    and sending it again would only repeat that."""
+    server.answer = lambda _n: b""
+    with pytest.raises(NoCompleteAnswer):
+        await client.request("GET", server.url + "/a", {}, None, 5)
+    assert (server.connections, len(server.requests)) == (1, 1)
 
 
 async def test_connection_close_in_the_answer_is_honoured(
