@@ -106,15 +106,12 @@ class Http1Client:
                 connection = await pool.acquire()
                 try:
                     answer = await connection.exchange(head, body)
-                except NoCompleteAnswer:
+                except BaseException as exc:
                     connection.close()
                     pool.release(connection)
-                    if connection.stale() and method in IDEMPOTENT:
+                    stale = isinstance(exc, NoCompleteAnswer) and connection.stale()
+                    if stale and method in IDEMPOTENT:
                         continue  # on a new connection, or an idle one opened later
-                    raise
-                except BaseException:
-                    connection.close()
-                    pool.release(connection)
                     raise
                 pool.release(connection)
                 return answer

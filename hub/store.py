@@ -662,6 +662,8 @@ def _insert_log_lines(db: Session, lines: Sequence[LogLine]) -> None:
     insert_into = f"INSERT INTO message ({names}) VALUES "
     start = 0
     for size in LOG_CHUNKS:
+        if len(lines) - start < size:
+            continue
         sql = insert_into + ",".join([row_sql] * size)
         while len(lines) - start >= size:
             params: list[Any] = []
