@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,7 +32,7 @@ from hub.settings import HubSettings
 from hub.settlement import to_csv
 from ocpi.headers import PartyRef
 from ocpi.v221.types import Role, parse_datetime
-from roam.serving import serve_until_interrupted
+from roam.serving import ServeError, bind_if_any_port, serve_until_interrupted
 
 hub_app = typer.Typer(help="Run and operate the OCPI roaming hub.", no_args_is_help=True)
 
@@ -179,12 +180,22 @@ def serve(
         delivery_concurrency=delivery_concurrency,
         drain_timeout=drain_timeout,
     )
+    port, sock = _bound(settings.host, settings.port)
+    settings = settings.model_copy(update={"port": port})
     app = with_dashboard(create_app(settings))
     typer.echo(f"OCPI hub {settings.country_code}/{settings.party_id} at {settings.versions_url}")
     typer.echo(f"database: {settings.database_url}")
     typer.echo(f"dashboard (operator view, admin token): {settings.public_url}/dashboard/")
     typer.echo("invite a member with: roam hub invite  (same --database-url)")
-    serve_until_interrupted(app, settings.host, settings.port)
+    serve_until_interrupted(app, settings.host, settings.port, sock)
+
+
+def _bound(host: str, port: int) -> tuple[int, socket.socket | None]:
+    """`bind_if_any_port`, its failure a usage error naming --port (exit status 2)."""
+    try:
+        return bind_if_any_port(host, port)
+    except ServeError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--port'") from None
 
 
 def with_dashboard(hub_app: FastAPI) -> Starlette:

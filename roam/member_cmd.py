@@ -8,17 +8,17 @@ No `from __future__ import annotations`: typer reads the Annotated options at ru
 """
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Generic, Protocol, TypeVar
+from typing import Annotated, Any, Generic, Protocol, Self, TypeVar
 
 import typer
 from fastapi import FastAPI
 
 from ocpi.headers import PartyRef
 from ocpi.platform import ConfigError
-from roam.serving import serve_until_interrupted
+from roam.serving import ServeError, bind_if_any_port, serve_until_interrupted
 
 
 class ServedSettings(Protocol):
@@ -38,6 +38,10 @@ class ServedSettings(Protocol):
 
     @property
     def public_url(self) -> str: ...
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """The settings with `update` applied (pydantic's)."""
+        ...
 
 
 S = TypeVar("S", bound=ServedSettings)
@@ -67,10 +71,20 @@ class MemberCommand(Generic[S]):
             raise typer.Exit(2) from None
 
     def serve(self, settings: S) -> None:
-        """Build the app and serve it on settings.host:port until interrupted."""
+        """Build the app and serve it on settings.host:port until interrupted; port 0 is a
+        free port picked before the app is built, so that the URLs it announces and hands out
+        carry it."""
+        try:
+            port, sock = bind_if_any_port(settings.host, settings.port)
+        except ServeError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        settings = settings.model_copy(update={"port": port})
         try:
             app = self.create_app(settings)
         except self.config_error as exc:
+            if sock is not None:
+                sock.close()
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
         typer.echo(
@@ -79,7 +93,7 @@ class MemberCommand(Generic[S]):
         )
         for line in self.banner(settings):
             typer.echo(line)
-        serve_until_interrupted(app, settings.host, settings.port)
+        serve_until_interrupted(app, settings.host, settings.port, sock)
 
 
 class BenchResult(Protocol):

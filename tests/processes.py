@@ -51,11 +51,16 @@ def running(
                 time.sleep(0.1)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout:
-            process.stdout.close()
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes], within: float = 10) -> None:
+    """SIGTERM, then SIGKILL if it has not ended `within` seconds later; its stdout closed."""
+    process.terminate()
+    try:
+        process.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.stdout:
+        process.stdout.close()

@@ -15,6 +15,7 @@ import pytest
 from dashboard.bench import CHROMIUM, CHROMIUM_ARGS
 from tests.dashboard.federation import ROOT
 from tests.dashboard.test_browser import ARTIFACTS
+from tests.processes import stop
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="no /usr/bin/chromium: apt-get install chromium"
@@ -44,12 +45,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         text = log.read_text()
         yield next(line for line in text.splitlines() if line.startswith("dashboard: ")).split()[1]
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, within=30)
 
 
 def _row(page: Any, member: str) -> str:

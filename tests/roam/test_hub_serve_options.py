@@ -44,7 +44,7 @@ class Served:
             self.hubs.append(hub_app.state.hub)
             return hub_app
 
-        def serve(app: Starlette, host: str, port: int) -> None:
+        def serve(app: Starlette, host: str, port: int, sock: object = None) -> None:
             async def run() -> None:
                 async with app.router.lifespan_context(app):  # the hub starts, then stops
                     transport = httpx.ASGITransport(app=app)
