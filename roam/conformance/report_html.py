@@ -41,6 +41,11 @@ pre { white-space: pre-wrap; word-break: break-all; background: #f6f6f6; padding
 .failure { border-left: 4px solid #c62828; padding: .2em 1em; margin: 1em 0; }
 .meta { color: #555; }
 .exchange { margin: .6em 0; }
+@media (max-width: 40em) {  /* a phone: tighter cells, so the tables fit without scrolling */
+  body { margin: 1em auto; padding: 0 .5em; }
+  th, td { padding: .2em .3em; }
+  .failure { padding: .2em .5em; }
+}
 """
 
 _OUTCOMES = (Outcome.PASS, Outcome.FAIL, Outcome.SKIP)
