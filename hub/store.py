@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -159,6 +159,33 @@ _OUTBOX_BETWEEN = (
 )
 
 
+@dataclass(frozen=True)
+class _OutboxSql:
+    """The lanes' reads of the outbox (`Store.outbox_pending`), compiled once for the store's
+    dialect and run on the driver's cursor; rows come back as tuples in the table's column
+    order."""
+
+    ids: DriverStatement
+    first: DriverStatement
+    between: DriverStatement
+    created_at: Callable[[Any], Any] | None
+    """The dialect's conversion of a stored `created_at` (SQLite keeps text)."""
+
+    @classmethod
+    def build(cls, dialect: Any) -> _OutboxSql:
+        assert [c.name for c in _OUTBOX.columns] == [
+            "id", "platform_id", "party", "module", "method", "path", "object_key", "body",
+            "correlation_id", "request_id", "created_at",
+        ]  # fmt: skip
+        created_at = _OUTBOX.c.created_at.type.dialect_impl(dialect)
+        return cls(
+            ids=DriverStatement(_OUTBOX_IDS, dialect),
+            first=DriverStatement(_OUTBOX_FIRST, dialect),
+            between=DriverStatement(_OUTBOX_BETWEEN, dialect),
+            created_at=created_at.result_processor(dialect, None),
+        )
+
+
 class Store:
     def __init__(self, engine: Engine, instance: str = "") -> None:
         self.engine = engine
@@ -166,6 +193,7 @@ class Store:
         self.shared = engine.dialect.name == "postgresql"
         """Several hub instances may use this database: changes are announced (NOTIFY)."""
         self._batch: _BatchSql | None = None
+        self._outbox: _OutboxSql | None = None
 
     def _notice(self, db: Session | Connection, kind: str, items: Sequence[str] = ("",)) -> None:
         """Tell the other instances, when this transaction commits, that `items` changed."""
@@ -389,35 +417,25 @@ class Store:
         away, and so on), so the writer tells a database that is away from an item that
         cannot be stored as before."""
         sql = self._batch_sql()
-        with self.engine.begin() as connection:
-            cursor = connection.connection.cursor()
-            try:
-                if outbox:
-                    _run_many(cursor, sql.outbox, [_outbox_values(row) for row in outbox])
-                    self._notice(
-                        connection, "outbox", sorted({str(row.platform_id) for row in outbox})
-                    )
-                if done:
-                    _run_many(cursor, sql.done, [{"row_id": row_id} for row_id in done])
-                if copies:
-                    _run_many(cursor, sql.copies, _copy_values(copies))
-                if callbacks:
-                    _run_many(cursor, sql.callbacks, [_callback_values(c) for c in callbacks])
-                # One multi-row INSERT per chunk: sqlite3's executemany re-takes the GIL per
-                # row, which a busy event loop makes slow (measured by `roam hub bench`:
-                # flushes of 6,000 rows took 4 s of wall time, and the log fell behind at
-                # 2,000 req/s).
-                if messages:
-                    _insert_log_lines(cursor, connection.dialect, messages)
-                    _insert_subjects(connection, messages)
-                if copies:
-                    self._notice(connection, "copies", [_copy_key(item) for item in copies])
-            except connection.dialect.loaded_dbapi.Error as exc:
-                raise DBAPIError.instance(
-                    None, None, exc, connection.dialect.loaded_dbapi.Error
-                ) from exc
-            finally:
-                cursor.close()
+        with self.engine.begin() as connection, _driver_cursor(connection) as cursor:
+            if outbox:
+                _run_many(cursor, sql.outbox, [_outbox_values(row) for row in outbox])
+                self._notice(connection, "outbox", sorted({str(row.platform_id) for row in outbox}))
+            if done:
+                _run_many(cursor, sql.done, [{"row_id": row_id} for row_id in done])
+            if copies:
+                _run_many(cursor, sql.copies, _copy_values(copies))
+            if callbacks:
+                _run_many(cursor, sql.callbacks, [_callback_values(c) for c in callbacks])
+            # One multi-row INSERT per chunk: sqlite3's executemany re-takes the GIL per
+            # row, which a busy event loop makes slow (measured by `roam hub bench`:
+            # flushes of 6,000 rows took 4 s of wall time, and the log fell behind at
+            # 2,000 req/s).
+            if messages:
+                _insert_log_lines(cursor, connection.dialect, messages)
+                _insert_subjects(connection, messages)
+            if copies:
+                self._notice(connection, "copies", [_copy_key(item) for item in copies])
 
     def _batch_sql(self) -> _BatchSql:
         if self._batch is None:
@@ -431,51 +449,61 @@ class Store:
         """The oldest `limit` rows still to deliver to a platform, in acceptance order, but
         for the rows `skip` names (those the lane holds already).
 
-        The lanes call this tens of times a second each, so it is two small Core queries on
-        prepared statements rather than an ORM query with `NOT IN (skip)`, which cost the
-        hub 15 % of its CPU in a status storm (its SQL text changes with every size of
-        `skip`, and each new text is compiled and planned again). First the ids, from the
+        The lanes call this tens of times a second each, so it is two small statements
+        compiled once and run on the driver's cursor (`_OutboxSql`) rather than an ORM query
+        with `NOT IN (skip)`, which cost the hub 15 % of its CPU in a status storm (its SQL
+        text changes with every size of `skip`, and each new text is compiled and planned
+        again). First the ids, from the
         index alone: every row of `skip` is still in the outbox (a lane forgets a row only
         once its deletion is committed), so the first `limit + len(skip)` ids hold the
         `limit` wanted ones. Then the rows between the first and the last of those."""
-        with self.engine.connect() as db:
+        sql = self._outbox_sql()
+        found: list[Any]
+        with self.engine.connect() as connection, _driver_cursor(connection) as cursor:
             if skip:
-                ids = db.execute(
-                    _OUTBOX_IDS, {"platform_id": platform_id, "n": limit + len(skip)}
-                ).scalars()
-                wanted = [row_id for row_id in ids if row_id not in skip][:limit]
+                ids = {"platform_id": platform_id, "n": limit + len(skip)}
+                cursor.execute(sql.ids.sql, sql.ids.parameters(ids))
+                held = cursor.fetchall()
+                wanted = [row_id for (row_id,) in held if row_id not in skip][:limit]
                 if not wanted:
                     return []
-                records = db.execute(
-                    _OUTBOX_BETWEEN,
-                    {"platform_id": platform_id, "low": wanted[0], "high": wanted[-1]},
-                )
+                between = {"platform_id": platform_id, "low": wanted[0], "high": wanted[-1]}
+                cursor.execute(sql.between.sql, sql.between.parameters(between))
                 chosen = set(wanted)
-                found = [record for record in records if record.id in chosen]
+                found = [record for record in cursor.fetchall() if record[0] in chosen]
             else:
-                found = list(db.execute(_OUTBOX_FIRST, {"platform_id": platform_id, "n": limit}))
+                first = {"platform_id": platform_id, "n": limit}
+                cursor.execute(sql.first.sql, sql.first.parameters(first))
+                found = list(cursor.fetchall())
         parties: dict[str, PartyRef] = {}
         rows = []
+        created_at = sql.created_at
         for record in found:
-            party = parties.get(record.party)
+            (row_id, platform, party_text, module, method, path, key, body, cid, rid, at) = record
+            party = parties.get(party_text)
             if party is None:
-                party = parties[record.party] = PartyRef.parse(record.party)
+                party = parties[party_text] = PartyRef.parse(party_text)
             rows.append(
                 OutboxRow(
-                    id=record.id,
-                    platform_id=record.platform_id,
+                    id=row_id,
+                    platform_id=platform,
                     party=party,
-                    module=record.module,
-                    method=record.method,
-                    path=record.path,
-                    object_key=record.object_key,
-                    body=record.body,
-                    correlation_id=record.correlation_id,
-                    request_id=record.request_id,
-                    created_at=aware(record.created_at),
+                    module=module,
+                    method=method,
+                    path=path,
+                    object_key=key,
+                    body=body,
+                    correlation_id=cid,
+                    request_id=rid,
+                    created_at=aware(at if created_at is None else created_at(at)),
                 )
             )
         return rows
+
+    def _outbox_sql(self) -> _OutboxSql:
+        if self._outbox is None:
+            self._outbox = _OutboxSql.build(self.engine.dialect)
+        return self._outbox
 
     def outbox_sizes(self) -> dict[int, int]:
         """Rows still to deliver, per receiver platform."""
@@ -777,6 +805,21 @@ class _BatchSql:
             ),
             callbacks=DriverStatement(upsert_callbacks.values(_binds(callback_columns)), dialect),
         )
+
+
+@contextlib.contextmanager
+def _driver_cursor(connection: Connection) -> Iterator[Any]:
+    """The DBAPI cursor of a SQLAlchemy connection (its transaction), closed after; a driver
+    error is raised as SQLAlchemy would raise it (`OperationalError` for a database that
+    went away...), so callers tell a database that is away from data it refuses."""
+    dbapi_error = connection.dialect.loaded_dbapi.Error
+    cursor = connection.connection.cursor()
+    try:
+        yield cursor
+    except dbapi_error as exc:
+        raise DBAPIError.instance(None, None, exc, dbapi_error) from exc
+    finally:
+        cursor.close()
 
 
 def _binds(names: Sequence[str]) -> dict[str, Any]:

@@ -114,12 +114,18 @@ class DriverStatement:
         self.names: list[str] | None = compiled.positiontup
         """Parameter names in order (qmark, format); None: by name (pyformat)."""
         self.processors: dict[str, Any] = {}
+        self.defaults: dict[str, Any] = {}
+        """Values the statement carries itself (SQLite's `OFFSET 0` after a LIMIT)."""
         for name, bind in compiled.binds.items():
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
                 self.processors[name] = processor
+            if not bind.required:
+                self.defaults[name] = bind.value
 
     def parameters(self, values: Mapping[str, Any]) -> Any:
+        if self.defaults:
+            values = {**self.defaults, **values}
         if self.processors:
             values = {**values, **{k: p(values[k]) for k, p in self.processors.items()}}
         if self.names is None:

@@ -8,10 +8,12 @@ cannot store (noting that); an unreachable database still keeps the whole batch 
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from hub.db import make_engine
@@ -145,3 +147,32 @@ async def test_a_commit_with_no_writer_running_still_reports_an_unavailable_data
     with pytest.raises(StorageUnavailable):
         await writer.commit()
     store.engine.dispose()
+
+
+async def test_a_locked_database_is_unavailable_not_an_unstorable_item(tmp_path: Any) -> None:
+    """The batch is written on the driver's cursor (hub/store.py `_driver_cursor`): the
+    driver's own error for a database another process holds locked must still reach the
+    writer as SQLAlchemy's OperationalError, so the batch is kept for a retry, not taken
+    apart item by item and dropped as unstorable."""
+    path = tmp_path / "hub.db"
+    store = Store(make_engine(f"sqlite:///{path}"))
+    event.listen(store.engine, "connect", lambda dbapi, _: dbapi.execute("PRAGMA busy_timeout=50"))
+    store.engine.dispose()  # the connections from now on wait 50 ms for a lock, not 5 s
+    writer = BatchWriter(store, interval=60)
+    writer.start()
+    locker = sqlite3.connect(path, isolation_level=None)
+    try:
+        locker.execute("BEGIN EXCLUSIVE")  # another process writing, for as long as it likes
+        writer.log(_line(1))
+        with pytest.raises(StorageUnavailable, match="database is unavailable"):
+            await writer.commit()
+        locker.execute("ROLLBACK")
+        writer.log(_line(2))
+        await writer.commit()
+        stored = [row.correlation_id for row in store.messages(MessageFilter())]
+        assert stored == ["c1", "c2"]
+        assert writer.unstorable == 0
+    finally:
+        locker.close()
+        await writer.stop()
+        store.engine.dispose()
