@@ -463,8 +463,8 @@ class Store:
             if skip:
                 ids = {"platform_id": platform_id, "n": limit + len(skip)}
                 cursor.execute(sql.ids.sql, sql.ids.parameters(ids))
-                held = cursor.fetchall()
-                wanted = [row_id for (row_id,) in held if row_id not in skip][:limit]
+                listed = cursor.fetchall()  # the held ones among them
+                wanted = [row_id for (row_id,) in listed if row_id not in skip][:limit]
                 if not wanted:
                     return []
                 between = {"platform_id": platform_id, "low": wanted[0], "high": wanted[-1]}
