@@ -192,8 +192,8 @@ class Store:
         self.instance = instance
         self.shared = engine.dialect.name == "postgresql"
         """Several hub instances may use this database: changes are announced (NOTIFY)."""
-        self._batch: _BatchSql | None = None
-        self._outbox: _OutboxSql | None = None
+        self._batch = _BatchSql.build(engine.dialect)
+        self._outbox = _OutboxSql.build(engine.dialect)
 
     def _notice(self, db: Session | Connection, kind: str, items: Sequence[str] = ("",)) -> None:
         """Tell the other instances, when this transaction commits, that `items` changed."""
@@ -416,7 +416,7 @@ class Store:
         raised as SQLAlchemy would raise it (`OperationalError` for a database that went
         away, and so on), so the writer tells a database that is away from an item that
         cannot be stored as before."""
-        sql = self._batch_sql()
+        sql = self._batch
         with self.engine.begin() as connection, _driver_cursor(connection) as cursor:
             if outbox:
                 _run_many(cursor, sql.outbox, [_outbox_values(row) for row in outbox])
@@ -437,11 +437,6 @@ class Store:
             if copies:
                 self._notice(connection, "copies", [_copy_key(item) for item in copies])
 
-    def _batch_sql(self) -> _BatchSql:
-        if self._batch is None:
-            self._batch = _BatchSql.build(self.engine.dialect)
-        return self._batch
-
     # --- the outbox ----------------------------------------------------------------------
     def outbox_pending(
         self, platform_id: int, limit: int, skip: Collection[int] = ()
@@ -457,7 +452,7 @@ class Store:
         index alone: every row of `skip` is still in the outbox (a lane forgets a row only
         once its deletion is committed), so the first `limit + len(skip)` ids hold the
         `limit` wanted ones. Then the rows between the first and the last of those."""
-        sql = self._outbox_sql()
+        sql = self._outbox
         found: list[Any]
         with self.engine.connect() as connection, _driver_cursor(connection) as cursor:
             if skip:
@@ -499,11 +494,6 @@ class Store:
                 )
             )
         return rows
-
-    def _outbox_sql(self) -> _OutboxSql:
-        if self._outbox is None:
-            self._outbox = _OutboxSql.build(self.engine.dialect)
-        return self._outbox
 
     def outbox_sizes(self) -> dict[int, int]:
         """Rows still to deliver, per receiver platform."""

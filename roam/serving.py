@@ -213,24 +213,18 @@ class TuneGcAfterStartup:
         await self.app(scope, receive, sent)
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """A socket listening on host:port, for `serve_until_interrupted` to serve on. With port
-    0 the system picks a free port (`getsockname()` says which): a command that announces
-    its URL binds first, so that the URL it prints, and the one the service hands out to
-    members (its versions, its invitations), carry the port it really listens on, not 0.
-    OSError (the address is taken, the host does not resolve) as `socket.create_server`."""
-    return socket.create_server((host, port), backlog=2048)
-
-
 def bind_if_any_port(host: str, port: int) -> tuple[int, socket.socket | None]:
     """For a command serving on host:port: port 0 (any free port) is bound now, and the port
-    the system picked returned with the socket to serve on; any other port is returned as it
-    is, with None (uvicorn binds it when it starts). A `ServeError` naming host and port
-    when port 0 cannot be bound there."""
+    the system picked returned with the socket to serve on (`serve_until_interrupted`'s
+    `sock`), so that the URL the command prints, and the ones the service hands out to
+    members (its versions, its invitations), carry the port it really listens on, not 0.
+    Any other port is returned as it is, with None (uvicorn binds it when it starts). A
+    `ServeError` naming the host when no port can be bound there. (Any host: not
+    `LoopbackServer`'s 127.0.0.1 sockets above.)"""
     if port != 0:
         return port, None
     try:
-        sock = listening_socket(host, 0)
+        sock = socket.create_server((host, 0), backlog=2048)
     except OSError as exc:
         raise ServeError(f"cannot listen on {host} (any free port): {exc}") from exc
     picked: int = sock.getsockname()[1]
@@ -249,7 +243,7 @@ def serve_until_interrupted(
     Started by a `Supervisor` (roam/federation/processes.py), the process ends with it
     (`die_with_supervisor`). After a graceful shutdown on SIGTERM the exit status is 0 (uvicorn
     would raise the signal again, and the process would die of it: -15 to its parent).
-    With `sock` (`listening_socket`), it serves on that socket instead of binding host:port."""
+    With `sock` (`bind_if_any_port`), it serves on that socket instead of binding host:port."""
     from roam.federation.processes import die_with_supervisor  # not loaded by `roam hub --help`
 
     die_with_supervisor()
